@@ -1,0 +1,49 @@
+"""One exception tree for the whole package, so callers can catch ``PepsPlusError``.
+
+The CLI turns any of these into a single error line and a non-zero exit code.
+"""
+
+from __future__ import annotations
+
+
+class PepsPlusError(Exception):
+    """Base of every error raised on purpose by eodag-peps-plus."""
+
+
+class InvalidQueryError(PepsPlusError, ValueError):
+    """The user's query cannot be sent: the message says which field and why."""
+
+
+class BackendError(PepsPlusError):
+    """The server answered something we cannot use (HTTP error, resto ``ErrorCode``, bad JSON)."""
+
+    def __init__(self, message: str, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class AuthenticationError(BackendError):
+    """Credentials are missing or refused (HTTP 401/403, or a JSON error in place of data)."""
+
+
+class QuotaExceededError(BackendError):
+    """The server says too many requests (HTTP 429) and retries did not help."""
+
+
+class UnknownBackendError(PepsPlusError, KeyError):
+    """No backend registered under that name or URL."""
+
+    def __str__(self) -> str:  # KeyError quotes its message; we want it plain
+        return str(self.args[0]) if self.args else ""
+
+
+class ProductNotAvailableError(PepsPlusError):
+    """The product is offline (on tape) and cannot be downloaded yet."""
+
+
+class DownloadError(PepsPlusError):
+    """A transfer failed in a way retries cannot fix (size or checksum mismatch, not a product)."""
+
+
+class ProcessingError(PepsPlusError):
+    """A processing request was refused or a job failed."""

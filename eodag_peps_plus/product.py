@@ -1,0 +1,85 @@
+"""The backend-neutral product record every backend maps its catalogue entries to.
+
+It carries STAC property names (EODAG 4 vocabulary) so that EODAG products, pystac items and
+the staging downloader all read the same fields whichever server answered.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+
+class Availability(str, enum.Enum):
+    """Where the archive file is, as far as the catalogue knows."""
+
+    ONLINE = "online"
+    STAGING = "staging"
+    OFFLINE = "offline"
+    UNKNOWN = "unknown"
+
+    @property
+    def order_status(self) -> str:
+        """EODAG/STAC ``order:status``: what ``filter_online()`` and the downloader read."""
+        return {
+            Availability.ONLINE: "succeeded",
+            Availability.STAGING: "ordered",
+        }.get(self, "orderable")
+
+    @property
+    def is_online(self) -> bool:
+        return self is Availability.ONLINE
+
+
+#: ``storage.mode`` values of PEPS resto.
+STORAGE_MODES: dict[str, Availability] = {
+    "disk": Availability.ONLINE,
+    "tier2": Availability.ONLINE,
+    "staging": Availability.STAGING,
+    "tape": Availability.OFFLINE,
+    "tier3": Availability.OFFLINE,
+    "unknown": Availability.UNKNOWN,
+}
+
+
+def md5_multihash(md5_hex: str) -> str:
+    """STAC ``file:checksum`` is a multihash: 0xd5 (md5), 0x10 (16 bytes), then the digest."""
+    return "d510" + md5_hex.lower()
+
+
+@dataclasses.dataclass
+class Product:
+    """One catalogue entry.
+
+    ``id`` is the ESA product name, identical on PEPS and GEODES, so the same product found on
+    either backend is recognised; ``native_id`` is the server's own identifier (a UUID on PEPS,
+    a URN on GEODES) used to build URLs.
+    """
+
+    id: str
+    native_id: str
+    backend: str
+    geometry: dict[str, Any]
+    properties: dict[str, Any]
+    download_url: str
+    size: int | None = None
+    md5: str | None = None  # lower-case hex
+    availability: Availability = Availability.UNKNOWN
+    extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+
+    @property
+    def filename(self) -> str:
+        """The name the legacy script saved the archive under."""
+        return f"{self.id}.zip"
+
+    def stac_properties(self) -> dict[str, Any]:
+        """Properties plus the fields derived from download metadata and availability."""
+        props = dict(self.properties)
+        props["order:status"] = self.availability.order_status
+        props["eodag:download_link"] = self.download_url
+        if self.size is not None:
+            props["file:size"] = self.size
+        if self.md5:
+            props["file:checksum"] = md5_multihash(self.md5)
+        return props

@@ -1,0 +1,273 @@
+"""A deterministic, synthetic but realistic Sentinel catalogue shared by every emulated server.
+
+PEPS resto and GEODES STAC views are two renderings of the same entries, which is what lets
+tests check that one query gives the same products on both backends.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import hashlib
+import random
+import uuid
+from collections.abc import Iterable, Iterator
+from datetime import datetime, timedelta, timezone
+
+from .archive import ArchiveFile
+
+UUID_NAMESPACE = uuid.UUID("6f1c1f0e-9a1b-4c55-8f43-7d1e5c0a9b21")
+S2ST_START = datetime(2016, 12, 5, tzinfo=timezone.utc)
+
+#: MGRS tile -> (centre lon, centre lat, S2 relative orbits). Approximate centres are enough.
+TILES: dict[str, tuple[float, float, tuple[int, ...]]] = {
+    "31TCJ": (1.25, 43.65, (51, 8)),  # Toulouse
+    "31UDQ": (2.60, 48.65, (51, 108)),  # Paris
+    "30TXQ": (-0.55, 44.85, (94,)),  # Bordeaux
+    "31TFJ": (5.45, 43.30, (108,)),  # Marseille
+    "32TLR": (6.90, 45.00, (108, 65)),  # Alps
+    "55PDR": (146.58, 13.98, (2,)),  # Pacific (the recorded fixture's tile)
+    "33WXS": (16.50, 69.20, (22,)),  # Northern Norway, beyond 60N: MAJA refuses it
+}
+#: Towns resto's gazetteer resolved with ``q=`` (name -> lon, lat).
+TOWNS: dict[str, tuple[float, float]] = {
+    "toulouse": (1.444, 43.604),
+    "paris": (2.352, 48.857),
+    "bordeaux": (-0.579, 44.838),
+    "marseille": (5.370, 43.296),
+    "grenoble": (5.724, 45.188),
+}
+#: S1 tracks over France: (relative orbit, direction, centre lon, centre lat).
+S1_TRACKS = ((8, "ascending", 1.6, 44.2), (37, "descending", 2.4, 47.5), (110, "descending", 5.6, 44.0))
+#: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``).
+TYPICAL_SIZES = {"S2MSI1C": 700e6, "GRD": 1.7e9, "SLC": 4.5e9, "OCN": 7e6, "L2A": 900e6}
+#: Storage of older products; anything recent is on disk.
+STORAGE_WEIGHTS = (("tape", 0.60), ("disk", 0.25), ("tier3", 0.05), ("staging", 0.05), ("unknown", 0.05))
+
+
+@dataclasses.dataclass
+class Entry:
+    """One product as the archive knows it; renderers turn it into resto or STAC JSON."""
+
+    uuid: str
+    name: str
+    collection: str  # S1, S2, S2ST, or THEIA_L2A (GEODES only)
+    platform: str
+    product_type: str
+    processing_level: str
+    instrument: str
+    sensor_mode: str
+    start: datetime
+    end: datetime
+    orbit_number: int
+    relative_orbit: int
+    orbit_direction: str
+    cloud_cover: float | None
+    tile: str | None
+    polygon: list[list[float]]
+    size: int
+    storage: str
+    published: datetime
+    #: Some real S1 records lack ``relativeOrbitNumber``; clients must compute it.
+    hide_relative_orbit: bool = False
+    seed: int = 0
+
+    @property
+    def bounds(self) -> tuple[float, float, float, float]:
+        lons = [p[0] for p in self.polygon]
+        lats = [p[1] for p in self.polygon]
+        return min(lons), min(lats), max(lons), max(lats)
+
+    @property
+    def archive(self) -> ArchiveFile:
+        return _archive(self.name, self.size, self.seed)
+
+    @property
+    def md5(self) -> str:
+        return self.archive.md5
+
+
+@functools.lru_cache(maxsize=4096)
+def _archive(name: str, size: int, seed: int) -> ArchiveFile:
+    return ArchiveFile(name, size, seed)
+
+
+def _unit(*parts: object) -> float:
+    """A deterministic number in [0, 1) from anything hashable: catalogues never drift."""
+    digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64
+
+
+def _square(lon: float, lat: float, half_lon: float = 0.55, half_lat: float = 0.5) -> list[list[float]]:
+    return [
+        [round(lon - half_lon, 6), round(lat - half_lat, 6)],
+        [round(lon + half_lon, 6), round(lat - half_lat, 6)],
+        [round(lon + half_lon, 6), round(lat + half_lat, 6)],
+        [round(lon - half_lon, 6), round(lat + half_lat, 6)],
+        [round(lon - half_lon, 6), round(lat - half_lat, 6)],
+    ]
+
+
+def _storage(start: datetime, now: datetime, key: str) -> str:
+    if now - start < timedelta(days=365):
+        return "disk"
+    draw = _unit("storage", key)
+    for mode, weight in STORAGE_WEIGHTS:
+        if draw < weight:
+            return mode
+        draw -= weight
+    return "tape"
+
+
+def _s2_platforms(day: datetime) -> list[str]:
+    platforms = ["S2A"]
+    if day >= datetime(2017, 3, 7, tzinfo=timezone.utc):
+        platforms.append("S2B")
+    return platforms
+
+
+def _s1_orbit(platform: str, relative: int, cycle: int) -> int:
+    """An absolute orbit consistent with PEPS's formulas for the relative one."""
+    offset = 73 if platform == "S1A" else 27
+    return offset + (relative - 1) + 175 * cycle
+
+
+def generate(
+    *,
+    start: datetime = datetime(2015, 7, 1, tzinfo=timezone.utc),
+    end: datetime = datetime(2024, 12, 31, tzinfo=timezone.utc),
+    now: datetime = datetime(2025, 6, 1, tzinfo=timezone.utc),
+    size_scale: float = 1e-4,
+    tiles: Iterable[str] = tuple(TILES),
+    s1: bool = True,
+    l2a_tiles: Iterable[str] = ("31TCJ", "31UDQ"),
+) -> list[Entry]:
+    """The default catalogue: about 9,000 S2 L1C, 2,500 S1 and some THEIA L2A entries."""
+    entries: list[Entry] = []
+    l2a = set(l2a_tiles)
+    for tile in tiles:
+        lon, lat, orbits = TILES[tile]
+        day = start
+        while day <= end:
+            for platform in _s2_platforms(day):
+                for rel in orbits:
+                    entries.extend(_s2_entries(tile, lon, lat, rel, platform, day, now, size_scale, l2a))
+            day += timedelta(days=5)
+    if s1:
+        entries.extend(_s1_entries(start, end, now, size_scale))
+    entries.sort(key=lambda e: (e.start, e.name))
+    return entries
+
+
+def _s2_entries(
+    tile: str, lon: float, lat: float, rel: int, platform: str, day: datetime,
+    now: datetime, size_scale: float, l2a: set[str],
+) -> Iterator[Entry]:  # fmt: skip
+    key = f"{tile}{rel}{platform}{day:%Y%m%d}"
+    if _unit("gap", key) < 0.1:  # no acquisition that day
+        return
+    sensing = day.replace(hour=10, minute=30) + timedelta(seconds=int(_unit("t", key) * 1800))
+    if platform == "S2B":
+        sensing += timedelta(days=2, hours=0)
+    processed = sensing + timedelta(hours=5, minutes=int(_unit("p", key) * 60))
+    baseline = "N0209" if sensing.year < 2022 else "N0400"
+    cycle = int((sensing - datetime(2015, 6, 23, tzinfo=timezone.utc)).days * 14.3)
+    absolute = cycle - cycle % 143 + rel + (0 if platform == "S2A" else 7)
+    if sensing < S2ST_START:
+        name = (
+            f"{platform}_OPER_PRD_MSIL1C_PDMC_{processed:%Y%m%dT%H%M%S}_R{rel:03d}_"
+            f"V{sensing:%Y%m%dT%H%M%S}_{sensing:%Y%m%dT%H%M%S}_T{tile}"
+        )
+        collection = "S2"
+    else:
+        name = (
+            f"{platform}_MSIL1C_{sensing:%Y%m%dT%H%M%S}_{baseline}_R{rel:03d}_T{tile}_"
+            f"{processed:%Y%m%dT%H%M%S}"
+        )
+        collection = "S2ST"
+    shift = (rel % 3 - 1) * 0.15
+    clouds = round(_unit("c", key) ** 1.5 * 100, 4)
+    size = max(1, int(TYPICAL_SIZES["S2MSI1C"] * (0.8 + 0.4 * _unit("s", key)) * size_scale))
+    yield Entry(
+        uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection=collection,
+        platform=platform, product_type="S2MSI1C", processing_level="LEVEL1C", instrument="MSI",
+        sensor_mode="INS-NOBS", start=sensing, end=sensing, orbit_number=absolute,
+        relative_orbit=rel, orbit_direction="descending", cloud_cover=clouds, tile=tile,
+        polygon=_square(lon + shift, lat), size=size, storage=_storage(sensing, now, name),
+        published=processed + timedelta(hours=2), seed=int(_unit("seed", name) * 2**31),
+    )  # fmt: skip
+    if tile in l2a and sensing.year >= 2017 and clouds < 90 and _unit("l2a", key) < 0.7:
+        l2a_name = (
+            f"SENTINEL2{platform[-1]}_{sensing:%Y%m%d-%H%M%S}-{sensing.microsecond // 1000:03d}"
+            f"_L2A_T{tile}_C_V2-2"
+        )
+        size2 = max(1, int(TYPICAL_SIZES["L2A"] * (0.8 + 0.4 * _unit("s2", key)) * size_scale))
+        yield Entry(
+            uuid=str(uuid.uuid5(UUID_NAMESPACE, l2a_name)), name=l2a_name,
+            collection="THEIA_L2A", platform=platform, product_type="REFLECTANCE",
+            processing_level="L2A", instrument="MSI", sensor_mode="INS-NOBS", start=sensing,
+            end=sensing, orbit_number=absolute, relative_orbit=rel,
+            orbit_direction="descending", cloud_cover=clouds, tile=tile,
+            polygon=_square(lon, lat), size=size2, storage="disk",
+            published=processed + timedelta(days=3), seed=int(_unit("seed", l2a_name) * 2**31),
+        )  # fmt: skip
+
+
+def _s1_entries(start: datetime, end: datetime, now: datetime, size_scale: float) -> Iterator[Entry]:
+    epoch = datetime(2014, 4, 6, tzinfo=timezone.utc)
+    for rel, direction, lon, lat in S1_TRACKS:
+        for platform, first, last in (
+            ("S1A", datetime(2014, 10, 3, tzinfo=timezone.utc), end),
+            ("S1B", datetime(2016, 9, 26, tzinfo=timezone.utc), datetime(2021, 12, 23, tzinfo=timezone.utc)),
+        ):  # fmt: skip
+            day = max(start, first) + timedelta(days=(rel % 12) + (6 if platform == "S1B" else 0))
+            while day <= min(end, last):
+                hour = 17 if direction == "ascending" else 5
+                sensing = day.replace(hour=hour, minute=40) + timedelta(seconds=rel * 7)
+                stop = sensing + timedelta(seconds=25)
+                cycle = (sensing - epoch).days // 12
+                absolute = _s1_orbit(platform, rel, cycle)
+                take = f"{int(_unit('take', platform, sensing) * 0xFFFFFF):06X}"
+                for ptype, level, label, mode in (
+                    ("GRD", "LEVEL1", "GRDH_1SDV", "IW"),
+                    ("SLC", "LEVEL1", "SLC__1SDV", "IW"),
+                    ("OCN", "LEVEL2", "OCN__2SDV", "IW"),
+                ):
+                    key = f"{platform}{ptype}{sensing:%Y%m%dT%H%M%S}"
+                    crc = f"{int(_unit('crc', key) * 0xFFFF):04X}"
+                    name = (
+                        f"{platform}_{mode}_{label}_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
+                        f"{absolute:06d}_{take}_{crc}"
+                    )
+                    size = max(1, int(TYPICAL_SIZES[ptype] * (0.9 + 0.2 * _unit("s", key)) * size_scale))
+                    yield Entry(
+                        uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
+                        platform=platform, product_type=ptype, processing_level=level,
+                        instrument="SAR-C SAR", sensor_mode=mode, start=sensing, end=stop,
+                        orbit_number=absolute, relative_orbit=rel, orbit_direction=direction,
+                        cloud_cover=None, tile=None, polygon=_square(lon, lat, 1.6, 1.2),
+                        size=size, storage=_storage(sensing, now, name),
+                        published=stop + timedelta(hours=3),
+                        hide_relative_orbit=_unit("hide", name) < 0.3,
+                        seed=int(_unit("seed", name) * 2**31),
+                    )  # fmt: skip
+                day += timedelta(days=12)
+
+
+class Catalogue:
+    """Entries indexed by UUID and by name; the sandbox's single source of truth."""
+
+    def __init__(self, entries: Iterable[Entry]) -> None:
+        self.entries = list(entries)
+        self.by_uuid = {e.uuid: e for e in self.entries}
+        self.by_name = {e.name: e for e in self.entries}
+
+    @classmethod
+    def default(cls, **kwargs: object) -> Catalogue:
+        return cls(generate(**kwargs))  # type: ignore[arg-type]
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def __iter__(self) -> Iterator[Entry]:
+        return iter(self.entries)

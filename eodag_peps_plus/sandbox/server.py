@@ -1,0 +1,188 @@
+"""The sandbox: one loopback HTTP server emulating PEPS (and, as they are added, GEODES and the
+processing services) over a shared synthetic catalogue and tape library.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+import threading
+from collections.abc import Iterable
+from types import TracebackType
+from typing import Any
+
+from .app import Request, Response, Router, SandboxHTTPServer, TokenBucket
+from .catalogue import Catalogue, Entry
+from .faults import FaultPlan
+from .tape import ONLINE_MODES, TapeLibrary
+
+logger = logging.getLogger(__name__)
+
+#: Demo account; the sandbox is local, so these are not secrets.
+DEFAULT_USER = "user@example.com"
+DEFAULT_PASSWORD = "sandbox-password"  # noqa: S105 - public sandbox credential
+DEFAULT_API_KEY = "sandbox-api-key"
+OFFLINE_REPLIES = ("202-json", "200-json", "404", "503", "200-empty")
+
+
+@dataclasses.dataclass
+class SandboxConfig:
+    """Knobs of the emulation. Durations are nominal seconds multiplied by ``time_scale``."""
+
+    time_scale: float = 1.0
+    restore_latency: tuple[float, float] = (120.0, 360.0)
+    max_concurrent_restores: int | None = None
+    unknown_restores: bool = False
+    per_connection_bps: float | None = None
+    total_bps: float | None = None
+    #: How a download of a product that is not online is answered (undocumented on PEPS).
+    offline_reply: str = "202-json"
+    #: How wrong PEPS credentials are answered: ``401`` or ``200-json``.
+    bad_auth_reply: str = "401"
+    users: dict[str, str] = dataclasses.field(default_factory=lambda: {DEFAULT_USER: DEFAULT_PASSWORD})
+    api_keys: set[str] = dataclasses.field(default_factory=lambda: {DEFAULT_API_KEY})
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        if self.offline_reply not in OFFLINE_REPLIES:
+            raise ValueError(f"offline_reply must be one of {', '.join(OFFLINE_REPLIES)}")
+
+
+class Sandbox:
+    """Start with ``with Sandbox() as sb: ... sb.url``, or ``start()``/``stop()``."""
+
+    def __init__(
+        self,
+        catalogue: Catalogue | None = None,
+        config: SandboxConfig | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        services: Iterable[str] = ("peps", "geodes", "processing"),
+    ) -> None:
+        self.catalogue = catalogue if catalogue is not None else Catalogue.default()
+        self.config = config or SandboxConfig()
+        self.router = Router()
+        self.faults = FaultPlan()
+        initial = {e.uuid: e.storage for e in self.catalogue}
+        self.tape = TapeLibrary(
+            lambda key: initial.get(key, "unknown"),
+            latency=self.config.restore_latency,
+            time_scale=self.config.time_scale,
+            max_concurrent=self.config.max_concurrent_restores,
+            seed=self.config.seed,
+            unknown_restores=self.config.unknown_restores,
+        )
+        self.services: dict[str, Any] = {}
+        for name in services:
+            self._load_service(name)
+        self.httpd = SandboxHTTPServer((host, port), self.router)
+        self.httpd.per_connection_rate = self.config.per_connection_bps
+        self.httpd.total_bucket = TokenBucket(self.config.total_bps)
+        self._thread: threading.Thread | None = None
+
+    def _load_service(self, name: str) -> None:
+        if name == "peps":
+            from .peps import PepsService
+
+            self.services[name] = PepsService(self)
+        elif name == "geodes":
+            try:
+                from .geodes import GeodesService  # type: ignore[import-not-found,unused-ignore]
+            except ImportError:
+                return
+            self.services[name] = GeodesService(self)
+        elif name == "processing":
+            try:
+                from .processing import ProcessingService  # type: ignore[import-not-found,unused-ignore]
+            except ImportError:
+                return
+            self.services[name] = ProcessingService(self)
+        else:
+            raise ValueError(f"unknown sandbox service {name!r}")
+
+    # -- life cycle --------------------------------------------------------------------------
+    @property
+    def url(self) -> str:
+        host, port = self.httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> Sandbox:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True)
+            self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._thread is not None:
+            self.httpd.shutdown()
+            self._thread.join(5)
+            self._thread = None
+        self.httpd.server_close()
+
+    def __enter__(self) -> Sandbox:
+        return self.start()
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.stop()
+
+    # -- shared helpers for services ---------------------------------------------------------
+    @property
+    def stats(self) -> Any:
+        return self.httpd.stats
+
+    def count(self, key: str) -> None:
+        self.httpd.count(key)
+
+    def check_password(self, user: str, password: str) -> bool:
+        return self.config.users.get(user) == password
+
+    def check_api_key(self, key: str | None) -> bool:
+        return key is not None and key in self.config.api_keys
+
+    def serve_archive(self, entry: Entry, request: Request) -> Response:
+        """The archive if online (with ``Range``/``If-Range``), else the configured "not yet"
+        reply after starting a restore, as the real download request did."""
+        if self.tape.mode(entry.uuid) not in ONLINE_MODES:
+            mode = self.tape.request_restore(entry.uuid)
+            self.count("restore_via_download")
+            return self.offline_reply(entry, mode)
+        archive = entry.archive
+        etag = f'"{entry.md5}"'
+        headers = {
+            "Content-Type": "application/zip",
+            "Content-Disposition": f'attachment; filename="{entry.name}.zip"',
+            "Accept-Ranges": "bytes",
+            "ETag": etag,
+        }
+        start, end, status = 0, archive.size, 200
+        range_header = request.headers.get("Range")
+        if_range = request.headers.get("If-Range")
+        if range_header and (if_range is None or if_range == etag):
+            match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header.strip())
+            if not match or int(match.group(1)) >= archive.size:
+                return Response(416, b"", {"Content-Range": f"bytes */{archive.size}"})
+            start = int(match.group(1))
+            end = min(archive.size, int(match.group(2)) + 1) if match.group(2) else archive.size
+            status = 206
+            headers["Content-Range"] = f"bytes {start}-{end - 1}/{archive.size}"
+        self.count("archive_bytes_served")
+        response = Response(status, archive.iter_bytes(start, end), headers, length=end - start)
+        return self.faults.apply(entry.name, response)
+
+    def offline_reply(self, entry: Entry, mode: str) -> Response:
+        message = {
+            "ErrorCode": 202,
+            "ErrorMessage": f"Product {entry.name} is being retrieved from tape (storage: {mode}); try again later",
+        }
+        variant = self.config.offline_reply
+        if variant == "202-json":
+            return Response.json(message, 202)
+        if variant == "200-json":
+            return Response.json(message, 200)
+        if variant == "404":
+            return Response.json({"ErrorCode": 404, "ErrorMessage": "Product not available"}, 404)
+        if variant == "503":
+            return Response.json({"ErrorCode": 503, "ErrorMessage": "Product not online"}, 503, {"Retry-After": "60"})
+        return Response(200, b"", {"Content-Type": "application/zip"})

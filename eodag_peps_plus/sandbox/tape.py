@@ -1,0 +1,116 @@
+"""The tape library: offline products come online some time after someone asks for them.
+
+Latencies are nominal seconds (what a user would wait on the real archive) multiplied by the
+sandbox's ``time_scale``, so tests and benchmarks run the real state machine in seconds.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+import threading
+import time
+from collections.abc import Callable
+
+ONLINE_MODES = ("disk", "tier2")
+OFFLINE_MODES = ("tape", "tier3")
+
+
+@dataclasses.dataclass
+class _Restore:
+    ready_at: float | None  # None: waiting for a free drive
+    latency: float
+
+
+class TapeLibrary:
+    """Per-product storage modes that change with (scaled) time.
+
+    ``unknown`` products never come online unless ``unknown_restores`` is set: the real
+    archive had such products, and clients must give up on them instead of looping.
+    """
+
+    def __init__(
+        self,
+        initial: Callable[[str], str],
+        *,
+        latency: tuple[float, float] = (120.0, 360.0),
+        time_scale: float = 1.0,
+        max_concurrent: int | None = None,
+        seed: int = 0,
+        unknown_restores: bool = False,
+        never_finish: frozenset[str] = frozenset(),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._initial = initial
+        self.latency = latency
+        self.time_scale = time_scale
+        self.max_concurrent = max_concurrent
+        self.unknown_restores = unknown_restores
+        self.never_finish = set(never_finish)
+        self._rng = random.Random(seed)
+        self._clock = clock
+        self._modes: dict[str, str] = {}
+        self._restores: dict[str, _Restore] = {}
+        self._queue: list[str] = []
+        self._lock = threading.Lock()
+        self.restore_requests = 0
+
+    def _draw_latency(self) -> float:
+        low, high = self.latency
+        return self._rng.uniform(low, high) * self.time_scale
+
+    def _advance(self) -> None:
+        now = self._clock()
+        for key, restore in list(self._restores.items()):
+            if restore.ready_at is not None and restore.ready_at <= now:
+                self._modes[key] = "disk"
+                del self._restores[key]
+        while self._queue and (
+            self.max_concurrent is None or self._running() < self.max_concurrent
+        ):
+            key = self._queue.pop(0)
+            restore = self._restores[key]
+            restore.ready_at = now + restore.latency
+
+    def _running(self) -> int:
+        return sum(1 for r in self._restores.values() if r.ready_at is not None)
+
+    def mode(self, key: str) -> str:
+        with self._lock:
+            self._advance()
+            if key in self._modes:
+                return self._modes[key]
+            mode = self._initial(key)
+            if mode == "staging":  # somebody else asked before us
+                self._modes[key] = "staging"
+                self._start(key)
+            return self._modes.get(key, mode)
+
+    def is_online(self, key: str) -> bool:
+        return self.mode(key) in ONLINE_MODES
+
+    def _start(self, key: str) -> None:
+        if key in self._restores or key in self.never_finish:
+            return
+        self._restores[key] = _Restore(None, self._draw_latency())
+        self._queue.append(key)
+        self._advance()
+
+    def request_restore(self, key: str) -> str:
+        """Ask for a restore; returns the mode after asking (idempotent)."""
+        mode = self.mode(key)
+        with self._lock:
+            self.restore_requests += 1
+            if mode in ONLINE_MODES or mode == "staging":
+                return mode
+            if mode == "unknown" and not self.unknown_restores:
+                return mode
+            self._modes[key] = "staging"
+            self._start(key)
+            return "staging"
+
+    def set_mode(self, key: str, mode: str) -> None:
+        """Force a state (tests: take a product offline again, or make it vanish)."""
+        with self._lock:
+            self._modes[key] = mode
+            self._restores.pop(key, None)
