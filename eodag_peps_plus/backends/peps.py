@@ -1,0 +1,337 @@
+"""PEPS resto OpenSearch backend.
+
+Speaks ``/resto/api/collections/{S1,S2,S2ST,S3}/search.json`` and maps each feature straight
+to a :class:`Product` with plain dict look-ups: no jsonpath, which is where EODAG's generic
+configuration spent its time.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import requests
+
+from ..exceptions import AuthenticationError
+from ..http_io import json_or_error
+from ..product import STORAGE_MODES, Availability, Product
+from ..query import S2ST_START, Query
+from ..vocabulary import (
+    constellation,
+    grid_code,
+    instruments,
+    iso_utc,
+    orbit_state,
+    processing_level,
+    processing_version,
+    relative_orbit,
+    sar_properties,
+)
+from .base import Backend, SearchPage
+
+logger = logging.getLogger(__name__)
+
+#: Availability look-ups cover products with one search; split the group when a covering
+#: search would page through more than this many unrelated products.
+AVAILABILITY_SPREAD = 4
+
+
+def _fmt_time(moment: datetime) -> str:
+    return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def query_params(query: Query) -> dict[str, str]:
+    """The resto parameters for a query (collection routing is separate)."""
+    params: dict[str, str] = {}
+    if query.start:
+        params["startDate"] = _fmt_time(query.start)
+    if query.end:
+        params["completionDate"] = _fmt_time(query.end)
+    if query.bbox:
+        params["box"] = ",".join(f"{v:g}" for v in query.bbox)
+    if query.point:
+        params["lon"], params["lat"] = (f"{v:g}" for v in query.point)
+    if query.geometry:
+        params["geometry"] = query.geometry
+    if query.location:
+        params["q"] = query.location
+    if query.tile:
+        params["tileid"] = query.tile
+    if query.product_type:
+        params["productType"] = query.product_type
+    if query.sensor_mode:
+        params["sensorMode"] = query.sensor_mode
+    if query.platform:
+        params["platform"] = query.platform
+    if query.relative_orbit:
+        params["relativeOrbitNumber"] = str(query.relative_orbit)
+    if query.orbit_number:
+        params["orbitNumber"] = str(query.orbit_number)
+    if query.orbit_direction:
+        params["orbitDirection"] = query.orbit_direction
+    if query.max_cloud_cover is not None:
+        params["cloudCover"] = f"[0,{query.max_cloud_cover:g}]"
+    if query.identifiers:
+        params["productIdentifier"] = ",".join(query.identifiers)
+    return params
+
+
+def route_collections(query: Query) -> list[str | None]:
+    """Sentinel-2 lives in ``S2`` before 2016-12-05 and ``S2ST`` after: ask whichever the
+    dates need, so users never have to know. ``None`` means all collections."""
+    if query.collection not in ("S2", "S2ST"):
+        return [query.collection]
+    wanted: list[str | None] = []
+    if query.start is None or query.start < S2ST_START:
+        wanted.append("S2")
+    if query.end is None or query.end >= S2ST_START:
+        wanted.append("S2ST")
+    return wanted
+
+
+def feature_to_product(feature: dict[str, Any], backend: str = "peps") -> Product:
+    """One resto feature -> :class:`Product` (the hot path of every search)."""
+    p = feature["properties"]
+    name = p.get("title") or p["productIdentifier"]
+    platform = p.get("platform") or name[:3]
+    absolute = p.get("orbitNumber")
+    download = (p.get("services") or {}).get("download") or {}
+    storage = ((p.get("storage") or {}).get("mode") or "unknown").lower()
+    props: dict[str, Any] = {
+        "title": name,
+        "start_datetime": iso_utc(p["startDate"]),
+        "end_datetime": iso_utc(p.get("completionDate") or p["startDate"]),
+        "constellation": constellation(platform),
+        "platform": platform,
+        "instruments": instruments(p.get("instrument")),
+        "product:type": p.get("productType"),
+        "processing:level": processing_level(p.get("processingLevel")),
+        "sat:absolute_orbit": absolute,
+        "sat:relative_orbit": relative_orbit(name, platform, absolute, p.get("relativeOrbitNumber")),
+        "sat:orbit_state": orbit_state(p.get("orbitDirection")),
+        "peps:storage": storage,
+        "peps:collection": p.get("collection"),
+        "peps:uuid": feature["id"],
+    }
+    if p.get("published"):
+        props["created"] = iso_utc(p["published"])
+    if p.get("updated"):
+        props["updated"] = iso_utc(p["updated"])
+    if p.get("cloudCover") is not None:
+        props["eo:cloud_cover"] = float(p["cloudCover"])
+    if p.get("mgrs"):
+        props["grid:code"] = grid_code(p["mgrs"])
+    if p.get("quicklook"):
+        props["eodag:quicklook"] = p["quicklook"]
+    if platform.startswith("S1"):
+        props.update(sar_properties(name, p.get("sensorMode")))
+    elif platform.startswith("S2"):
+        version = processing_version(name)
+        if version:
+            props["processing:version"] = version
+    size = download.get("size") or p.get("resourceSize")
+    checksum = download.get("checksum") or p.get("resourceChecksum")
+    return Product(
+        id=name,
+        native_id=feature["id"],
+        backend=backend,
+        geometry=feature["geometry"],
+        properties={k: v for k, v in props.items() if v is not None},
+        download_url=download.get("url") or "",
+        size=int(size) if size is not None else None,
+        md5=checksum.lower() if checksum else None,
+        availability=STORAGE_MODES.get(storage, Availability.UNKNOWN),
+    )
+
+
+def _next_link(body: dict[str, Any]) -> str | None:
+    """The ``rel=next`` link; titles are localised ("suivant") and never looked at."""
+    for link in (body.get("properties") or {}).get("links") or []:
+        if link.get("rel") == "next" and link.get("href"):
+            return str(link["href"])
+    return None
+
+
+class PepsBackend(Backend):
+    name = "peps"
+    max_page_size = 500
+    default_page_size = 500
+
+    # -- search ------------------------------------------------------------------------------
+    def _search_url(self, collection: str | None) -> str:
+        if collection is None:
+            return f"{self.base_url}/resto/api/collections/search.json"
+        return f"{self.base_url}/resto/api/collections/{collection}/search.json"
+
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
+        response = self.session.get(url, params=params, timeout=self.timeout)
+        data: dict[str, Any] = json_or_error(response, "PEPS search")
+        return data
+
+    def _page(self, collection: str | None, params: dict[str, str], limit: int, page: int) -> dict[str, Any]:
+        return self._get(self._search_url(collection), {**params, "maxRecords": limit, "page": page})
+
+    def search_page(
+        self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
+    ) -> SearchPage:
+        limit = min(limit or self.default_page_size, self.max_page_size)
+        collections = route_collections(query)
+        params = query_params(query)
+        if token is not None:
+            state = json.loads(token)
+            index, url = int(state["i"]), state.get("u")
+            body = self._get(url) if url else self._page(collections[index], params, limit, 1)
+            matched = state.get("m")
+        elif len(collections) == 1:
+            index = 0
+            body = self._page(collections[0], params, limit, page)
+            matched = _total(body)
+        else:
+            return self._multi_page(collections, params, limit, page)
+        products = [feature_to_product(f, self.name) for f in body.get("features") or []]
+        next_url = _next_link(body)
+        next_token = None
+        if next_url and products:
+            next_token = json.dumps({"i": index, "u": next_url, "m": matched})
+        elif index + 1 < len(collections):
+            next_token = json.dumps({"i": index + 1, "u": None, "m": matched})
+        return SearchPage(products, matched, next_token)
+
+    def _multi_page(
+        self, collections: list[str | None], params: dict[str, str], limit: int, page: int
+    ) -> SearchPage:
+        """Page ``page`` of the concatenation of several collections (S2 then S2ST)."""
+        firsts = [self._page(c, params, limit, 1) for c in collections]
+        totals = [_total(b) or 0 for b in firsts]
+        matched = sum(totals)
+        offset = (page - 1) * limit
+        products: list[Product] = []
+        last_index, last_body = 0, firsts[0]
+        for index, (collection, total) in enumerate(zip(collections, totals)):
+            if offset >= total:
+                offset -= total
+                continue
+            first_page = offset // limit + 1
+            skip = offset % limit
+            sub_page = first_page
+            while len(products) < limit and (sub_page - 1) * limit < total:
+                body = firsts[index] if sub_page == 1 else self._page(collection, params, limit, sub_page)
+                feats = (body.get("features") or [])[skip:]
+                products.extend(feature_to_product(f, self.name) for f in feats[: limit - len(products)])
+                last_index, last_body, skip = index, body, 0
+                sub_page += 1
+            offset = 0
+            if len(products) >= limit:
+                break
+        next_token = None
+        if page * limit < matched:
+            # Continue by page number: simple and correct for the rare explicit-page case.
+            next_token = json.dumps({"i": last_index, "u": _next_link(last_body), "m": matched})
+        return SearchPage(products, matched, next_token)
+
+    # -- archive ------------------------------------------------------------------------------
+    def _auth(self) -> tuple[str, str]:
+        basic = self.credentials.basic
+        if basic is None:
+            raise AuthenticationError(
+                "PEPS downloads need an account: set username and password in the peps "
+                "credentials of your EODAG config (or EODAG__PEPS__AUTH__CREDENTIALS__USERNAME "
+                "and ..._PASSWORD)"
+            )
+        return basic
+
+    def _archive_url(self, product: Product) -> str:
+        return product.download_url
+
+    def open_download(
+        self, product: Product, *, offset: int = 0, if_range: str | None = None
+    ) -> requests.Response:
+        headers = {"Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            if if_range:
+                headers["If-Range"] = if_range
+        return self.session.get(
+            self._archive_url(product),
+            params={"issuerId": "peps"},
+            headers=headers,
+            auth=self._auth(),
+            stream=True,
+            timeout=self.timeout,
+        )
+
+    def request_restore(self, product: Product) -> None:
+        """On PEPS a download request is what starts a restore; ask for one byte only so an
+        online product does not start streaming."""
+        with self.session.get(
+            self._archive_url(product),
+            params={"issuerId": "peps"},
+            headers={"Range": "bytes=0-0"},
+            auth=self._auth(),
+            stream=True,
+            timeout=self.timeout,
+        ) as response:
+            if response.status_code in (401, 403):
+                json_or_error(response, "PEPS restore")
+
+    def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
+        """Storage modes from catalogue searches that each cover a group of products (same
+        collection, nearby dates), so polling costs a few requests per batch, not one per
+        product."""
+        found: dict[str, Availability] = {}
+        groups: dict[str, list[Product]] = {}
+        for product in products:
+            groups.setdefault(str(product.properties.get("peps:collection")), []).append(product)
+        for collection, group in groups.items():
+            self._availability_group(collection, sorted(group, key=lambda p: p.properties["start_datetime"]), found)
+        return found
+
+    def _availability_group(self, collection: str, group: list[Product], found: dict[str, Availability]) -> None:
+        wanted = {p.id for p in group}
+        query = Query(
+            start=_parse(group[0].properties["start_datetime"]),
+            end=_parse(group[-1].properties["end_datetime"]),
+            bbox=_cover([p.geometry for p in group]),
+        )
+        params = query_params(query)
+        body = self._page(collection, params, self.max_page_size, 1)
+        total = _total(body) or 0
+        if len(group) > 1 and total > max(self.max_page_size, AVAILABILITY_SPREAD * len(group)):
+            middle = len(group) // 2
+            self._availability_group(collection, group[:middle], found)
+            self._availability_group(collection, group[middle:], found)
+            return
+        while True:
+            for feature in body.get("features") or []:
+                props = feature["properties"]
+                name = props.get("title") or props.get("productIdentifier")
+                if name in wanted:
+                    mode = ((props.get("storage") or {}).get("mode") or "unknown").lower()
+                    found[name] = STORAGE_MODES.get(mode, Availability.UNKNOWN)
+            next_url = _next_link(body)
+            if not next_url or wanted <= found.keys():
+                return
+            body = self._get(next_url)
+
+
+def _total(body: dict[str, Any]) -> int | None:
+    value = (body.get("properties") or {}).get("totalResults")
+    return int(value) if value is not None else None
+
+
+def _parse(text: str) -> datetime:
+    return datetime.fromisoformat(text.replace("Z", "+00:00"))
+
+
+def _cover(geometries: list[dict[str, Any]]) -> tuple[float, float, float, float]:
+    from shapely.geometry import shape
+
+    lonmin = latmin = float("inf")
+    lonmax = latmax = float("-inf")
+    for geometry in geometries:
+        a, b, c, d = shape(geometry).bounds
+        lonmin, latmin, lonmax, latmax = min(lonmin, a), min(latmin, b), max(lonmax, c), max(latmax, d)
+    return lonmin, latmin, lonmax, latmax
