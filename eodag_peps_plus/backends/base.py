@@ -123,9 +123,9 @@ class Backend(abc.ABC):
     # -- processing ---------------------------------------------------------------------------
     def processing(self) -> ProcessingBackend:
         """The processing service of this server (MAJA); not every backend has one."""
-        from ..exceptions import ProcessingError
+        from ..processing import processing_for
 
-        raise ProcessingError(f"backend {self.name!r} offers no processing")
+        return processing_for(self)
 
     def describe(self) -> dict[str, Any]:
         """What a user may want to know in ``--help``/logs (never secrets)."""

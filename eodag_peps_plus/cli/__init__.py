@@ -1,0 +1,51 @@
+"""``peps-plus``: one click group; each concern adds its commands from its own module."""
+
+from __future__ import annotations
+
+import importlib
+import logging
+import sys
+
+import click
+
+from ..exceptions import PepsPlusError
+
+#: Modules under ``eodag_peps_plus.cli`` that each define ``register(group)``.
+COMMAND_MODULES = ("sandbox", "search", "download", "maja", "legacy")
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option("-v", "--verbose", count=True, help="More logging (-v INFO, -vv DEBUG).")
+@click.version_option(package_name="eodag-peps-plus")
+def cli(verbose: int) -> None:
+    """PEPS and GEODES: search, tape-aware downloads, MAJA processing, and a local sandbox."""
+    level = logging.WARNING - 10 * min(verbose, 2)
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+
+
+for _name in COMMAND_MODULES:
+    try:
+        _module = importlib.import_module(f"{__name__}.{_name}")
+    except ModuleNotFoundError as _exc:
+        if _exc.name != f"{__name__}.{_name}":
+            raise
+        continue
+    _module.register(cli)
+
+
+def main() -> None:
+    """Entry point: typed errors become one line on stderr and exit code 1."""
+    try:
+        cli.main(standalone_mode=False)
+    except click.exceptions.Abort:
+        click.echo("Aborted.", err=True)
+        sys.exit(130)
+    except click.ClickException as exc:
+        exc.show()
+        sys.exit(exc.exit_code)
+    except PepsPlusError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        sys.exit(1)
+    except KeyboardInterrupt:
+        click.echo("Interrupted.", err=True)
+        sys.exit(130)
