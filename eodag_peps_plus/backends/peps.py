@@ -114,7 +114,7 @@ def feature_to_product(feature: dict[str, Any], backend: str = "peps") -> Produc
         "sat:orbit_state": orbit_state(p.get("orbitDirection")),
         "peps:storage": storage,
         "peps:collection": p.get("collection"),
-        "peps:uuid": feature["id"],
+        "peps:id": feature["id"],
     }
     if p.get("published"):
         props["created"] = iso_utc(p["published"])

@@ -1,0 +1,1 @@
+"""Thin EODAG adapters over the backend abstraction (search, download, auth)."""

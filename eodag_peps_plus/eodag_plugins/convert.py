@@ -1,0 +1,56 @@
+"""``Product`` <-> ``EOProduct``: the only place that knows how our records ride inside EODAG.
+
+The download plugin receives EOProducts (possibly re-read from a GeoJSON file written by
+``eodag search``), so everything the staging downloader needs must survive in properties.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eodag.api.product import EOProduct
+from shapely.geometry import mapping
+
+from ..product import Availability, Product
+
+_ORDER_TO_AVAILABILITY = {
+    "succeeded": Availability.ONLINE,
+    "ordered": Availability.STAGING,
+    "orderable": Availability.OFFLINE,
+}
+
+
+def to_eoproduct(product: Product, provider: str, collection: str | None = None, **search_kwargs: Any) -> EOProduct:
+    props = product.stac_properties()
+    props["id"] = product.id
+    props["geometry"] = product.geometry
+    props[f"{product.backend}:id"] = product.native_id
+    for key, value in product.extra.items():
+        props[f"{product.backend}:{key}"] = value
+    return EOProduct(provider, props, collection=collection, **search_kwargs)
+
+
+def from_eoproduct(eo_product: EOProduct, backend: str) -> Product:
+    props = dict(eo_product.properties)
+    checksum = str(props.get("file:checksum") or "")
+    md5 = checksum[4:] if checksum.startswith("d510") else (checksum.lower() or None)
+    size = props.get("file:size")
+    prefix = f"{backend}:"
+    extra = {k[len(prefix):]: v for k, v in props.items() if k.startswith(prefix) and k != f"{backend}:id"}
+    availability = _ORDER_TO_AVAILABILITY.get(str(props.get("order:status")), Availability.UNKNOWN)
+    storage = props.get("peps:storage")
+    if storage == "unknown":
+        availability = Availability.UNKNOWN
+    name = str(props.get("title") or props.get("id") or eo_product.properties.get("id"))
+    return Product(
+        id=name,
+        native_id=str(props.get(f"{backend}:id") or name),
+        backend=backend,
+        geometry=dict(mapping(eo_product.geometry)),
+        properties=props,
+        download_url=str(props.get("eodag:download_link") or eo_product.remote_location or ""),
+        size=int(size) if size is not None else None,
+        md5=md5,
+        availability=availability,
+        extra=extra,
+    )
