@@ -177,59 +177,64 @@ class PepsBackend(Backend):
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
     ) -> SearchPage:
+        """Single collection: page numbers, then the server's ``rel=next`` links. Several
+        collections (S2 then S2ST): offsets into their concatenation, so every page but the
+        last is full (EODAG stops paging at the first short page)."""
         limit = min(limit or self.default_page_size, self.max_page_size)
         collections = route_collections(query)
         params = query_params(query)
-        if token is not None:
-            state = json.loads(token)
-            index, url = int(state["i"]), state.get("u")
-            body = self._get(url) if url else self._page(collections[index], params, limit, 1)
+        if token is not None and token.isdigit():
+            page, token = int(token), None
+        state = json.loads(token) if token else {}
+        if len(collections) > 1:
+            offset = int(state.get("o", (page - 1) * limit))
+            return self._range(collections, params, offset, limit, state.get("t"))
+        if state.get("u"):
+            body = self._get(state["u"])
             matched = state.get("m")
-        elif len(collections) == 1:
-            index = 0
+        else:
             body = self._page(collections[0], params, limit, page)
             matched = _total(body)
-        else:
-            return self._multi_page(collections, params, limit, page)
         products = [feature_to_product(f, self.name) for f in body.get("features") or []]
         next_url = _next_link(body)
-        next_token = None
-        if next_url and products:
-            next_token = json.dumps({"i": index, "u": next_url, "m": matched})
-        elif index + 1 < len(collections):
-            next_token = json.dumps({"i": index + 1, "u": None, "m": matched})
+        next_token = json.dumps({"u": next_url, "m": matched}) if next_url and products else None
         return SearchPage(products, matched, next_token)
 
-    def _multi_page(
-        self, collections: list[str | None], params: dict[str, str], limit: int, page: int
+    def _range(
+        self,
+        collections: list[str | None],
+        params: dict[str, str],
+        offset: int,
+        limit: int,
+        totals: list[int] | None,
     ) -> SearchPage:
-        """Page ``page`` of the concatenation of several collections (S2 then S2ST)."""
-        firsts = [self._page(c, params, limit, 1) for c in collections]
-        totals = [_total(b) or 0 for b in firsts]
+        """``limit`` products from ``offset`` in the concatenation of several collections."""
+        cached: dict[tuple[int, int], dict[str, Any]] = {}
+        if totals is None:
+            totals = []
+            for index, collection in enumerate(collections):
+                cached[(index, 1)] = self._page(collection, params, limit, 1)
+                totals.append(_total(cached[(index, 1)]) or 0)
         matched = sum(totals)
-        offset = (page - 1) * limit
         products: list[Product] = []
-        last_index, last_body = 0, firsts[0]
+        position = offset
         for index, (collection, total) in enumerate(zip(collections, totals)):
-            if offset >= total:
-                offset -= total
+            if position >= total:
+                position -= total
                 continue
-            first_page = offset // limit + 1
-            skip = offset % limit
-            sub_page = first_page
-            while len(products) < limit and (sub_page - 1) * limit < total:
-                body = firsts[index] if sub_page == 1 else self._page(collection, params, limit, sub_page)
-                feats = (body.get("features") or [])[skip:]
-                products.extend(feature_to_product(f, self.name) for f in feats[: limit - len(products)])
-                last_index, last_body, skip = index, body, 0
-                sub_page += 1
-            offset = 0
+            while len(products) < limit and position < total:
+                sub_page, skip = position // limit + 1, position % limit
+                body = cached.get((index, sub_page)) or self._page(collection, params, limit, sub_page)
+                features = (body.get("features") or [])[skip : skip + limit - len(products)]
+                if not features:
+                    break
+                products.extend(feature_to_product(f, self.name) for f in features)
+                position += len(features)
+            position = 0
             if len(products) >= limit:
                 break
-        next_token = None
-        if page * limit < matched:
-            # Continue by page number: simple and correct for the rare explicit-page case.
-            next_token = json.dumps({"i": last_index, "u": _next_link(last_body), "m": matched})
+        end = offset + len(products)
+        next_token = json.dumps({"o": end, "t": totals}) if products and end < matched else None
         return SearchPage(products, matched, next_token)
 
     # -- archive ------------------------------------------------------------------------------
