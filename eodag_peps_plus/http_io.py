@@ -59,7 +59,7 @@ def make_session(
     """
     retry = Retry(
         total=retries,
-        connect=retries,
+        connect=min(retries, 2),
         read=retries,
         status=retries,
         backoff_factor=backoff_factor,
@@ -76,6 +76,27 @@ def make_session(
     session.headers["User-Agent"] = USER_AGENT
     session.verify = verify
     return session
+
+
+def send(session: requests.Session, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+    """``session.request`` whose network failures become one clear ``BackendError``."""
+    try:
+        return session.request(method, url, **kwargs)
+    except requests.exceptions.SSLError as exc:
+        raise BackendError(f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})") from None
+    except requests.exceptions.Timeout:
+        raise BackendError(f"{what}: {_host(url)} did not answer in time") from None
+    except requests.exceptions.ConnectionError:
+        raise BackendError(f"{what}: cannot connect to {_host(url)} (is the URL right and the server up?)") from None
+    except requests.RequestException as exc:
+        raise BackendError(f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})") from None
+
+
+def _host(url: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
 
 
 def json_or_error(response: requests.Response, what: str) -> Any:

@@ -16,7 +16,7 @@ from typing import Any
 import requests
 
 from ..exceptions import AuthenticationError
-from ..http_io import json_or_error
+from ..http_io import json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
@@ -167,7 +167,7 @@ class PepsBackend(Backend):
         return f"{self.base_url}/resto/api/collections/{collection}/search.json"
 
     def _get(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = self.session.get(url, params=params, timeout=self.timeout)
+        response = send(self.session, "GET", url, "PEPS search", params=params, timeout=self.timeout)
         data: dict[str, Any] = json_or_error(response, "PEPS search")
         return data
 

@@ -21,6 +21,8 @@ def cli(verbose: int) -> None:
     """PEPS and GEODES: search, tape-aware downloads, MAJA processing, and a local sandbox."""
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    if verbose < 2:  # urllib3 retry chatter is noise unless debugging; failures are reported
+        logging.getLogger("urllib3").setLevel(logging.ERROR)
 
 
 for _name in COMMAND_MODULES:
@@ -36,7 +38,7 @@ for _name in COMMAND_MODULES:
 def main() -> None:
     """Entry point: typed errors become one line on stderr and exit code 1."""
     try:
-        cli.main(standalone_mode=False)
+        code = cli.main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
@@ -49,3 +51,7 @@ def main() -> None:
     except KeyboardInterrupt:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
+    except OSError as exc:  # disk full, permission denied...: one line, not a traceback
+        click.echo(f"Error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", err=True)
+        sys.exit(1)
+    sys.exit(code if isinstance(code, int) else 0)
