@@ -16,10 +16,16 @@ FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" /
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"
 
 
-def fixture_path(name: str) -> Path:
+def recorded(name: str) -> Path:
     """Recorded server replies: ``../shared`` when present, else the copy in tests/fixtures."""
     shared = FIXTURES / name
     return shared if shared.exists() else LOCAL_FIXTURES / name
+
+
+@pytest.fixture(scope="session")
+def fixture_path() -> Callable[[str], Path]:
+    """``fixture_path("peps_search_S2ST_page1.json")``: path of a real recorded reply."""
+    return recorded
 
 
 @pytest.fixture(scope="session", autouse=True)
