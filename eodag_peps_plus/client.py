@@ -15,7 +15,7 @@ from typing import Any
 import requests
 
 from .backends import REGISTRY, Backend, get_backend
-from .collections import resolve
+from .collection_names import resolve
 from .exceptions import InvalidQueryError, UnknownBackendError
 from .http_io import Credentials, make_session
 from .item_search import ItemSearch

@@ -1,0 +1,141 @@
+"""Options and helpers shared by the CLI commands: query options, credentials, tables."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..backends import REGISTRY, Backend, get_backend
+from ..exceptions import InvalidQueryError
+from ..http_io import Credentials
+from ..query import Query
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def backend_options(func: F) -> F:
+    """``--backend`` and ``--url`` (a sandbox or a mirror); base URL also from EODAG env."""
+    func = click.option("--url", help="Server base URL (default: the backend's public server, or EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).")(func)
+    func = click.option("-B", "--backend", "backend_name", type=click.Choice(sorted(REGISTRY)), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
+    return func
+
+
+def query_options(func: F) -> F:
+    """The legacy ``peps_download.py`` search options, same letters, same meaning."""
+    options = [
+        click.option("-c", "--collection", help="S1, S2, S2ST, S3 (or an EODAG/GEODES collection name)."),
+        click.option("-p", "--product-type", "--product_type", "product_type", help="GRD, SLC, OCN, S2MSI1C..."),
+        click.option("-m", "--sensor-mode", "--sensor_mode", "sensor_mode", help="IW, EW, SM, WV..."),
+        click.option("-l", "--location", help="Town name (resolved by the server)."),
+        click.option("-t", "--tile", help="Sentinel-2 MGRS tile, e.g. 31TCJ or T31TCJ."),
+        click.option("--lat", type=float, help="Point latitude."),
+        click.option("--lon", type=float, help="Point longitude."),
+        click.option("--latmin", type=float), click.option("--latmax", type=float),
+        click.option("--lonmin", type=float), click.option("--lonmax", type=float),
+        click.option("-b", "--box", nargs=4, type=float, default=None, metavar="LONMIN LATMIN LONMAX LATMAX"),
+        click.option("-d", "--start-date", "--start_date", "start", help="YYYY-MM-DD"),
+        click.option("-f", "--end-date", "--end_date", "end", help="YYYY-MM-DD (inclusive)"),
+        click.option("-o", "--orbit", type=int, help="Relative orbit number."),
+        click.option("--cc", "--clouds", "clouds", type=float, help="Maximum cloud cover (%)."),
+        click.option("--sat", "--satellite", "platform", help="S1A, S1B, S2A, S2B..."),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
+def build_query(params: dict[str, Any]) -> Query:
+    """Unified query from the CLI options; refuses mixed spatial options like the legacy tool."""
+    from ..collection_names import resolve
+
+    fields: dict[str, Any] = {}
+    if params.get("collection"):
+        fields["collection"], product_type = resolve(params["collection"])
+        if product_type:
+            fields["product_type"] = product_type
+    corners = [params.get(k) for k in ("lonmin", "latmin", "lonmax", "latmax")]
+    if any(c is not None for c in corners):
+        if any(c is None for c in corners):
+            raise InvalidQueryError("box: give all four of --lonmin --latmin --lonmax --latmax")
+        if params.get("box"):
+            raise InvalidQueryError("box: give either --box or --lonmin/--latmin/--lonmax/--latmax")
+        fields["bbox"] = corners
+    elif params.get("box"):
+        fields["bbox"] = list(params["box"])
+    if (params.get("lat") is None) != (params.get("lon") is None):
+        raise InvalidQueryError("point: give both --lat and --lon")
+    if params.get("lat") is not None:
+        fields["point"] = (params["lon"], params["lat"])
+    if "bbox" in fields and "point" in fields:
+        raise InvalidQueryError("give only one of box, point, geometry or location (got bbox and point)")
+    for key, name in (
+        ("product_type", "product_type"), ("sensor_mode", "sensor_mode"), ("location", "location"),
+        ("tile", "tile"), ("start", "start"), ("end", "end"), ("orbit", "relative_orbit"),
+        ("clouds", "max_cloud_cover"), ("platform", "platform"),
+    ):  # fmt: skip
+        if params.get(key) is not None:
+            fields[name] = params[key]
+    return Query.create(**fields)
+
+
+def credentials_from_env(provider: str) -> Credentials:
+    """Credentials the EODAG way: ``EODAG__<PROVIDER>__AUTH__CREDENTIALS__*`` or eodag.yml."""
+    prefix = f"EODAG__{provider.upper()}__AUTH__CREDENTIALS__"
+    env = {k[len(prefix):].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
+    if not env:
+        env = _from_eodag_yml(provider)
+    return Credentials(
+        username=env.get("username") or env.get("email"),
+        password=env.get("password"),
+        api_key=env.get("apikey") or env.get("api_key"),
+    )
+
+
+def _from_eodag_yml(provider: str) -> dict[str, str]:
+    import yaml
+
+    path = Path(os.environ.get("EODAG_CFG_FILE") or Path.home() / ".config" / "eodag" / "eodag.yml")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    creds = ((data.get(provider) or {}).get("auth") or {}).get("credentials") or {}
+    return {str(k).lower(): str(v) for k, v in creds.items() if v is not None}
+
+
+def open_backend(backend_name: str, url: str | None) -> Backend:
+    provider = {"peps": "peps", "geodes": "geodes_plus"}.get(backend_name, backend_name)
+    url = url or os.environ.get(f"EODAG__{provider.upper()}__SEARCH__API_ENDPOINT")
+    return get_backend(backend_name, url, credentials=credentials_from_env(provider))
+
+
+def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
+    rows = [[("" if v is None else str(v)) for v in row] for row in rows]
+    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    click.echo(line)
+    click.echo("  ".join("-" * w for w in widths))
+    for row in rows:
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+
+
+def product_rows(items: Iterable[Any]) -> list[list[Any]]:
+    """Rows for STAC items (pystac) showing what PEPS users look at first."""
+    rows = []
+    for item in items:
+        p = item.properties
+        size = p.get("file:size")
+        rows.append([
+            item.id, (p.get("start_datetime") or "")[:19], p.get("platform"),
+            p.get("grid:code") or f"R{p.get('sat:relative_orbit')}",
+            "" if p.get("eo:cloud_cover") is None else f"{p['eo:cloud_cover']:.1f}",
+            "" if size is None else f"{size / 1e6:.1f} MB", p.get("order:status"),
+        ])  # fmt: skip
+    return rows
+
+
+PRODUCT_HEADERS = ("id", "start", "platform", "tile/orbit", "clouds", "size", "order:status")

@@ -1,0 +1,55 @@
+"""``peps-plus search``: the legacy search options against PEPS or GEODES, STAC items out."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .common import PRODUCT_HEADERS, backend_options, build_query, open_backend, print_table, product_rows, query_options
+
+
+def register(group: click.Group) -> None:
+    group.add_command(search)
+
+
+@click.command()
+@backend_options
+@query_options
+@click.option("--max-items", type=click.IntRange(min=1), default=None, help="Stop after this many products (default: all).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="Page size asked of the server.")
+@click.option("--count", is_flag=True, help="Only print how many products match.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as a STAC ItemCollection (GeoJSON).")
+def search(backend_name: str, url: str | None, max_items: int | None, limit: int | None, count: bool, json_path: Path | None, **params: Any) -> None:  # fmt: skip
+    """Search the catalogue and print one line per product."""
+    from ..item_search import ItemSearch
+    from ..stac import product_to_item
+
+    query = build_query(params)
+    backend = open_backend(backend_name, url)
+    if count:
+        click.echo(backend.count(query))
+        return
+    items = [product_to_item(p) for p in ItemSearch(backend, [query], max_items=max_items, limit=limit).products()]
+    print_table(product_rows(items), PRODUCT_HEADERS)
+    click.echo(f"{len(items)} product(s)", err=True)
+    if json_path is not None:
+        collection = {"type": "FeatureCollection", "features": [item.to_dict() for item in items]}
+        write_atomically(json_path, json.dumps(collection, indent=1))
+
+
+def write_atomically(path: Path, text: str) -> None:
+    """Never leave a half-written file where a good one (or none) was."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(text)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
