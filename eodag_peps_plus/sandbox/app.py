@@ -61,6 +61,11 @@ class Response:
     truncate_at: int | None = None
     #: Seconds to wait before answering (slow replies).
     delay: float = 0.0
+    #: Fault injection: after this many body bytes, stall for ``stall_for`` seconds.
+    stall_at: int | None = None
+    stall_for: float = 0.0
+    #: Count this reply in the server's concurrency gauge of that name while it is sent.
+    gauge: str | None = None
 
     @classmethod
     def json(cls, data: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
@@ -129,11 +134,19 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         self.stats_lock = threading.Lock()
         self.per_connection_rate: float | None = None
         self.total_bucket = TokenBucket(None)
+        #: Replies being sent now, and the most ever sent at once, per gauge name.
+        self.gauges: collections.Counter[str] = collections.Counter()
+        self.peaks: collections.Counter[str] = collections.Counter()
         super().__init__(address, _RequestHandler)
 
-    def count(self, key: str) -> None:
+    def count(self, key: str, amount: int = 1) -> None:
         with self.stats_lock:
-            self.stats[key] += 1
+            self.stats[key] += amount
+
+    def gauge(self, key: str, delta: int) -> None:
+        with self.stats_lock:
+            self.gauges[key] += delta
+            self.peaks[key] = max(self.peaks[key], self.gauges[key])
 
 
 class _RequestHandler(BaseHTTPRequestHandler):
@@ -147,16 +160,18 @@ class _RequestHandler(BaseHTTPRequestHandler):
         parts = urlsplit(self.path)
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
-        host = self.headers.get("Host") or f"{self.server.server_address[0]}:{self.server.server_address[1]}"
+        host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.server.count("requests")
         found = self.server.router.match(self.command, parts.path)
-        if not found:
+        if not isinstance(found, tuple):
             status = 405 if found is False else 404
             response = Response.json({"ErrorCode": status, "ErrorMessage": "Not Found"}, status)
         else:
             handler, params = found
-            request = Request(self.command, parts.path, query, self.headers, body, params, f"http://{host}")
+            request = Request(
+                self.command, parts.path, query, self.headers, body, params, f"http://{host}"
+            )
             try:
                 response = handler(request)
             except Exception as exc:  # the emulator must answer like a server, not crash
@@ -167,6 +182,16 @@ class _RequestHandler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_DELETE = do_HEAD = _handle
 
     def _send(self, response: Response) -> None:
+        if response.gauge is None:
+            self._write(response)
+            return
+        self.server.gauge(response.gauge, 1)
+        try:
+            self._write(response)
+        finally:
+            self.server.gauge(response.gauge, -1)
+
+    def _write(self, response: Response) -> None:
         if response.delay:
             time.sleep(response.delay)
         body = response.body
@@ -186,15 +211,23 @@ class _RequestHandler(BaseHTTPRequestHandler):
         limit = response.drop_after if response.drop_after is not None else response.truncate_at
         bucket = TokenBucket(self.server.per_connection_rate)
         sent = 0
+        stall_at = response.stall_at
         try:
             for chunk in chunks:
                 if limit is not None and sent + len(chunk) > limit:
                     chunk = chunk[: max(0, limit - sent)]
                 for piece in _slices(chunk, 16384):
+                    if stall_at is not None and sent <= stall_at < sent + len(piece):
+                        head = stall_at - sent
+                        self.wfile.write(piece[:head])
+                        self.wfile.flush()
+                        time.sleep(response.stall_for)
+                        piece, sent, stall_at = piece[head:], sent + head, None
                     bucket.take(len(piece))
                     self.server.total_bucket.take(len(piece))
                     self.wfile.write(piece)
                     sent += len(piece)
+                    self.server.count("bytes_sent", len(piece))
                 if limit is not None and sent >= limit:
                     break
             self.wfile.flush()

@@ -15,7 +15,7 @@ from typing import Any
 from .app import Request, Response, Router, SandboxHTTPServer, TokenBucket
 from .catalogue import Catalogue, Entry
 from .faults import FaultPlan
-from .tape import ONLINE_MODES, TapeLibrary
+from .tape import DISTRIBUTIONS, ONLINE_MODES, TapeLibrary
 
 logger = logging.getLogger(__name__)
 
@@ -40,13 +40,27 @@ class SandboxConfig:
     offline_reply: str = "202-json"
     #: How wrong PEPS credentials are answered: ``401`` or ``200-json``.
     bad_auth_reply: str = "401"
-    users: dict[str, str] = dataclasses.field(default_factory=lambda: {DEFAULT_USER: DEFAULT_PASSWORD})
+    users: dict[str, str] = dataclasses.field(
+        default_factory=lambda: {DEFAULT_USER: DEFAULT_PASSWORD}
+    )
     api_keys: set[str] = dataclasses.field(default_factory=lambda: {DEFAULT_API_KEY})
     seed: int = 0
+    #: Shape of the restore latency draw within ``restore_latency`` (see ``tape.draw_latency``):
+    #: ``uniform``, ``exponential``, ``lognormal``, ``fixed``.
+    latency_distribution: str = "uniform"
+    #: Product names whose restore, once asked, never finishes (they stay ``staging``).
+    never_finish: frozenset[str] = frozenset()
+    #: Seconds (not scaled) before the "not online yet" reply: a busy front end.
+    offline_reply_delay: float = 0.0
+    #: Send ``ETag`` (and honour ``If-Range``); off emulates a server without validators.
+    send_etag: bool = True
 
     def __post_init__(self) -> None:
         if self.offline_reply not in OFFLINE_REPLIES:
             raise ValueError(f"offline_reply must be one of {', '.join(OFFLINE_REPLIES)}")
+        if self.latency_distribution not in DISTRIBUTIONS:
+            raise ValueError(f"latency_distribution must be one of {', '.join(DISTRIBUTIONS)}")
+        self.never_finish = frozenset(self.never_finish)
 
 
 class Sandbox:
@@ -73,6 +87,12 @@ class Sandbox:
             max_concurrent=self.config.max_concurrent_restores,
             seed=self.config.seed,
             unknown_restores=self.config.unknown_restores,
+            distribution=self.config.latency_distribution,
+            never_finish=frozenset(
+                self.catalogue.by_name[name].uuid
+                for name in self.config.never_finish
+                if name in self.catalogue.by_name
+            ),
         )
         self.services: dict[str, Any] = {}
         for name in services:
@@ -105,12 +125,13 @@ class Sandbox:
     # -- life cycle --------------------------------------------------------------------------
     @property
     def url(self) -> str:
-        host, port = self.httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        return "http://{}:{}".format(*self.httpd.server_address[:2])
 
     def start(self) -> Sandbox:
         if self._thread is None:
-            self._thread = threading.Thread(target=self.httpd.serve_forever, name="sandbox", daemon=True)
+            self._thread = threading.Thread(
+                target=self.httpd.serve_forever, name="sandbox", daemon=True
+            )
             self._thread.start()
         return self
 
@@ -124,7 +145,12 @@ class Sandbox:
     def __enter__(self) -> Sandbox:
         return self.start()
 
-    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
         self.stop()
 
     # -- shared helpers for services ---------------------------------------------------------
@@ -147,19 +173,23 @@ class Sandbox:
         if self.tape.mode(entry.uuid) not in ONLINE_MODES:
             mode = self.tape.request_restore(entry.uuid)
             self.count("restore_via_download")
-            return self.offline_reply(entry, mode)
+            reply = self.offline_reply(entry, mode)
+            reply.delay = self.config.offline_reply_delay
+            reply.gauge = "restore"
+            return reply
         archive = entry.archive
         etag = f'"{entry.md5}"'
         headers = {
             "Content-Type": "application/zip",
             "Content-Disposition": f'attachment; filename="{entry.name}.zip"',
             "Accept-Ranges": "bytes",
-            "ETag": etag,
         }
+        if self.config.send_etag:
+            headers["ETag"] = etag
         start, end, status = 0, archive.size, 200
         range_header = request.headers.get("Range")
         if_range = request.headers.get("If-Range")
-        if range_header and (if_range is None or if_range == etag):
+        if range_header and (if_range is None or (self.config.send_etag and if_range == etag)):
             match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header.strip())
             if not match or int(match.group(1)) >= archive.size:
                 return Response(416, b"", {"Content-Range": f"bytes */{archive.size}"})
@@ -168,13 +198,31 @@ class Sandbox:
             status = 206
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{archive.size}"
         self.count("archive_bytes_served")
-        response = Response(status, archive.iter_bytes(start, end), headers, length=end - start)
+        self.count("archive_replies")
+        body = archive.iter_bytes(start, end)
+        response = Response(status, body, headers, length=end - start, gauge="archive")
         return self.faults.apply(entry.name, response)
+
+    def entry(self, name: str) -> Entry:
+        """The catalogue entry of a product name (tests arm faults and read state by name)."""
+        return self.catalogue.by_name[name]
+
+    def restores_asked(self, name: str) -> int:
+        """How many times a restore of ``name`` was asked (downloads of offline products too)."""
+        return self.tape.asked[self.entry(name).uuid]
+
+    @property
+    def peaks(self) -> Any:
+        """Most replies ever sent at once per gauge: ``archive`` streams, ``restore`` replies."""
+        return self.httpd.peaks
 
     def offline_reply(self, entry: Entry, mode: str) -> Response:
         message = {
             "ErrorCode": 202,
-            "ErrorMessage": f"Product {entry.name} is being retrieved from tape (storage: {mode}); try again later",
+            "ErrorMessage": (
+                f"Product {entry.name} is being retrieved from tape (storage: {mode}); "
+                "try again later"
+            ),
         }
         variant = self.config.offline_reply
         if variant == "202-json":
@@ -184,5 +232,6 @@ class Sandbox:
         if variant == "404":
             return Response.json({"ErrorCode": 404, "ErrorMessage": "Product not available"}, 404)
         if variant == "503":
-            return Response.json({"ErrorCode": 503, "ErrorMessage": "Product not online"}, 503, {"Retry-After": "60"})
+            error = {"ErrorCode": 503, "ErrorMessage": "Product not online"}
+            return Response.json(error, 503, {"Retry-After": "60"})
         return Response(200, b"", {"Content-Type": "application/zip"})

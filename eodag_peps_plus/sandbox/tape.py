@@ -1,19 +1,57 @@
 """The tape library: offline products come online some time after someone asks for them.
 
 Latencies are nominal seconds (what a user would wait on the real archive) multiplied by the
-sandbox's ``time_scale``, so tests and benchmarks run the real state machine in seconds.
+sandbox's ``time_scale``, so tests and benchmarks run the real state machine in seconds. Each
+product's latency is a deterministic draw from ``(seed, product)``: every client measured against
+a fresh sandbox with the same seed faces the same robot, whatever order it asks in.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import math
 import random
 import threading
 import time
+from collections import Counter
 from collections.abc import Callable
 
 ONLINE_MODES = ("disk", "tier2")
 OFFLINE_MODES = ("tape", "tier3")
+
+#: Names accepted for ``distribution``; parameters come from ``latency = (low, high)``.
+DISTRIBUTIONS = ("uniform", "exponential", "lognormal", "fixed")
+
+LatencyDraw = Callable[[random.Random], float]
+
+
+def draw_latency(
+    rng: random.Random, distribution: str | LatencyDraw, low: float, high: float
+) -> float:
+    """One nominal latency in seconds.
+
+    ``uniform``: in [low, high]; ``exponential``: low + an exponential tail of mean high - low;
+    ``lognormal``: median sqrt(low * high), about 95 % of draws in [low, high] (long tail, like
+    a busy robot); ``fixed``: always ``low``; or any callable taking the random generator.
+    """
+    if callable(distribution):
+        return max(0.0, float(distribution(rng)))
+    if distribution == "uniform":
+        return rng.uniform(low, high)
+    if distribution == "exponential":
+        return low + rng.expovariate(1.0 / max(high - low, 1e-9))
+    if distribution == "lognormal":
+        lo, hi = max(low, 1e-9), max(high, low, 1e-9)
+        mu = (math.log(lo) + math.log(hi)) / 2
+        sigma = max((math.log(hi) - math.log(lo)) / 3.92, 1e-9)
+        return rng.lognormvariate(mu, sigma)
+    if distribution == "fixed":
+        return low
+    raise ValueError(_unknown(distribution))
+
+
+def _unknown(distribution: object) -> str:
+    return f"unknown latency distribution {distribution!r}; known: {', '.join(DISTRIBUTIONS)}"
 
 
 @dataclasses.dataclass
@@ -26,7 +64,9 @@ class TapeLibrary:
     """Per-product storage modes that change with (scaled) time.
 
     ``unknown`` products never come online unless ``unknown_restores`` is set: the real
-    archive had such products, and clients must give up on them instead of looping.
+    archive had such products, and clients must give up on them instead of looping. Products in
+    ``never_finish`` go ``staging`` when asked and stay there forever (the stuck robot users
+    reported).
     """
 
     def __init__(
@@ -40,30 +80,42 @@ class TapeLibrary:
         unknown_restores: bool = False,
         never_finish: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
+        distribution: str | LatencyDraw = "uniform",
     ) -> None:
+        if not callable(distribution) and distribution not in DISTRIBUTIONS:
+            raise ValueError(_unknown(distribution))
         self._initial = initial
         self.latency = latency
         self.time_scale = time_scale
         self.max_concurrent = max_concurrent
         self.unknown_restores = unknown_restores
         self.never_finish = set(never_finish)
-        self._rng = random.Random(seed)
+        self.distribution = distribution
+        self.seed = seed
         self._clock = clock
         self._modes: dict[str, str] = {}
         self._restores: dict[str, _Restore] = {}
         self._queue: list[str] = []
         self._lock = threading.Lock()
         self.restore_requests = 0
+        #: Restore requests per product (every ask, including redundant ones).
+        self.asked: Counter[str] = Counter()
+        #: When each product's restore started and came online (clock values).
+        self.started_at: dict[str, float] = {}
+        self.online_at: dict[str, float] = {}
 
-    def _draw_latency(self) -> float:
+    def latency_for(self, key: str) -> float:
+        """The scaled restore latency of ``key`` (deterministic: benchmarks compute bounds)."""
+        rng = random.Random(f"{self.seed}|{key}")
         low, high = self.latency
-        return self._rng.uniform(low, high) * self.time_scale
+        return draw_latency(rng, self.distribution, low, high) * self.time_scale
 
     def _advance(self) -> None:
         now = self._clock()
         for key, restore in list(self._restores.items()):
             if restore.ready_at is not None and restore.ready_at <= now:
                 self._modes[key] = "disk"
+                self.online_at[key] = restore.ready_at
                 del self._restores[key]
         while self._queue and (
             self.max_concurrent is None or self._running() < self.max_concurrent
@@ -92,7 +144,8 @@ class TapeLibrary:
     def _start(self, key: str) -> None:
         if key in self._restores or key in self.never_finish:
             return
-        self._restores[key] = _Restore(None, self._draw_latency())
+        self.started_at.setdefault(key, self._clock())
+        self._restores[key] = _Restore(None, self.latency_for(key))
         self._queue.append(key)
         self._advance()
 
@@ -101,6 +154,7 @@ class TapeLibrary:
         mode = self.mode(key)
         with self._lock:
             self.restore_requests += 1
+            self.asked[key] += 1
             if mode in ONLINE_MODES or mode == "staging":
                 return mode
             if mode == "unknown" and not self.unknown_restores:
@@ -114,3 +168,5 @@ class TapeLibrary:
         with self._lock:
             self._modes[key] = mode
             self._restores.pop(key, None)
+            if key in self._queue:
+                self._queue.remove(key)
