@@ -102,9 +102,17 @@ class Backend(abc.ABC):
         because the staging downloader polls this in a loop.
         """
 
+    #: True when a download request of an offline product itself starts its restore (PEPS):
+    #: the staging downloader then need not send a separate restore request after one.
+    download_starts_restore: ClassVar[bool] = False
+
     @abc.abstractmethod
-    def request_restore(self, product: Product) -> None:
-        """Ask the archive to bring an offline product back online (idempotent)."""
+    def request_restore(self, product: Product) -> Availability | None:
+        """Ask the archive to bring an offline product back online (idempotent).
+
+        May return what the reply revealed (``ONLINE`` if the archive served data, ``STAGING``
+        if it accepted the request), or ``None`` when the reply says nothing about it.
+        """
 
     @abc.abstractmethod
     def open_download(
@@ -115,6 +123,22 @@ class Backend(abc.ABC):
         The caller checks status, headers and body: servers answer many things that are not
         the product (JSON messages, empty bodies), and only the caller knows what it expected.
         """
+
+    @property
+    def archive_session(self) -> requests.Session:
+        """The session for archive requests (downloads, restores).
+
+        It retries failed connections only: what a status means for an archive request (a 503
+        with ``Retry-After: 60`` may just say "still on tape") is the staging downloader's call,
+        and transport-level retries would hide it, or sleep for minutes.
+        """
+        session: requests.Session | None = self.__dict__.get("_archive_session")
+        if session is None:
+            verify = self.session.verify if self.session.verify is not None else True
+            session = make_session(status_forcelist=(), verify=verify)
+            session.headers.update(self.session.headers)
+            self.__dict__["_archive_session"] = session
+        return session
 
     def auth_headers(self) -> dict[str, str]:
         """Headers that authenticate archive and processing requests (API keys)."""

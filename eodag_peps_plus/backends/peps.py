@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import requests
 
 from ..exceptions import AuthenticationError
-from ..http_io import json_or_error, send
+from ..http_io import check_status, json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
@@ -251,15 +252,22 @@ class PepsBackend(Backend):
     def _archive_url(self, product: Product) -> str:
         return product.download_url
 
+    #: A PEPS download request of an offline product is what starts its restore.
+    download_starts_restore = True
+
     def open_download(
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {"Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1"}
+        headers = {
+            "Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
+            # A compressed transfer would change lengths and break Range arithmetic.
+            "Accept-Encoding": "identity",
+        }
         if offset:
             headers["Range"] = f"bytes={offset}-"
             if if_range:
                 headers["If-Range"] = if_range
-        return self.session.get(
+        return self.archive_session.get(
             self._archive_url(product),
             params={"issuerId": "peps"},
             headers=headers,
@@ -268,37 +276,64 @@ class PepsBackend(Backend):
             timeout=self.timeout,
         )
 
-    def request_restore(self, product: Product) -> None:
+    def request_restore(self, product: Product) -> Availability | None:
         """On PEPS a download request is what starts a restore; ask for one byte only so an
-        online product does not start streaming."""
-        with self.session.get(
+        online product does not start streaming.
+
+        Whatever is not data (202, JSON with 200, 404, 503, an empty body) means "not online
+        yet, restore asked"; only a credentials refusal or a server error is raised.
+        """
+        with self.archive_session.get(
             self._archive_url(product),
             params={"issuerId": "peps"},
-            headers={"Range": "bytes=0-0"},
+            headers={"Range": "bytes=0-0", "Accept-Encoding": "identity"},
             auth=self._auth(),
             stream=True,
             timeout=self.timeout,
         ) as response:
-            if response.status_code in (401, 403):
-                json_or_error(response, "PEPS restore")
+            status = response.status_code
+            if status in (401, 403, 429) or status in (500, 502, 504):
+                check_status(response, "PEPS restore")
+            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            if status in (200, 206) and kind not in ("application/json", "text/html", "text/plain"):
+                head = response.raw.read(1)
+                return Availability.ONLINE if head else Availability.STAGING
+            if status == 200 and kind == "application/json":
+                body = response.raw.read(65536)
+                try:
+                    data = json.loads(body or b"null")
+                except ValueError:
+                    data = None
+                if isinstance(data, dict) and str(data.get("ErrorCode")) in ("401", "403"):
+                    detail = data.get("ErrorMessage") or "HTTP 200 with an error"
+                    raise AuthenticationError(
+                        f"PEPS restore: credentials refused ({detail}); check the username/"
+                        "password in your EODAG config or EODAG__PEPS__AUTH__CREDENTIALS__*",
+                        int(str(data["ErrorCode"])),
+                    )
+            return Availability.STAGING
 
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
         """Storage modes from catalogue searches that each cover a group of products (same
         collection, nearby dates), so polling costs a few requests per batch, not one per
         product."""
         found: dict[str, Availability] = {}
-        groups: dict[str, list[Product]] = {}
+        groups: dict[str | None, list[Product]] = {}
         for product in products:
-            groups.setdefault(str(product.properties.get("peps:collection")), []).append(product)
+            groups.setdefault(_collection_of(product), []).append(product)
         for collection, group in groups.items():
-            self._availability_group(collection, sorted(group, key=lambda p: p.properties["start_datetime"]), found)
+            group.sort(key=lambda p: p.properties["start_datetime"])
+            self._availability_group(collection, group, found)
         return found
 
-    def _availability_group(self, collection: str, group: list[Product], found: dict[str, Availability]) -> None:
+    def _availability_group(
+        self, collection: str | None, group: list[Product], found: dict[str, Availability]
+    ) -> None:
         wanted = {p.id for p in group}
+        last = group[-1].properties
         query = Query(
             start=_parse(group[0].properties["start_datetime"]),
-            end=_parse(group[-1].properties["end_datetime"]),
+            end=_parse(last.get("end_datetime") or last["start_datetime"]),
             bbox=_cover([p.geometry for p in group]),
         )
         params = query_params(query)
@@ -320,6 +355,16 @@ class PepsBackend(Backend):
             if not next_url or wanted <= found.keys():
                 return
             body = self._get(next_url)
+
+
+def _collection_of(product: Product) -> str | None:
+    """The resto collection: a search property, else read from the download URL (products
+    re-read from a GeoJSON file may have lost the property); ``None`` searches them all."""
+    collection = product.properties.get("peps:collection")
+    if collection:
+        return str(collection)
+    match = re.search(r"/collections/([^/]+)/[^/]+/download", product.download_url)
+    return match.group(1) if match else None
 
 
 def _total(body: dict[str, Any]) -> int | None:
