@@ -1,0 +1,376 @@
+"""GEODES (CNES, PEPS's successor): the STAC backend configured for its collections and
+properties, plus its archive: ``fastavailability``, ``X-API-Key`` downloads, restores.
+
+Products map to the same ``Product.id`` (the ESA name, GEODES's ``identifier``) and the same
+STAC property values as the PEPS backend gives for the same catalogue entry, by going through
+:mod:`eodag_peps_plus.vocabulary` exactly like ``peps.feature_to_product``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from typing import Any, ClassVar
+
+import requests
+
+from ..exceptions import AuthenticationError, InvalidQueryError
+from ..http_io import check_status, json_or_error, send
+from ..product import Availability, Product
+from ..query import Query
+from ..vocabulary import (
+    constellation,
+    grid_code,
+    instruments,
+    iso_utc,
+    orbit_state,
+    processing_level,
+    processing_version,
+    relative_orbit,
+    sar_properties,
+)
+from .stac_api import (
+    StacApiBackend,
+    StacProfile,
+    data_asset,
+    overview_href,
+    refuse_location,
+    spatial_filter,
+)
+
+logger = logging.getLogger(__name__)
+
+S1_L1 = "PEPS_S1_L1"
+S1_L2 = "PEPS_S1_L2"
+S2_L1C = "PEPS_S2_L1C"
+MAJA_L2A = "THEIA_REFLECTANCE_SENTINEL2_L2A"
+#: The PEPS mirror on GEODES: what a query naming no collection searches, like PEPS did.
+PEPS_COLLECTIONS = (S1_L1, S1_L2, S2_L1C)
+#: Our product type for THEIA's MAJA L2A (GEODES writes ``REFLECTANCE``): S2MSI2A would
+#: claim ESA's Sen2Cor product, which GEODES does not serve.
+MAJA_L2A_TYPE = "S2MSI2A_MAJA"
+MAJA_L2A_ALIASES = frozenset({MAJA_L2A_TYPE, "REFLECTANCE", "L2A_MAJA", "S2_MSI_L2A_MAJA"})
+#: Product type -> (collection, value of GEODES ``product:type`` to filter on).
+PRODUCT_TYPES: dict[str, tuple[str, str | None]] = {
+    "GRD": (S1_L1, "GRD"),
+    "SLC": (S1_L1, "SLC"),
+    "OCN": (S1_L2, "OCN"),
+    "S2MSI1C": (S2_L1C, "S2MSI1C"),
+    **{alias: (MAJA_L2A, None) for alias in MAJA_L2A_ALIASES},
+}
+#: How many products one ``fastavailability`` request asks about.
+AVAILABILITY_BATCH = 100
+KEY_HELP = (
+    "create an API key in your GEODES portal profile (https://geodes-portal.cnes.fr) and set it "
+    "as apikey under <provider>.auth.credentials in eodag.yml, or in "
+    "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY"
+)
+
+
+def route(query: Query) -> list[str]:
+    """Unified collection / product type -> GEODES collections."""
+    if query.product_type:
+        if query.product_type in PRODUCT_TYPES:
+            collection = PRODUCT_TYPES[query.product_type][0]
+            if query.collection and not _compatible(query.collection, collection):
+                raise InvalidQueryError(
+                    f"product_type {query.product_type} is not in collection {query.collection}"
+                )
+            return [collection]
+        if query.product_type == "S2MSI2A":
+            raise InvalidQueryError(
+                "product_type S2MSI2A: GEODES has no Sen2Cor L2A; its Sentinel-2 L2A products are "
+                f"THEIA's MAJA ones, product_type {MAJA_L2A_TYPE}"
+            )
+        known = sorted(k for k in PRODUCT_TYPES if k not in MAJA_L2A_ALIASES)
+        raise InvalidQueryError(
+            f"product_type {query.product_type}: GEODES backend knows "
+            f"{', '.join(known)}, {MAJA_L2A_TYPE}"
+        )
+    if query.collection == "S1":
+        return [S1_L1, S1_L2]
+    if query.collection in ("S2", "S2ST"):
+        return [S2_L1C]
+    if query.collection == "S3":
+        raise InvalidQueryError(
+            "collection S3: GEODES has no Sentinel-3 collection from the PEPS mirror; search "
+            "Sentinel-3 with another EODAG provider"
+        )
+    return list(PEPS_COLLECTIONS)
+
+
+def _compatible(unified: str, geodes: str) -> bool:
+    return (unified == "S1") == geodes.startswith("PEPS_S1")
+
+
+def filters(query: Query) -> dict[str, Any]:
+    """Unified query -> GEODES body fields (``query`` extension on its property names)."""
+    refuse_location(query, "GEODES")
+    body = spatial_filter(query)
+    q: dict[str, dict[str, Any]] = {}
+    # PEPS matched products whose start lies in [start, end]; the same test here keeps both
+    # backends returning the same products for the same query.
+    when: dict[str, Any] = {}
+    if query.start:
+        when["gte"] = iso_utc(query.start)
+    if query.end:
+        when["lte"] = iso_utc(query.end)
+    if when:
+        q["start_datetime"] = when
+    if query.product_type and query.product_type in PRODUCT_TYPES:
+        native = PRODUCT_TYPES[query.product_type][1]
+        if native:
+            q["product:type"] = {"eq": native}
+    if query.identifiers:
+        q["identifier"] = {"in": list(query.identifiers)}
+    if query.platform:
+        q["platform"] = {"eq": query.platform}
+    if query.sensor_mode:
+        q["sar:instrument_mode"] = {"eq": query.sensor_mode}
+    if query.tile:
+        q["grid:code"] = {"eq": f"T{query.tile}"}  # GEODES writes T31TCJ
+    if query.relative_orbit:
+        q["sat:relative_orbit"] = {"eq": query.relative_orbit}
+    if query.orbit_number:
+        q["sat:absolute_orbit"] = {"eq": query.orbit_number}
+    if query.orbit_direction:
+        q["sat:orbit_state"] = {"eq": query.orbit_direction.capitalize()}  # "Descending"
+    if query.max_cloud_cover is not None:
+        q["eo:cloud_cover"] = {"lte": query.max_cloud_cover}
+    if q:
+        body["query"] = q
+    return body
+
+
+def parse_description(text: str | None) -> dict[str, str]:
+    """``File size: N bytes\\n\\nIs online: false\\n...`` -> {key: value}: the only place
+    GEODES gives size, checksum and online state."""
+    info: dict[str, str] = {}
+    for line in (text or "").splitlines():
+        key, sep, value = line.strip().partition(":")
+        if sep:
+            info[key.strip().lower()] = value.strip()
+    return info
+
+
+def item_to_product(item: dict[str, Any], backend: str = "geodes") -> Product:
+    """One GEODES item -> :class:`Product` with PEPS's property names and values."""
+    p = item["properties"]
+    name = str(p.get("identifier") or item["id"])
+    platform = str(p.get("platform") or name[:3])
+    absolute = p.get("sat:absolute_orbit")
+    native_type = p.get("product:type")
+    is_l2a = item.get("collection") == MAJA_L2A
+    _, asset = data_asset(item)
+    info = parse_description(asset.get("description"))
+    props: dict[str, Any] = {
+        "title": name,
+        "start_datetime": iso_utc(p["start_datetime"]),
+        "end_datetime": iso_utc(p.get("end_datetime") or p["start_datetime"]),
+        "constellation": constellation(platform),
+        "platform": platform,
+        "instruments": instruments(p.get("instrument")),
+        "product:type": MAJA_L2A_TYPE if is_l2a else native_type,
+        "processing:level": processing_level(p.get("processing:level")),
+        "sat:absolute_orbit": absolute,
+        "sat:relative_orbit": relative_orbit(name, platform, absolute, p.get("sat:relative_orbit")),
+        "sat:orbit_state": orbit_state(p.get("sat:orbit_state")),
+        "geodes:collection": item.get("collection"),
+        "geodes:endpoint_url": p.get("endpoint_url"),
+    }
+    if is_l2a and native_type:
+        props["geodes:product_type"] = native_type
+    if p.get("datetime"):
+        props["created"] = iso_utc(p["datetime"])
+    if p.get("eo:cloud_cover") is not None:
+        props["eo:cloud_cover"] = float(p["eo:cloud_cover"])
+    if p.get("grid:code"):
+        props["grid:code"] = grid_code(p["grid:code"])
+    quicklook = overview_href(item)
+    if quicklook:
+        props["eodag:quicklook"] = quicklook
+    if platform.startswith("S1"):
+        mode = p.get("sar:instrument_mode")
+        props.update(sar_properties(name, mode if mode in ("IW", "EW", "SM", "WV") else name[4:6]))
+    elif platform.startswith("S2"):
+        version = processing_version(name) or p.get("processing:version")
+        if version:
+            props["processing:version"] = version
+    size = re.match(r"\d+", info.get("file size", ""))
+    md5 = info.get("checksum md5")
+    online = info.get("is online", "").lower()
+    availability = {"true": Availability.ONLINE, "false": Availability.OFFLINE}.get(
+        online, Availability.UNKNOWN
+    )
+    return Product(
+        id=name,
+        native_id=str(item["id"]),
+        backend=backend,
+        geometry=item.get("geometry") or {},
+        properties={k: v for k, v in props.items() if v is not None},
+        download_url=str(asset.get("href") or ""),
+        size=int(size.group(0)) if size else None,
+        md5=md5.lower() if md5 else None,
+        availability=availability,
+    )
+
+
+#: GEODES as a STAC profile; pgstac tests reuse it with other paths.
+GEODES_PROFILE = StacProfile(
+    name="geodes",
+    search_path="/api/stac/search",
+    collections_path="/api/stac/collections",
+    collections_method="POST",
+    max_page_size=80,
+    page_param="page",
+    sort_key="sortBy",
+    sort=({"field": "start_datetime", "direction": "asc"},),
+    route=route,
+    filters=filters,
+    to_product=item_to_product,
+)
+
+
+class GeodesBackend(StacApiBackend):
+    """``get_backend("geodes", "https://geodes-portal.cnes.fr", credentials=...)``."""
+
+    name: ClassVar[str] = "geodes"
+    profile = GEODES_PROFILE
+    max_page_size: ClassVar[int] = 80
+    default_page_size: ClassVar[int] = 80
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        # Accept EODAG-style endpoints too (".../api/stac/search").
+        base = re.sub(r"/api/stac(/search)?/?$", "", base_url.rstrip("/"))
+        super().__init__(base, **kwargs)
+        #: Products we asked to restore and have not seen online since (-> ``STAGING``).
+        self._restoring: set[str] = set()
+
+    @property
+    def server_name(self) -> str:
+        return "GEODES"
+
+    # -- archive ------------------------------------------------------------------------------
+    def auth_headers(self) -> dict[str, str]:
+        key = self.credentials.api_key
+        return {"X-API-Key": key} if key else {}
+
+    def _key_headers(self, what: str) -> dict[str, str]:
+        if not self.credentials.api_key:
+            raise AuthenticationError(f"{what}: GEODES downloads need an API key; {KEY_HELP}")
+        return self.auth_headers()
+
+    def _get_archive(
+        self, product: Product, headers: dict[str, str], what: str
+    ) -> requests.Response:
+        if not product.download_url:
+            raise InvalidQueryError(f"{product.id}: no data asset to download on GEODES")
+        try:
+            return self.archive_session.get(
+                product.download_url,
+                headers={**headers, **self._key_headers(what)},
+                stream=True,
+                timeout=self.timeout,
+            )
+        except requests.TooManyRedirects:
+            # Users saw "Exceeded 30 redirects" when GEODES did not accept their key.
+            raise AuthenticationError(
+                f"{what}: GEODES redirected in a loop, which is how it refuses an unknown API "
+                f"key; {KEY_HELP}"
+            ) from None
+
+    def open_download(
+        self, product: Product, *, offset: int = 0, if_range: str | None = None
+    ) -> requests.Response:
+        headers = {
+            "Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
+            "Accept-Encoding": "identity",  # Range arithmetic needs the raw bytes
+        }
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            if if_range:
+                headers["If-Range"] = if_range
+        return self._get_archive(product, headers, f"GEODES download of {product.id}")
+
+    def request_restore(self, product: Product) -> Availability | None:
+        """Ask for one byte: GEODES documents no restore call, and a download request is what
+        starts a restore on an archive like PEPS's; :meth:`availability` then says when.
+
+        A refused key or exhausted quota is raised; any other reply that is not data means
+        "restore asked, not online yet"."""
+        what = f"GEODES restore of {product.id}"
+        headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
+        with self._get_archive(product, headers, what) as response:
+            status = response.status_code
+            if status in (401, 403):
+                raise AuthenticationError(
+                    f"{what}: API key refused (HTTP {status}); {KEY_HELP}", status
+                )
+            if status in (429, 500, 502, 504):
+                check_status(response, what)
+            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
+            data = kind not in ("application/json", "text/html", "text/plain")
+            if status in (200, 206) and data and response.raw.read(1):
+                self._restoring.discard(product.native_id)
+                return Availability.ONLINE
+        self._restoring.add(product.native_id)
+        return Availability.STAGING
+
+    def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
+        """One ``POST /fastavailability`` per hundred products."""
+        found: dict[str, Availability] = {}
+        todo = [p for p in products if p.download_url]
+        for start in range(0, len(todo), AVAILABILITY_BATCH):
+            batch = todo[start : start + AVAILABILITY_BATCH]
+            body = {
+                "availability": [
+                    {"href": p.download_url, "endpointURL": _endpoint(p)} for p in batch
+                ]
+            }
+            url = f"{self.base_url}/fastavailability"
+            response = send(
+                self.session, "POST", url, "GEODES availability", json=body, timeout=self.timeout
+            )
+            data = json_or_error(response, "GEODES availability")
+            online: dict[tuple[str, str], bool] = {}
+            for entry in (data or {}).get("products") or []:
+                for file in entry.get("files") or []:
+                    online[(str(entry.get("id")), str(file.get("checksum", "")).lower())] = bool(
+                        file.get("available")
+                    )
+            for product in batch:
+                state = online.get(
+                    (product.native_id, (product.md5 or _md5_from_href(product.download_url)))
+                )
+                if state is None:
+                    found[product.id] = Availability.UNKNOWN
+                elif state:
+                    self._restoring.discard(product.native_id)
+                    found[product.id] = Availability.ONLINE
+                elif product.native_id in self._restoring:
+                    found[product.id] = Availability.STAGING
+                else:
+                    found[product.id] = Availability.OFFLINE
+        return found
+
+
+def _endpoint(product: Product) -> str | None:
+    value = product.properties.get("geodes:endpoint_url") or product.extra.get("endpoint_url")
+    return str(value) if value else None
+
+
+def _md5_from_href(href: str) -> str:
+    return href.rstrip("/").rsplit("/", 1)[-1].lower()
+
+
+__all__ = [
+    "GeodesBackend",
+    "GEODES_PROFILE",
+    "MAJA_L2A_TYPE",
+    "PEPS_COLLECTIONS",
+    "filters",
+    "item_to_product",
+    "parse_description",
+    "route",
+]
