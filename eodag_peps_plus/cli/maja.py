@@ -1,0 +1,573 @@
+"""``peps-plus maja``: MAJA L2A processing on PEPS (WPS) or GEODES (OGC API - Processes).
+
+Replaces ``peps_maja_process/download.py`` and ``full_maja_process/download.py``: jobs live in
+a durable store (``--store``, ``$PEPS_PLUS_JOB_STORE``, or the per-user data folder) instead
+of a log file the user names, so a reused name, a killed terminal or a reboot loses nothing.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from ..exceptions import InvalidQueryError, ProcessingError
+from ..processing.base import JobState
+from ..processing.store import STORE_ENV, JobRecord, JobStore
+from .common import backend_options, build_query, open_backend, print_table
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def register(group: click.Group) -> None:
+    group.add_command(maja)
+
+
+def store_option(func: F) -> F:
+    return click.option(
+        "--store",
+        "store_path",
+        type=click.Path(dir_okay=False, path_type=Path),
+        envvar=STORE_ENV,
+        help=f"Job store file (default: ${STORE_ENV}, else jobs.sqlite3 in your data folder).",
+    )(func)
+
+
+def json_option(func: F) -> F:
+    return click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")(
+        func
+    )
+
+
+def _jobs(store_path: Path | None, backend_name: str | None = None, url: str | None = None) -> Any:
+    from ..processing.jobs import MajaJobs
+
+    backend = open_backend(backend_name, url) if backend_name else None
+    return MajaJobs(backend, JobStore(store_path), backend_factory=open_backend)
+
+
+def _progress(record: JobRecord) -> str:
+    if record.progress is None:
+        return ""
+    return f"{record.progress:.0f}%"
+
+
+def _rows(records: Iterable[JobRecord]) -> list[list[Any]]:
+    return [
+        [
+            r.id,
+            r.backend,
+            r.process,
+            r.label,
+            r.state.value,
+            _progress(r),
+            r.server_status or "",
+            r.submitted_at,
+            (r.message or "")[:80],
+        ]
+        for r in records
+    ]
+
+
+HEADERS = (
+    "job",
+    "backend",
+    "process",
+    "inputs",
+    "state",
+    "progress",
+    "server",
+    "submitted",
+    "message",
+)
+
+
+def _show(records: list[JobRecord], as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in records], indent=1, default=str))
+    elif records:
+        print_table(_rows(records), HEADERS)
+    else:
+        click.echo("no jobs", err=True)
+
+
+@click.group()
+def maja() -> None:
+    """MAJA L2A processing: submit, follow, fetch; jobs are kept in a durable store."""
+
+
+# -- submit --------------------------------------------------------------------------------------
+@maja.command()
+@backend_options
+@store_option
+@json_option
+@click.option(
+    "-t",
+    "--tile",
+    help="MGRS tile (31TCJ or T31TCJ): FULL_MAJA series, or a search filter with --per-product.",
+)
+@click.option("-d", "--start-date", "--start_date", "--start", "start", help="YYYY-MM-DD")
+@click.option(
+    "-e",
+    "-f",
+    "--end-date",
+    "--end_date",
+    "--end",
+    "end",
+    help="YYYY-MM-DD (-e as in full_maja_process, -f as in peps_download).",
+)
+@click.option("-o", "--orbit", help="Relative orbit (1-143).")
+@click.option(
+    "-P",
+    "--product",
+    "products",
+    multiple=True,
+    help="A Sentinel-2 L1C product name: per-product MAJA (repeatable).",
+)
+@click.option(
+    "--products-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="File with one L1C product name per line: per-product MAJA.",
+)
+@click.option(
+    "--per-product",
+    is_flag=True,
+    help="One MAJA job per L1C product matching the search options (the peps_maja_process way).",
+)
+@click.option("-l", "--location", help="Town name (search filter, --per-product).")
+@click.option("--lat", type=float, help="Point latitude (search filter, --per-product).")
+@click.option("--lon", type=float, help="Point longitude (search filter, --per-product).")
+@click.option("--latmin", type=float)
+@click.option("--latmax", type=float)
+@click.option("--lonmin", type=float)
+@click.option("--lonmax", type=float)
+@click.option(
+    "--cc",
+    "--clouds",
+    "clouds",
+    type=float,
+    help="Maximum cloud cover (search filter, --per-product).",
+)
+@click.option(
+    "-n",
+    "--no-submit",
+    "--dry-run",
+    "dry_run",
+    is_flag=True,
+    help="Only show what would be submitted.",
+)
+@click.option(
+    "-y", "--yes", is_flag=True, help="Do not ask before submitting 10 or more per-product jobs."
+)
+def submit(
+    backend_name: str,
+    url: str | None,
+    store_path: Path | None,
+    as_json: bool,
+    tile: str | None,
+    start: str | None,
+    end: str | None,
+    orbit: str | None,
+    products: tuple[str, ...],
+    products_file: Path | None,
+    per_product: bool,
+    dry_run: bool,
+    yes: bool,
+    **search: Any,
+) -> None:
+    """Submit MAJA: a FULL_MAJA series (-t -d -e [-o]) or per-product jobs (-P NAME,
+    --products-file, or --per-product with search options)."""
+    from ..processing import checks
+
+    names = [p.strip() for p in products if p.strip()]
+    if products_file is not None:
+        names += [line.strip() for line in products_file.read_text().splitlines() if line.strip()]
+    search_given = [k for k, v in search.items() if v is not None]
+    if names and (per_product or search_given or tile or start or end):
+        raise InvalidQueryError(
+            "give either product names (-P/--products-file) or search options, not both"
+        )
+    if search_given and not per_product:
+        raise InvalidQueryError(
+            f"--{search_given[0]} selects products: add --per-product, or give -t/-d/-e "
+            "for a FULL_MAJA series"
+        )
+    if names or per_product:
+        if per_product:
+            candidates: list[Any] = _search_l1c(backend_name, url, tile, start, end, orbit, search)
+        else:
+            candidates = names
+        _submit_products(
+            backend_name, url, store_path, candidates, dry_run=dry_run, yes=yes, as_json=as_json
+        )
+        return
+    missing = [
+        opt
+        for opt, value in (("-t/--tile", tile), ("-d/--start", start), ("-e/--end", end))
+        if not value
+    ]
+    if missing:
+        raise InvalidQueryError(
+            f"FULL_MAJA needs {', '.join(missing)} (or give -P/--products-file/--per-product "
+            "for per-product MAJA)"
+        )
+    assert tile and start and end
+    request = checks.check_series(tile, start, end, orbit)
+    if dry_run:
+        click.echo(
+            f"would submit FULL_MAJA on {backend_name}: tile {request.tile} from {request.start} "
+            f"to {request.end}"
+            + (f", orbit {request.relative_orbit}" if request.relative_orbit else "")
+        )
+        return
+    jobs = _jobs(store_path, backend_name, url)
+    record = jobs.submit_series(request.tile, request.start, request.end, request.relative_orbit)
+    _announce([record], jobs.store, as_json)
+
+
+def _search_l1c(
+    backend_name: str,
+    url: str | None,
+    tile: str | None,
+    start: str | None,
+    end: str | None,
+    orbit: str | None,
+    search: dict[str, Any],
+) -> list[Any]:
+    params = dict(
+        search, tile=tile, start=start, end=end, collection="S2ST", product_type="S2MSI1C"
+    )
+    if orbit is not None:
+        from ..processing.checks import check_orbit
+
+        params["orbit"] = check_orbit(orbit)
+    query = build_query(params)
+    if not (query.tile or query.location or query.point or query.bbox):
+        raise InvalidQueryError("--per-product needs a place: -t, -l, --lat/--lon or a box")
+    backend = open_backend(backend_name, url)
+    found = list(backend.search(query))
+    if not found:
+        raise ProcessingError("no Sentinel-2 L1C product matches the search; nothing submitted")
+    click.echo(f"{len(found)} L1C product(s) found", err=True)
+    return found
+
+
+def _submit_products(
+    backend_name: str,
+    url: str | None,
+    store_path: Path | None,
+    candidates: list[Any],
+    *,
+    dry_run: bool,
+    yes: bool,
+    as_json: bool,
+) -> None:
+    from ..processing import checks
+    from ..product import Product
+
+    names = [c.id if isinstance(c, Product) else str(c) for c in candidates]
+    if dry_run:
+        for candidate in candidates:
+            if isinstance(candidate, Product):
+                checks.check_product(candidate.id)
+            else:
+                checks.check_product(str(candidate))
+        for name in dict.fromkeys(names):
+            click.echo(f"would submit MAJA on {backend_name}: {name}")
+        return
+    jobs = _jobs(store_path, backend_name, url)
+
+    def confirm(count: int) -> bool:
+        return click.confirm(
+            f"Submit {count} per-product MAJA jobs? Each recomputes earlier dates; a FULL_MAJA "
+            "series (-t -d -e) is usually better",
+            default=False,
+            err=True,
+        )
+
+    records = jobs.submit_products(candidates, yes=yes, confirm=confirm)
+    _announce(records, jobs.store, as_json)
+
+
+def _announce(records: list[JobRecord], store: JobStore, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps([r.as_dict() for r in records], indent=1, default=str))
+        return
+    for record in records:
+        click.echo(
+            f"job {record.id}: {record.process} {record.label} submitted to {record.backend} "
+            f"(reference {record.reference})"
+        )
+    click.echo(
+        f"recorded in {store.path}; follow with: peps-plus maja wait "
+        + " ".join(str(r.id) for r in records),
+        err=True,
+    )
+
+
+# -- status / list -------------------------------------------------------------------------------
+def _select(jobs: Any, job_ids: tuple[str, ...]) -> list[JobRecord]:
+    if job_ids:
+        return [jobs.get(j) for j in job_ids]
+    active: list[JobRecord] = jobs.list(active_only=True)
+    return active
+
+
+@maja.command()
+@store_option
+@json_option
+@click.argument("job_ids", nargs=-1)
+@click.option(
+    "--no-refresh", is_flag=True, help="Show what the store knows without asking the server."
+)
+def status(
+    store_path: Path | None, as_json: bool, job_ids: tuple[str, ...], no_refresh: bool
+) -> None:
+    """Ask the server where jobs are (default: every unfinished job) and record the answer."""
+    jobs = _jobs(store_path)
+    records = _select(jobs, job_ids)
+    if not no_refresh:
+        records = [jobs.refresh(r) for r in records]
+    _show(records, as_json)
+
+
+@maja.command(name="list")
+@store_option
+@json_option
+@click.option("--active", is_flag=True, help="Only jobs that have not ended.")
+def list_jobs(store_path: Path | None, as_json: bool, active: bool) -> None:
+    """Every job in the store (no network)."""
+    _show(_jobs(store_path).list(active_only=active), as_json)
+
+
+# -- wait ----------------------------------------------------------------------------------------
+@maja.command()
+@store_option
+@click.argument("job_ids", nargs=-1)
+@click.option(
+    "--interval",
+    type=click.FloatRange(min=0.01),
+    default=30.0,
+    show_default=True,
+    help="First polling interval (s).",
+)
+@click.option(
+    "--max-interval",
+    type=click.FloatRange(min=0.01),
+    default=600.0,
+    show_default=True,
+    help="Longest interval between polls (s).",
+)
+@click.option(
+    "--timeout",
+    type=click.FloatRange(min=0),
+    default=None,
+    help="Give up waiting after this many seconds (the job keeps running).",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def wait(
+    store_path: Path | None,
+    job_ids: tuple[str, ...],
+    interval: float,
+    max_interval: float,
+    timeout: float | None,
+    no_progress: bool,
+) -> None:
+    """Poll jobs until they end (default: every unfinished job), with a progress bar.
+
+    Interrupting loses nothing: run it again and it picks up the jobs from the store."""
+    from tqdm import tqdm
+
+    jobs = _jobs(store_path)
+    records = _select(jobs, job_ids)
+    if not records:
+        click.echo("no unfinished job to wait for", err=True)
+        return
+    failed: list[JobRecord] = []
+    for record in records:
+        with tqdm(
+            total=100,
+            desc=f"job {record.id}",
+            unit="%",
+            disable=no_progress,
+            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+        ) as bar:
+
+            def show(current: JobRecord, bar: Any = bar) -> None:
+                bar.n = min(100.0, current.progress or 0.0)
+                bar.set_postfix_str(current.server_status or current.state.value)
+
+            final = jobs.wait(
+                record.id,
+                interval=interval,
+                max_interval=max_interval,
+                timeout=timeout,
+                on_status=show,
+            )
+        click.echo(
+            f"job {final.id}: {final.state.value}"
+            + (f" - {final.message}" if final.message else "")
+        )
+        if final.state is not JobState.FINISHED:
+            failed.append(final)
+    if failed:
+        raise ProcessingError(
+            "; ".join(f"job {r.id} {r.state.value}: {r.message or 'no message'}" for r in failed)
+        )
+
+
+# -- fetch ---------------------------------------------------------------------------------------
+@maja.command()
+@store_option
+@click.argument("job_ids", nargs=-1)
+@click.option(
+    "-w",
+    "--write-dir",
+    "--write_dir",
+    "write_dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    default=Path("."),
+    show_default=True,
+    help="Where the L2A zips go.",
+)
+@click.option("--no-progress", is_flag=True, help="No progress bar.")
+def fetch(
+    store_path: Path | None, job_ids: tuple[str, ...], write_dir: Path, no_progress: bool
+) -> None:
+    """Download finished jobs' L2A archives (default: every finished job not fully fetched),
+    skipping NOVALD (too cloudy) dates and files already present; report unprocessed L1C."""
+    from tqdm import tqdm
+
+    jobs = _jobs(store_path)
+    if job_ids:
+        records = [jobs.get(j) for j in job_ids]
+    else:
+        records = [
+            r
+            for r in jobs.list()
+            if not r.is_final or (r.state is JobState.FINISHED and not _fetched(r))
+        ]
+    if not records:
+        click.echo("nothing to fetch", err=True)
+        return
+    problems = 0
+    for record in records:
+        with tqdm(
+            unit="B", unit_scale=True, desc=f"job {record.id}", disable=no_progress, leave=False
+        ) as bar:
+            report = jobs.fetch(record.id, write_dir, progress=bar.update)
+        job = report.job
+        if not report.finished:
+            extra = f" ({_progress(job)}, {job.server_status})" if job.progress is not None else ""
+            if job.state in (JobState.FAILED, JobState.CANCELED):
+                click.echo(f"job {job.id}: {job.state.value}: {job.message or 'no message'}")
+                problems += 1
+            else:
+                click.echo(
+                    f"job {job.id}: not finished yet: {job.state.value}{extra}; try again later"
+                )
+            continue
+        for path in report.downloaded:
+            click.echo(f"job {job.id}: downloaded {path}")
+        for path in report.present:
+            click.echo(f"job {job.id}: skipped {path.name}: already on disk")
+        for result in report.novald:
+            click.echo(f"job {job.id}: {result.name} was too cloudy (NOVALD), not downloaded")
+        for outcome in report.failed:
+            click.echo(f"job {job.id}: FAILED {outcome.result.name}: {outcome.error}")
+            problems += 1
+        if report.unprocessed:
+            click.echo(
+                f"job {job.id}: warning: {report.unprocessed} L1C product(s) could not be processed"
+            )
+        click.echo(
+            f"job {job.id}: {len(report.downloaded)} downloaded, {len(report.present)} already "
+            f"present, {len(report.novald)} NOVALD, {len(report.failed)} failed, "
+            f"{report.unprocessed} unprocessed"
+        )
+    if problems:
+        raise ProcessingError(
+            f"{problems} problem(s) while fetching; run fetch again to retry downloads"
+        )
+
+
+def _fetched(record: JobRecord) -> bool:
+    done = {d.name for d in record.downloads if d.outcome in ("downloaded", "present", "novald")}
+    return all(r.name in done for r in record.results)
+
+
+# -- ensure --------------------------------------------------------------------------------------
+@maja.command()
+@backend_options
+@store_option
+@click.option("-t", "--tile", required=True, help="MGRS tile.")
+@click.option(
+    "-d", "--start-date", "--start_date", "--start", "start", required=True, help="YYYY-MM-DD"
+)
+@click.option(
+    "-e", "-f", "--end-date", "--end_date", "--end", "end", required=True, help="YYYY-MM-DD"
+)
+@click.option("-o", "--orbit", help="Relative orbit (1-143).")
+@click.option(
+    "--geodes-url",
+    help="GEODES server searched for existing L2A (default: --url with --backend geodes).",
+)
+@click.option(
+    "-n",
+    "--dry-run",
+    "--no-submit",
+    "dry_run",
+    is_flag=True,
+    help="Report what is missing, submit nothing.",
+)
+@click.option("-y", "--yes", is_flag=True, help="Do not ask before submitting 10 or more jobs.")
+def ensure(
+    backend_name: str,
+    url: str | None,
+    store_path: Path | None,
+    tile: str,
+    start: str,
+    end: str,
+    orbit: str | None,
+    geodes_url: str | None,
+    dry_run: bool,
+    yes: bool,
+) -> None:
+    """Make sure L2A exists for a tile and period: use THEIA L2A already on GEODES, submit MAJA
+    only for the L1C dates that have none."""
+    from ..processing.ensure import ensure as run_ensure
+
+    jobs = _jobs(store_path, backend_name, url)
+    geodes = (
+        jobs.backend
+        if backend_name == "geodes" and not geodes_url
+        else open_backend("geodes", geodes_url)
+    )
+
+    def confirm(count: int) -> bool:
+        return click.confirm(
+            f"Submit {count} per-product MAJA jobs for the missing dates?", default=False, err=True
+        )
+
+    report = run_ensure(
+        jobs, geodes, tile, start, end, orbit, dry_run=dry_run, yes=yes, confirm=confirm
+    )
+    click.echo(
+        f"tile {report.tile} from {report.start} to {report.end}: {len(report.l1c)} L1C date(s), "
+        f"{len(report.existing)} L2A already on GEODES"
+    )
+    for product in report.existing:
+        click.echo(f"  exists:    {product.id}")
+    for product in report.too_cloudy:
+        click.echo(f"  skipped:   {product.id} (over 90% clouds: MAJA would give NOVALD)")
+    for product, record in report.in_store:
+        click.echo(f"  in store:  {product.id} (job {record.id}, {record.state.value})")
+    if dry_run:
+        for product in report.missing:
+            click.echo(f"  missing:   {product.id} (would submit)")
+    for record in report.submitted:
+        click.echo(f"  submitted: {record.label} (job {record.id})")
+    click.echo(f"{len(report.missing)} missing, {len(report.submitted)} submitted")

@@ -1,0 +1,187 @@
+"""What every processing service offers, whatever protocol it speaks.
+
+PEPS ran MAJA behind WPS 1.0.0, GEODES runs processes behind OGC API - Processes; both are
+reduced to the same few operations and records, so the job store, the CLI and ``ensure`` are
+written once.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import enum
+from datetime import date
+from typing import TYPE_CHECKING, Any, ClassVar
+
+import requests
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from ..http_io import USER_AGENT
+from ..product import Product
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+
+#: Process names as the user knows them from PEPS.
+MAJA = "MAJA"
+FULL_MAJA = "FULL_MAJA"
+
+
+class JobState(str, enum.Enum):
+    """Backend-neutral job states (WPS and OGC words are mapped onto these)."""
+
+    #: Recorded locally, not yet acknowledged by the server (a crash here leaves this state).
+    SUBMITTING = "submitting"
+    PENDING = "pending"
+    RUNNING = "running"
+    FINISHED = "finished"
+    FAILED = "failed"
+    CANCELED = "canceled"
+    UNKNOWN = "unknown"
+
+    @property
+    def is_final(self) -> bool:
+        return self in (JobState.FINISHED, JobState.FAILED, JobState.CANCELED)
+
+
+@dataclasses.dataclass(frozen=True)
+class ResultFile:
+    """One L2A archive a finished job produced.
+
+    ``NOVALD`` names are dates too cloudy to produce anything: listed, never downloaded.
+    """
+
+    name: str
+    url: str
+    size: int | None = None
+    md5: str | None = None
+
+    @property
+    def novald(self) -> bool:
+        return "NOVALD" in self.name.upper()
+
+    @property
+    def filename(self) -> str:
+        return self.name if self.name.lower().endswith(".zip") else f"{self.name}.zip"
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ResultFile:
+        return cls(
+            name=str(data["name"]),
+            url=str(data["url"]),
+            size=int(data["size"]) if data.get("size") is not None else None,
+            md5=str(data["md5"]).lower() if data.get("md5") else None,
+        )
+
+    def as_product(self, backend: str) -> Product:
+        """A minimal catalogue record, so results go through the same downloader as L1C."""
+        stem = self.filename[: -len(".zip")]
+        return Product(
+            id=stem,
+            native_id=stem,
+            backend=backend,
+            geometry={},
+            properties={"title": stem},
+            download_url=self.url,
+            size=self.size,
+            md5=self.md5,
+        )
+
+
+@dataclasses.dataclass
+class JobStatus:
+    """A job as the server reported it at one moment."""
+
+    state: JobState
+    #: 0-100; PEPS's figure is known to be optimistic.
+    progress: float | None = None
+    message: str | None = None
+    results: list[ResultFile] = dataclasses.field(default_factory=list)
+    #: L1C products the job could not process (often tape retrieval failures).
+    unprocessed: int | None = None
+    #: The server's own word (``STALLED``, ``accepted``...), for display.
+    server_status: str | None = None
+
+
+@dataclasses.dataclass(frozen=True)
+class Submission:
+    """What the server handed back when it accepted a job."""
+
+    reference: str
+    status_url: str | None
+    process: str
+    inputs: dict[str, Any]
+
+
+def submit_session(template: requests.Session) -> requests.Session:
+    """A session that retries only failed connections: a submission must never be sent twice
+    because a reply was lost (that would start a duplicate job of several hours)."""
+    retry = Retry(
+        total=3,
+        connect=3,
+        read=0,
+        status=0,
+        other=0,
+        backoff_factor=0.5,
+        allowed_methods=None,
+        raise_on_status=False,
+    )
+    session = requests.Session()
+    adapter = HTTPAdapter(max_retries=retry)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    session.headers["User-Agent"] = USER_AGENT
+    session.verify = template.verify
+    session.proxies = template.proxies
+    return session
+
+
+class ProcessingBackend(abc.ABC):
+    """MAJA on one server. Implementations translate; they do not validate user input (see
+    :mod:`.checks`), so a test can still send what the server must refuse."""
+
+    #: Protocol name (``wps``, ``ogc``).
+    protocol: ClassVar[str]
+
+    def __init__(self, backend: Backend) -> None:
+        self.backend = backend
+        self.session = backend.session
+        self.timeout = backend.timeout
+        self.submit_session = submit_session(backend.session)
+
+    @property
+    def base_url(self) -> str:
+        return self.backend.base_url
+
+    @abc.abstractmethod
+    def submit_product(self, product: str) -> Submission:
+        """MAJA on one L1C product (its ESA name)."""
+
+    @abc.abstractmethod
+    def submit_series(
+        self, tile: str, start: date, end: date, relative_orbit: int | None = None
+    ) -> Submission:
+        """FULL_MAJA: a whole time series for one tile."""
+
+    @abc.abstractmethod
+    def status(self, reference: str, status_url: str | None = None) -> JobStatus:
+        """Ask the server where the job is (state, progress, results when finished)."""
+
+    def results(self, reference: str, status_url: str | None = None) -> list[ResultFile]:
+        """The files of a finished job (empty while it runs)."""
+        return self.status(reference, status_url).results
+
+    def open_result(
+        self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
+    ) -> requests.Response:
+        """A streamed, authenticated GET of a result file (the staging downloader's hook)."""
+        return self.backend.open_download(
+            result.as_product(self.backend.name), offset=offset, if_range=if_range
+        )
+
+    def describe(self) -> dict[str, Any]:
+        return {"backend": self.backend.name, "url": self.base_url, "protocol": self.protocol}

@@ -1,0 +1,207 @@
+"""Checks made before anything is submitted, so a bad request costs nothing.
+
+PEPS accepted many impossible jobs and failed them hours later (or cancelled them: MAJA has
+no elevation model beyond 60 degrees of latitude); the legacy scripts enforced the rest.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import re
+from collections.abc import Callable
+from datetime import date, datetime
+
+from ..exceptions import InvalidQueryError
+from ..query import normalize_tile, parse_datetime
+
+MIN_PERIOD_DAYS = 50
+MAX_PERIOD_DAYS = 366
+#: Older L1C products lack metadata MAJA needs.
+EARLIEST_END = date(2016, 4, 1)
+ORBIT_RANGE = (1, 143)
+MAX_LATITUDE = 60.0
+#: Submitting this many per-product jobs asks for confirmation (they recompute shared dates).
+CONFIRM_AT = 10
+
+_BANDS = "CDEFGHJKLMNPQRSTUVWX"  # MGRS latitude bands, 8 degrees each from 80S (X: 12)
+_COLUMNS = ("STUVWXYZ", "ABCDEFGH", "JKLMNPQR")  # 100 km columns by zone % 3
+_ROWS = "ABCDEFGHJKLMNPQRSTUV"
+_NAME_TILE = re.compile(r"_T(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})(?:_|$)")
+_NAME_DATE = re.compile(r"_(?:V)?(\d{8})T\d{6}")
+
+
+@dataclasses.dataclass(frozen=True)
+class SeriesRequest:
+    """A validated FULL_MAJA request."""
+
+    tile: str
+    start: date
+    end: date
+    relative_orbit: int | None = None
+
+    def as_inputs(self) -> dict[str, str | int]:
+        inputs: dict[str, str | int] = {
+            "tile": self.tile,
+            "start": self.start.isoformat(),
+            "end": self.end.isoformat(),
+        }
+        if self.relative_orbit is not None:
+            inputs["relative_orbit"] = self.relative_orbit
+        return inputs
+
+
+def as_date(value: str | date | datetime, name: str) -> date:
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return parse_datetime(value, name).date()
+
+
+def check_orbit(value: int | str | None) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        orbit = int(value)
+    except (TypeError, ValueError):
+        raise InvalidQueryError(f"orbit: {value!r} is not an integer") from None
+    low, high = ORBIT_RANGE
+    if not low <= orbit <= high:
+        raise InvalidQueryError(f"orbit: Sentinel-2 relative orbits are {low}-{high}, got {orbit}")
+    return orbit
+
+
+def check_period(start: date, end: date) -> None:
+    if end <= EARLIEST_END:
+        raise InvalidQueryError(
+            f"end: {end} is not after {EARLIEST_END}; older L1C products lack what MAJA needs"
+        )
+    days = (end - start).days
+    if days < 0:
+        raise InvalidQueryError(f"end {end} is before start {start}")
+    if days < MIN_PERIOD_DAYS:
+        raise InvalidQueryError(
+            f"period: {start} to {end} is {days} days; MAJA needs a time series of at least "
+            f"{MIN_PERIOD_DAYS} days"
+        )
+    if days > MAX_PERIOD_DAYS:
+        raise InvalidQueryError(
+            f"period: {start} to {end} is {days} days; one job covers at most "
+            f"{MAX_PERIOD_DAYS} days, split it into several"
+        )
+
+
+def check_series(
+    tile: str,
+    start: str | date | datetime,
+    end: str | date | datetime,
+    relative_orbit: int | str | None = None,
+) -> SeriesRequest:
+    """Every FULL_MAJA rule at once; raises :class:`InvalidQueryError` naming the first fault."""
+    normalized = normalize_tile(tile)
+    first = as_date(start, "start")
+    last = as_date(end, "end")
+    check_period(first, last)
+    orbit = check_orbit(relative_orbit)
+    check_tile_latitude(normalized)
+    return SeriesRequest(normalized, first, last, orbit)
+
+
+# -- latitude ------------------------------------------------------------------------------------
+@functools.lru_cache(maxsize=1024)
+def tile_latitude(tile: str) -> float:
+    """Latitude of an MGRS tile's centre, from its grid reference alone (no search needed).
+
+    The band letter gives 8 degrees; the 100 km row letter fixes the northing modulo 2,000 km,
+    and the band picks the one candidate that fits.
+    """
+    from pyproj import Transformer
+
+    tile = normalize_tile(tile)
+    zone, band, column, row = int(tile[:2]), tile[2], tile[3], tile[4]
+    north = band >= "N"
+    crs = f"EPSG:{(32600 if north else 32700) + zone}"
+    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    columns = _COLUMNS[zone % 3]
+    if column not in columns:
+        raise InvalidQueryError(f"tile: {tile!r} has no column {column} in UTM zone {zone}")
+    easting = (columns.index(column) + 1) * 100_000
+    offset = 5 if zone % 2 == 0 else 0
+    northing = ((_ROWS.index(row) - offset) % 20) * 100_000
+    band_low = -80 + 8 * _BANDS.index(band)
+    central = (zone - 1) * 6 - 180 + 3
+    _, low_northing = to_utm.transform(central, band_low)
+    while northing < low_northing - 200_000:
+        northing += 2_000_000
+    # Sentinel-2 tiles are 109.8 km wide, from the square's west edge and 20 m above its top.
+    _, lat = to_geo.transform(easting + 54_900, northing + 45_120)
+    band_high = band_low + (12 if band == "X" else 8)
+    if not band_low - 1 <= lat <= band_high + 1:
+        raise InvalidQueryError(f"tile: {tile!r} does not exist (row {row} is not in band {band})")
+    return round(float(lat), 3)
+
+
+def check_tile_latitude(tile: str) -> None:
+    lat = tile_latitude(tile)
+    if abs(lat) > MAX_LATITUDE:
+        hemisphere = "N" if lat > 0 else "S"
+        raise InvalidQueryError(
+            f"tile {tile} lies at about {abs(lat):.1f}\N{DEGREE SIGN}{hemisphere}, beyond "
+            f"\N{PLUS-MINUS SIGN}{MAX_LATITUDE:g}\N{DEGREE SIGN}: MAJA has no elevation model "
+            "there and such jobs are cancelled"
+        )
+
+
+def check_latitude(lat: float, what: str) -> None:
+    if abs(lat) > MAX_LATITUDE:
+        raise InvalidQueryError(
+            f"{what} lies at {lat:.1f}\N{DEGREE SIGN} of latitude, beyond "
+            f"\N{PLUS-MINUS SIGN}{MAX_LATITUDE:g}\N{DEGREE SIGN}: MAJA has no elevation model "
+            "there and such jobs are cancelled"
+        )
+
+
+# -- per-product MAJA ----------------------------------------------------------------------------
+def product_tile(name: str) -> str | None:
+    match = _NAME_TILE.search(name)
+    return match.group(1) if match else None
+
+
+def check_product(name: str, latitude: float | None = None) -> str:
+    """A per-product MAJA input: a Sentinel-2 L1C name, recent enough, within +-60 degrees."""
+    name = name.strip()
+    if name.lower().endswith(".zip"):
+        name = name[:-4]
+    if not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
+        raise InvalidQueryError(
+            f"product: {name!r} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
+        )
+    found = _NAME_DATE.search(name)
+    if found:
+        sensed = datetime.strptime(found.group(1), "%Y%m%d").date()
+        if sensed <= EARLIEST_END:
+            raise InvalidQueryError(
+                f"product {name}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
+                "products lack what MAJA needs"
+            )
+    if latitude is not None:
+        check_latitude(latitude, f"product {name}")
+    else:
+        tile = product_tile(name)
+        if tile:
+            check_tile_latitude(tile)
+    return name
+
+
+def confirm_many(count: int, *, yes: bool, confirm: Callable[[int], bool] | None) -> None:
+    """Refuse 10+ per-product jobs unless the user agreed: they recompute the same dates."""
+    if count < CONFIRM_AT or yes:
+        return
+    if confirm is not None and confirm(count):
+        return
+    raise InvalidQueryError(
+        f"{count} per-product MAJA jobs not submitted: from {CONFIRM_AT} on, confirm (or pass "
+        "--yes / yes=True); a FULL_MAJA series on the tile is usually better"
+    )

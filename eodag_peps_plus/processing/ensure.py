@@ -1,0 +1,179 @@
+"""Process only what is missing: many MAJA L2A products already exist on GEODES.
+
+``ensure`` lists the L1C dates of a tile and period, the THEIA L2A products GEODES already
+has (``THEIA_REFLECTANCE_SENTINEL2_L2A``), and submits MAJA only for L1C products with no L2A,
+no job already in the store, and a chance of giving a result (MAJA produces nothing above
+90% clouds).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Callable, Iterable
+from datetime import date, datetime
+from typing import TYPE_CHECKING
+
+from ..exceptions import InvalidQueryError
+from ..product import Product
+from ..query import Query, normalize_tile
+from . import checks
+from .base import MAJA, JobState
+from .store import JobRecord
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
+    from .jobs import MajaJobs
+
+THEIA_L2A_COLLECTION = "THEIA_REFLECTANCE_SENTINEL2_L2A"
+#: MAJA gives NOVALD (nothing) above this cloud cover.
+MAX_USEFUL_CLOUD_COVER = 90.0
+_PLATFORM = re.compile(r"(?:S2|SENTINEL-?2)([A-D])", re.IGNORECASE)
+_NAME_DAY = re.compile(r"(\d{8})[T-]\d{6}")
+
+
+@dataclasses.dataclass
+class EnsureReport:
+    tile: str
+    start: date
+    end: date
+    relative_orbit: int | None
+    l1c: list[Product] = dataclasses.field(default_factory=list)
+    #: L2A products that already exist (nothing to do for their dates).
+    existing: list[Product] = dataclasses.field(default_factory=list)
+    #: L1C products above 90% clouds: MAJA would produce nothing.
+    too_cloudy: list[Product] = dataclasses.field(default_factory=list)
+    #: L1C products already submitted (a job in the store that has not failed).
+    in_store: list[tuple[Product, JobRecord]] = dataclasses.field(default_factory=list)
+    #: L1C products with no L2A: what was (or, dry run, would be) submitted.
+    missing: list[Product] = dataclasses.field(default_factory=list)
+    submitted: list[JobRecord] = dataclasses.field(default_factory=list)
+
+
+def _day(product: Product) -> str | None:
+    start = str(product.properties.get("start_datetime") or "")
+    if start:
+        return start[:10]
+    match = _NAME_DAY.search(product.id)
+    if match:
+        text = match.group(1)
+        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
+    return None
+
+
+def _platform(product: Product) -> str | None:
+    for text in (str(product.properties.get("platform") or ""), product.id):
+        match = _PLATFORM.search(text)
+        if match:
+            return match.group(1).upper()
+    return None
+
+
+def _orbit(product: Product) -> int | None:
+    value = product.properties.get("sat:relative_orbit")
+    if value is not None:
+        return int(value)
+    match = re.search(r"_R(\d{3})_", product.id)
+    return int(match.group(1)) if match else None
+
+
+def covered(l1c: Product, l2a_keys: set[tuple[str | None, str | None, int | None]]) -> bool:
+    """An L2A of the same day, satellite and (when both are known) relative orbit exists."""
+    day, platform, orbit = _day(l1c), _platform(l1c), _orbit(l1c)
+    return (
+        (day, platform, orbit) in l2a_keys
+        or (orbit is not None and (day, platform, None) in l2a_keys)
+        or (orbit is None and any(k[:2] == (day, platform) for k in l2a_keys))
+    )
+
+
+def l2a_query(tile: str, start: date, end: date) -> Query:
+    """The THEIA L2A search: the GEODES backend routes this product type to
+    ``THEIA_REFLECTANCE_SENTINEL2_L2A``."""
+    from ..backends.geodes import MAJA_L2A_TYPE
+
+    return Query.create(
+        product_type=MAJA_L2A_TYPE, tile=tile, start=start.isoformat(), end=end.isoformat()
+    )
+
+
+def find_l2a(geodes: Backend, tile: str, start: date, end: date) -> list[Product]:
+    return list(geodes.search(l2a_query(tile, start, end)))
+
+
+def find_l1c(
+    backend: Backend, tile: str, start: date, end: date, orbit: int | None
+) -> list[Product]:
+    query = Query.create(
+        collection="S2ST",
+        product_type="S2MSI1C",
+        tile=tile,
+        start=start.isoformat(),
+        end=end.isoformat(),
+        relative_orbit=orbit,
+    )
+    return list(backend.search(query))
+
+
+def ensure(
+    jobs: MajaJobs,
+    geodes: Backend,
+    tile: str,
+    start: str | date | datetime,
+    end: str | date | datetime,
+    relative_orbit: int | str | None = None,
+    *,
+    dry_run: bool = False,
+    yes: bool = False,
+    confirm: Callable[[int], bool] | None = None,
+) -> EnsureReport:
+    """Find existing L2A on ``geodes``, submit per-product MAJA on ``jobs.backend`` for the
+    L1C dates that lack one. Checks run before any search; nothing is sent on bad input."""
+    if jobs.backend is None:
+        raise InvalidQueryError("ensure: no processing backend given")
+    normalized = normalize_tile(tile)
+    first, last = checks.as_date(start, "start"), checks.as_date(end, "end")
+    if last < first:
+        raise InvalidQueryError(f"end {last} is before start {first}")
+    if last <= checks.EARLIEST_END:
+        raise InvalidQueryError(
+            f"end: {last} is not after {checks.EARLIEST_END}; older L1C products lack what "
+            "MAJA needs"
+        )
+    if (last - first).days > checks.MAX_PERIOD_DAYS:
+        raise InvalidQueryError(
+            f"period: {first} to {last} is {(last - first).days} days; ensure covers at most "
+            f"{checks.MAX_PERIOD_DAYS} days at a time"
+        )
+    orbit = checks.check_orbit(relative_orbit)
+    checks.check_tile_latitude(normalized)
+    report = EnsureReport(normalized, first, last, orbit)
+    report.existing = find_l2a(geodes, normalized, first, last)
+    report.l1c = sorted(find_l1c(jobs.backend, normalized, first, last, orbit), key=lambda p: p.id)
+    keys = {(_day(p), _platform(p), _orbit(p)) for p in report.existing}
+    submitted = _submitted_products(jobs.list())
+    for product in report.l1c:
+        if covered(product, keys):
+            continue
+        clouds = product.properties.get("eo:cloud_cover")
+        if clouds is not None and float(clouds) > MAX_USEFUL_CLOUD_COVER:
+            report.too_cloudy.append(product)
+        elif product.id in submitted:
+            report.in_store.append((product, submitted[product.id]))
+        else:
+            report.missing.append(product)
+    if report.missing and not dry_run:
+        report.submitted = jobs.submit_products(report.missing, yes=yes, confirm=confirm)
+    return report
+
+
+def _submitted_products(records: Iterable[JobRecord]) -> dict[str, JobRecord]:
+    """Products with a per-product job that may still give a result."""
+    found: dict[str, JobRecord] = {}
+    for record in records:
+        if record.process != MAJA or record.state in (JobState.FAILED, JobState.CANCELED):
+            continue
+        name = str(record.inputs.get("product") or "")
+        if name:
+            found[name] = record
+    return found

@@ -1,0 +1,328 @@
+"""MAJA on GEODES: OGC API - Processes (part 1) with an ``X-API-Key``.
+
+GEODES documents the process list and the execution request, not the job endpoints nor
+whether MAJA is one of its processes, so every path, process id and input name lives in
+:class:`OgcConfig` (defaults follow the OGC standard), overridable from Python or with the
+``PEPS_PLUS_GEODES_PROCESSING`` environment variable (a JSON object of ``OgcConfig`` fields).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import os
+from datetime import date
+from typing import Any
+from urllib.parse import unquote, urljoin, urlsplit
+
+import requests
+
+from ..exceptions import AuthenticationError, BackendError, ProcessingError
+from ..http_io import check_status
+from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
+
+CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
+#: OGC ``statusInfo.status`` -> our states.
+OGC_STATES = {
+    "accepted": JobState.PENDING,
+    "running": JobState.RUNNING,
+    "successful": JobState.FINISHED,
+    "failed": JobState.FAILED,
+    "dismissed": JobState.CANCELED,
+}
+_RESULTS_RELS = ("results", "http://www.opengis.net/def/rel/ogc/1.0/results")
+
+
+@dataclasses.dataclass(frozen=True)
+class OgcConfig:
+    """Where GEODES's processing lives and what its MAJA processes are called."""
+
+    root: str = "/api/processing"
+    processes_path: str = "processes"
+    jobs_path: str = "jobs"
+    maja_process: str = "maja"
+    full_maja_process: str = "full-maja"
+    product_input: str = "product-title"
+    tile_input: str = "tile-id"
+    start_input: str = "start-date"
+    end_input: str = "end-date"
+    orbit_input: str = "relative-orbit"
+    notify_input: str | None = "notif-email"
+    #: Some GEODES pages omit the ``/api`` prefix: try without it when the list is not found.
+    try_without_api_prefix: bool = True
+
+    @classmethod
+    def from_env(cls, **overrides: Any) -> OgcConfig:
+        values: dict[str, Any] = {}
+        text = os.environ.get(CONFIG_ENV)
+        if text:
+            try:
+                values = dict(json.loads(text))
+            except (ValueError, TypeError):
+                raise ProcessingError(f"{CONFIG_ENV}: not a JSON object") from None
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = set(values) - known
+        if unknown:
+            raise ProcessingError(
+                f"{CONFIG_ENV}: unknown field(s) {', '.join(sorted(unknown))}; "
+                f"known: {', '.join(sorted(known))}"
+            )
+        return cls(**values)
+
+
+def _multihash_md5(value: str) -> str | None:
+    text = value.strip().lower()
+    if text.startswith("d510") and len(text) == 36:
+        return text[4:]
+    if len(text) == 32:
+        return text
+    return None
+
+
+def _links(obj: Any) -> list[dict[str, Any]]:
+    """Every ``{"href": ...}`` object in a results document, outputs in document order."""
+    found: list[dict[str, Any]] = []
+    if isinstance(obj, dict):
+        if isinstance(obj.get("href"), str) and obj.get("rel") not in ("self", "up", "status"):
+            found.append(obj)
+        else:
+            for key, value in obj.items():
+                if key != "links":
+                    found.extend(_links(value))
+    elif isinstance(obj, list):
+        for value in obj:
+            found.extend(_links(value))
+    return found
+
+
+def parse_results(data: Any, base_url: str) -> tuple[list[ResultFile], int | None]:
+    """An OGC results document -> files (links) and the ``unprocessed`` count if given."""
+    files: list[ResultFile] = []
+    seen: set[str] = set()
+    for link in _links(data):
+        url = urljoin(base_url, link["href"])
+        if url in seen:
+            continue
+        seen.add(url)
+        name = str(link.get("title") or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]))
+        size = link.get("file:size", link.get("size", link.get("length")))
+        checksum = link.get("file:checksum") or link.get("checksum") or link.get("md5")
+        files.append(
+            ResultFile(
+                name,
+                url,
+                int(size) if size is not None else None,
+                _multihash_md5(str(checksum)) if checksum else None,
+            )
+        )
+    unprocessed = data.get("unprocessed") if isinstance(data, dict) else None
+    if isinstance(unprocessed, dict):
+        unprocessed = unprocessed.get("value")
+    return files, int(unprocessed) if isinstance(unprocessed, (int, str)) and str(
+        unprocessed
+    ).isdigit() else None
+
+
+def _detail(response: requests.Response) -> str:
+    try:
+        data = response.json()
+    except ValueError:
+        return response.text[:200].strip()
+    if isinstance(data, dict):
+        parts = [str(data[k]) for k in ("title", "detail", "description", "message") if data.get(k)]
+        if parts:
+            return ": ".join(parts)
+    return str(data)[:200]
+
+
+class OgcProcessing(ProcessingBackend):
+    """GEODES processing: process list, async execution, ``/jobs/{id}`` and its results."""
+
+    protocol = "ogc"
+
+    def __init__(self, backend: Any, config: OgcConfig | None = None) -> None:
+        super().__init__(backend)
+        self.config = config or OgcConfig.from_env()
+        self._root: str | None = None
+        self._process_ids: list[str] | None = None
+
+    # -- plumbing ----------------------------------------------------------------------------
+    def _headers(self) -> dict[str, str]:
+        headers = dict(self.backend.auth_headers())
+        if not headers and self.backend.credentials.api_key:
+            headers["X-API-Key"] = self.backend.credentials.api_key
+        if not headers:
+            raise AuthenticationError(
+                "GEODES processing needs an API key: create one in your GEODES portal profile and "
+                "set it as apikey in the geodes_plus credentials of your EODAG config (or "
+                "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY)"
+            )
+        return headers
+
+    def _request(
+        self, method: str, url: str, what: str, *, once: bool = False, **kwargs: Any
+    ) -> requests.Response:
+        session = self.submit_session if once else self.session
+        headers = {"Accept": "application/json", **self._headers(), **kwargs.pop("headers", {})}
+        try:
+            response = session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
+        except requests.RequestException as exc:
+            raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
+        if response.status_code in (400, 404, 405, 409, 422) and not what.endswith("list"):
+            raise ProcessingError(
+                f"{what} refused (HTTP {response.status_code}): {_detail(response)}"
+            )
+        check_status(response, what)
+        return response
+
+    def _json(self, response: requests.Response, what: str) -> Any:
+        try:
+            return response.json()
+        except ValueError:
+            raise BackendError(
+                f"{what}: the server did not answer JSON (HTTP {response.status_code})",
+                response.status_code,
+            ) from None
+
+    @property
+    def root_url(self) -> str:
+        return f"{self.base_url}{self._root if self._root is not None else self.config.root}"
+
+    def processes(self) -> list[str]:
+        """Ids of the processes the server offers (cached), finding the root on the way."""
+        if self._process_ids is not None:
+            return self._process_ids
+        roots = [self.config.root]
+        if self.config.try_without_api_prefix and self.config.root.startswith("/api/"):
+            roots.append(self.config.root[len("/api") :])
+        last: requests.Response | None = None
+        for root in roots:
+            url = f"{self.base_url}{root}/{self.config.processes_path}"
+            response = self._request("GET", url, "GEODES process list")
+            if response.status_code == 404:
+                last = response
+                continue
+            data = self._json(response, "GEODES process list")
+            items = data.get("processes", []) if isinstance(data, dict) else data
+            self._root = root
+            self._process_ids = [str(p.get("id")) for p in items if isinstance(p, dict)]
+            return self._process_ids
+        raise ProcessingError(
+            f"GEODES process list not found at {self.base_url}{self.config.root}/"
+            f"{self.config.processes_path} (HTTP {last.status_code if last else '?'}); "
+            f"set the paths in {CONFIG_ENV}"
+        )
+
+    def _process_url(self, process_id: str) -> str:
+        available = self.processes()
+        if process_id not in available:
+            raise ProcessingError(
+                f"GEODES offers no process {process_id!r} (available: "
+                f"{', '.join(available) or 'none'}); set the process ids in {CONFIG_ENV}"
+            )
+        return f"{self.root_url}/{self.config.processes_path}/{process_id}"
+
+    def _job_url(self, reference: str) -> str:
+        if self._root is None:
+            self.processes()
+        return f"{self.root_url}/{self.config.jobs_path}/{reference}"
+
+    # -- operations --------------------------------------------------------------------------
+    def _execute(self, process: str, process_id: str, inputs: dict[str, Any]) -> Submission:
+        url = f"{self._process_url(process_id)}/execution"
+        what = f"GEODES {process_id} execution"
+        response = self._request(
+            "POST",
+            url,
+            what,
+            once=True,
+            json={"inputs": inputs},
+            headers={"Prefer": "respond-async", "Content-Type": "application/json"},
+        )
+        data: dict[str, Any] = {}
+        if response.content:
+            body = self._json(response, what)
+            data = body if isinstance(body, dict) else {}
+        location = response.headers.get("Location")
+        reference = data.get("jobID") or data.get("jobId") or data.get("id")
+        if not reference and location:
+            reference = urlsplit(location).path.rstrip("/").rsplit("/", 1)[-1]
+        if not reference:
+            raise ProcessingError(
+                f"{what}: the server answered no job id (HTTP {response.status_code})"
+            )
+        status_url = urljoin(url, location) if location else None
+        for link in data.get("links") or []:
+            if (
+                link.get("rel") in ("monitor", "status", "self")
+                and link.get("href")
+                and not status_url
+            ):
+                status_url = urljoin(url, link["href"])
+        return Submission(
+            str(reference), status_url or self._job_url(str(reference)), process, inputs
+        )
+
+    def submit_product(self, product: str) -> Submission:
+        inputs: dict[str, Any] = {self.config.product_input: product}
+        if self.config.notify_input:
+            inputs[self.config.notify_input] = False
+        return self._execute(MAJA, self.config.maja_process, inputs)
+
+    def submit_series(
+        self, tile: str, start: date, end: date, relative_orbit: int | None = None
+    ) -> Submission:
+        cfg = self.config
+        inputs: dict[str, Any] = {
+            cfg.tile_input: tile,
+            cfg.start_input: start.isoformat(),
+            cfg.end_input: end.isoformat(),
+        }
+        if relative_orbit is not None:
+            inputs[cfg.orbit_input] = relative_orbit
+        if cfg.notify_input:
+            inputs[cfg.notify_input] = False
+        return self._execute(FULL_MAJA, cfg.full_maja_process, inputs)
+
+    def status(self, reference: str, status_url: str | None = None) -> JobStatus:
+        url = status_url or self._job_url(reference)
+        what = f"GEODES job {reference}"
+        info = self._json(self._request("GET", url, what), what)
+        if not isinstance(info, dict):
+            raise BackendError(f"{what}: unexpected status document")
+        word = str(info.get("status") or "").lower()
+        state = OGC_STATES.get(word, JobState.UNKNOWN)
+        progress = info.get("progress")
+        status = JobStatus(
+            state=state,
+            progress=float(progress) if isinstance(progress, (int, float)) else None,
+            message=str(info["message"]) if info.get("message") else None,
+            server_status=word or None,
+        )
+        if state is JobState.FINISHED:
+            status.progress = 100.0
+            results_url = next(
+                (
+                    urljoin(url, link["href"])
+                    for link in info.get("links") or []
+                    if link.get("rel") in _RESULTS_RELS and link.get("href")
+                ),
+                f"{url.rstrip('/')}/results",
+            )
+            results_what = f"GEODES job {reference} results"
+            data = self._json(self._request("GET", results_url, results_what), results_what)
+            status.results, status.unprocessed = parse_results(data, results_url)
+        return status
+
+    def open_result(
+        self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
+    ) -> requests.Response:
+        headers = {"Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1"}
+        if offset:
+            headers["Range"] = f"bytes={offset}-"
+            if if_range:
+                headers["If-Range"] = if_range
+        return self.session.get(
+            result.url, headers={**self._headers(), **headers}, stream=True, timeout=self.timeout
+        )
