@@ -143,6 +143,14 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         with self.stats_lock:
             self.stats[key] += amount
 
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """Clients hanging up (a downloader interrupted, a killed process) are normal here."""
+        import sys
+
+        if isinstance(sys.exc_info()[1], (ConnectionError, TimeoutError)):
+            return
+        super().handle_error(request, client_address)
+
     def gauge(self, key: str, delta: int) -> None:
         with self.stats_lock:
             self.gauges[key] += delta

@@ -1,0 +1,63 @@
+"""Small catalogues for staging tests and benchmarks: N real-looking products with chosen sizes
+and storage modes, so a scenario ("40 products of 2-8 MB, half on tape") is one call."""
+
+from __future__ import annotations
+
+import dataclasses
+import random
+from collections.abc import Sequence
+from datetime import datetime, timezone
+
+from .catalogue import Catalogue, Entry, generate
+
+
+def staging_catalogue(
+    count: int,
+    *,
+    size_range: tuple[int, int] = (200_000, 400_000),
+    offline: float | Sequence[bool] = 0.5,
+    storage_offline: str = "tape",
+    unknown: int = 0,
+    seed: int = 0,
+    tile: str = "31TCJ",
+) -> Catalogue:
+    """``count`` Sentinel-2 products of one tile (consecutive dates, one collection: a single
+    covering search sees them all), sizes uniform in ``size_range`` (bytes).
+
+    ``offline`` is the fraction on tape (the first ones after a deterministic shuffle) or an
+    explicit flag per product; the last ``unknown`` products get storage ``unknown``.
+    """
+    base = [
+        e
+        for e in generate(
+            tiles=(tile,),
+            s1=False,
+            l2a_tiles=(),
+            start=datetime(2018, 1, 1, tzinfo=timezone.utc),
+            end=datetime(2023, 12, 31, tzinfo=timezone.utc),
+        )
+        if e.collection == "S2ST"
+    ]
+    if count > len(base):
+        raise ValueError(f"at most {len(base)} products in a staging catalogue")
+    rng = random.Random(seed)
+    chosen = base[:count]
+    if isinstance(offline, (int, float)):
+        order = list(range(count))
+        rng.shuffle(order)
+        cut = round(count * float(offline))
+        flags = [False] * count
+        for index in order[:cut]:
+            flags[index] = True
+    else:
+        flags = list(offline)
+        if len(flags) != count:
+            raise ValueError("one offline flag per product")
+    entries: list[Entry] = []
+    for index, entry in enumerate(chosen):
+        storage = storage_offline if flags[index] else "disk"
+        if index >= count - unknown:
+            storage = "unknown"
+        size = rng.randint(*size_range)
+        entries.append(dataclasses.replace(entry, size=size, storage=storage))
+    return Catalogue(entries)

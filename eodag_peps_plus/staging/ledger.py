@@ -1,0 +1,292 @@
+"""The download ledger: what was asked, what is being fetched and what is complete, in SQLite.
+
+A run killed at any moment (Ctrl-C, ``kill -9``, a reboot) continues from here: a restore asked
+recently is not asked again, a complete product is not fetched again, and a part file is
+resumed only with the validator recorded for its bytes. Several processes may share one output
+folder: WAL mode and a busy timeout let them write concurrently, and transfers are claimed
+with a lease so two processes never write the same part file.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import socket
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+#: File name of the ledger inside the output (or state) folder.
+LEDGER_NAME = ".peps-plus-downloads.sqlite"
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS products (
+    id TEXT PRIMARY KEY,
+    size INTEGER,
+    md5 TEXT,
+    status TEXT NOT NULL DEFAULT 'offline',
+    reason TEXT,
+    restore_asked_at REAL,
+    restore_asks INTEGER NOT NULL DEFAULT 0,
+    validator TEXT,
+    owner TEXT,
+    lease_until REAL,
+    file_size INTEGER,
+    file_mtime_ns INTEGER,
+    extracted INTEGER NOT NULL DEFAULT 0,
+    updated_at REAL NOT NULL
+)
+"""
+
+
+@dataclasses.dataclass(frozen=True)
+class LedgerRow:
+    id: str
+    size: int | None
+    md5: str | None
+    status: str
+    reason: str | None
+    restore_asked_at: float | None
+    restore_asks: int
+    validator: str | None
+    owner: str | None
+    lease_until: float | None
+    file_size: int | None
+    file_mtime_ns: int | None
+    extracted: bool
+    updated_at: float
+
+
+def new_owner() -> str:
+    """An owner tag for transfer claims: host, process and a per-run token."""
+    return f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+
+
+def _owner_alive(owner: str) -> bool:
+    """Whether the process behind a claim may still run (other hosts: assume so, the lease
+    decides)."""
+    host, _, rest = owner.partition(":")
+    pid_text = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return True
+    pid = int(pid_text)
+    if pid == os.getpid():
+        return True
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class Ledger:
+    """One SQLite file; one connection per thread (and per process: picklable by path)."""
+
+    def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
+        self.path = Path(path)
+        self.busy_timeout = busy_timeout
+        self._local = threading.local()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._tx() as db:
+            db.execute(_SCHEMA)
+
+    def __getstate__(self) -> dict[str, Any]:
+        return {"path": self.path, "busy_timeout": self.busy_timeout}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.path = state["path"]
+        self.busy_timeout = state["busy_timeout"]
+        self._local = threading.local()
+
+    def __repr__(self) -> str:
+        return f"Ledger({str(self.path)!r})"
+
+    # -- plumbing -----------------------------------------------------------------------------
+    def _db(self) -> sqlite3.Connection:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is None:
+            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
+            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute("PRAGMA synchronous=NORMAL")
+            db.row_factory = sqlite3.Row
+            self._local.db = db
+        return db
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        """``BEGIN IMMEDIATE``: take the write lock up front so read-then-write is atomic
+        across processes."""
+        db = self._db()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            yield db
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
+
+    def close(self) -> None:
+        db: sqlite3.Connection | None = getattr(self._local, "db", None)
+        if db is not None:
+            db.close()
+            self._local.db = None
+
+    @staticmethod
+    def _row(row: sqlite3.Row | None) -> LedgerRow | None:
+        if row is None:
+            return None
+        data = dict(row)
+        data["extracted"] = bool(data["extracted"])
+        return LedgerRow(**data)
+
+    # -- reads ----------------------------------------------------------------------------------
+    def get(self, product_id: str) -> LedgerRow | None:
+        row = self._db().execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+        return self._row(row)
+
+    def rows(self) -> list[LedgerRow]:
+        rows = self._db().execute("SELECT * FROM products ORDER BY id").fetchall()
+        return [r for r in map(self._row, rows) if r is not None]
+
+    # -- writes ---------------------------------------------------------------------------------
+    def ensure(self, product_id: str, size: int | None, md5: str | None) -> LedgerRow:
+        """The product's row, created if new. A changed size or checksum (the product was
+        reprocessed) forgets the file and the part validator, not the restore request."""
+        now = time.time()
+        with self._tx() as db:
+            row = self._row(
+                db.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+            )
+            if row is None:
+                db.execute(
+                    "INSERT INTO products (id, size, md5, updated_at) VALUES (?, ?, ?, ?)",
+                    (product_id, size, md5, now),
+                )
+            elif (size is not None and row.size not in (None, size)) or (
+                md5 is not None and row.md5 not in (None, md5)
+            ):
+                db.execute(
+                    "UPDATE products SET size = ?, md5 = ?, status = 'offline', validator = NULL,"
+                    " file_size = NULL, file_mtime_ns = NULL, extracted = 0, updated_at = ?"
+                    " WHERE id = ?",
+                    (size, md5, now, product_id),
+                )
+            elif (row.size is None and size is not None) or (row.md5 is None and md5 is not None):
+                db.execute(
+                    "UPDATE products SET size = COALESCE(size, ?), md5 = COALESCE(md5, ?)"
+                    " WHERE id = ?",
+                    (size, md5, product_id),
+                )
+            fresh = self._row(
+                db.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+            )
+        assert fresh is not None
+        return fresh
+
+    def set_status(self, product_id: str, status: str, reason: str | None = None) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET status = ?, reason = ?, updated_at = ? WHERE id = ?",
+                (status, reason, time.time(), product_id),
+            )
+
+    def claim_restore(self, product_id: str, *, retry_after: float) -> bool:
+        """Record a restore request about to be sent; ``False`` if one was recorded less than
+        ``retry_after`` seconds ago (by this run, an earlier one, or another process)."""
+        now = time.time()
+        with self._tx() as db:
+            cursor = db.execute(
+                "UPDATE products SET restore_asked_at = ?, restore_asks = restore_asks + 1,"
+                " updated_at = ? WHERE id = ?"
+                " AND (restore_asked_at IS NULL OR restore_asked_at < ?)",
+                (now, now, product_id, now - retry_after),
+            )
+            return cursor.rowcount == 1
+
+    def record_restore(self, product_id: str) -> None:
+        """A request that started a restore as a side effect (a download of an offline
+        product on PEPS) counts as asked."""
+        now = time.time()
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET restore_asked_at = ?, restore_asks = restore_asks + 1,"
+                " updated_at = ? WHERE id = ?",
+                (now, now, product_id),
+            )
+
+    def unclaim_restore(self, product_id: str, previous: float | None) -> None:
+        """The request could not be sent: forget it so the next attempt is not held back."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET restore_asked_at = ?, restore_asks = MAX(restore_asks - 1, 0)"
+                " WHERE id = ?",
+                (previous, product_id),
+            )
+
+    def claim_transfer(self, product_id: str, owner: str, *, lease: float) -> bool:
+        """Take the right to write ``<name>.zip.part``. A claim whose lease expired, or whose
+        process on this host is gone (``kill -9``), is taken over."""
+        now = time.time()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT owner, lease_until FROM products WHERE id = ?", (product_id,)
+            ).fetchone()
+            if row is None:
+                return False
+            held_by, until = row["owner"], row["lease_until"]
+            if held_by and held_by != owner and until and until > now and _owner_alive(held_by):
+                return False
+            db.execute(
+                "UPDATE products SET owner = ?, lease_until = ?, status = 'downloading',"
+                " updated_at = ? WHERE id = ?",
+                (owner, now + lease, now, product_id),
+            )
+            return True
+
+    def renew(self, product_id: str, owner: str, *, lease: float) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET lease_until = ? WHERE id = ? AND owner = ?",
+                (time.time() + lease, product_id, owner),
+            )
+
+    def release_transfer(self, product_id: str, owner: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
+                (product_id, owner),
+            )
+
+    def set_validator(self, product_id: str, validator: str | None) -> None:
+        """The validator (ETag) of the bytes in the part file; ``None`` forbids resuming."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET validator = ?, updated_at = ? WHERE id = ?",
+                (validator, time.time(), product_id),
+            )
+
+    def mark_done(self, product_id: str, file_size: int, mtime_ns: int) -> None:
+        """The archive is in place and verified; its size and mtime let later runs skip
+        re-hashing it."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET status = 'done', reason = NULL, validator = NULL,"
+                " file_size = ?, file_mtime_ns = ?, owner = NULL, lease_until = NULL,"
+                " updated_at = ? WHERE id = ?",
+                (file_size, mtime_ns, time.time(), product_id),
+            )
+
+    def mark_extracted(self, product_id: str) -> None:
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET status = 'done', extracted = 1, updated_at = ? WHERE id = ?",
+                (time.time(), product_id),
+            )

@@ -1,0 +1,78 @@
+"""Progress for people: one bar for the batch, one bytes bar per active transfer (tqdm).
+
+Quiet mode disables the bars; state changes are logged at INFO either way, so a log file tells
+the same story as the terminal.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Mapping
+from typing import Any
+
+from tqdm.auto import tqdm
+
+
+class Progress:
+    def __init__(self, total: int, *, quiet: bool = False, bytes_bar: Any = None) -> None:
+        self.quiet = quiet
+        self._lock = threading.Lock()
+        self._bars: dict[str, Any] = {}
+        #: An external bytes bar (EODAG's ProgressCallback for a single product).
+        self._external = bytes_bar
+        self.batch: Any = tqdm(
+            total=total, unit="product", desc="products", disable=quiet or total <= 1, leave=True
+        )
+
+    def counts(self, counts: Mapping[str, int]) -> None:
+        """Batch bar postfix: done / downloading / restoring / waiting."""
+        waiting = counts.get("offline", 0) + counts.get("online", 0)
+        self.batch.set_postfix_str(
+            f"done {counts.get('done', 0)}, downloading {counts.get('downloading', 0)}, "
+            f"restoring {counts.get('restoring', 0)}, waiting {waiting}",
+            refresh=True,
+        )
+
+    def finished(self, n: int = 1) -> None:
+        self.batch.update(n)
+
+    def transfer(self, product_id: str, amount: int, total: int | None, initial: int) -> None:
+        """Called from transfer threads: first with ``amount == 0`` to open the bar."""
+        with self._lock:
+            bar = self._bars.get(product_id)
+            if amount == 0:
+                if bar is not None:
+                    bar.close()
+                if self._external is not None:
+                    self._external.reset(total=total)
+                    if initial:
+                        self._external(initial)
+                    self._bars[product_id] = self._external
+                    return
+                self._bars[product_id] = tqdm(
+                    total=total,
+                    initial=initial,
+                    unit="B",
+                    unit_scale=True,
+                    unit_divisor=1024,
+                    desc=product_id[:40],
+                    leave=False,
+                    disable=self.quiet,
+                )
+                return
+        if bar is not None:
+            bar.update(amount)
+
+    def end_transfer(self, product_id: str) -> None:
+        with self._lock:
+            bar = self._bars.pop(product_id, None)
+        if bar is not None and bar is not self._external:
+            bar.close()
+
+    def close(self) -> None:
+        with self._lock:
+            bars = [b for b in self._bars.values() if b is not self._external]
+            self._bars.clear()
+        for bar in bars:
+            bar.close()
+        self.batch.close()
