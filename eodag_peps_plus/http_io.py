@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+import orjson
 import requests
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
@@ -103,7 +104,7 @@ def json_or_error(response: requests.Response, what: str) -> Any:
     """Decode a JSON reply or raise the typed error that says what to fix."""
     check_status(response, what)
     try:
-        data = response.json()
+        data = orjson.loads(response.content)  # several times faster than json on big pages
     except ValueError:
         snippet = response.text[:120].replace("\n", " ")
         raise BackendError(

@@ -30,6 +30,8 @@ _S1_POLARISATIONS = {"SV": ["VV"], "SH": ["HH"], "DV": ["VV", "VH"], "DH": ["HH"
 def iso_utc(value: str | datetime) -> str:
     """Normalise a timestamp to ``YYYY-MM-DDTHH:MM:SS.fffZ`` whatever the server wrote."""
     if isinstance(value, str):
+        if len(value) == 24 and value[19] == "." and value[23] == "Z" and value[10] == "T":
+            return value  # already canonical (resto's own format): the common case
         value = datetime.fromisoformat(value.replace("Z", "+00:00"))
     if value.tzinfo is None:
         value = value.replace(tzinfo=timezone.utc)

@@ -178,26 +178,34 @@ class PepsBackend(Backend):
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
     ) -> SearchPage:
-        """Single collection: page numbers, then the server's ``rel=next`` links. Several
-        collections (S2 then S2ST): offsets into their concatenation, so every page but the
-        last is full (EODAG stops paging at the first short page)."""
-        limit = min(limit or self.default_page_size, self.max_page_size)
+        """A page of ``limit`` products, which may span several server pages (the server caps
+        at 500): callers such as EODAG pay their per-page overhead once per 10,000 products.
+
+        One collection: page numbers, then the server's ``rel=next`` links. Several (S2 then
+        S2ST): offsets into their concatenation. Either way every page but the last is full,
+        since EODAG stops paging at the first short page."""
+        limit = max(1, limit or self.default_page_size)
+        size = min(limit, self.max_page_size)
         collections = route_collections(query)
         params = query_params(query)
         if token is not None and token.isdigit():
             page, token = int(token), None
         state = json.loads(token) if token else {}
-        if len(collections) > 1:
+        if len(collections) > 1 or limit % size or "o" in state:
             offset = int(state.get("o", (page - 1) * limit))
             return self._range(collections, params, offset, limit, state.get("t"))
         if state.get("u"):
-            body = self._get(state["u"])
-            matched = state.get("m")
+            body, matched = self._get(state["u"]), state.get("m")
         else:
-            body = self._page(collections[0], params, limit, page)
+            body = self._page(collections[0], params, size, (page - 1) * (limit // size) + 1)
             matched = _total(body)
-        products = [feature_to_product(f, self.name) for f in body.get("features") or []]
+        features = list(body.get("features") or [])
         next_url = _next_link(body)
+        while len(features) < limit and next_url and body.get("features"):
+            body = self._get(next_url)
+            features.extend(body.get("features") or [])
+            next_url = _next_link(body)
+        products = [feature_to_product(f, self.name) for f in features]
         next_token = json.dumps({"u": next_url, "m": matched}) if next_url and products else None
         return SearchPage(products, matched, next_token)
 
@@ -210,11 +218,12 @@ class PepsBackend(Backend):
         totals: list[int] | None,
     ) -> SearchPage:
         """``limit`` products from ``offset`` in the concatenation of several collections."""
+        size = min(limit, self.max_page_size)
         cached: dict[tuple[int, int], dict[str, Any]] = {}
         if totals is None:
             totals = []
             for index, collection in enumerate(collections):
-                cached[(index, 1)] = self._page(collection, params, limit, 1)
+                cached[(index, 1)] = self._page(collection, params, size, 1)
                 totals.append(_total(cached[(index, 1)]) or 0)
         matched = sum(totals)
         products: list[Product] = []
@@ -224,8 +233,8 @@ class PepsBackend(Backend):
                 position -= total
                 continue
             while len(products) < limit and position < total:
-                sub_page, skip = position // limit + 1, position % limit
-                body = cached.get((index, sub_page)) or self._page(collection, params, limit, sub_page)
+                sub_page, skip = position // size + 1, position % size
+                body = cached.get((index, sub_page)) or self._page(collection, params, size, sub_page)
                 features = (body.get("features") or [])[skip : skip + limit - len(products)]
                 if not features:
                     break

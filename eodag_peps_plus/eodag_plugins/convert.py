@@ -8,8 +8,11 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+import shapely
 from eodag.api.product import EOProduct
 from shapely.geometry import mapping
+from shapely.geometry.base import BaseGeometry
 
 from ..product import Availability, Product
 
@@ -20,18 +23,33 @@ _ORDER_TO_AVAILABILITY = {
 }
 
 
-def to_eoproduct(product: Product, provider: str, collection: str | None = None, **search_kwargs: Any) -> EOProduct:
+def to_eoproduct(
+    product: Product,
+    provider: str,
+    collection: str | None = None,
+    geometry: BaseGeometry | None = None,
+    **search_kwargs: Any,
+) -> EOProduct:
+    """``geometry`` may be given pre-built (see :func:`shapes`): EODAG would otherwise parse
+    each GeoJSON footprint one by one, its slowest step for large searches."""
     props = product.stac_properties()
     props["id"] = product.id
-    props["geometry"] = product.geometry
+    props["geometry"] = geometry if geometry is not None else product.geometry
     props[f"{product.backend}:id"] = product.native_id
     for key, value in product.extra.items():
         props[f"{product.backend}:{key}"] = value
     return EOProduct(provider, props, collection=collection, **search_kwargs)
 
 
+def shapes(products: list[Product]) -> list[BaseGeometry]:
+    """Footprints of a whole page in one vectorised GEOS call."""
+    if not products:
+        return []
+    return list(shapely.from_geojson([orjson.dumps(p.geometry) for p in products]))
+
+
 def from_eoproduct(eo_product: EOProduct, backend: str) -> Product:
-    props = dict(eo_product.properties)
+    props = {k: v for k, v in eo_product.properties.items() if k != "id"}
     checksum = str(props.get("file:checksum") or "")
     md5 = checksum[4:] if checksum.startswith("d510") else (checksum.lower() or None)
     size = props.get("file:size")
@@ -46,7 +64,7 @@ def from_eoproduct(eo_product: EOProduct, backend: str) -> Product:
         id=name,
         native_id=str(props.get(f"{backend}:id") or name),
         backend=backend,
-        geometry=dict(mapping(eo_product.geometry)),
+        geometry=orjson.loads(orjson.dumps(mapping(eo_product.geometry))),  # tuples -> lists
         properties=props,
         download_url=str(props.get("eodag:download_link") or eo_product.remote_location or ""),
         size=int(size) if size is not None else None,

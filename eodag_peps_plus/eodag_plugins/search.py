@@ -20,7 +20,7 @@ from ..backends import Backend, get_backend
 from ..exceptions import InvalidQueryError
 from ..http_io import Credentials
 from ..query import Query
-from .convert import to_eoproduct
+from .convert import shapes, to_eoproduct
 
 logger = logging.getLogger(__name__)
 
@@ -139,7 +139,10 @@ class PepsPlusSearch(Search):
         token = prep.next_page_token
         page = self.backend.search_page(query, limit=limit, page=prep.page or 1, token=token)
         search_kwargs = {k: v for k, v in kwargs.items() if k not in ("number_matched",)}
-        products = [to_eoproduct(p, self.provider, collection) for p in page.products]
+        geometries = shapes(page.products)
+        products = [
+            to_eoproduct(p, self.provider, collection, geometry=g) for p, g in zip(page.products, geometries)
+        ]
         return SearchResult(
             products,
             page.matched if prep.count else None,

@@ -82,8 +82,9 @@ class Entry:
     def archive(self) -> ArchiveFile:
         return _archive(self.name, self.size, self.seed)
 
-    @property
+    @functools.cached_property
     def md5(self) -> str:
+        """Computed once per entry: catalogue replies list thousands of checksums."""
         return self.archive.md5
 
 
