@@ -193,7 +193,8 @@ class GeodesService:
         self.sandbox = sandbox
         #: 429 on every download while set (quota exhausted).
         self.quota_exhausted = False
-        self.retry_after = "1"
+        #: ``Retry-After`` of those 429 replies (``None``: no header).
+        self.retry_after: str | None = "1"
         #: How a wrong key is answered: ``403``, ``401`` or ``redirect`` (a loop).
         self.bad_key_reply = "403"
         self.page_cap = PAGE_CAP
@@ -495,8 +496,8 @@ class GeodesService:
 
     def _search(self, body: dict[str, Any], request: Request) -> Response:
         try:
-            limit = int(body.get("limit") or DEFAULT_LIMIT)
-            page = int(body.get("page") or 1)
+            limit = int(DEFAULT_LIMIT if body.get("limit") is None else body["limit"])
+            page = int(1 if body.get("page") is None else body["page"])
             if limit < 1 or page < 1:
                 raise ValueError
         except (TypeError, ValueError):
@@ -680,11 +681,8 @@ class GeodesService:
     def download(self, request: Request) -> Response:
         self.sandbox.count("geodes.download")
         if self.quota_exhausted:
-            return Response.json(
-                {"code": 429, "message": "Download quota exceeded"},
-                429,
-                {"Retry-After": self.retry_after},
-            )
+            headers = {"Retry-After": self.retry_after} if self.retry_after else {}
+            return Response.json({"code": 429, "message": "Download quota exceeded"}, 429, headers)
         key = request.headers.get("X-API-Key")
         if not key:
             return _error(401, "Missing API key: send it in the X-API-Key header")
