@@ -19,10 +19,33 @@ from .pgstac_server import PgstacServer, Unavailable
 
 #: Sandbox searches whose items are loaded into pgstac (a few hundred items, all collections).
 PGSTAC_LOADS = (
-    {"collections": ["PEPS_S2_L1C"], "query": {"grid:code": {"eq": "T31TCJ"}, "start_datetime": {"gte": "2018-01-01T00:00:00.000Z", "lte": "2018-06-30T23:59:59.999Z"}}},
-    {"collections": ["PEPS_S1_L1", "PEPS_S1_L2"], "query": {"start_datetime": {"gte": "2018-01-01T00:00:00.000Z", "lte": "2018-02-28T23:59:59.999Z"}}},
-    {"collections": ["THEIA_REFLECTANCE_SENTINEL2_L2A"], "query": {"grid:code": {"eq": "T31TCJ"}, "start_datetime": {"gte": "2018-01-01T00:00:00.000Z", "lte": "2018-06-30T23:59:59.999Z"}}},
-)  # fmt: skip
+    {
+        "collections": ["PEPS_S2_L1C"],
+        "query": {
+            "grid:code": {"eq": "T31TCJ"},
+            "start_datetime": {
+                "gte": "2018-01-01T00:00:00.000Z",
+                "lte": "2018-06-30T23:59:59.999Z",
+            },
+        },
+    },
+    {
+        "collections": ["PEPS_S1_L1", "PEPS_S1_L2"],
+        "query": {
+            "start_datetime": {"gte": "2018-01-01T00:00:00.000Z", "lte": "2018-02-28T23:59:59.999Z"}
+        },
+    },
+    {
+        "collections": ["THEIA_REFLECTANCE_SENTINEL2_L2A"],
+        "query": {
+            "grid:code": {"eq": "T31TCJ"},
+            "start_datetime": {
+                "gte": "2018-01-01T00:00:00.000Z",
+                "lte": "2018-06-30T23:59:59.999Z",
+            },
+        },
+    },
+)
 
 
 @pytest.fixture(scope="session")
@@ -40,7 +63,9 @@ def sandbox_items(url: str, body: dict[str, Any]) -> list[dict[str, Any]]:
     items: list[dict[str, Any]] = []
     page = 1
     while True:
-        reply = requests.post(f"{url}/api/stac/search", json={**body, "limit": 80, "page": page}, timeout=30)
+        reply = requests.post(
+            f"{url}/api/stac/search", json={**body, "limit": 80, "page": page}, timeout=30
+        )
         reply.raise_for_status()
         data = reply.json()
         items.extend(data["features"])
@@ -68,7 +93,10 @@ def pgstac_url(sandbox: Sandbox, pgstac_items: list[dict[str, Any]]) -> Iterator
         except Unavailable as exc:
             pytest.skip(f"pgstac tests skipped: {exc}")
         names = sorted({item["collection"] for item in pgstac_items})
-        collections = [requests.get(f"{sandbox.url}/api/stac/collections/{n}", timeout=30).json() for n in names]
+        collections = [
+            requests.get(f"{sandbox.url}/api/stac/collections/{n}", timeout=30).json()
+            for n in names
+        ]
         server.load(collections, pgstac_items)
         yield server.serve()
     finally:

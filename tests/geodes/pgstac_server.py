@@ -110,19 +110,45 @@ class PgstacServer:
             **self.run_as,
         )
         if result.returncode != 0:
-            log = (self.root / "postgres.log").read_text() if (self.root / "postgres.log").exists() else ""
+            log = (
+                (self.root / "postgres.log").read_text()
+                if (self.root / "postgres.log").exists()
+                else ""
+            )
             detail = (result.stderr.decode(errors="replace") + log)[-800:]
             raise Unavailable(f"PostgreSQL could not start ({args[0]} failed): {detail.strip()}")
 
     def start(self) -> PgstacServer:
         if self.run_as:
             os.chown(self.root, self.run_as["user"], self.run_as["group"])
-        self._pg("initdb", "-D", str(self.data), "-U", "postgres", "--auth=trust", "-E", "UTF8", "--no-sync")
+        self._pg(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            "postgres",
+            "--auth=trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = (
             f"-p {self.pg_port} -k {self.root} -c listen_addresses=127.0.0.1 -c fsync=off "
             "-c synchronous_commit=off -c full_page_writes=off"
         )
-        self._pg("pg_ctl", "-D", str(self.data), "-o", options, "-l", str(self.root / "postgres.log"), "-w", "-t", "60", "start")
+        self._pg(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-o",
+            options,
+            "-l",
+            str(self.root / "postgres.log"),
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         self.pg_started = True
         self._migrate()
         return self
@@ -134,7 +160,10 @@ class PgstacServer:
         with contextlib.closing(PgstacDB(dsn=self.dsn)) as db:
             Migrate(db).run_migration()
             # numberMatched in search replies (pgstac leaves counting off by default).
-            db.query_one("INSERT INTO pgstac_settings (name, value) VALUES ('context', 'on') ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value RETURNING name")
+            db.query_one(
+                "INSERT INTO pgstac_settings (name, value) VALUES ('context', 'on') "
+                "ON CONFLICT (name) DO UPDATE SET value = EXCLUDED.value RETURNING name"
+            )
 
     def load(self, collections: Iterable[dict[str, Any]], items: Iterable[dict[str, Any]]) -> None:
         from pypgstac.db import PgstacDB
@@ -156,16 +185,29 @@ class PgstacServer:
         }
         log = open(self.root / "api.log", "wb")  # noqa: SIM115 - closed with the process
         self.api = subprocess.Popen(
-            [sys.executable, "-m", "uvicorn", "stac_fastapi.pgstac.app:create_app", "--factory",
-             "--host", "127.0.0.1", "--port", str(self.api_port), "--log-level", "warning"],
+            [
+                sys.executable,
+                "-m",
+                "uvicorn",
+                "stac_fastapi.pgstac.app:create_app",
+                "--factory",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(self.api_port),
+                "--log-level",
+                "warning",
+            ],
             env=env,
             stdout=log,
             stderr=subprocess.STDOUT,
-        )  # fmt: skip
+        )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.api.poll() is not None:
-                raise RuntimeError(f"stac-fastapi-pgstac exited: {(self.root / 'api.log').read_text()[-800:]}")
+                raise RuntimeError(
+                    f"stac-fastapi-pgstac exited: {(self.root / 'api.log').read_text()[-800:]}"
+                )
             try:
                 if requests.get(f"{self.url}/", timeout=2).ok:
                     return self.url
@@ -185,7 +227,9 @@ class PgstacServer:
             self.api = None
         if self.pg_started:
             with contextlib.suppress(Unavailable, subprocess.TimeoutExpired):
-                self._pg("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=30)
+                self._pg(
+                    "pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop", timeout=30
+                )
             self.pg_started = False
         shutil.rmtree(self.root, ignore_errors=True)
 

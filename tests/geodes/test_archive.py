@@ -40,13 +40,19 @@ def test_availability_is_one_request_per_hundred(make_sandbox: Callable[..., San
     assert set(states) == {p.id for p in products}
     for product in products:  # the search's description and fastavailability agree
         assert states[product.id] is product.availability
-        assert product.availability.is_online == (fresh.tape.mode(fresh.catalogue.by_name[product.id].uuid) in ("disk", "tier2"))
+        assert product.availability.is_online == (
+            fresh.tape.mode(fresh.catalogue.by_name[product.id].uuid) in ("disk", "tier2")
+        )
     assert {Availability.ONLINE, Availability.OFFLINE} <= set(states.values())
 
 
 def test_restore_then_poll_then_download_with_md5(fresh: Sandbox) -> None:
     geodes = backend_for(fresh)
-    on_tape = [p for p in geodes.search(OLD) if fresh.tape.mode(fresh.catalogue.by_name[p.id].uuid) == "tape"]
+    on_tape = [
+        p
+        for p in geodes.search(OLD)
+        if fresh.tape.mode(fresh.catalogue.by_name[p.id].uuid) == "tape"
+    ]
     offline = on_tape[:3]  # not "unknown" ones: those never come back
     assert offline and all(p.availability is Availability.OFFLINE for p in offline)
     for product in offline:
@@ -73,7 +79,9 @@ def test_offline_download_is_not_the_product(fresh: Sandbox) -> None:
     geodes = backend_for(fresh)
     product = next(p for p in geodes.search(OLD) if p.availability is Availability.OFFLINE)
     with geodes.open_download(product) as response:
-        assert response.status_code == 202 and response.headers["Content-Type"].startswith("application/json")
+        assert response.status_code == 202 and response.headers["Content-Type"].startswith(
+            "application/json"
+        )
 
 
 def _online(geodes: GeodesBackend) -> Product:
@@ -85,7 +93,10 @@ def test_missing_key_says_how_to_set_it(sandbox: Sandbox) -> None:
     product = _online(geodes)
     assert geodes.auth_headers() == {}
     for call in (geodes.request_restore, geodes.open_download):
-        with pytest.raises(AuthenticationError, match="need an API key.*apikey.*EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY"):
+        with pytest.raises(
+            AuthenticationError,
+            match="need an API key.*apikey.*EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY",
+        ):
             call(product)
     # and the server refuses a request without the header
     assert geodes.session.get(product.download_url, timeout=30).status_code == 401
@@ -98,7 +109,9 @@ def test_wrong_key_is_refused_clearly(make_sandbox: Callable[..., Sandbox], repl
     geodes = backend_for(sandbox, key="not-my-key")
     assert repr(geodes.credentials) == "Credentials(api_key=***)"
     product = _online(backend_for(sandbox))
-    with pytest.raises(AuthenticationError, match=r"(refused|redirected in a loop).*GEODES portal profile.*apikey") as info:
+    with pytest.raises(
+        AuthenticationError, match=r"(refused|redirected in a loop).*GEODES portal profile.*apikey"
+    ) as info:
         geodes.request_restore(product)
     assert "not-my-key" not in str(info.value)
     if reply != "redirect":

@@ -22,14 +22,36 @@ PEPS_ONLY = {"updated"}
 
 QUERIES = [
     {"collection": "S2ST", "tile": "31TCJ", "start": "2018-01-01", "end": "2018-12-31"},
-    {"collection": "S2", "tile": "31UDQ", "start": "2016-06-01", "end": "2017-03-31", "max_cloud_cover": 30},
+    {
+        "collection": "S2",
+        "tile": "31UDQ",
+        "start": "2016-06-01",
+        "end": "2017-03-31",
+        "max_cloud_cover": 30,
+    },
     {"product_type": "GRD", "start": "2019-01-01", "end": "2019-03-31", "relative_orbit": 37},
-    {"collection": "S1", "start": "2017-05-01", "end": "2017-06-30", "orbit_direction": "descending"},
+    {
+        "collection": "S1",
+        "start": "2017-05-01",
+        "end": "2017-06-30",
+        "orbit_direction": "descending",
+    },
     {"product_type": "OCN", "start": "2020-01-01", "end": "2020-02-28", "platform": "S1A"},
     {"start": "2019-06-01", "end": "2019-06-10", "bbox": "0.5,43,2,44.5"},
-    {"collection": "S2ST", "start": "2021-01-01", "end": "2021-02-28", "geometry": "POLYGON((5 43, 6 43, 6 44, 5 44, 5 43))"},
-    {"collection": "S2ST", "point": "146.58,13.98", "start": "2020-08-01", "end": "2020-08-31", "platform": "S2A"},
-]  # fmt: skip
+    {
+        "collection": "S2ST",
+        "start": "2021-01-01",
+        "end": "2021-02-28",
+        "geometry": "POLYGON((5 43, 6 43, 6 44, 5 44, 5 43))",
+    },
+    {
+        "collection": "S2ST",
+        "point": "146.58,13.98",
+        "start": "2020-08-01",
+        "end": "2020-08-31",
+        "platform": "S2A",
+    },
+]
 
 
 @pytest.fixture(scope="module")
@@ -50,11 +72,19 @@ def geodes(still: Sandbox) -> GeodesBackend:
 
 
 def _shared(props: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in props.items() if not k.startswith(("peps:", "geodes:")) and k not in URL_VALUED | PEPS_ONLY}
+    return {
+        k: v
+        for k, v in props.items()
+        if not k.startswith(("peps:", "geodes:")) and k not in URL_VALUED | PEPS_ONLY
+    }
 
 
-@pytest.mark.parametrize("fields", QUERIES, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()))
-def test_same_products_same_properties(fields: dict[str, Any], peps: PepsBackend, geodes: GeodesBackend) -> None:
+@pytest.mark.parametrize(
+    "fields", QUERIES, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items())
+)
+def test_same_products_same_properties(
+    fields: dict[str, Any], peps: PepsBackend, geodes: GeodesBackend
+) -> None:
     query = Query.create(**fields)
     from_peps = {p.id: p for p in peps.search(query)}
     from_geodes = {p.id: p for p in geodes.search(query)}

@@ -16,18 +16,34 @@ pytestmark = pytest.mark.pgstac
 
 QUERIES = [
     {"collection": "S2ST", "tile": "31TCJ", "start": "2018-01-01", "end": "2018-06-30"},
-    {"collection": "S2ST", "tile": "31TCJ", "start": "2018-02-01", "end": "2018-05-31", "max_cloud_cover": 40},
+    {
+        "collection": "S2ST",
+        "tile": "31TCJ",
+        "start": "2018-02-01",
+        "end": "2018-05-31",
+        "max_cloud_cover": 40,
+    },
     {"product_type": "GRD", "start": "2018-01-01", "end": "2018-02-28"},
     {"collection": "S1", "start": "2018-01-01", "end": "2018-02-28", "relative_orbit": 8},
-    {"collection": "S1", "start": "2018-01-10", "end": "2018-02-10", "orbit_direction": "descending", "platform": "S1A"},
+    {
+        "collection": "S1",
+        "start": "2018-01-10",
+        "end": "2018-02-10",
+        "orbit_direction": "descending",
+        "platform": "S1A",
+    },
     {"product_type": "S2MSI2A_MAJA", "tile": "31TCJ", "start": "2018-01-01", "end": "2018-06-30"},
     {"collection": "S2ST", "start": "2018-01-01", "end": "2018-06-30", "bbox": "1.0,43.5,1.5,43.8"},
     {"collection": "S1", "start": "2018-01-01", "end": "2018-02-28", "point": "2.4,47.5"},
-]  # fmt: skip
+]
 
 
-@pytest.mark.parametrize("fields", QUERIES, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items()))
-def test_same_products_as_the_geodes_sandbox(fields: dict[str, Any], pgstac: StacApiBackend, geodes: GeodesBackend) -> None:
+@pytest.mark.parametrize(
+    "fields", QUERIES, ids=lambda f: ",".join(f"{k}={v}" for k, v in f.items())
+)
+def test_same_products_as_the_geodes_sandbox(
+    fields: dict[str, Any], pgstac: StacApiBackend, geodes: GeodesBackend
+) -> None:
     query = Query.create(**fields)
     from_pgstac = {p.id: p for p in pgstac.search(query, limit=25)}
     from_sandbox = {p.id: p for p in geodes.search(query)}
@@ -35,7 +51,11 @@ def test_same_products_as_the_geodes_sandbox(fields: dict[str, Any], pgstac: Sta
     for name, product in from_pgstac.items():
         twin = from_sandbox[name]
         assert product.native_id == twin.native_id
-        assert (product.size, product.md5, product.download_url) == (twin.size, twin.md5, twin.download_url)
+        assert (product.size, product.md5, product.download_url) == (
+            twin.size,
+            twin.md5,
+            twin.download_url,
+        )
         assert product.properties == twin.properties
 
 
@@ -62,21 +82,31 @@ def test_explicit_page_number_walks_tokens(pgstac: StacApiBackend) -> None:
 def test_generic_profile_on_plain_stac_vocabulary(pgstac: StacApiBackend) -> None:
     """The stock mapping (``datetime`` interval, ``ids``, plain property names) on the same
     server: server-native collection names, the ESA name from ``identifier``."""
-    generic = StacApiBackend(pgstac.base_url, profile=StacProfile(name="pgstac", max_page_size=50), collections=["PEPS_S2_L1C"])
+    generic = StacApiBackend(
+        pgstac.base_url,
+        profile=StacProfile(name="pgstac", max_page_size=50),
+        collections=["PEPS_S2_L1C"],
+    )
     query = Query.create(bbox="1.0,43.5,1.5,43.8")
     products = list(generic.search(query, limit=9))
     assert len(products) == generic.count(query) > 9
-    assert all(p.id.startswith("S2") and p.native_id.startswith("URN:FEATURE:DATA:gdh:") for p in products)
+    assert all(
+        p.id.startswith("S2") and p.native_id.startswith("URN:FEATURE:DATA:gdh:") for p in products
+    )
     assert {p.properties["pgstac:collection"] for p in products} == {"PEPS_S2_L1C"}
 
 
 def test_generic_routing_names_the_missing_collection(pgstac: StacApiBackend) -> None:
     generic = StacApiBackend(pgstac.base_url, profile=StacProfile(name="pgstac"))
-    with pytest.raises(InvalidQueryError, match=r"unknown collection\(s\) S1 on PGSTAC .*PEPS_S1_L1"):
+    with pytest.raises(
+        InvalidQueryError, match=r"unknown collection\(s\) S1 on PGSTAC .*PEPS_S1_L1"
+    ):
         generic.search_page(Query.create(collection="S1", start="2018-01-01"))
 
 
 def test_unknown_collection_is_named(pgstac: StacApiBackend) -> None:
     backend = StacApiBackend(pgstac.base_url, profile=pgstac.profile, collections=["PEPS_S3_NOPE"])
-    with pytest.raises(InvalidQueryError, match="unknown collection.*PEPS_S3_NOPE.*it has: .*PEPS_S2_L1C"):
+    with pytest.raises(
+        InvalidQueryError, match="unknown collection.*PEPS_S3_NOPE.*it has: .*PEPS_S2_L1C"
+    ):
         backend.search_page(Query.create(start="2018-01-01"))
