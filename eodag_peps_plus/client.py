@@ -7,6 +7,7 @@ works against PEPS, and the same code moves to GEODES by changing one name.
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -146,12 +147,28 @@ def _interval(value: DatetimeLike) -> tuple[Any, Any]:
     if isinstance(value, str):
         if "/" in value:
             start, _, end = value.partition("/")
-            return (None if start in ("", "..") else start), (None if end in ("", "..") else end)
-        return value, value
+            return (
+                None if start in ("", "..") else _partial(start, first=True),
+                None if end in ("", "..") else _partial(end, first=False),
+            )
+        return _partial(value, first=True), _partial(value, first=False)
     parts = list(value)
     if len(parts) != 2:
         raise InvalidQueryError("datetime: expected 'start/end' or a pair (start, end)")
     return parts[0], parts[1]
+
+
+def _partial(text: str, *, first: bool) -> str:
+    """pystac-client's partial dates: ``2019`` is the whole year, ``2019-03`` the month."""
+    text = text.strip()
+    if re.fullmatch(r"\d{4}", text):
+        return f"{text}-01-01" if first else f"{text}-12-31"
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        year, month = (int(v) for v in text.split("-"))
+        if not 1 <= month <= 12:
+            raise InvalidQueryError(f"datetime: {text!r} is not a month")
+        return f"{text}-01" if first else f"{text}-{calendar.monthrange(year, month)[1]:02d}"
+    return text
 
 
 def _query_fields(query: Mapping[str, Any] | Sequence[str] | None) -> dict[str, Any]:
