@@ -101,7 +101,7 @@ class Client:
         fields.update(_query_fields(query))
         if ids is not None:
             fields["identifiers"] = [ids] if isinstance(ids, str) else list(ids)
-        names = [collections] if isinstance(collections, str) else list(collections or [])
+        names: list[str | None] = [collections] if isinstance(collections, str) else list(collections or [])
         queries = []
         for name in names or [None]:
             per = dict(fields)
@@ -122,7 +122,7 @@ def _detect(url: str, verify: bool | str) -> tuple[str, str]:
     root = url.rstrip("/")
     if root.endswith("/api/stac"):
         return "geodes", root[: -len("/api/stac")]
-    probes = (
+    probes: tuple[tuple[str, str, dict[str, Any], str], ...] = (
         ("peps", f"{root}/resto/api/collections/search.json", {"maxRecords": 1}, "properties"),
         ("geodes", f"{root}/api/stac", {}, "stac_version"),
     )

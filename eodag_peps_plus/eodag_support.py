@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+
 def providers_yaml() -> str:
     """Our providers file: the installed copy, else the checkout's top-level one."""
     installed = resources.files("eodag_peps_plus").joinpath("providers.yml")

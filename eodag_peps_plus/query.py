@@ -148,19 +148,16 @@ class Query:
         if "product_type" in values:
             out["product_type"] = str(values["product_type"]).strip().upper()
         if "collection" in values:
-            collection = _choice(str(values["collection"]), COLLECTIONS, "collection")
-            out["collection"] = collection
+            out["collection"] = _choice(str(values["collection"]), COLLECTIONS, "collection")
         elif out.get("product_type") in PRODUCT_TYPES:
             out["collection"] = PRODUCT_TYPES[out["product_type"]]
         if "sensor_mode" in values:
             out["sensor_mode"] = _choice(str(values["sensor_mode"]), SENSOR_MODES, "sensor_mode")
         if "platform" in values:
             platform = _choice(str(values["platform"]), PLATFORMS, "platform")
-            collection = out.get("collection")
-            if collection and not platform.startswith(collection[:2]):
-                raise InvalidQueryError(
-                    f"platform: {platform} does not belong to collection {collection}"
-                )
+            family = out.get("collection")
+            if family and not platform.startswith(family[:2]):
+                raise InvalidQueryError(f"platform: {platform} does not belong to collection {family}")
             out["platform"] = platform
         if "orbit_direction" in values:
             out["orbit_direction"] = _choice(

@@ -10,7 +10,14 @@ from pathlib import Path
 import pytest
 
 from eodag_peps_plus.http_io import Credentials
-from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, DEFAULT_USER, Catalogue, Sandbox, SandboxConfig
+from eodag_peps_plus.sandbox import (
+    DEFAULT_API_KEY,
+    DEFAULT_PASSWORD,
+    DEFAULT_USER,
+    Catalogue,
+    Sandbox,
+    SandboxConfig,
+)
 
 FIXTURES = Path(__file__).resolve().parents[1].parent / "shared" / "reference" / "fixtures"
 LOCAL_FIXTURES = Path(__file__).resolve().parent / "fixtures"

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import requests
@@ -13,9 +15,6 @@ from eodag_peps_plus.exceptions import BackendError
 from eodag_peps_plus.product import Availability
 from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import Sandbox
-
-from collections.abc import Callable
-from pathlib import Path
 
 
 @pytest.fixture(scope="module")

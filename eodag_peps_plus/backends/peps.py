@@ -228,7 +228,7 @@ class PepsBackend(Backend):
         matched = sum(totals)
         products: list[Product] = []
         position = offset
-        for index, (collection, total) in enumerate(zip(collections, totals)):
+        for index, (collection, total) in enumerate(zip(collections, totals, strict=True)):
             if position >= total:
                 position -= total
                 continue

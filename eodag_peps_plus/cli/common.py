@@ -116,11 +116,11 @@ def open_backend(backend_name: str, url: str | None) -> Backend:
 def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
     rows = [[("" if v is None else str(v)) for v in row] for row in rows]
     widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths))
+    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
     click.echo(line)
     click.echo("  ".join("-" * w for w in widths))
     for row in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths)))
+        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
 
 
 def product_rows(items: Iterable[Any]) -> list[list[Any]]:

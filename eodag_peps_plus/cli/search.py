@@ -10,7 +10,15 @@ from typing import Any
 
 import click
 
-from .common import PRODUCT_HEADERS, backend_options, build_query, open_backend, print_table, product_rows, query_options
+from .common import (
+    PRODUCT_HEADERS,
+    backend_options,
+    build_query,
+    open_backend,
+    print_table,
+    product_rows,
+    query_options,
+)
 
 
 def register(group: click.Group) -> None:

@@ -129,7 +129,7 @@ class PepsPlusSearch(Search):
             generic["_collection"] = str(generic["_collection"]).format(collection=collection)
         return generic
 
-    def query(self, prep: PreparedSearch = PreparedSearch(), **kwargs: Any) -> SearchResult:
+    def query(self, prep: PreparedSearch = PreparedSearch(), **kwargs: Any) -> SearchResult:  # noqa: B008 - EODAG signature
         collection = kwargs.get("collection") or prep.collection
         try:
             query = build_query(self.collection_config(collection), kwargs)
@@ -141,14 +141,14 @@ class PepsPlusSearch(Search):
         search_kwargs = {k: v for k, v in kwargs.items() if k not in ("number_matched",)}
         geometries = shapes(page.products)
         products = [
-            to_eoproduct(p, self.provider, collection, geometry=g) for p, g in zip(page.products, geometries)
+            to_eoproduct(p, self.provider, collection, geometry=g) for p, g in zip(page.products, geometries, strict=True)
         ]
         return SearchResult(
             products,
             page.matched if prep.count else None,
             search_params=search_kwargs | {"limit": limit, "collection": collection},
             next_page_token=page.next_token,
-            next_page_token_key="page",
+            next_page_token_key="page",  # noqa: S106 - a paging key, not a secret
         )
 
     def credentials(self, auth: Any) -> Credentials:

@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import hashlib
-import random
 import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone

@@ -4,6 +4,7 @@ with Basic auth, tape staging and ``Range``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import re
@@ -67,6 +68,14 @@ def _range(value: str, name: str) -> tuple[float, float]:
     return (_number(low, name) if low else float("-inf"), _number(high, name) if high else float("inf"))
 
 
+def _equals(entry: Entry, *, attr: str, wanted: str) -> bool:
+    return str(getattr(entry, attr)).lower() == wanted
+
+
+def _within(entry: Entry, *, attr: str, low: float, high: float) -> bool:
+    return bool(low <= getattr(entry, attr) <= high)
+
+
 def build_filter(params: dict[str, str]) -> tuple[Callable[[Entry], bool], BaseGeometry | None]:
     """Turn resto query parameters into a predicate; raise ``ParamError`` like resto would."""
     tests: list[Callable[[Entry], bool]] = []
@@ -109,14 +118,14 @@ def build_filter(params: dict[str, str]) -> tuple[Callable[[Entry], bool], BaseG
     for key, attr in (("productType", "product_type"), ("sensorMode", "sensor_mode"), ("platform", "platform"), ("orbitDirection", "orbit_direction")):  # fmt: skip
         if params.get(key):
             wanted = params[key].lower()
-            tests.append(lambda e, a=attr, w=wanted: str(getattr(e, a)).lower() == w)
+            tests.append(functools.partial(_equals, attr=attr, wanted=wanted))
     if params.get("tileid"):
         tile = params["tileid"].upper().removeprefix("T")
         tests.append(lambda e: e.tile == tile)
     for key, attr in (("relativeOrbitNumber", "relative_orbit"), ("orbitNumber", "orbit_number")):
         if params.get(key):
             low, high = _range(params[key], key)
-            tests.append(lambda e, a=attr, lo=low, hi=high: lo <= getattr(e, a) <= hi)
+            tests.append(functools.partial(_within, attr=attr, low=low, high=high))
     if params.get("cloudCover"):
         low, high = _range(params["cloudCover"], "cloudCover")
         tests.append(lambda e: e.cloud_cover is not None and low <= e.cloud_cover <= high)
