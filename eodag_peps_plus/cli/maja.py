@@ -439,8 +439,6 @@ def fetch(
 ) -> None:
     """Download finished jobs' L2A archives (default: every finished job not fully fetched),
     skipping NOVALD (too cloudy) dates and files already present; report unprocessed L1C."""
-    from tqdm import tqdm
-
     jobs = _jobs(store_path)
     if job_ids:
         records = [jobs.get(j) for j in job_ids]
@@ -455,10 +453,7 @@ def fetch(
         return
     problems = 0
     for record in records:
-        with tqdm(
-            unit="B", unit_scale=True, desc=f"job {record.id}", disable=no_progress, leave=False
-        ) as bar:
-            report = jobs.fetch(record.id, write_dir, progress=bar.update)
+        report = jobs.fetch(record.id, write_dir, quiet=no_progress)
         job = report.job
         if not report.finished:
             extra = f" ({_progress(job)}, {job.server_status})" if job.progress is not None else ""

@@ -121,8 +121,8 @@ def submit_session(template: requests.Session) -> requests.Session:
     """A session that retries only failed connections: a submission must never be sent twice
     because a reply was lost (that would start a duplicate job of several hours)."""
     retry = Retry(
-        total=3,
-        connect=3,
+        total=2,
+        connect=2,
         read=0,
         status=0,
         other=0,

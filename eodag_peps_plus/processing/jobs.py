@@ -244,7 +244,7 @@ class MajaJobs:
         job: int | str,
         out_dir: str | Path = ".",
         *,
-        progress: Callable[[int], None] | None = None,
+        quiet: bool = True,
     ) -> FetchReport:
         """Download a finished job's L2A archives, skipping NOVALD (too cloudy) dates and files
         already present; each outcome is recorded. An unfinished job downloads nothing."""
@@ -273,7 +273,7 @@ class MajaJobs:
                 wanted.append(result)
         if wanted:
             processing = self.processing_for(record.backend, record.base_url)
-            for outcome in download_results(processing, wanted, folder, progress=progress):
+            for outcome in download_results(processing, wanted, folder, quiet=quiet):
                 name = outcome.result.name
                 if outcome.ok and outcome.path is not None:
                     report.downloaded.append(outcome.path)

@@ -161,7 +161,14 @@ class OgcProcessing(ProcessingBackend):
         return headers
 
     def _request(
-        self, method: str, url: str, what: str, *, once: bool = False, **kwargs: Any
+        self,
+        method: str,
+        url: str,
+        what: str,
+        *,
+        once: bool = False,
+        allow_404: bool = False,
+        **kwargs: Any,
     ) -> requests.Response:
         session = self.submit_session if once else self.session
         headers = {"Accept": "application/json", **self._headers(), **kwargs.pop("headers", {})}
@@ -169,7 +176,9 @@ class OgcProcessing(ProcessingBackend):
             response = session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
             raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
-        if response.status_code in (400, 404, 405, 409, 422) and not what.endswith("list"):
+        if response.status_code == 404 and allow_404:
+            return response
+        if response.status_code in (400, 404, 405, 409, 422):
             raise ProcessingError(
                 f"{what} refused (HTTP {response.status_code}): {_detail(response)}"
             )
@@ -199,7 +208,7 @@ class OgcProcessing(ProcessingBackend):
         last: requests.Response | None = None
         for root in roots:
             url = f"{self.base_url}{root}/{self.config.processes_path}"
-            response = self._request("GET", url, "GEODES process list")
+            response = self._request("GET", url, "GEODES process list", allow_404=True)
             if response.status_code == 404:
                 last = response
                 continue

@@ -153,6 +153,8 @@ class WpsProcessing(ProcessingBackend):
             response = session.get(url, auth=self._auth(), timeout=self.timeout)
         except requests.RequestException as exc:
             raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
+        if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
+            return response  # pywps answers an ows:ExceptionReport with HTTP 400
         check_status(response, what)
         if response.text.lstrip().startswith("{"):
             json_or_error(response, what)  # resto's JSON errors, sometimes with HTTP 200
