@@ -46,7 +46,7 @@ class ResultArchive(Backend):
             session=processing.session,
             timeout=backend.timeout,
         )
-        self.processing = processing
+        self.service = processing
 
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
@@ -63,7 +63,7 @@ class ResultArchive(Backend):
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
         result = ResultFile(product.filename, product.download_url, product.size, product.md5)
-        return self.processing.open_result(result, offset=offset, if_range=if_range)
+        return self.service.open_result(result, offset=offset, if_range=if_range)
 
 
 def download_results(
