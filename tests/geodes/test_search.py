@@ -180,3 +180,20 @@ def test_bad_stac_requests_are_answered_like_a_server(sandbox: Sandbox) -> None:
     assert {"PEPS_S1_L1", "PEPS_S1_L2", "PEPS_S2_L1C", "THEIA_REFLECTANCE_SENTINEL2_L2A"} <= {
         c["id"] for c in listed["collections"]
     }
+
+
+def test_pystac_style_client_opens_geodes(sandbox: Sandbox, geodes: GeodesBackend) -> None:
+    from eodag_peps_plus import Client
+
+    assert isinstance(Client.open("geodes").backend, GeodesBackend)
+    client = Client.open(f"{sandbox.url}/api/stac")
+    assert isinstance(client.backend, GeodesBackend) and client.url == sandbox.url
+    search = client.search(
+        collections="S2_MSI_L1C", bbox=[1.0, 43.5, 1.5, 43.8], datetime="2020-01-01/2020-03-01"
+    )
+    items = list(search.items())
+    query = Query.create(
+        collection="S2ST", bbox=(1.0, 43.5, 1.5, 43.8), start="2020-01-01", end="2020-03-01"
+    )
+    assert search.matched() == len(items) == geodes.count(query) > 0
+    assert {item.properties["grid:code"] for item in items} == {"MGRS-31TCJ"}
