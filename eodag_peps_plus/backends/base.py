@@ -136,6 +136,10 @@ class Backend(abc.ABC):
         if session is None:
             verify = self.session.verify if self.session.verify is not None else True
             session = make_session(status_forcelist=(), verify=verify)
+            for adapter in session.adapters.values():
+                retry = getattr(adapter, "max_retries", None)
+                if retry is not None:  # urllib3 would still sleep on 503/429 + Retry-After
+                    adapter.max_retries = retry.new(respect_retry_after_header=False)  # type: ignore[attr-defined]
             session.headers.update(self.session.headers)
             self.__dict__["_archive_session"] = session
         return session

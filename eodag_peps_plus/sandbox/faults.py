@@ -8,6 +8,7 @@ kind is something a real archive server did to PEPS users at some point.
 from __future__ import annotations
 
 import dataclasses
+import math
 import threading
 from collections.abc import Iterable, Iterator
 
@@ -101,7 +102,8 @@ class FaultPlan:
         elif kind == "status":
             headers = {}
             if fault.retry_after is not None:
-                headers["Retry-After"] = f"{fault.retry_after:g}"
+                # HTTP allows whole seconds only (urllib3 rejects fractions).
+                headers["Retry-After"] = str(max(0, math.ceil(fault.retry_after)))
             return _keep_gauge(
                 Response.json(
                     {"ErrorCode": fault.status, "ErrorMessage": "Service temporarily unavailable"},

@@ -61,3 +61,14 @@ def staging_catalogue(
         size = rng.randint(*size_range)
         entries.append(dataclasses.replace(entry, size=size, storage=storage))
     return Catalogue(entries)
+
+
+def replace_entry(catalogue: Catalogue, name: str, **changes: object) -> Entry:
+    """Swap one product for a modified copy in place (a reprocessed archive: new bytes, new
+    checksum and ETag under the same name and URL); returns the new entry."""
+    old = catalogue.by_name[name]
+    new = dataclasses.replace(old, **changes)  # type: ignore[arg-type]
+    catalogue.entries[catalogue.entries.index(old)] = new
+    catalogue.by_uuid[new.uuid] = new
+    catalogue.by_name[new.name] = new
+    return new

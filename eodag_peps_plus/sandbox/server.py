@@ -130,7 +130,10 @@ class Sandbox:
     def start(self) -> Sandbox:
         if self._thread is None:
             self._thread = threading.Thread(
-                target=self.httpd.serve_forever, name="sandbox", daemon=True
+                target=self.httpd.serve_forever,
+                kwargs={"poll_interval": 0.05},  # quick stop(): tests start many sandboxes
+                name="sandbox",
+                daemon=True,
             )
             self._thread.start()
         return self
@@ -206,6 +209,20 @@ class Sandbox:
     def entry(self, name: str) -> Entry:
         """The catalogue entry of a product name (tests arm faults and read state by name)."""
         return self.catalogue.by_name[name]
+
+    def replace_entry(self, name: str, **changes: Any) -> Entry:
+        """Reprocess a product in place (new bytes, checksum and ETag under the same name);
+        services drop whatever they cached about it."""
+        from .scenarios import replace_entry
+
+        entry = replace_entry(self.catalogue, name, **changes)
+        for service in self.services.values():
+            invalidate = getattr(service, "invalidate", None)
+            if callable(invalidate):
+                invalidate()
+            elif isinstance(getattr(service, "_text_cache", None), dict):
+                service._text_cache.clear()
+        return entry
 
     def restores_asked(self, name: str) -> int:
         """How many times a restore of ``name`` was asked (downloads of offline products too)."""

@@ -672,6 +672,33 @@ class _Run:
                 self.transfer_done(t, t.transfer_future)
 
 
+def wait_until_online(
+    backend: Backend,
+    product: Product,
+    *,
+    timeout: float,
+    poll_initial: float = 5.0,
+    poll_factor: float = 1.5,
+    poll_max: float = 60.0,
+) -> Availability:
+    """Ask the restore of one product if needed and poll until it is online or ``timeout``
+    seconds passed; returns the last availability seen (for streaming, where no file and
+    no ledger are involved)."""
+    availability = product.availability
+    if availability is not Availability.ONLINE:
+        revealed = backend.request_restore(product)
+        if revealed is Availability.ONLINE:
+            return revealed
+    deadline = time.monotonic() + timeout
+    interval = poll_initial
+    found = backend.availability([product]).get(product.id, availability)
+    while found is not Availability.ONLINE and time.monotonic() + interval <= deadline:
+        time.sleep(interval)
+        interval = min(interval * poll_factor, poll_max)
+        found = backend.availability([product]).get(product.id, found)
+    return found
+
+
 def download(
     backend: Backend, products: Sequence[Product], output_dir: str | Path, **options: Any
 ) -> DownloadReport:

@@ -25,7 +25,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -209,7 +209,7 @@ class _Attempt:
             with open(self.part, "r+b" if start else "wb") as out:
                 out.seek(start)
                 out.truncate(start)
-                for chunk in response.iter_content(CHUNK):
+                for chunk in iter_body(response):
                     if not chunk:
                         continue
                     if position == 0 and not chunk.startswith(b"PK"):
@@ -401,6 +401,20 @@ def _message_reply(
         f"HTTP {status} with a {kind} body: {detail}",
         status_code=status,
     )
+
+
+def iter_body(response: requests.Response, size: int = CHUNK) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` hands over whatever bytes came before a dropped
+    connection, where ``iter_content`` would lose up to a whole chunk."""
+    raw = response.raw
+    if not hasattr(raw, "read1"):
+        yield from response.iter_content(size)
+        return
+    while True:
+        data = raw.read1(size)
+        if not data:
+            return
+        yield data
 
 
 def _read_small(response: requests.Response, limit: int = 65536) -> bytes:

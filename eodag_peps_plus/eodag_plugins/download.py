@@ -1,0 +1,351 @@
+"""EODAG download plugin ``StagingDownload``: EODAG's ``download``/``download_all``/
+``stream_download`` on top of the tape-aware staging downloader.
+
+EODAG's own loop retries every product every ``wait`` minutes; this plugin hands the whole
+list to :class:`~eodag_peps_plus.staging.Downloader` instead (restores up front, batched polls,
+verified resumable transfers, a ledger). ``wait`` is therefore not used: polling is adaptive
+(plugin config keys ``poll_initial``, ``poll_factor``, ``poll_max`` in seconds); ``timeout``
+(minutes) bounds the wait for restores.
+
+Plugin config keys (provider YAML ``download:`` block): ``backend`` (``peps``, ``geodes``),
+``api_endpoint`` (catalogue base URL; default: scheme and host of the download link),
+``output_dir``, ``extract`` (default true, like EODAG), ``delete_archive``,
+``max_transfers``, ``max_restores``, ``poll_*``, ``restore_retry_after``, ``max_attempts``,
+``backoff_max``, ``state_dir``, ``quiet``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import tempfile
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import Executor
+from pathlib import Path
+from typing import Any
+from urllib.parse import urlsplit
+
+import requests
+from eodag.api.product import EOProduct
+from eodag.plugins.download.base import Download
+from eodag.utils import (
+    DEFAULT_DOWNLOAD_TIMEOUT,
+    DEFAULT_DOWNLOAD_WAIT,
+    StreamResponse,
+    path_to_uri,
+)
+from eodag.utils.exceptions import AuthenticationError as EodagAuthenticationError
+from eodag.utils.exceptions import DownloadError as EodagDownloadError
+from eodag.utils.exceptions import MisconfiguredError, NotAvailableError
+
+from ..backends import get_backend
+from ..backends.base import Backend
+from ..exceptions import AuthenticationError
+from ..http_io import Credentials
+from ..product import Availability, Product
+from ..staging import Downloader, DownloadReport, DownloadStatus
+from ..staging.scheduler import wait_until_online
+from ..staging.transfer import Outcome, classify_reply, iter_body
+from .convert import from_eoproduct
+
+logger = logging.getLogger(__name__)
+
+#: Numeric plugin-config keys passed to the Downloader as they are.
+_NUMERIC = (
+    "max_transfers",
+    "max_restores",
+    "poll_initial",
+    "poll_factor",
+    "poll_max",
+    "restore_retry_after",
+    "max_attempts",
+    "backoff_base",
+    "backoff_max",
+    "lease",
+)
+
+
+def credentials_from_auth(auth: Any) -> Credentials | None:
+    """What EODAG hands over: our auth plugin (``PepsPlusAuth``) or the ``requests`` auth it
+    built (HTTP Basic for PEPS, ``X-API-Key`` for GEODES)."""
+    if auth is None:
+        return None
+    if hasattr(auth, "credentials") and callable(auth.credentials):
+        creds = auth.credentials()
+        return creds if isinstance(creds, Credentials) else None
+    if isinstance(auth, requests.auth.HTTPBasicAuth):
+        username = auth.username.decode() if isinstance(auth.username, bytes) else auth.username
+        password = auth.password.decode() if isinstance(auth.password, bytes) else auth.password
+        return Credentials(username=str(username), password=str(password))
+    key = getattr(auth, "_key", None) or getattr(auth, "key", None) or getattr(auth, "apikey", None)
+    if isinstance(key, str):
+        return Credentials(api_key=key)
+    if hasattr(auth, "authenticate"):
+        return credentials_from_auth(auth.authenticate())
+    raise MisconfiguredError(
+        f"StagingDownload cannot use an auth of type {type(auth).__name__}: configure "
+        "'auth: {type: PepsPlusAuth}' for this provider"
+    )
+
+
+class StagingDownload(Download):
+    """Tape-aware downloads for PEPS (and GEODES) providers."""
+
+    # -- helpers ------------------------------------------------------------------------------
+    def _option(self, kwargs: dict[str, Any], key: str, default: Any = None) -> Any:
+        value = kwargs.get(key)
+        if value is None:
+            value = getattr(self.config, key, None)
+        return default if value is None else value
+
+    def _output_dir(self, kwargs: dict[str, Any]) -> Path:
+        """``eodag download`` passes ``output_dir=None`` without ``--output-dir``: fall back
+        to the plugin config, then EODAG's temporary folder."""
+        value = kwargs.get("output_dir") or getattr(self.config, "output_dir", None)
+        return Path(value or tempfile.gettempdir()).expanduser().resolve()
+
+    def _auth(self, auth: Any, products: Sequence[EOProduct]) -> Credentials:
+        creds = credentials_from_auth(auth)
+        if creds is None:
+            for product in products:
+                plugin = getattr(product, "downloader_auth", None)
+                if plugin is not None:
+                    creds = credentials_from_auth(plugin)
+                    break
+        if creds is None or (creds.basic is None and creds.api_key is None):
+            # No auth plugin matched (its ``matching_url`` names the public server while the
+            # products come from a mirror or the sandbox): read the provider's credentials the
+            # way EODAG does, from EODAG__<PROVIDER>__AUTH__CREDENTIALS__* or eodag.yml.
+            from ..cli.common import credentials_from_env
+
+            creds = credentials_from_env(self.provider)
+        return creds
+
+    def _backend(self, products: Sequence[EOProduct], auth: Any) -> Backend:
+        name = str(getattr(self.config, "backend", None) or "peps")
+        base = getattr(self.config, "api_endpoint", None)
+        if not base:
+            link = products[0].remote_location or products[0].properties.get("eodag:download_link")
+            parts = urlsplit(str(link or ""))
+            base = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+        verify = getattr(self.config, "ssl_verify", True)
+        return get_backend(name, base, credentials=self._auth(auth, products), verify=verify)
+
+    def _downloader(
+        self,
+        backend: Backend,
+        kwargs: dict[str, Any],
+        timeout: float,
+        executor: Executor | None,
+        bytes_bar: Any = None,
+        quiet: bool | None = None,
+    ) -> Downloader:
+        options: dict[str, Any] = {
+            key: float(value) if "." in str(value) else int(value)
+            for key in _NUMERIC
+            if (value := self._option(kwargs, key)) is not None
+        }
+        state_dir = self._option(kwargs, "state_dir")
+        return Downloader(
+            backend,
+            self._output_dir(kwargs),
+            executor=executor,
+            timeout=max(float(timeout), 0.0) * 60.0,
+            extract=bool(self._option(kwargs, "extract", True)),
+            delete_archive=bool(self._option(kwargs, "delete_archive", False)),
+            quiet=bool(self._option(kwargs, "quiet", False)) if quiet is None else quiet,
+            state_dir=state_dir,
+            bytes_bar=bytes_bar,
+            **options,
+        )
+
+    def _record(self, eo_product: EOProduct, output_dir: Path) -> None:
+        """EODAG's ``.downloaded/`` record, so EODAG tooling also sees the product as done."""
+        records = output_dir / ".downloaded"
+        try:
+            records.mkdir(parents=True, exist_ok=True)
+            (records / self.generate_record_hash(eo_product)).write_text(
+                str(eo_product.remote_location or "")
+            )
+        except OSError as exc:
+            logger.debug("could not write the EODAG download record: %s", exc)
+
+    def _run(
+        self,
+        eo_products: Sequence[EOProduct],
+        auth: Any,
+        kwargs: dict[str, Any],
+        timeout: float,
+        executor: Executor | None,
+        bytes_bar: Any = None,
+        downloaded_callback: Any = None,
+        count_bar: Any = None,
+        quiet: bool | None = None,
+    ) -> DownloadReport:
+        backend = self._backend(eo_products, auth)
+        records: dict[str, EOProduct] = {}
+        products: list[Product] = []
+        for eo_product in eo_products:
+            product = from_eoproduct(eo_product, backend.name)
+            records.setdefault(product.id, eo_product)
+            products.append(product)
+        downloader = self._downloader(backend, kwargs, timeout, executor, bytes_bar, quiet)
+
+        def on_done(product: Product, path: str) -> None:
+            eo_product = records[product.id]
+            eo_product.location = path_to_uri(path)
+            self._record(eo_product, downloader.output_dir)
+            if count_bar is not None:
+                count_bar(1)
+            if downloaded_callback is not None:
+                downloaded_callback(eo_product)
+
+        downloader.on_done = on_done
+        try:
+            report = downloader.download(products)
+        except AuthenticationError as exc:
+            raise EodagAuthenticationError(str(exc)) from exc
+        for entry in report.products:
+            eo_product = records[entry.id]
+            if entry.status is DownloadStatus.DONE and entry.path:
+                eo_product.location = path_to_uri(entry.path)
+                if entry.reason.startswith("already on disk"):
+                    self._record(eo_product, downloader.output_dir)
+        return report
+
+    # -- EODAG API ----------------------------------------------------------------------------
+    def download(
+        self,
+        product: EOProduct,
+        auth: Any = None,
+        progress_callback: Any = None,
+        executor: Any = None,
+        wait: float = DEFAULT_DOWNLOAD_WAIT,
+        timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        **kwargs: Any,
+    ) -> str | None:
+        """One product: restored if needed (up to ``timeout`` minutes), verified, in place."""
+        report = self._run(
+            [product], auth, kwargs, timeout, executor, bytes_bar=progress_callback, quiet=True
+        )
+        entry = report.products[0]
+        if entry.status is DownloadStatus.DONE and entry.path:
+            return entry.path
+        if entry.status is DownloadStatus.UNAVAILABLE:
+            raise NotAvailableError(f"{entry.id}: {entry.reason}")
+        raise EodagDownloadError(f"{entry.id}: {entry.reason}")
+
+    def download_all(
+        self,
+        products: Any,
+        auth: Any = None,
+        downloaded_callback: Any = None,
+        progress_callback: Any = None,
+        executor: Any = None,
+        wait: float = DEFAULT_DOWNLOAD_WAIT,
+        timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        **kwargs: Any,
+    ) -> list[str]:
+        """The whole list at once; returns the paths of the products now on disk and logs
+        the per-product report (``WARNING`` for those that are not)."""
+        eo_products = list(products)
+        if not eo_products:
+            return []
+        report = self._run(
+            eo_products,
+            auth,
+            kwargs,
+            timeout,
+            executor,
+            downloaded_callback=downloaded_callback,
+            count_bar=progress_callback,
+        )
+        level = logging.INFO if report.ok else logging.WARNING
+        logger.log(level, "download report:\n%s", report.format())
+        return report.paths
+
+    def stream_download(
+        self,
+        product: EOProduct,
+        auth: Any = None,
+        byte_range: tuple[int | None, int | None] = (None, None),
+        compress: str = "auto",
+        wait: float = DEFAULT_DOWNLOAD_WAIT,
+        timeout: float = DEFAULT_DOWNLOAD_TIMEOUT,
+        **kwargs: Any,
+    ) -> StreamResponse:
+        """Stream the archive (waiting for its restore first, up to ``timeout`` minutes).
+
+        The stream checks length and MD5 as it goes and raises at the end if they do not match,
+        so a consumer never silently keeps a wrong copy. ``byte_range`` is ``(start, end)``
+        inclusive; partial streams are length-checked only.
+        """
+        backend = self._backend([product], auth)
+        ours = from_eoproduct(product, backend.name)
+        poll = {
+            key: float(self._option(kwargs, key, default))
+            for key, default in (("poll_initial", 5.0), ("poll_factor", 1.5), ("poll_max", 60.0))
+        }
+        try:
+            availability = wait_until_online(backend, ours, timeout=max(timeout, 0) * 60, **poll)
+        except AuthenticationError as exc:
+            raise EodagAuthenticationError(str(exc)) from exc
+        if availability is not Availability.ONLINE:
+            raise NotAvailableError(
+                f"{ours.id} is not online ({availability.value}) after {timeout:g} min; "
+                "its restore was requested"
+            )
+        start, end = byte_range
+        offset = start or 0
+        response = backend.open_download(ours, offset=offset)
+        verdict = classify_reply(ours, response, offset)
+        if verdict is not None:
+            response.close()
+            if verdict.outcome is Outcome.AUTH:
+                raise EodagAuthenticationError(verdict.reason)
+            raise NotAvailableError(f"{ours.id}: {verdict.reason}")
+        if offset and response.status_code != 206:
+            response.close()
+            raise EodagDownloadError(f"{ours.id}: the server ignored the byte range")
+        size = ours.size
+        length = (size - offset) if size is not None else None
+        if end is not None and length is not None:
+            length = min(length, end + 1 - offset)
+        whole = offset == 0 and end is None
+        headers = {"Content-Type": "application/zip"}
+        if length is not None:
+            headers["Content-Length"] = str(length)
+        return StreamResponse(
+            content=_verified_chunks(response, ours, length, whole),
+            filename=f"{ours.id}.zip",
+            size=length,
+            headers=headers,
+            media_type="application/zip",
+        )
+
+
+def _verified_chunks(
+    response: requests.Response, product: Product, length: int | None, whole: bool
+) -> Iterator[bytes]:
+    digest = hashlib.md5(usedforsecurity=False)
+    sent = 0
+    started = time.monotonic()
+    with response:
+        for chunk in iter_body(response):
+            if length is not None and sent + len(chunk) > length:
+                chunk = chunk[: length - sent]
+            if whole:
+                digest.update(chunk)
+            sent += len(chunk)
+            yield chunk
+            if length is not None and sent >= length:
+                break
+    if length is not None and sent != length:
+        raise EodagDownloadError(f"{product.id}: stream ended after {sent} of {length} bytes")
+    if whole and product.md5 and digest.hexdigest() != product.md5:
+        raise EodagDownloadError(f"{product.id}: MD5 mismatch, the streamed copy is corrupt")
+    logger.debug("%s streamed in %.1f s", product.id, time.monotonic() - started)
+
+
+__all__ = ["StagingDownload", "credentials_from_auth"]
