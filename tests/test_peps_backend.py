@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 import requests
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from eodag_peps_plus.backends import get_backend
 from eodag_peps_plus.backends.peps import PepsBackend, feature_to_product, route_collections
@@ -138,3 +140,25 @@ def test_server_errors_are_typed(sandbox: Sandbox) -> None:
     assert response.status_code == 400 and set(response.json()) == {"ErrorCode", "ErrorMessage"}
     with pytest.raises(BackendError, match="404"):
         backend._get(f"{sandbox.url}/resto/api/collections/NOPE/search.json")
+
+
+@settings(max_examples=8, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(limit=st.integers(5, 600), s2_span=st.booleans())
+def test_any_page_size_gives_the_same_products(peps: PepsBackend, limit: int, s2_span: bool) -> None:
+    """Page numbers and tokens agree with plain iteration for any page size, across the
+    S2/S2ST split and beyond the server's 500 cap."""
+    start = "2016-06-01" if s2_span else "2017-01-01"
+    q = Query.create(collection="S2", start=start, end="2017-04-30")  # ~1,000 products
+    reference = [p.id for p in peps.search(q)]
+    by_token: list[str] = []
+    page = peps.search_page(q, limit=limit)
+    while True:
+        assert len(page.products) <= limit
+        by_token += [p.id for p in page.products]
+        if not page.next_token:
+            break
+        assert len(page.products) == limit  # only the last page is short
+        page = peps.search_page(q, limit=limit, token=page.next_token)
+    assert by_token == reference
+    number = min(2, -(-len(reference) // limit))
+    assert [p.id for p in peps.search_page(q, limit=limit, page=number).products] == reference[(number - 1) * limit : number * limit]

@@ -141,6 +141,7 @@ class PepsService:
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
         self._text_cache: dict[tuple[str, str], str] = {}
+        self._by_collection: dict[str | None, list[Entry]] = {}
         router = sandbox.router
         router.add("GET", r"/resto/api/collections/(?P<collection>[^/]+)/search\.json", self.search)
         router.add("GET", r"/resto/api/collections/search\.json", self.search)
@@ -168,10 +169,7 @@ class PepsService:
             accept, _geom = build_filter(params)
         except ParamError as exc:
             return _error(400, str(exc))
-        matches = [
-            e for e in self.sandbox.catalogue
-            if (collection is None or e.collection == collection) and e.collection in COLLECTIONS and accept(e)
-        ]  # fmt: skip
+        matches = [e for e in self._entries(collection) if accept(e)]
         total = len(matches)
         chunk = matches[(page - 1) * limit : page * limit]
         base = request.base_url
@@ -209,6 +207,15 @@ class PepsService:
             text = json.dumps(feature, ensure_ascii=False)
             self._text_cache[key] = text
         return text.replace(_STORAGE_MARK, self.sandbox.tape.mode(e.uuid), 1)
+
+    def _entries(self, collection: str | None) -> list[Entry]:
+        """Entries of one collection (all PEPS ones for ``None``), indexed once."""
+        if not self._by_collection:
+            for entry in self.sandbox.catalogue:
+                if entry.collection in COLLECTIONS:
+                    self._by_collection.setdefault(entry.collection, []).append(entry)
+                    self._by_collection.setdefault(None, []).append(entry)
+        return self._by_collection.get(collection, [])
 
     def feature(self, request: Request) -> Response:
         entry = self.sandbox.catalogue.by_uuid.get(request.params["uuid"])
