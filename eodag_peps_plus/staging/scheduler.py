@@ -360,6 +360,9 @@ class _Run:
                 self.reap()
                 if self.fatal is not None:
                     raise self.fatal
+                if self.cfg.cancel.is_set():
+                    self.stop_interrupted()
+                    return
                 now = time.monotonic()
                 expired = self.deadline is not None and now >= self.deadline
                 self.dispatch_restores()
@@ -376,6 +379,14 @@ class _Run:
         except KeyboardInterrupt:
             logger.warning("interrupted: part files and the ledger are kept; run again to resume")
             raise
+
+    def stop_interrupted(self) -> None:
+        """``cancel`` was set: let running transfers stop at their next chunk and say so."""
+        cf.wait([f for f in self.active_futures()], timeout=30)
+        self.reap()
+        for t in self.tracks:
+            if not t.status.final:
+                self.set(t, t.status, f"interrupted ({t.reason}); run again to continue")
 
     def active_futures(self) -> list[cf.Future[Any]]:
         futures: list[cf.Future[Any]] = []

@@ -43,6 +43,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 1 << 18
 #: Content types that are never an archive, whatever the length says.
 NOT_ARCHIVE_TYPES = ("application/json", "text/html", "text/plain", "application/xml", "text/xml")
+#: Every archive starts with a zip local file header (an empty zip would be PK\x05\x06).
+ZIP_MAGIC = b"PK\x03\x04"
 #: Renew a transfer claim this often while bytes flow.
 RENEW_EVERY = 5.0
 #: Failures of the connection, not of the disk (requests' errors are also ``OSError``s).
@@ -209,17 +211,23 @@ class _Attempt:
             with open(self.part, "r+b" if start else "wb") as out:
                 out.seek(start)
                 out.truncate(start)
+                head = b""  # the first bytes, held back until the zip signature is checked
                 for chunk in iter_body(response):
                     if not chunk:
                         continue
-                    if position == 0 and not chunk.startswith(b"PK"):
-                        out.close()
-                        self._forget_part()
-                        return self.result(
-                            Outcome.NOT_PRODUCT,
-                            f"the reply is not a zip archive ({_snippet(chunk[:40])!r}...)",
-                            status_code=response.status_code,
-                        )
+                    if position == 0:
+                        head += chunk
+                        if len(head) < len(ZIP_MAGIC) and len(head) != self.size:
+                            continue
+                        if not head.startswith(ZIP_MAGIC):
+                            out.close()
+                            self._forget_part()
+                            return self.result(
+                                Outcome.NOT_PRODUCT,
+                                f"the reply is not a zip archive ({_snippet(head[:40])!r}...)",
+                                status_code=response.status_code,
+                            )
+                        chunk, head = head, b""
                     if self.size is not None and position + len(chunk) > self.size:
                         out.close()
                         self._forget_part()

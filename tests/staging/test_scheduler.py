@@ -1,0 +1,180 @@
+"""The batch scheduler against the tape emulation: every "not online yet" reply variant,
+timeouts, concurrency bounds, resuming from the ledger, other executors."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import time
+from pathlib import Path
+
+import pytest
+
+from eodag_peps_plus.product import Availability
+from eodag_peps_plus.sandbox.scenarios import staging_catalogue
+from eodag_peps_plus.sandbox.server import OFFLINE_REPLIES
+from eodag_peps_plus.staging import DownloadStatus
+from eodag_peps_plus.staging.ledger import LEDGER_NAME, Ledger
+
+from .helpers import all_products, downloader, md5_of, peps_backend
+
+
+@pytest.mark.parametrize("reply", OFFLINE_REPLIES)
+def test_every_offline_reply_variant_ends_verified(
+    staging_sandbox, small_catalogue, tmp_path: Path, reply: str
+) -> None:
+    sb = staging_sandbox(small_catalogue, offline_reply=reply)
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    offline = [p for p in products if p.availability is not Availability.ONLINE]
+    assert offline
+    report = downloader(backend, tmp_path, timeout=20).download(products)
+    assert report.ok, report.format()
+    for product in products:
+        assert md5_of(tmp_path / f"{product.id}.zip") == product.md5
+    assert sorted(tmp_path.glob("*.zip*")) == sorted(tmp_path / f"{p.id}.zip" for p in products)
+    for product in offline:  # one restore request each, never a loop of downloads
+        assert sb.restores_asked(product.id) == 1
+    assert sb.stats["requests"] <= 3 * len(products) + 2  # searches stay batched
+
+
+def test_stale_catalogue_state_is_corrected_by_the_archive(
+    staging_sandbox, small_catalogue, tmp_path: Path
+) -> None:
+    """Products believed online that went back to tape: the download reply says so (whatever
+    its form), the product is polled and fetched once restored."""
+    sb = staging_sandbox(small_catalogue, offline_reply="200-json")
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    online = [p for p in products if p.availability is Availability.ONLINE]
+    for product in online:
+        sb.tape.set_mode(sb.entry(product.id).uuid, "tape")
+    report = downloader(backend, tmp_path, timeout=20).download(products)
+    assert report.ok, report.format()
+    assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
+
+
+def test_timeout_reports_unknown_and_stuck_products(staging_sandbox, tmp_path: Path) -> None:
+    catalogue = staging_catalogue(5, size_range=(50_000, 80_000), offline=0.4, unknown=1, seed=7)
+    stuck = next(e.name for e in catalogue if e.storage == "tape")
+    sb = staging_sandbox(catalogue, never_finish=frozenset({stuck}))
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    unknown = next(p.id for p in products if p.availability is Availability.UNKNOWN)
+    started = time.monotonic()
+    report = downloader(backend, tmp_path, timeout=1.5).download(products)
+    elapsed = time.monotonic() - started
+    assert elapsed < 6, "the timeout must end the wait"
+    by_id = {p.id: p for p in report.products}
+    assert by_id[unknown].status is DownloadStatus.UNAVAILABLE
+    assert "unknown" in by_id[unknown].reason and "timeout" in by_id[unknown].reason
+    assert by_id[stuck].status is DownloadStatus.UNAVAILABLE
+    assert "staging" in by_id[stuck].reason and "run again" in by_id[stuck].reason
+    done = report.with_status(DownloadStatus.DONE)
+    assert len(done) == 3
+    text = report.format()
+    assert unknown in text and stuck in text and "3 done" in text and "2 unavailable" in text
+
+
+def test_timeout_zero_still_asks_restores(staging_sandbox, small_catalogue, tmp_path: Path) -> None:
+    sb = staging_sandbox(small_catalogue)
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    report = downloader(backend, tmp_path, timeout=0).download(products)
+    offline = [p for p in products if p.availability is not Availability.ONLINE]
+    assert len(report.with_status(DownloadStatus.UNAVAILABLE)) == len(offline)
+    assert all(sb.restores_asked(p.id) == 1 for p in offline)
+    assert len(report.done) == len(products) - len(offline)
+
+
+def test_concurrency_bounds(staging_sandbox, tmp_path: Path) -> None:
+    catalogue = staging_catalogue(10, size_range=(150_000, 200_000), offline=0.6, seed=8)
+    sb = staging_sandbox(
+        catalogue, per_connection_bps=2_000_000, offline_reply_delay=0.15, restore_latency=(50, 100)
+    )
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    report = downloader(backend, tmp_path, max_transfers=2, max_restores=2).download(products)
+    assert report.ok, report.format()
+    assert sb.peaks["archive"] == 2
+    assert sb.peaks["restore"] == 2
+
+
+def test_ledger_resume_never_asks_twice(staging_sandbox, small_catalogue, tmp_path: Path) -> None:
+    """First run stops at its timeout; the second one (new process state, same folder) only
+    waits: restores are not asked again and finished products are not fetched again."""
+    sb = staging_sandbox(small_catalogue, restore_latency=(1500, 2000))  # 1.5-2 s
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    offline = [p for p in products if p.availability is not Availability.ONLINE]
+    first = downloader(backend, tmp_path, timeout=0.3).download(products)
+    assert len(first.with_status(DownloadStatus.UNAVAILABLE)) == len(offline)
+    served = sb.stats["archive_replies"]
+    report = downloader(peps_backend(sb), tmp_path, timeout=10).download(products)
+    assert report.ok, report.format()
+    assert sb.stats["archive_replies"] - served == len(offline)
+    for product in offline:
+        assert sb.restores_asked(product.id) == 1
+        assert md5_of(tmp_path / f"{product.id}.zip") == product.md5
+    rows = {r.id: r for r in Ledger(tmp_path / LEDGER_NAME).rows()}
+    assert all(rows[p.id].status == "done" for p in products)
+    assert all(rows[p.id].restore_asks == 1 for p in offline)
+
+
+def test_complete_files_are_skipped_and_fakes_replaced(
+    staging_sandbox, small_catalogue, tmp_path: Path
+) -> None:
+    sb = staging_sandbox(small_catalogue)
+    backend = peps_backend(sb)
+    products = [p for p in all_products(backend) if p.availability is Availability.ONLINE]
+    good, fake = products[0], products[1]
+    downloader(backend, tmp_path).download([good])
+    (tmp_path / LEDGER_NAME).unlink()  # a file from another tool: must be re-verified
+    (tmp_path / f"{fake.id}.zip").write_text('{"ErrorCode": 202, "ErrorMessage": "on tape"}')
+    before = sb.stats["archive_replies"]
+    report = downloader(backend, tmp_path).download([good, fake])
+    assert report.ok, report.format()
+    by_id = {p.id: p for p in report.products}
+    assert by_id[good.id].reason.startswith("already on disk")
+    assert sb.stats["archive_replies"] - before == 1
+    assert md5_of(tmp_path / f"{fake.id}.zip") == fake.md5
+
+
+def test_extract_and_delete_archive(staging_sandbox, small_catalogue, tmp_path: Path) -> None:
+    sb = staging_sandbox(small_catalogue)
+    backend = peps_backend(sb)
+    product = next(p for p in all_products(backend) if p.availability is Availability.ONLINE)
+    report = downloader(backend, tmp_path, extract=True, delete_archive=True).download([product])
+    assert report.ok, report.format()
+    safe = tmp_path / f"{product.id}.SAFE"
+    assert report.products[0].path == str(safe)
+    assert (safe / "manifest.safe").is_file()
+    assert not (tmp_path / f"{product.id}.zip").exists()
+    again = downloader(backend, tmp_path, extract=True).download([product])
+    assert again.products[0].reason.startswith("already on disk")
+
+
+def test_thread_pool_executor_is_used_and_left_open(
+    staging_sandbox, small_catalogue, tmp_path: Path
+) -> None:
+    sb = staging_sandbox(small_catalogue)
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    with cf.ThreadPoolExecutor(3, thread_name_prefix="mine") as pool:
+        report = downloader(backend, tmp_path, executor=pool).download(products)
+        assert report.ok, report.format()
+        assert pool.submit(lambda: 1).result() == 1  # not shut down behind the caller's back
+
+
+def test_dask_executor(staging_sandbox, small_catalogue, tmp_path: Path) -> None:
+    distributed = pytest.importorskip(
+        "distributed", reason="dask[distributed] not installed (pip install eodag-peps-plus[dask])"
+    )
+    sb = staging_sandbox(small_catalogue)
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    with distributed.LocalCluster(
+        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+    ) as cluster, distributed.Client(cluster) as client:
+        report = downloader(backend, tmp_path, executor=client.get_executor()).download(products)
+    assert report.ok, report.format()
+    assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
