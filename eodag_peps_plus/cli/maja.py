@@ -388,6 +388,13 @@ def wait(
         return
     failed: list[JobRecord] = []
     for record in records:
+        if record.reference is None:
+            click.echo(
+                f"job {record.id}: never acknowledged by the server "
+                f"({record.message or record.state.value}); nothing to wait for",
+                err=True,
+            )
+            continue
         with tqdm(
             total=100,
             desc=f"job {record.id}",

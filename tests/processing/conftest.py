@@ -13,9 +13,16 @@ import pytest
 
 from eodag_peps_plus.processing.jobs import MajaJobs
 from eodag_peps_plus.processing.store import JobStore
-from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, DEFAULT_USER, Catalogue, Sandbox, SandboxConfig
-from proc_helpers import FAST, backend_for
+from eodag_peps_plus.sandbox import (
+    DEFAULT_API_KEY,
+    DEFAULT_PASSWORD,
+    DEFAULT_USER,
+    Catalogue,
+    Sandbox,
+    SandboxConfig,
+)
 
+from .proc_helpers import FAST, backend_for
 
 
 @pytest.fixture
@@ -68,7 +75,9 @@ def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
 
 
 @pytest.fixture
-def run_cli(cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., CliResult]]:
+def run_cli(
+    cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Callable[..., CliResult]]:
     """``peps-plus ARGS`` in this process, through ``main()`` (one-line errors, exit codes)."""
     from eodag_peps_plus.cli import main
 

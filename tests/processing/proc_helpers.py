@@ -12,7 +12,12 @@ from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, DEFAULT_U
 #: Nominal durations are hours: at this scale a 22-date FULL_MAJA takes about 1.8 s.
 FAST = 0.00005
 #: A 61-day, one-orbit series on 31TCJ (22 L1C dates in the synthetic catalogue).
-SERIES: dict[str, Any] = {"tile": "31TCJ", "start": "2019-03-01", "end": "2019-05-01", "relative_orbit": 51}
+SERIES: dict[str, Any] = {
+    "tile": "31TCJ",
+    "start": "2019-03-01",
+    "end": "2019-05-01",
+    "relative_orbit": 51,
+}
 
 
 def service(sandbox: Sandbox) -> Any:
@@ -25,5 +30,9 @@ def sandbox_jobs(sandbox: Sandbox) -> int:
 
 
 def backend_for(sandbox: Sandbox, name: str, credentials: Credentials | None = None) -> Backend:
-    creds = credentials if credentials is not None else Credentials(DEFAULT_USER, DEFAULT_PASSWORD, DEFAULT_API_KEY)
+    creds = (
+        credentials
+        if credentials is not None
+        else Credentials(DEFAULT_USER, DEFAULT_PASSWORD, DEFAULT_API_KEY)
+    )
     return get_backend(name, sandbox.url, credentials=creds)

@@ -60,9 +60,15 @@ def test_tile_latitude_near_sixty() -> None:
 @pytest.mark.parametrize(
     ("name", "message"),
     [
-        ("S1A_IW_GRDH_1SDV_20190101T053000_20190101T053025_025000_02C000_ABCD", "not a Sentinel-2 L1C"),
+        (
+            "S1A_IW_GRDH_1SDV_20190101T053000_20190101T053025_025000_02C000_ABCD",
+            "not a Sentinel-2 L1C",
+        ),
         ("SENTINEL2A_20190415-105416-455_L2A_T31TCJ_C_V2-2", "not a Sentinel-2 L1C"),
-        ("S2A_OPER_PRD_MSIL1C_PDMC_20160105T150000_R051_V20160105T105000_20160105T105000_T31TCJ", "not after 2016-04-01"),
+        (
+            "S2A_OPER_PRD_MSIL1C_PDMC_20160105T150000_R051_V20160105T105000_20160105T105000_T31TCJ",
+            "not after 2016-04-01",
+        ),
         ("S2A_MSIL1C_20190701T110621_N0207_R137_T33WXS_20190701T114012", "beyond"),
     ],
 )

@@ -15,7 +15,8 @@ from eodag_peps_plus.processing.ensure import _day, _orbit, _platform
 from eodag_peps_plus.processing.store import JobStore
 from eodag_peps_plus.product import Product
 from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, Sandbox
-from proc_helpers import sandbox_jobs, service
+
+from .proc_helpers import sandbox_jobs, service
 
 SECRETS = (DEFAULT_PASSWORD, DEFAULT_API_KEY)
 
@@ -27,11 +28,27 @@ def _no_secret(*texts: str) -> None:
 
 
 @pytest.mark.parametrize("backend", ["peps", "geodes"])
-def test_submit_wait_fetch_list(run_cli, proc_sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path,
-                                backend: str) -> None:
+def test_submit_wait_fetch_list(
+    run_cli, proc_sandbox: Sandbox, cli_env: dict[str, str], tmp_path: Path, backend: str
+) -> None:
     url = proc_sandbox.url
-    res = run_cli("maja", "submit", "-B", backend, "--url", url, "-t", "T31TCJ", "-d", "2019-03-01",
-                  "-e", "2019-05-01", "-o", "51", "--json")
+    res = run_cli(
+        "maja",
+        "submit",
+        "-B",
+        backend,
+        "--url",
+        url,
+        "-t",
+        "T31TCJ",
+        "-d",
+        "2019-03-01",
+        "-e",
+        "2019-05-01",
+        "-o",
+        "51",
+        "--json",
+    )
     assert res.code == 0, res.err
     [job] = json.loads(res.out)
     assert job["state"] == "pending" and job["backend"] == backend and job["reference"]
@@ -45,7 +62,9 @@ def test_submit_wait_fetch_list(run_cli, proc_sandbox: Sandbox, cli_env: dict[st
     assert res.code == 0, res.err
     assert "downloaded" in res.out and "NOVALD" in res.out and "unprocessed" in res.out
     sim = service(proc_sandbox).jobs[job["reference"]]
-    assert sorted(p.name for p in out_dir.glob("*.zip*")) == sorted(n for n in sim.results if "NOVALD" not in n)
+    assert sorted(p.name for p in out_dir.glob("*.zip*")) == sorted(
+        n for n in sim.results if "NOVALD" not in n
+    )
     res = run_cli("maja", "fetch", str(job["id"]), "-w", str(out_dir), "--no-progress")
     assert "already on disk" in res.out and "0 downloaded" in res.out
     res = run_cli("maja", "list", "--json")
@@ -55,10 +74,25 @@ def test_submit_wait_fetch_list(run_cli, proc_sandbox: Sandbox, cli_env: dict[st
     _no_secret(res.out, res.err)
 
 
-def test_fetch_before_the_end_downloads_nothing(run_cli, proc_sandbox: Sandbox, tmp_path: Path) -> None:
+def test_fetch_before_the_end_downloads_nothing(
+    run_cli, proc_sandbox: Sandbox, tmp_path: Path
+) -> None:
     proc_sandbox.config.time_scale = 1.0
-    res = run_cli("maja", "submit", "--url", proc_sandbox.url, "-t", "31TCJ", "-d", "2019-03-01", "-e", "2019-05-01")
+    res = run_cli(
+        "maja",
+        "submit",
+        "--url",
+        proc_sandbox.url,
+        "-t",
+        "31TCJ",
+        "-d",
+        "2019-03-01",
+        "-e",
+        "2019-05-01",
+    )
     assert res.code == 0 and "job 1:" in res.out
+    res = run_cli("maja", "status")  # every unfinished job
+    assert res.code == 0 and "running" in res.out and "STALLED" in res.out
     res = run_cli("maja", "fetch", "1", "-w", str(tmp_path / "o"), "--no-progress")
     assert res.code == 0 and "not finished yet" in res.out
     assert not (tmp_path / "o").exists() or not list((tmp_path / "o").iterdir())
@@ -76,7 +110,10 @@ BAD = [
     (["-t", "33WXS", "-d", "2019-06-01", "-e", "2019-08-01"], "beyond"),
     (["-t", "31TCJ", "-d", "2019-06-01"], "needs -e/--end"),
     (["-t", "31TCJ", "-d", "2019-06-01", "-e", "2019-08-01", "--cc", "10"], "add --per-product"),
-    (["-P", "S2A_MSIL1C_20190302T103326_N0209_R008_T31TCJ_20190302T161026", "-t", "31TCJ"], "not both"),
+    (
+        ["-P", "S2A_MSIL1C_20190302T103326_N0209_R008_T31TCJ_20190302T161026", "-t", "31TCJ"],
+        "not both",
+    ),
     (["-P", "SENTINEL2A_20190415-105416-455_L2A_T31TCJ_C_V2-2"], "not a Sentinel-2 L1C"),
     (["-P", "S2A_MSIL1C_20190701T110621_N0207_R137_T33WXS_20190701T114012"], "beyond"),
     (["--per-product", "-d", "2019-03-01", "-e", "2019-05-01"], "needs a place"),
@@ -85,8 +122,14 @@ BAD = [
 
 @pytest.mark.parametrize("backend", ["peps", "geodes"])
 @pytest.mark.parametrize(("args", "message"), BAD, ids=[m for _, m in BAD])
-def test_bad_input_is_one_line_and_sends_nothing(run_cli, idle_sandbox: Sandbox, cli_env: dict[str, str],
-                                                 backend: str, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_sends_nothing(
+    run_cli,
+    idle_sandbox: Sandbox,
+    cli_env: dict[str, str],
+    backend: str,
+    args: list[str],
+    message: str,
+) -> None:
     proc_sandbox = idle_sandbox
     res = run_cli("maja", "submit", "-B", backend, "--url", proc_sandbox.url, *args)
     assert res.code == 1
@@ -97,10 +140,24 @@ def test_bad_input_is_one_line_and_sends_nothing(run_cli, idle_sandbox: Sandbox,
     assert JobStore(cli_env["PEPS_PLUS_JOB_STORE"]).list() == []
 
 
-def test_ten_products_need_confirmation(run_cli, proc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch,
-                                        cli_env: dict[str, str]) -> None:
-    search = ["maja", "submit", "--url", proc_sandbox.url, "--per-product", "-t", "31TCJ",
-              "-d", "2019-03-01", "-f", "2019-04-30", "-o", "51"]
+def test_ten_products_need_confirmation(
+    run_cli, proc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch, cli_env: dict[str, str]
+) -> None:
+    search = [
+        "maja",
+        "submit",
+        "--url",
+        proc_sandbox.url,
+        "--per-product",
+        "-t",
+        "31TCJ",
+        "-d",
+        "2019-03-01",
+        "-f",
+        "2019-04-30",
+        "-o",
+        "51",
+    ]
     monkeypatch.setattr(sys, "stdin", io.StringIO("n\n"))
     res = run_cli(*search)
     assert res.code == 1 and "per-product MAJA jobs not submitted" in res.err
@@ -116,9 +173,22 @@ def test_ten_products_need_confirmation(run_cli, proc_sandbox: Sandbox, monkeypa
     assert len({j["id"] for j in submitted}) == len(submitted)
 
 
-def test_bad_credentials_one_line_no_secret(run_cli, proc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_bad_credentials_one_line_no_secret(
+    run_cli, proc_sandbox: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD", "not-the-password-1234")
-    res = run_cli("maja", "submit", "--url", proc_sandbox.url, "-t", "31TCJ", "-d", "2019-03-01", "-e", "2019-05-01")
+    res = run_cli(
+        "maja",
+        "submit",
+        "--url",
+        proc_sandbox.url,
+        "-t",
+        "31TCJ",
+        "-d",
+        "2019-03-01",
+        "-e",
+        "2019-05-01",
+    )
     assert res.code == 1 and "credentials refused" in res.err and res.err.count("\n") == 1
     assert "not-the-password-1234" not in res.err + res.out
     assert sandbox_jobs(proc_sandbox) == 0
@@ -128,23 +198,56 @@ def _l2a_key(product: Product) -> tuple[str | None, str | None, int | None]:
     return _day(product), _platform(product), _orbit(product)
 
 
-def test_ensure_submits_only_missing_dates(run_cli, proc_sandbox: Sandbox, cli_env: dict[str, str]) -> None:
+def test_ensure_submits_only_missing_dates(
+    run_cli, proc_sandbox: Sandbox, cli_env: dict[str, str]
+) -> None:
     url = proc_sandbox.url
-    args = ["maja", "ensure", "-B", "peps", "--url", url, "--geodes-url", url, "-t", "31TCJ",
-            "-d", "2019-03-01", "-e", "2019-04-30", "-o", "51", "--yes"]
+    args = [
+        "maja",
+        "ensure",
+        "-B",
+        "peps",
+        "--url",
+        url,
+        "--geodes-url",
+        url,
+        "-t",
+        "31TCJ",
+        "-d",
+        "2019-03-01",
+        "-e",
+        "2019-04-30",
+        "-o",
+        "51",
+        "--yes",
+    ]
     res = run_cli(*args)
     assert res.code == 0, res.err
     catalogue = proc_sandbox.catalogue
     low, high = catalogue.entries[0].start.replace(2019, 3, 1, 0, 0, 0), None
     high = low.replace(month=4, day=30) + timedelta(days=1)
-    l1c = [e for e in catalogue if e.tile == "31TCJ" and e.product_type == "S2MSI1C"
-           and low <= e.start < high and e.relative_orbit == 51]
-    l2a = {(e.start.date().isoformat(), e.platform[-1], e.relative_orbit) for e in catalogue
-           if e.collection == "THEIA_L2A" and e.tile == "31TCJ"}
-    expected = {e.name for e in l1c
-                if (e.start.date().isoformat(), e.platform[-1], e.relative_orbit) not in l2a
-                and (e.cloud_cover or 0) <= 90}
-    existing = [e for e in l1c if (e.start.date().isoformat(), e.platform[-1], e.relative_orbit) in l2a]
+    l1c = [
+        e
+        for e in catalogue
+        if e.tile == "31TCJ"
+        and e.product_type == "S2MSI1C"
+        and low <= e.start < high
+        and e.relative_orbit == 51
+    ]
+    l2a = {
+        (e.start.date().isoformat(), e.platform[-1], e.relative_orbit)
+        for e in catalogue
+        if e.collection == "THEIA_L2A" and e.tile == "31TCJ"
+    }
+    expected = {
+        e.name
+        for e in l1c
+        if (e.start.date().isoformat(), e.platform[-1], e.relative_orbit) not in l2a
+        and (e.cloud_cover or 0) <= 90
+    }
+    existing = [
+        e for e in l1c if (e.start.date().isoformat(), e.platform[-1], e.relative_orbit) in l2a
+    ]
     assert expected and existing  # the period mixes both
     sent = {job.inputs["product"] for job in service(proc_sandbox).jobs.values()}
     assert sent == expected
@@ -152,7 +255,9 @@ def test_ensure_submits_only_missing_dates(run_cli, proc_sandbox: Sandbox, cli_e
     assert f"{len(expected)} submitted" in res.out
     # A second run finds the jobs in the store and submits nothing more.
     res = run_cli(*args)
-    assert res.code == 0 and "0 submitted" in res.out and res.out.count("in store:") == len(expected)
+    assert (
+        res.code == 0 and "0 submitted" in res.out and res.out.count("in store:") == len(expected)
+    )
     assert len(service(proc_sandbox).jobs) == len(expected)
 
 
@@ -160,7 +265,19 @@ def test_ensure_bad_input_sends_nothing(run_cli, idle_sandbox: Sandbox) -> None:
     proc_sandbox = idle_sandbox
     url = proc_sandbox.url
     before = proc_sandbox.stats.get("requests", 0)
-    res = run_cli("maja", "ensure", "--url", url, "--geodes-url", url, "-t", "33WXS", "-d", "2019-06-01",
-                  "-e", "2019-07-01")
+    res = run_cli(
+        "maja",
+        "ensure",
+        "--url",
+        url,
+        "--geodes-url",
+        url,
+        "-t",
+        "33WXS",
+        "-d",
+        "2019-06-01",
+        "-e",
+        "2019-07-01",
+    )
     assert res.code == 1 and "beyond" in res.err
     assert proc_sandbox.stats.get("requests", 0) == before

@@ -14,7 +14,8 @@ from eodag_peps_plus.processing.base import JobState
 from eodag_peps_plus.processing.jobs import MajaJobs
 from eodag_peps_plus.processing.store import JobStore
 from eodag_peps_plus.sandbox import SandboxConfig
-from proc_helpers import SERIES, backend_for, service
+
+from .proc_helpers import SERIES, backend_for, service
 
 PEPS_PLUS = str(Path(sys.executable).with_name("peps-plus"))
 
@@ -23,14 +24,18 @@ def _wait_cmd(job_id: int) -> list[str]:
     return [PEPS_PLUS, "maja", "wait", str(job_id), "--interval", "0.2", "--max-interval", "0.4"]
 
 
-def test_kill_wait_mid_job_and_restart(make_sandbox, cli_env: dict[str, str], tmp_path: Path) -> None:
+def test_kill_wait_mid_job_and_restart(
+    make_sandbox, cli_env: dict[str, str], tmp_path: Path
+) -> None:
     # 22 dates: about 35,000 nominal seconds, so about 6 s here.
     sandbox = make_sandbox(config=SandboxConfig(time_scale=0.00017))
     store = JobStore(cli_env["PEPS_PLUS_JOB_STORE"])
     jobs = MajaJobs(backend_for(sandbox, "peps"), store)
     job = jobs.submit_series(**SERIES)
 
-    first = subprocess.Popen(_wait_cmd(job.id), env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    first = subprocess.Popen(
+        _wait_cmd(job.id), env=cli_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     deadline = time.monotonic() + 30
     while True:  # until the first wait has recorded real progress
         record = store.get(job.id)
@@ -47,7 +52,9 @@ def test_kill_wait_mid_job_and_restart(make_sandbox, cli_env: dict[str, str], tm
     assert kept.reference == job.reference and kept.state is JobState.RUNNING
     assert [r.id for r in store.list()] == [job.id]
 
-    second = subprocess.run(_wait_cmd(job.id), env=cli_env, capture_output=True, text=True, timeout=60)
+    second = subprocess.run(
+        _wait_cmd(job.id), env=cli_env, capture_output=True, text=True, timeout=60
+    )
     assert second.returncode == 0, second.stderr
     assert f"job {job.id}: finished" in second.stdout
     done = store.get(job.id)

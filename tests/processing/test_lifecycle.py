@@ -16,7 +16,7 @@ from eodag_peps_plus.processing.jobs import MajaJobs
 from eodag_peps_plus.processing.store import JobStore
 from eodag_peps_plus.sandbox import DEFAULT_API_KEY, Sandbox
 
-from proc_helpers import SERIES, backend_for, sandbox_jobs, service
+from .proc_helpers import SERIES, backend_for, sandbox_jobs, service
 
 PRODUCT = "S2B_MSIL1C_20190314T104628_N0209_R051_T31TCJ_20190314T155128"
 
@@ -25,13 +25,19 @@ def _md5(path: Path) -> str:
     return hashlib.md5(path.read_bytes()).hexdigest()
 
 
-def test_series_from_submission_to_fetch(jobs: MajaJobs, proc_sandbox: Sandbox, tmp_path: Path) -> None:
+def test_series_from_submission_to_fetch(
+    jobs: MajaJobs, proc_sandbox: Sandbox, tmp_path: Path
+) -> None:
     seen: list[tuple[JobState, float | None]] = []
     record = jobs.submit_series(**SERIES)
     assert record.state is JobState.PENDING and record.reference
     assert record.process == "FULL_MAJA" and record.inputs["tile"] == "31TCJ"
-    final = jobs.wait(record.id, interval=0.1, max_interval=0.4,
-                      on_status=lambda r: seen.append((r.state, r.progress)))
+    final = jobs.wait(
+        record.id,
+        interval=0.1,
+        max_interval=0.4,
+        on_status=lambda r: seen.append((r.state, r.progress)),
+    )
     assert final.state is JobState.FINISHED and final.progress == 100
     assert JobState.RUNNING in {state for state, _ in seen}
     running = [p for s, p in seen if s is JobState.RUNNING]
@@ -45,7 +51,9 @@ def test_series_from_submission_to_fetch(jobs: MajaJobs, proc_sandbox: Sandbox, 
     out = tmp_path / "l2a"
     report = jobs.fetch(final.id, out)
     assert len(report.downloaded) == len(final.results) - len(novald)
-    assert {p.name for p in report.downloaded} == {r.filename for r in final.results if not r.novald}
+    assert {p.name for p in report.downloaded} == {
+        r.filename for r in final.results if not r.novald
+    }
     assert not list(out.glob("*NOVALD*")) and not list(out.glob("*.part"))
     for path in report.downloaded:  # the bytes the server holds for that result
         assert _md5(path) == sim.results[path.name].md5
@@ -83,7 +91,9 @@ def test_worldwide_limit_of_ten_running_jobs(jobs: MajaJobs, proc_sandbox: Sandb
     assert jobs.refresh(records[-1].id).state is JobState.RUNNING
 
 
-def test_server_cancels_beyond_sixty_degrees(proc_sandbox: Sandbox, backend_name: str, store: JobStore) -> None:
+def test_server_cancels_beyond_sixty_degrees(
+    proc_sandbox: Sandbox, backend_name: str, store: JobStore
+) -> None:
     """The client refuses such jobs; a job sent anyway (raw protocol call) is cancelled."""
     processing = processing_for(backend_for(proc_sandbox, backend_name))
     from datetime import date
@@ -113,9 +123,12 @@ def test_refused_submission_is_recorded_not_retried(jobs: MajaJobs, proc_sandbox
     assert sandbox_jobs(proc_sandbox) == 0
 
 
-@pytest.mark.parametrize("creds", [Credentials(), Credentials("user@example.com", "wrong", "bad-key")])
-def test_bad_credentials_submit_nothing(proc_sandbox: Sandbox, store: JobStore, backend_name: str,
-                                       creds: Credentials) -> None:
+@pytest.mark.parametrize(
+    "creds", [Credentials(), Credentials("user@example.com", "wrong", "bad-key")]
+)
+def test_bad_credentials_submit_nothing(
+    proc_sandbox: Sandbox, store: JobStore, backend_name: str, creds: Credentials
+) -> None:
     jobs = MajaJobs(backend_for(proc_sandbox, backend_name, creds), store)
     with pytest.raises(AuthenticationError):
         jobs.submit_series(**SERIES)
@@ -128,7 +141,9 @@ def test_dismissed_ogc_job_is_canceled(proc_sandbox: Sandbox, store: JobStore) -
     jobs = MajaJobs(backend_for(proc_sandbox, "geodes"), store)
     record = jobs.submit_series(**SERIES)
     assert record.status_url
-    requests.delete(record.status_url, headers={"X-API-Key": DEFAULT_API_KEY}, timeout=10).raise_for_status()
+    requests.delete(
+        record.status_url, headers={"X-API-Key": DEFAULT_API_KEY}, timeout=10
+    ).raise_for_status()
     assert jobs.refresh(record.id).state is JobState.CANCELED
 
 
@@ -141,3 +156,39 @@ def test_interrupted_submission_is_kept_as_unknown(store: JobStore) -> None:
         jobs.submit_series(**SERIES)
     [record] = store.list()
     assert record.state is JobState.UNKNOWN and "no answer" in (record.message or "")
+
+
+@pytest.mark.parametrize(
+    ("backend", "kind"),
+    [("peps", "drop"), ("geodes", "drop"), ("geodes", "corrupt"), ("peps", "html200")],
+)
+def test_result_downloads_survive_faults(
+    proc_sandbox: Sandbox, store: JobStore, tmp_path: Path, backend: str, kind: str
+) -> None:
+    """Results go through the staging downloader: resume after a drop, refetch on a bad MD5,
+    never keep an error page as an archive."""
+    from eodag_peps_plus.sandbox import Fault
+
+    jobs = MajaJobs(backend_for(proc_sandbox, backend), store)
+    final = jobs.wait(jobs.submit_products([PRODUCT])[0].id, interval=0.05, max_interval=0.2)
+    [result] = final.results
+    assert not result.novald
+    name = result.filename[: -len(".zip")]
+    proc_sandbox.faults.add(Fault(kind, at=700, products=frozenset({name})))
+    report = jobs.fetch(final.id, tmp_path)
+    assert (kind, name) in proc_sandbox.faults.fired
+    [path] = report.downloaded
+    entry = service(proc_sandbox).jobs[final.reference].results[result.filename]
+    assert _md5(path) == entry.md5 and path.stat().st_size == entry.archive.size
+
+
+def test_ensure_dry_run_on_geodes_sends_nothing(proc_sandbox: Sandbox, store: JobStore) -> None:
+    from eodag_peps_plus.processing.ensure import ensure
+
+    geodes = backend_for(proc_sandbox, "geodes")
+    jobs = MajaJobs(geodes, store)
+    report = ensure(jobs, geodes, "T31TCJ", "2019-03-01", "2019-04-30", dry_run=True)
+    assert report.tile == "31TCJ" and report.l1c and report.existing and report.missing
+    assert report.too_cloudy and not report.submitted
+    assert len(report.l1c) == len(report.existing) + len(report.missing) + len(report.too_cloudy)
+    assert sandbox_jobs(proc_sandbox) == 0 and store.list() == []

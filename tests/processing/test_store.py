@@ -15,16 +15,25 @@ from eodag_peps_plus.processing.store import STORE_ENV, JobStore, JobStoreError,
 
 
 def _job(store: JobStore, label: str = "31TCJ") -> int:
-    return store.begin_submission(backend="peps", base_url="http://x", process="FULL_MAJA",
-                                  inputs={"tile": label}, label=label)
+    return store.begin_submission(
+        backend="peps",
+        base_url="http://x",
+        process="FULL_MAJA",
+        inputs={"tile": label},
+        label=label,
+    )
 
 
 def test_round_trip_and_never_reused_ids(store: JobStore) -> None:
     first = _job(store)
     store.complete_submission(first, Submission("abc", "http://x/pywps-abc.xml", "FULL_MAJA", {}))
     result = ResultFile("A_NOVALD.zip", "http://x/a", 10, "0" * 32)
-    store.update_status(first, JobStatus(JobState.FINISHED, 100.0, results=[result], unprocessed=2,
-                                         server_status="FINISHED"))
+    store.update_status(
+        first,
+        JobStatus(
+            JobState.FINISHED, 100.0, results=[result], unprocessed=2, server_status="FINISHED"
+        ),
+    )
     store.record_download(first, "A_NOVALD.zip", "novald")
     record = store.get(first)
     assert record.reference == "abc" and record.state is JobState.FINISHED
@@ -34,8 +43,10 @@ def test_round_trip_and_never_reused_ids(store: JobStore) -> None:
     assert store.get("abc").id == first  # by the server's reference too
     # AUTOINCREMENT: a deleted last row's id is not handed out again.
     with sqlite3.connect(store.path) as conn:
-        conn.execute("INSERT INTO jobs (backend, base_url, process, inputs, label, submitted_at, state)"
-                     " VALUES ('peps', 'x', 'MAJA', '{}', 'x', 'now', 'pending')")
+        conn.execute(
+            "INSERT INTO jobs (backend, base_url, process, inputs, label, submitted_at, state)"
+            " VALUES ('peps', 'x', 'MAJA', '{}', 'x', 'now', 'pending')"
+        )
         conn.execute("DELETE FROM jobs WHERE id = (SELECT MAX(id) FROM jobs)")
     assert _job(store) == first + 2
 
@@ -101,8 +112,14 @@ def test_two_processes_write_at_once(tmp_path: Path) -> None:
     path = tmp_path / "shared.sqlite3"
     JobStore(path)
     count = 150
-    procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), tag, str(count)],
-                              stderr=subprocess.PIPE, text=True) for tag in ("a", "b")]
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", WRITER, str(path), tag, str(count)],
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for tag in ("a", "b")
+    ]
     for proc in procs:
         _, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err
