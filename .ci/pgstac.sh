@@ -16,9 +16,7 @@ if ! ls /usr/share/postgresql/*/extension/postgis.control >/dev/null 2>&1; then
   $sudo_cmd apt-get install -y -q --no-install-recommends "postgresql-${pg_version}-postgis-3"
 fi
 
-"$venv/bin/pip" install -q \
-  'pypgstac[psycopg]>=0.9,<0.11' \
-  'stac-fastapi-pgstac>=6,<8' \
-  'uvicorn>=0.30,<1'
+# The Python side is the project's own "pgstac" extra (ranges pinned in pyproject.toml).
+"$venv/bin/pip" install -q "$(cd "$(dirname "$0")/.." && pwd)[pgstac]"
 
 echo "pgstac ready: PostgreSQL $(ls /usr/lib/postgresql | sort -V | tail -1), $("$venv/bin/python" -c 'import pypgstac; print("pypgstac", pypgstac.__version__)')"

@@ -19,6 +19,8 @@ ALIASES: dict[str, tuple[str, str | None]] = {
     "PEPS_S1_L1": ("S1", None),
     "PEPS_S1_L2": ("S1", "OCN"),
     "PEPS_S2_L1C": ("S2ST", "S2MSI1C"),
+    "S2_MSI_L2A_MAJA": ("S2ST", "S2MSI2A_MAJA"),
+    "THEIA_REFLECTANCE_SENTINEL2_L2A": ("S2ST", "S2MSI2A_MAJA"),
     **{name: (name, None) for name in COLLECTIONS},
 }
 

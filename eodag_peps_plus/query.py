@@ -30,6 +30,7 @@ PRODUCT_TYPES: dict[str, str] = {
     "OCN": "S1",
     "S2MSI1C": "S2ST",
     "S2MSI2A": "S2ST",
+    "S2MSI2A_MAJA": "S2ST",  # THEIA's MAJA L2A: GEODES only
 }
 SENSOR_MODES = ("IW", "EW", "SM", "WV", "INS-NOBS", "INS-RAW")
 PLATFORMS = ("S1A", "S1B", "S1C", "S2A", "S2B", "S2C", "S3A", "S3B")

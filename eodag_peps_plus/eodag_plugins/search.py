@@ -17,6 +17,7 @@ from eodag.utils.exceptions import ValidationError
 from shapely.geometry.base import BaseGeometry
 
 from ..backends import Backend, get_backend
+from ..collection_names import resolve
 from ..exceptions import InvalidQueryError
 from ..http_io import Credentials
 from ..query import Query
@@ -73,8 +74,10 @@ def build_query(collection_config: dict[str, Any], kwargs: dict[str, Any]) -> Qu
     """Unified query from EODAG kwargs and the provider's per-collection defaults."""
     fields: dict[str, Any] = {}
     native = collection_config.get("_collection")
-    if native:
-        fields["collection"] = native
+    if native:  # PEPS (S2ST), EODAG (S2_MSI_L1C) or GEODES (PEPS_S2_L1C) spelling
+        fields["collection"], implied_type = resolve(str(native))
+        if implied_type:
+            fields["product_type"] = implied_type
     if collection_config.get("product:type"):
         fields["product_type"] = collection_config["product:type"]
     unknown = []
