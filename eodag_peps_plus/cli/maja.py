@@ -400,12 +400,13 @@ def wait(
             desc=f"job {record.id}",
             unit="%",
             disable=no_progress,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+            bar_format="{desc}: {percentage:3.0f}%|{bar}|",
         ) as bar:
 
             def show(current: JobRecord, bar: Any = bar) -> None:
                 bar.n = min(100.0, current.progress or 0.0)
-                bar.set_postfix_str(current.server_status or current.state.value)
+                word = current.server_status or current.state.value
+                bar.set_description_str(f"job {current.id} {word}", refresh=True)
 
             final = jobs.wait(
                 record.id,

@@ -205,12 +205,14 @@ class MajaJobs:
         max_interval: float = 600.0,
         backoff: float = 1.5,
         timeout: float | None = None,
+        max_failures: int = 20,
         on_status: StatusCallback | None = None,
         sleep: Callable[[float], None] = time.sleep,
     ) -> JobRecord:
         """Poll until the job ends, spacing polls out (``interval`` x ``backoff`` up to
-        ``max_interval``). Network hiccups are retried; the store is updated at every poll, so
-        an interrupted wait loses nothing and a new one picks up where it was."""
+        ``max_interval``). Network hiccups are retried (up to ``max_failures`` polls in a
+        row); the store is updated at every poll, so an interrupted wait loses nothing and a
+        new one picks up where it was."""
         record = self.store.get(job)
         if record.reference is None:
             raise ProcessingError(
@@ -218,6 +220,7 @@ class MajaJobs:
                 f"({record.message or record.state.value})"
             )
         delay = interval
+        failures = 0
         started = time.monotonic()
         while True:
             try:
@@ -225,7 +228,12 @@ class MajaJobs:
             except (AuthenticationError, ProcessingError):
                 raise
             except BackendError as exc:
+                failures += 1
+                if failures >= max_failures:
+                    raise
                 logger.warning("job %s: %s; will retry", record.id, exc)
+            else:
+                failures = 0
             if on_status is not None:
                 on_status(record)
             if record.is_final:

@@ -172,7 +172,7 @@ class ProcessingService:
             name = f"SENTINEL2{entry.platform[-1]}_{stamp}_L2A_T{entry.tile}_C_V2-2"
             if novald:
                 name += "_NOVALD"
-            size = 1500 + int(_unit("l2a-size", job.id, name) * 6000)
+            size = 1500 + int(_unit("l2a-size", name) * 6000)
             result = dataclasses.replace(
                 entry,
                 uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job.id}/{name}")),
@@ -182,7 +182,7 @@ class ProcessingService:
                 processing_level="L2A",
                 size=size,
                 storage="disk",
-                seed=int(_unit("l2a-seed", job.id, name) * 2**31),
+                seed=int(_unit("l2a-seed", name) * 2**31),
             )
             self.sandbox.tape.set_mode(result.uuid, "disk")
             job.results[f"{name}.zip"] = result

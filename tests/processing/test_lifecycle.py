@@ -192,3 +192,22 @@ def test_ensure_dry_run_on_geodes_sends_nothing(proc_sandbox: Sandbox, store: Jo
     assert report.too_cloudy and not report.submitted
     assert len(report.l1c) == len(report.existing) + len(report.missing) + len(report.too_cloudy)
     assert sandbox_jobs(proc_sandbox) == 0 and store.list() == []
+
+
+def test_wait_retries_an_unreachable_server_then_gives_up(store: JobStore) -> None:
+    from eodag_peps_plus.backends import get_backend
+    from eodag_peps_plus.exceptions import BackendError
+    from eodag_peps_plus.processing.base import Submission
+
+    dead = get_backend("peps", "http://127.0.0.1:9", credentials=Credentials("u", "p"))
+    job_id = store.begin_submission(
+        backend="peps", base_url=dead.base_url, process="FULL_MAJA", inputs={}, label="x"
+    )
+    store.complete_submission(job_id, Submission("abc", None, "FULL_MAJA", {}))
+    sleeps: list[float] = []
+    with pytest.raises(BackendError, match="connect"):
+        MajaJobs(dead, store).wait(
+            job_id, interval=1, max_interval=2, max_failures=3, sleep=sleeps.append
+        )
+    assert sleeps == [1, 1.5]  # backoff between polls, then the third failure ends it
+    assert store.get(job_id).state is JobState.PENDING  # the job itself is untouched
