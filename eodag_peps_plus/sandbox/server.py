@@ -220,8 +220,10 @@ class Sandbox:
             invalidate = getattr(service, "invalidate", None)
             if callable(invalidate):
                 invalidate()
-            elif isinstance(getattr(service, "_text_cache", None), dict):
-                service._text_cache.clear()
+                continue
+            for attr, value in vars(service).items():  # services without invalidate(): caches
+                if attr.startswith("_") and isinstance(value, dict):
+                    value.clear()
         return entry
 
     def restores_asked(self, name: str) -> int:

@@ -24,7 +24,9 @@ FAST: dict[str, Any] = {
 }
 
 
-def peps_backend(sb: Sandbox, *, password: str = DEFAULT_PASSWORD, timeout: float = 10.0) -> Backend:
+def peps_backend(
+    sb: Sandbox, *, password: str = DEFAULT_PASSWORD, timeout: float = 10.0
+) -> Backend:
     return get_backend(
         "peps", sb.url, credentials=Credentials(DEFAULT_USER, password), timeout=timeout
     )

@@ -17,7 +17,13 @@ from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 
 from .helpers import md5_of
 
-FAST_DOWNLOAD = {"poll_initial": 0.05, "poll_max": 0.2, "backoff_base": 0.05, "backoff_max": 1.0, "quiet": True}
+FAST_DOWNLOAD = {
+    "poll_initial": 0.05,
+    "poll_max": 0.2,
+    "backoff_base": 0.05,
+    "backoff_max": 1.0,
+    "quiet": True,
+}
 CATALOGUE = staging_catalogue(4, size_range=(100_000, 200_000), offline=0.5, seed=21)
 
 
@@ -31,12 +37,16 @@ def _gateway(url: str, **download: object):
     from eodag_peps_plus.eodag_support import gateway
 
     dag = gateway(peps=url)
-    dag.update_providers_config(yaml.safe_dump({"peps": {"download": {**FAST_DOWNLOAD, **download}}}))
+    dag.update_providers_config(
+        yaml.safe_dump({"peps": {"download": {**FAST_DOWNLOAD, **download}}})
+    )
     return dag
 
 
 def _search(dag):
-    return dag.search(collection="S2_MSI_L1C", provider="peps", start="2018-01-01", end="2018-02-01")
+    return dag.search(
+        collection="S2_MSI_L1C", provider="peps", start="2018-01-01", end="2018-02-01"
+    )
 
 
 def test_download_all(staging_sandbox, peps_env, tmp_path: Path) -> None:
@@ -47,7 +57,11 @@ def test_download_all(staging_sandbox, peps_env, tmp_path: Path) -> None:
     assert {p.properties["order:status"] for p in results} == {"succeeded", "orderable"}
     done: list[str] = []
     paths = dag.download_all(
-        results, output_dir=str(tmp_path), extract=False, timeout=0.5, downloaded_callback=lambda p: done.append(p.properties["title"])
+        results,
+        output_dir=str(tmp_path),
+        extract=False,
+        timeout=0.5,
+        downloaded_callback=lambda p: done.append(p.properties["title"]),
     )
     assert len(paths) == 4 and len(done) == 4
     for product in results:

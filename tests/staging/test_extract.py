@@ -47,7 +47,9 @@ def test_symlinks_are_refused(tmp_path: Path) -> None:
 
 
 def test_layouts(tmp_path: Path) -> None:
-    archive = _zip(tmp_path / f"{NAME}.zip", {f"{NAME}.SAFE/manifest.safe": b"x", f"{NAME}.SAFE/a/b": b"y"})
+    archive = _zip(
+        tmp_path / f"{NAME}.zip", {f"{NAME}.SAFE/manifest.safe": b"x", f"{NAME}.SAFE/a/b": b"y"}
+    )
     folder = extract_archive(archive, NAME, delete_archive=True)
     assert folder == tmp_path / f"{NAME}.SAFE"
     assert (folder / "a" / "b").read_bytes() == b"y"

@@ -86,13 +86,19 @@ def test_retry_after_is_honoured(staging_sandbox, tmp_path: Path) -> None:
     assert time.monotonic() - started >= 1.0
 
 
-@pytest.mark.parametrize("kind", ["corrupt", "truncate", "json200", "html200", "empty200", "wrongtype"])
-def test_persistent_bad_replies_fail_without_saving(staging_sandbox, tmp_path: Path, kind: str) -> None:
+@pytest.mark.parametrize(
+    "kind", ["corrupt", "truncate", "json200", "html200", "empty200", "wrongtype"]
+)
+def test_persistent_bad_replies_fail_without_saving(
+    staging_sandbox, tmp_path: Path, kind: str
+) -> None:
     target = ONLINE.entries[0].name
     fault = Fault(kind, at=1000, times=None, products=frozenset({target}))
     sb, products, report = _run(staging_sandbox, tmp_path, fault, max_attempts=2, timeout=3.0)
     by_id = {p.id: p for p in report.products}
-    assert by_id[target].status in (DownloadStatus.FAILED, DownloadStatus.UNAVAILABLE), report.format()
+    assert by_id[target].status in (DownloadStatus.FAILED, DownloadStatus.UNAVAILABLE), (
+        report.format()
+    )
     assert by_id[target].reason
     assert not (tmp_path / f"{target}.zip").exists()
     assert not (tmp_path / f"{target}.zip.part").exists()

@@ -97,7 +97,10 @@ def test_resume_from_any_cut_points(cut: int, cut2: int) -> None:
     """Drop the connection at an arbitrary byte, then possibly again further on: every byte is
     fetched once and the result always matches the catalogue."""
     second = cut + cut2 % (120_000 - cut) if cut2 else None
-    with Sandbox(RESUME_CATALOGUE, SandboxConfig(), services=("peps",)) as sb, tempfile.TemporaryDirectory() as tmp:
+    with (
+        Sandbox(RESUME_CATALOGUE, SandboxConfig(), services=("peps",)) as sb,
+        tempfile.TemporaryDirectory() as tmp,
+    ):
         out = Path(tmp)
         backend = peps_backend(sb)
         product = all_products(backend)[0]

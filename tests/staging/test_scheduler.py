@@ -172,9 +172,12 @@ def test_dask_executor(staging_sandbox, small_catalogue, tmp_path: Path) -> None
     sb = staging_sandbox(small_catalogue)
     backend = peps_backend(sb)
     products = all_products(backend)
-    with distributed.LocalCluster(
-        n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
-    ) as cluster, distributed.Client(cluster) as client:
+    with (
+        distributed.LocalCluster(
+            n_workers=1, threads_per_worker=2, processes=False, dashboard_address=None
+        ) as cluster,
+        distributed.Client(cluster) as client,
+    ):
         report = downloader(backend, tmp_path, executor=client.get_executor()).download(products)
     assert report.ok, report.format()
     assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)

@@ -1,0 +1,183 @@
+"""``peps-plus download``: search (or read saved results), then the tape-aware batch download
+with a per-product report."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+
+from ..exceptions import InvalidQueryError
+from ..product import Product
+from .common import backend_options, build_query, open_backend, query_options
+
+#: Query options that mean "the user gave a query" (everything ``query_options`` adds).
+_QUERY_KEYS = (
+    "collection", "product_type", "sensor_mode", "location", "tile", "lat", "lon", "latmin",
+    "latmax", "lonmin", "lonmax", "box", "start", "end", "orbit", "clouds", "platform",
+)  # fmt: skip
+
+
+def register(group: click.Group) -> None:
+    group.add_command(download)
+
+
+def read_results(path: Path, backend: str) -> list[Product]:
+    """Products from a GeoJSON written by ``eodag search`` or ``peps-plus search --json``."""
+    from eodag.api.search_result import SearchResult
+
+    from ..eodag_plugins.convert import from_eoproduct
+
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError) as exc:
+        raise InvalidQueryError(f"{path}: not a readable GeoJSON file ({exc})") from None
+    if not isinstance(data, dict) or not isinstance(data.get("features"), list):
+        raise InvalidQueryError(f"{path}: not a GeoJSON FeatureCollection")
+    features = data["features"]
+    try:
+        if all(
+            isinstance(f, dict) and "eodag:provider" in (f.get("properties") or {})
+            for f in features
+        ):
+            eo_products = list(SearchResult.from_dict(data))  # written by ``eodag search``
+        else:
+            eo_products = [_item_to_eoproduct(f, backend) for f in features]
+    except Exception as exc:  # EODAG raises many kinds on malformed features
+        raise InvalidQueryError(f"{path}: cannot read the products ({exc})") from None
+    products = [from_eoproduct(eo_product, backend) for eo_product in eo_products]
+    missing = [p.id for p in products if not p.download_url]
+    if missing:
+        raise InvalidQueryError(
+            f"{path}: no download link for {missing[0]} ({len(missing)} product(s))"
+        )
+    return products
+
+
+def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
+    """A plain STAC item (``peps-plus search --json``) as the EOProduct ``from_eoproduct``
+    reads: same properties, the data asset's link when the property is missing."""
+    from eodag.api.product import EOProduct
+
+    props = dict(feature.get("properties") or {})
+    props["id"] = feature["id"]
+    props["geometry"] = feature["geometry"]
+    if not props.get("eodag:download_link"):
+        for asset in (feature.get("assets") or {}).values():
+            if "data" in (asset.get("roles") or []):
+                props["eodag:download_link"] = asset["href"]
+                for key in ("file:size", "file:checksum"):
+                    if key in asset:
+                        props.setdefault(key, asset[key])
+                break
+    return EOProduct(backend, props)
+
+
+@click.command()
+@backend_options
+@query_options
+@click.option(
+    "--search-results",
+    "results_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Download the products of a GeoJSON from `eodag search` or `peps-plus search --json`.",
+)
+@click.option(
+    "-w", "--write-dir", "--write_dir", "--output-dir", "output_dir",
+    type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
+    help="Where <name>.zip (and <name>.SAFE) go; the ledger lives there too.",
+)  # fmt: skip
+@click.option(
+    "--max-items", type=click.IntRange(min=1), default=None, help="Stop after this many products."
+)
+@click.option(
+    "--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
+    help="Minutes to wait for tape restores; what is still offline is reported (run again later).",
+)  # fmt: skip
+@click.option("-x", "--extract", is_flag=True, help="Extract each archive to <name>.SAFE.")
+@click.option(
+    "--delete-archive", is_flag=True, help="With --extract: delete <name>.zip afterwards."
+)
+@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--max-transfers",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Concurrent transfers.",
+)
+@click.option(
+    "--max-restores",
+    type=click.IntRange(1, 64),
+    default=4,
+    show_default=True,
+    help="Concurrent restore requests.",
+)
+@click.option(
+    "--state-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Keep the ledger here instead of the output folder.",
+)
+@click.option(
+    "-n",
+    "--no-download",
+    "--no_download",
+    "dry_run",
+    is_flag=True,
+    help="Only list what would be downloaded.",
+)
+def download(
+    backend_name: str, url: str | None, results_path: Path | None, output_dir: Path,
+    max_items: int | None, timeout: float, extract: bool, delete_archive: bool, quiet: bool,
+    max_transfers: int, max_restores: int, state_dir: Path | None, dry_run: bool, **params: Any,
+) -> None:  # fmt: skip
+    """Download products, restoring those on tape first; ends with one line per product.
+
+    Exit status: 0 when every product is on disk and verified, 2 when some are not (the
+    report says why; run the same command again to continue), 1 on errors.
+    """
+    from ..staging import Downloader
+
+    given = [k for k in _QUERY_KEYS if params.get(k) not in (None, (), False)]
+    if results_path is not None and given:
+        raise InvalidQueryError("give either --search-results or query options, not both")
+    if delete_archive and not extract:
+        raise InvalidQueryError("--delete-archive only makes sense with --extract")
+    backend = open_backend(backend_name, url)
+    if results_path is not None:
+        if not results_path.is_file():
+            raise InvalidQueryError(f"--search-results: no such file: {results_path}")
+        products = read_results(results_path, backend.name)[:max_items]
+    else:
+        if not given:
+            raise InvalidQueryError(
+                "give query options (e.g. --tile, --location, --box) or --search-results"
+            )
+        query = build_query(params)
+        products = list(backend.search(query, max_items=max_items))
+    if not products:
+        click.echo("No product matches.", err=True)
+        return
+    if dry_run:
+        for product in products:
+            click.echo(f"{product.id}  {product.availability.value}")
+        click.echo(f"{len(products)} product(s) would be downloaded to {output_dir}", err=True)
+        return
+    downloader = Downloader(
+        backend,
+        output_dir,
+        timeout=timeout * 60.0,
+        extract=extract,
+        delete_archive=delete_archive,
+        quiet=quiet,
+        max_transfers=max_transfers,
+        max_restores=max_restores,
+        state_dir=state_dir,
+    )
+    report = downloader.download(products)
+    click.echo(report.format())
+    if not report.ok:
+        sys.exit(2)
