@@ -98,10 +98,25 @@ def test_eodag_cli_list_search_count_all(installed: Path, sandbox: Sandbox) -> N
     features = json.loads(out.read_text())["features"]
     from eodag_peps_plus.backends import get_backend
 
-    expected = get_backend("peps", sandbox.url).count(Query.create(collection="S2ST", tile="31TCJ", relative_orbit=51, start="2020-01-01", end="2020-12-31"))
+    # EODAG's CLI sends -e 2020-12-31 as midnight, so that day is not included.
+    expected = get_backend("peps", sandbox.url).count(Query.create(collection="S2ST", tile="31TCJ", relative_orbit=51, start="2020-01-01", end="2020-12-31T00:00:00Z"))
     assert len(features) == expected > 0
 
 
-def test_eodag_cli_bad_collection_exits_non_zero(installed: Path, sandbox: Sandbox) -> None:
-    result = _run_eodag(["search", "-p", "peps", "-c", "S2ST", "-s", "2020-02-01", "-e", "2020-01-01"], sandbox.url, installed)
-    assert result.returncode != 0
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["-c", "S2ST", "-s", "2020-02-01", "-e", "2020-01-01"], "before start"),
+        (["-c", "S9"], "unknown collection"),
+        (["-c", "S2ST", "-q", "tileid=31TC"], "MGRS"),
+        (["-c", "S2ST", "-b", "0", "0", "1", "95"], "latitude"),
+    ],
+)
+def test_eodag_cli_bad_input_is_one_line_and_non_zero(installed: Path, sandbox: Sandbox, args: list[str], message: str) -> None:
+    results = installed / "search_results.geojson"
+    results.write_text("previous results")
+    result = _run_eodag(["search", "-p", "peps", *args], sandbox.url, installed)
+    assert result.returncode == 1
+    errors = [line for line in result.stderr.splitlines() if line.startswith("Error:")]
+    assert len(errors) == 1 and message in errors[0], result.stderr
+    assert results.read_text() == "previous results"

@@ -10,6 +10,7 @@ import logging
 import re
 from typing import Any
 
+import click
 from eodag.api.search_result import SearchResult
 from eodag.plugins.search import PreparedSearch
 from eodag.plugins.search.base import Search
@@ -106,6 +107,19 @@ def build_query(collection_config: dict[str, Any], kwargs: dict[str, Any]) -> Qu
     return Query.create(**fields)
 
 
+def refuse_in_eodag_cli(message: str) -> None:
+    """Under ``eodag search``, bad input must end the command with one line and exit 1.
+
+    EODAG's core logs and swallows every search exception, so its CLI would report
+    "Returned 0 products" and overwrite the results file; only ``SystemExit`` passes through.
+    The Python API (no eodag CLI context) gets a ``ValidationError`` instead.
+    """
+    ctx = click.get_current_context(silent=True)
+    if ctx is not None and ctx.find_root().command.name in ("eodag", "eodag-cli", "eodag_cli"):
+        click.echo(f"Error: {message}", err=True)
+        raise SystemExit(1)
+
+
 class PepsPlusSearch(Search):
     """``type: PepsPlusSearch`` with ``backend: peps|geodes`` and ``api_endpoint`` (base URL)."""
 
@@ -137,6 +151,7 @@ class PepsPlusSearch(Search):
         try:
             query = build_query(self.collection_config(collection), kwargs)
         except InvalidQueryError as exc:
+            refuse_in_eodag_cli(str(exc))
             raise ValidationError(str(exc)) from exc
         limit = prep.limit or self.backend.default_page_size
         token = prep.next_page_token
