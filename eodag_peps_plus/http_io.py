@@ -133,11 +133,12 @@ def check_status(response: requests.Response, what: str) -> None:
             status,
         )
     if status >= 400:
-        detail = _error_detail(response)
+        detail = error_detail(response)
         raise BackendError(f"{what}: HTTP {status}{': ' + detail if detail else ''}", status)
 
 
-def _error_detail(response: requests.Response) -> str:
+def error_detail(response: requests.Response) -> str:
+    """The server's own words about an error (JSON message field, or the start of the body)."""
     try:
         data = response.json()
     except ValueError:

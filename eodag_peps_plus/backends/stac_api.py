@@ -26,7 +26,7 @@ from shapely import wkt
 from shapely.geometry import mapping
 
 from ..exceptions import BackendError, InvalidQueryError
-from ..http_io import Credentials, json_or_error, send
+from ..http_io import Credentials, error_detail, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -278,7 +278,7 @@ class StacApiBackend(Backend):
         what = f"{self.server_name} search"
         response = send(self.session, method, url, what, json=body, timeout=self.timeout)
         if response.status_code in (400, 404, 422):
-            detail = _detail(response)
+            detail = error_detail(response)
             raise BackendError(
                 f"{what}: the server refused the query (HTTP {response.status_code}: {detail}); "
                 "remove or change the filter it names",
@@ -422,15 +422,3 @@ class StacApiBackend(Backend):
         return self.archive_session.get(
             product.download_url, headers=headers, stream=True, timeout=self.timeout
         )
-
-
-def _detail(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200].strip().replace("\n", " ")
-    if isinstance(data, dict):
-        for key in ("description", "detail", "message", "title", "ErrorMessage"):
-            if data.get(key):
-                return str(data[key])
-    return str(data)[:200]

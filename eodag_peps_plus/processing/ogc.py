@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 
 from ..exceptions import AuthenticationError, BackendError, ProcessingError
-from ..http_io import check_status
+from ..http_io import check_status, error_detail
 from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
@@ -124,18 +124,6 @@ def parse_results(data: Any, base_url: str) -> tuple[list[ResultFile], int | Non
     ).isdigit() else None
 
 
-def _detail(response: requests.Response) -> str:
-    try:
-        data = response.json()
-    except ValueError:
-        return response.text[:200].strip()
-    if isinstance(data, dict):
-        parts = [str(data[k]) for k in ("title", "detail", "description", "message") if data.get(k)]
-        if parts:
-            return ": ".join(parts)
-    return str(data)[:200]
-
-
 class OgcProcessing(ProcessingBackend):
     """GEODES processing: process list, async execution, ``/jobs/{id}`` and its results."""
 
@@ -180,7 +168,7 @@ class OgcProcessing(ProcessingBackend):
             return response
         if response.status_code in (400, 404, 405, 409, 422):
             raise ProcessingError(
-                f"{what} refused (HTTP {response.status_code}): {_detail(response)}"
+                f"{what} refused (HTTP {response.status_code}): {error_detail(response)}"
             )
         check_status(response, what)
         return response
