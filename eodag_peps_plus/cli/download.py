@@ -105,7 +105,7 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
 @click.option(
     "--max-transfers",
     type=click.IntRange(1, 64),
-    default=4,
+    default=8,
     show_default=True,
     help="Concurrent transfers.",
 )

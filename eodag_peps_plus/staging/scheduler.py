@@ -141,7 +141,7 @@ class Downloader:
         output_dir: str | Path,
         *,
         executor: cf.Executor | None = None,
-        max_transfers: int = 4,
+        max_transfers: int = 8,
         max_restores: int = 4,
         timeout: float | None = None,
         poll_initial: float = 5.0,

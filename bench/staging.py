@@ -1,0 +1,396 @@
+"""Benchmark of tape-aware downloads (issue 5).
+
+Each downloader runs, in this process, against a fresh sandbox with the same catalogue and the
+same per-product restore latencies, in two regimes and for every way the sandbox may answer a
+download of a product that is not online:
+
+* bandwidth-bound: 40 products of 2-8 MB, half on tape, restores 2-6 s, 5 MB/s per connection
+  and 20 MB/s in total;
+* latency-bound: 60 products of 1-2 MB, all on tape, restores 20-40 s, same bandwidth.
+
+Downloaders: (a) this package's StagingDownload through ``dag.download_all``; (b) EODAG's stock
+``HTTPDownload`` with a PEPS-style provider config (EODAG <= 3 shipped one) through
+``dag.download_all`` with its default ``wait`` scaled one minute -> one second; (c) the legacy
+``peps_download.py`` policy. Every downloader gets the same generous ``timeout`` so that a slow
+policy shows as a long makespan, not as a give-up. Durations in the sandbox are real seconds.
+
+Printed per regime, reply variant and downloader: makespan, the lower bound
+``LB = max(total bytes / total bandwidth, max(restore latency + size / per-connection
+bandwidth))``, makespan / LB, HTTP requests per product (counted by the sandbox), products whose
+file matches the catalogue MD5, and peak memory (RSS high-water mark above the level before the
+run; the sandbox shares the process). A last table measures peak Python allocations
+(tracemalloc) of (a) for one small and one large product: flat in product size.
+
+    python bench/staging.py            # full run (about 12 minutes)
+    python bench/staging.py --quick    # smoke run (about 1 minute)
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import dataclasses
+import hashlib
+import logging
+import os
+import shutil
+import sys
+import tempfile
+import time
+import tracemalloc
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import requests
+import yaml
+
+os.environ.setdefault("EODAG_CFG_DIR", tempfile.mkdtemp(prefix="bench-eodag-"))
+_EXT = Path(os.environ["EODAG_CFG_DIR"]) / "ext_collections.json"
+_EXT.write_text("{}")
+os.environ.setdefault("EODAG_EXT_COLLECTIONS_CFG_URI", str(_EXT))
+os.environ.setdefault("EODAG_STRICT_COLLECTIONS", "false")
+os.environ["EODAG__PEPS__AUTH__CREDENTIALS__USERNAME"] = "user@example.com"  # sandbox account
+os.environ["EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD"] = "sandbox-password"  # noqa: S105
+
+from eodag_peps_plus.backends import get_backend  # noqa: E402
+from eodag_peps_plus.http_io import Credentials  # noqa: E402
+from eodag_peps_plus.product import Product  # noqa: E402
+from eodag_peps_plus.query import Query  # noqa: E402
+from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER, Sandbox, SandboxConfig  # noqa: E402
+from eodag_peps_plus.sandbox.catalogue import Catalogue  # noqa: E402
+from eodag_peps_plus.sandbox.scenarios import staging_catalogue  # noqa: E402
+from eodag_peps_plus.sandbox.tape import TapeLibrary  # noqa: E402
+
+MB = 1_000_000
+VARIANTS = ("202-json", "200-json", "404", "503")
+#: EODAG's defaults (minutes), scaled one minute -> one second.
+EODAG_WAIT = 0.2 / 60
+#: Our own defaults (seconds), scaled the same way.
+OURS_SCALED = {
+    "poll_initial": 5 / 60,
+    "poll_factor": 1.5,
+    "poll_max": 60 / 60,
+    "backoff_base": 1 / 60,
+    "backoff_max": 300 / 60,
+}
+LEGACY_SLEEP = 60 / 60
+SEED = 1
+
+
+@dataclasses.dataclass
+class Regime:
+    name: str
+    count: int
+    size: tuple[int, int]
+    offline: float
+    latency: tuple[float, float]
+    per_connection: float = 5 * MB
+    total: float = 20 * MB
+
+
+FULL = (
+    Regime("bandwidth-bound", 40, (2 * MB, 8 * MB), 0.5, (2.0, 6.0)),
+    Regime("latency-bound", 60, (1 * MB, 2 * MB), 1.0, (20.0, 40.0)),
+)
+QUICK = (
+    Regime("bandwidth-bound (quick)", 12, (1 * MB, 3 * MB), 0.5, (1.0, 2.0)),
+    Regime("latency-bound (quick)", 16, (MB // 4, MB // 2), 1.0, (3.0, 5.0)),
+)
+
+
+@dataclasses.dataclass
+class Result:
+    downloader: str
+    makespan: float
+    requests: int
+    md5_ok: int
+    peak_mb: float
+
+
+# -- helpers ------------------------------------------------------------------------------------
+def rss_reset() -> int:
+    """Reset the RSS high-water mark (Linux) and return the current RSS in bytes."""
+    with contextlib.suppress(OSError):
+        Path("/proc/self/clear_refs").write_text("5")
+    return _status_kb("VmRSS") * 1024
+
+
+def rss_peak() -> int:
+    return _status_kb("VmHWM") * 1024
+
+
+def _status_kb(key: str) -> int:
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith(key + ":"):
+                return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def lower_bound(catalogue: Catalogue, regime: Regime) -> float:
+    """LB from the catalogue and the tape's per-product latencies (the same draw the sandbox
+    makes: seed and product decide it)."""
+    tape = TapeLibrary(lambda _key: "tape", latency=regime.latency, seed=SEED)
+    total = sum(e.size for e in catalogue)
+    longest = 0.0
+    for entry in catalogue:
+        latency = tape.latency_for(entry.uuid) if entry.storage != "disk" else 0.0
+        longest = max(longest, latency + entry.size / regime.per_connection)
+    return max(total / regime.total, longest)
+
+
+def md5_ok(out: Path, catalogue: Catalogue) -> int:
+    good = 0
+    for entry in catalogue:
+        path = out / f"{entry.name}.zip"
+        if path.is_file() and path.stat().st_size == entry.size:
+            digest = hashlib.md5(usedforsecurity=False)
+            with open(path, "rb") as handle:
+                while chunk := handle.read(1 << 20):
+                    digest.update(chunk)
+            good += digest.hexdigest() == entry.md5
+    return good
+
+
+def credentials() -> Credentials:
+    return Credentials(DEFAULT_USER, DEFAULT_PASSWORD)
+
+
+def search(url: str) -> list[Product]:
+    backend = get_backend("peps", url, credentials=credentials())
+    return list(backend.search(Query.create(collection="S2ST")))
+
+
+def gateway(url: str, out: Path) -> Any:
+    """Our providers (``peps`` with StagingDownload, our defaults scaled) and a PEPS-style
+    ``peps_stock`` provider with EODAG's HTTPDownload, both at the sandbox."""
+    from eodag_peps_plus.eodag_support import gateway as make_gateway
+
+    dag = make_gateway(peps=url)
+    ours = {
+        "peps": {
+            "download": {**OURS_SCALED, "quiet": True, "extract": False, "output_dir": str(out)}
+        }
+    }
+    dag.update_providers_config(yaml.safe_dump(ours))
+    stock = {
+        "peps_stock": {
+            "priority": 0,
+            "description": "PEPS as EODAG <= 3 configured it: HTTPDownload, Basic auth",
+            "url": url,
+            "search": {
+                "type": "PepsPlusSearch",
+                "backend": "peps",
+                "api_endpoint": url,
+                "need_auth": False,
+                "pagination": {"max_limit": 500, "next_page_token_key": "page"},
+                "metadata_mapping": {"id": "$.id", "title": "$.properties.title"},
+            },
+            "products": {"GENERIC_COLLECTION": {"_collection": "{collection}"}},
+            "download": {
+                "type": "HTTPDownload",
+                "extract": False,
+                "dl_url_params": {"issuerId": "peps"},
+                "output_dir": str(out),
+            },
+            "auth": {
+                "type": "GenericAuth",
+                "method": "basic",
+                "credentials": {"username": DEFAULT_USER, "password": DEFAULT_PASSWORD},
+            },
+        }
+    }
+    dag.update_providers_config(yaml.safe_dump(stock))
+    if "peps_stock" in dag._providers:
+        dag._providers["peps_stock"].sync_collections(dag, strict_mode=False)
+    return dag
+
+
+def eoproducts(dag: Any, provider: str, products: list[Product]) -> Any:
+    from eodag.api.search_result import SearchResult
+
+    from eodag_peps_plus.eodag_plugins.convert import to_eoproduct
+
+    items = []
+    for product in products:
+        eo_product = to_eoproduct(product, provider, collection="S2_MSI_L1C")
+        eo_product._register_downloader_from_manager(dag._plugins_manager)
+        items.append(eo_product)
+    return SearchResult(items)
+
+
+# -- the three downloaders ----------------------------------------------------------------------
+# Each takes (url, products, out, timeout) and returns the call to time: building an EODAG
+# gateway is setup, not download time.
+Prepared = Callable[[], None]
+
+
+def prepare_ours(url: str, products: list[Product], out: Path, timeout: float) -> Prepared:
+    dag = gateway(url, out)
+    results = eoproducts(dag, "peps", products)
+    return lambda: dag.download_all(
+        results, output_dir=str(out), extract=False, timeout=timeout / 60
+    )
+
+
+def prepare_stock(url: str, products: list[Product], out: Path, timeout: float) -> Prepared:
+    from eodag.utils import ProgressCallback
+
+    dag = gateway(url, out)
+    results = eoproducts(dag, "peps_stock", products)
+    return lambda: dag.download_all(
+        results,
+        output_dir=str(out),
+        extract=False,
+        wait=EODAG_WAIT,
+        timeout=timeout / 60,
+        progress_callback=ProgressCallback(disable=True),
+    )
+
+
+def prepare_legacy(url: str, products: list[Product], out: Path, timeout: float) -> Prepared:
+    return lambda: run_legacy(url, out, timeout)
+
+
+def run_legacy(url: str, out: Path, timeout: float) -> None:
+    """peps_download.py's policy: stage every tape product, download disk products one by one
+    (saving whatever comes back), sleep a (scaled) minute, search again, repeat."""
+    session = requests.Session()
+    auth = (DEFAULT_USER, DEFAULT_PASSWORD)
+    deadline = time.monotonic() + timeout
+    search_url = f"{url}/resto/api/collections/S2ST/search.json"
+    while True:
+        body = session.get(search_url, params={"maxRecords": 500}).json()
+        todo = [
+            f for f in body["features"] if not (out / f"{f['properties']['title']}.zip").exists()
+        ]
+        if not todo or time.monotonic() > deadline:
+            return
+        for feature in todo:
+            props = feature["properties"]
+            link = props["services"]["download"]["url"] + "/?issuerId=peps"
+            if props["storage"]["mode"] in ("disk", "tier2"):
+                tmp = out / f"tmp_{time.time()}.tmp"
+                with session.get(link, auth=auth, stream=True) as reply, open(tmp, "wb") as handle:
+                    for chunk in reply.iter_content(1 << 16):
+                        handle.write(chunk)
+                tmp.rename(out / f"{props['title']}.zip")
+            else:
+                with session.get(link, auth=auth, stream=True) as reply:
+                    _ = (
+                        reply.content
+                    )  # the legacy script saved it to a temporary file and dropped it
+        time.sleep(LEGACY_SLEEP)
+
+
+DOWNLOADERS: dict[str, Callable[[str, list[Product], Path, float], Prepared]] = {
+    "(a) peps-plus": prepare_ours,
+    "(b) eodag HTTPDownload": prepare_stock,
+    "(c) legacy policy": prepare_legacy,
+}
+
+
+def measure(
+    regime: Regime, catalogue: Catalogue, variant: str, name: str, timeout: float
+) -> Result:
+    config = SandboxConfig(
+        time_scale=1.0,
+        restore_latency=regime.latency,
+        per_connection_bps=regime.per_connection,
+        total_bps=regime.total,
+        offline_reply=variant,
+        seed=SEED,
+    )
+    out = Path(tempfile.mkdtemp(prefix="bench-staging-"))
+    try:
+        with Sandbox(catalogue, config, services=("peps",)) as sb:
+            products = search(sb.url)
+            call = DOWNLOADERS[name](sb.url, products, out, timeout)
+            sb.httpd.stats.clear()
+            base = rss_reset()
+            started = time.monotonic()
+            try:
+                call()
+            except Exception as exc:  # a baseline may fail; report it rather than stop
+                print(
+                    f"    {name}: stopped by {type(exc).__name__}: {str(exc)[:120]}",
+                    file=sys.stderr,
+                )
+            makespan = time.monotonic() - started
+            peak = max(0, rss_peak() - base) / 2**20
+            requests_made = sb.stats["requests"]
+        return Result(name, makespan, requests_made, md5_ok(out, catalogue), peak)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def memory_probe() -> list[tuple[int, float]]:
+    """Peak Python allocations of (a) for one online product of each size (MB)."""
+    rows = []
+    for size in (4 * MB, 64 * MB):
+        catalogue = staging_catalogue(1, size_range=(size, size), offline=0.0, seed=99)
+        out = Path(tempfile.mkdtemp(prefix="bench-memory-"))
+        try:
+            with Sandbox(catalogue, SandboxConfig(), services=("peps",)) as sb:
+                products = search(sb.url)
+                assert catalogue.entries[0].md5  # computed before measuring (sandbox side)
+                call = prepare_ours(sb.url, products, out, 60)
+                tracemalloc.start()
+                call()
+                _, peak = tracemalloc.get_traced_memory()
+                tracemalloc.stop()
+            assert md5_ok(out, catalogue) == 1
+            rows.append((size // MB, peak / 2**20))
+        finally:
+            shutil.rmtree(out, ignore_errors=True)
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="small regimes: a smoke run")
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
+    parser.add_argument(
+        "--only", nargs="*", default=list(DOWNLOADERS), choices=list(DOWNLOADERS), metavar="NAME"
+    )
+    parser.add_argument(
+        "--regimes", nargs="*", type=int, default=[0, 1], help="0 bandwidth-bound, 1 latency-bound"
+    )
+    parser.add_argument("--no-memory", action="store_true", help="skip the memory probe")
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("eodag").setLevel(logging.CRITICAL)
+    regimes = QUICK if args.quick else FULL
+    print(
+        f"staging benchmark ({'quick' if args.quick else 'full'}); EODAG wait={EODAG_WAIT * 60:g} s, legacy sleep={LEGACY_SLEEP:g} s"
+    )
+    header = f"{'downloader':<24} {'makespan':>9} {'LB':>7} {'ratio':>6} {'req/prod':>9} {'MD5 ok':>8} {'peak MB':>8}"
+    for regime in [regimes[i] for i in args.regimes]:
+        catalogue = staging_catalogue(
+            regime.count, size_range=regime.size, offline=regime.offline, seed=5
+        )
+        for variant in args.variants:
+            print(f"\n{regime.name}, offline reply {variant}: {regime.count} products, "
+                  f"{sum(e.size for e in catalogue) / MB:.0f} MB, restores {regime.latency[0]:g}-{regime.latency[1]:g} s")  # fmt: skip
+            print(header)
+            bound = lower_bound(catalogue, regime)
+            timeout = 3 * bound + 30  # the same generous timeout for every downloader
+            for name in args.only:
+                result = measure(regime, catalogue, variant, name, timeout)
+                print(
+                    f"{name:<24} {result.makespan:8.1f}s {bound:6.1f}s {result.makespan / bound:6.2f} "
+                    f"{result.requests / regime.count:9.2f} {result.md5_ok:>4}/{regime.count:<3} {result.peak_mb:8.1f}"
+                )
+                sys.stdout.flush()
+    if args.no_memory:
+        return
+    print("\nmemory of (a) vs product size (tracemalloc peak of Python allocations, one product):")
+    for size, peak in memory_probe():
+        print(f"  {size:>3} MB product: {peak:6.2f} MB peak")
+
+
+if __name__ == "__main__":
+    main()
