@@ -121,6 +121,8 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the ledger here instead of the output folder.",
 )
+@click.option("--poll-initial", type=click.FloatRange(min=0.01), default=5.0, hidden=True)
+@click.option("--poll-max", type=click.FloatRange(min=0.01), default=60.0, hidden=True)
 @click.option(
     "-n",
     "--no-download",
@@ -132,7 +134,8 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
 def download(
     backend_name: str, url: str | None, results_path: Path | None, output_dir: Path,
     max_items: int | None, timeout: float, extract: bool, delete_archive: bool, quiet: bool,
-    max_transfers: int, max_restores: int, state_dir: Path | None, dry_run: bool, **params: Any,
+    max_transfers: int, max_restores: int, state_dir: Path | None, dry_run: bool,
+    poll_initial: float, poll_max: float, **params: Any,
 ) -> None:  # fmt: skip
     """Download products, restoring those on tape first; ends with one line per product.
 
@@ -176,6 +179,8 @@ def download(
         max_transfers=max_transfers,
         max_restores=max_restores,
         state_dir=state_dir,
+        poll_initial=poll_initial,
+        poll_max=poll_max,
     )
     report = downloader.download(products)
     click.echo(report.format())

@@ -368,10 +368,10 @@ class _Run:
                 self.dispatch_restores()
                 if expired:
                     self.expire()
-                self.dispatch_transfers(now)
                 if not expired and now >= self.next_poll and self.poll_wanted():
                     self.poll()
                     now = time.monotonic()
+                self.dispatch_transfers(now)
                 busy = self.active_futures()
                 if not busy and not any(not t.status.final for t in self.tracks):
                     return
