@@ -79,6 +79,22 @@ def make_session(
     return session
 
 
+def archive_headers(offset: int = 0, if_range: str | None = None) -> dict[str, str]:
+    """Headers for fetching an archive, resumed from ``offset`` when the file is unchanged.
+
+    Identity encoding: a compressed transfer would change lengths and break Range arithmetic.
+    """
+    headers = {
+        "Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
+        "Accept-Encoding": "identity",
+    }
+    if offset:
+        headers["Range"] = f"bytes={offset}-"
+        if if_range:
+            headers["If-Range"] = if_range
+    return headers
+
+
 def send(session: requests.Session, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
     """``session.request`` whose network failures become one clear ``BackendError``."""
     try:

@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import requests
 
 from ..exceptions import AuthenticationError, InvalidQueryError
-from ..http_io import check_status, json_or_error, send
+from ..http_io import archive_headers, check_status, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -283,14 +283,7 @@ class GeodesBackend(StacApiBackend):
     def open_download(
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {
-            "Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
-            "Accept-Encoding": "identity",  # Range arithmetic needs the raw bytes
-        }
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-            if if_range:
-                headers["If-Range"] = if_range
+        headers = archive_headers(offset, if_range)
         return self._get_archive(product, headers, f"GEODES download of {product.id}")
 
     def request_restore(self, product: Product) -> Availability | None:

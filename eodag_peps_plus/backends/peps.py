@@ -17,7 +17,7 @@ from typing import Any
 import requests
 
 from ..exceptions import AuthenticationError
-from ..http_io import check_status, json_or_error, send
+from ..http_io import archive_headers, check_status, json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
@@ -267,19 +267,10 @@ class PepsBackend(Backend):
     def open_download(
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {
-            "Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
-            # A compressed transfer would change lengths and break Range arithmetic.
-            "Accept-Encoding": "identity",
-        }
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-            if if_range:
-                headers["If-Range"] = if_range
         return self.archive_session.get(
             self._archive_url(product),
             params={"issuerId": "peps"},
-            headers=headers,
+            headers=archive_headers(offset, if_range),
             auth=self._auth(),
             stream=True,
             timeout=self.timeout,

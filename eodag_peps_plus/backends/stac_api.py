@@ -26,7 +26,7 @@ from shapely import wkt
 from shapely.geometry import mapping
 
 from ..exceptions import BackendError, InvalidQueryError
-from ..http_io import Credentials, error_detail, json_or_error, send
+from ..http_io import Credentials, archive_headers, error_detail, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -415,10 +415,7 @@ class StacApiBackend(Backend):
     def open_download(
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {"Range": f"bytes={offset}-"} if offset else {}
-        if offset and if_range:
-            headers["If-Range"] = if_range
-        headers.update(self.auth_headers())
+        headers = {**archive_headers(offset, if_range), **self.auth_headers()}
         return self.archive_session.get(
             product.download_url, headers=headers, stream=True, timeout=self.timeout
         )

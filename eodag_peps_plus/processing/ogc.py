@@ -18,7 +18,7 @@ from urllib.parse import unquote, urljoin, urlsplit
 import requests
 
 from ..exceptions import AuthenticationError, BackendError, ProcessingError
-from ..http_io import check_status, error_detail
+from ..http_io import archive_headers, check_status, error_detail
 from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
@@ -315,11 +315,5 @@ class OgcProcessing(ProcessingBackend):
     def open_result(
         self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {"Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-            if if_range:
-                headers["If-Range"] = if_range
-        return self.session.get(
-            result.url, headers={**self._headers(), **headers}, stream=True, timeout=self.timeout
-        )
+        headers = {**self._headers(), **archive_headers(offset, if_range)}
+        return self.session.get(result.url, headers=headers, stream=True, timeout=self.timeout)

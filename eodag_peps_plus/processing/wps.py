@@ -20,7 +20,7 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from ..exceptions import AuthenticationError, BackendError, ProcessingError
-from ..http_io import check_status, json_or_error
+from ..http_io import archive_headers, check_status, json_or_error
 from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
 
 WPS_PATH = "/resto/wps"
@@ -241,11 +241,6 @@ class WpsProcessing(ProcessingBackend):
     def open_result(
         self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {"Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
-            if if_range:
-                headers["If-Range"] = if_range
         return self.session.get(
-            result.url, headers=headers, auth=self._auth(), stream=True, timeout=self.timeout
+            result.url, headers=archive_headers(offset, if_range), auth=self._auth(), stream=True, timeout=self.timeout
         )
