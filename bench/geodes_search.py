@@ -1,6 +1,7 @@
 """search_all of 2,000 products through EODAG from the GEODES sandbox: our ``geodes_plus``
 provider vs EODAG's built-in ``geodes`` provider (``GeodesSearch``: StacSearch + jsonpath +
-its own fastavailability call per page) pointed at the same sandbox, in the same process.
+its own fastavailability call per page) pointed at the same sandbox (served from a child
+process), in the same run.
 Prints items/s and the ratio.
 
     python bench/geodes_search.py [--products 2000] [--rounds 3]
@@ -9,25 +10,16 @@ Prints items/s and the ratio.
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
-import time
-from typing import Any
 
 import requests
 import yaml
-
-os.environ.setdefault("EODAG_CFG_DIR", tempfile.mkdtemp(prefix="bench-eodag-"))
-_ext = os.path.join(os.environ["EODAG_CFG_DIR"], "ext_collections.json")
-with open(_ext, "w") as handle:
-    handle.write("{}")
-os.environ.setdefault("EODAG_EXT_COLLECTIONS_CFG_URI", _ext)
+from _offline import sandbox_process, timed  # noqa: E402 - sets EODAG up offline before it is imported
 
 from eodag_peps_plus.eodag_support import gateway  # noqa: E402
 from eodag_peps_plus.sandbox import Catalogue, Sandbox, SandboxConfig  # noqa: E402
 from eodag_peps_plus.sandbox.catalogue import generate  # noqa: E402
 
-PAGE = 80  # GEODES's cap, for both providers
+PAGE = 80  # GEODES's cap: the server page size for both providers
 
 
 def builtin_overrides(url: str) -> str:
@@ -46,12 +38,6 @@ def builtin_overrides(url: str) -> str:
     )
 
 
-def timed(func: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = func()
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=2000)
@@ -60,9 +46,9 @@ def main() -> None:
 
     entries = [e for e in generate() if e.collection in ("S2", "S2ST")][: args.products]
     config = SandboxConfig(time_scale=0.01)
-    with Sandbox(Catalogue(entries), config, services=("geodes",)) as sandbox:
-        dag = gateway(geodes_plus=sandbox.url)
-        dag.update_providers_config(builtin_overrides(sandbox.url))
+    with sandbox_process(lambda: Sandbox(Catalogue(entries), config, services=("geodes",))) as url:
+        dag = gateway(geodes_plus=url)
+        dag.update_providers_config(builtin_overrides(url))
 
         def raw() -> int:
             """The floor: fetching the same pages without mapping anything."""
@@ -70,7 +56,7 @@ def main() -> None:
             while True:
                 body = {"collections": ["PEPS_S2_L1C"], "limit": PAGE, "page": page}
                 reply = requests.post(
-                    f"{sandbox.url}/api/stac/search", json=body, timeout=60
+                    f"{url}/api/stac/search", json=body, timeout=60
                 ).json()
                 count += len(reply["features"])
                 if not reply["features"] or count >= reply["context"]["matched"]:
@@ -78,7 +64,7 @@ def main() -> None:
                 page += 1
 
         def ours() -> int:
-            results = dag.search_all(provider="geodes_plus", collection="S2_MSI_L1C", limit=PAGE)
+            results = dag.search_all(provider="geodes_plus", collection="S2_MSI_L1C")  # its own max_limit: 80-item server pages, gathered
             return len(results)
 
         def builtin() -> int:
@@ -99,7 +85,7 @@ def main() -> None:
     assert counts["builtin"] == n == counts["raw"] == len(entries), counts
     rate = {name: n / seconds for name, seconds in best.items()}
     print(
-        f"search_all of {n} products from the GEODES sandbox, {PAGE} per page (best of {args.rounds} rounds)"
+        f"search_all of {n} products from the GEODES sandbox, {PAGE} per server page (best of {args.rounds} rounds)"
     )
     print(f"  {'configuration':<46} {'seconds':>8} {'items/s':>10}")
     print(f"  {'raw HTTP + JSON, no mapping (floor)':<46} {best['raw']:>8.2f} {rate['raw']:>10.0f}")

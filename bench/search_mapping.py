@@ -1,6 +1,7 @@
 """search_all of 5,000 products through EODAG: our ``peps`` provider vs EODAG's generic
 ``QueryStringSearch`` with a jsonpath ``metadata_mapping`` (how EODAG shipped PEPS until 2026),
-both against the same sandbox, in the same process. Prints items/s and the ratio.
+both against the same sandbox (served from a child process, as a real server is elsewhere),
+in the same run. Prints items/s and the ratio.
 
     python bench/search_mapping.py [--products 5000] [--rounds 3]
 """
@@ -8,19 +9,10 @@ both against the same sandbox, in the same process. Prints items/s and the ratio
 from __future__ import annotations
 
 import argparse
-import os
-import tempfile
-import time
-from typing import Any
 
 import requests
 import yaml
-
-os.environ.setdefault("EODAG_CFG_DIR", tempfile.mkdtemp(prefix="bench-eodag-"))
-_ext = os.path.join(os.environ["EODAG_CFG_DIR"], "ext_collections.json")
-with open(_ext, "w") as handle:
-    handle.write("{}")
-os.environ.setdefault("EODAG_EXT_COLLECTIONS_CFG_URI", _ext)
+from _offline import sandbox_process, timed  # noqa: E402 - sets EODAG up offline before it is imported
 
 from eodag_peps_plus.eodag_support import gateway  # noqa: E402
 from eodag_peps_plus.sandbox import Catalogue, Sandbox, SandboxConfig  # noqa: E402
@@ -111,12 +103,6 @@ peps_generic:
 """
 
 
-def timed(func: Any) -> tuple[float, Any]:
-    start = time.perf_counter()
-    result = func()
-    return time.perf_counter() - start, result
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=5000)
@@ -124,9 +110,9 @@ def main() -> None:
     args = parser.parse_args()
 
     entries = [e for e in generate() if e.collection == "S2ST"][: args.products]
-    with Sandbox(Catalogue(entries), SandboxConfig(time_scale=0.01), services=("peps",)) as sandbox:
-        dag = gateway(peps=sandbox.url)
-        dag.update_providers_config(GENERIC.format(url=sandbox.url))
+    with sandbox_process(lambda: Sandbox(Catalogue(entries), SandboxConfig(time_scale=0.01), services=("peps",))) as url:
+        dag = gateway(peps=url)
+        dag.update_providers_config(GENERIC.format(url=url))
         dag._providers["peps_generic"].sync_collections(dag, strict_mode=False)
         assert yaml  # the config above is YAML; keep the import explicit for readers
 
@@ -134,7 +120,7 @@ def main() -> None:
             """The floor: fetching the same pages without mapping anything."""
             count, page = 0, 1
             while True:
-                body = requests.get(f"{sandbox.url}/resto/api/collections/S2ST/search.json", params={"maxRecords": 500, "page": page}, timeout=60).json()
+                body = requests.get(f"{url}/resto/api/collections/S2ST/search.json", params={"maxRecords": 500, "page": page}, timeout=60).json()
                 count += len(body["features"])
                 if not body["features"] or count >= body["properties"]["totalResults"]:
                     return count

@@ -294,7 +294,29 @@ class StacApiBackend(Backend):
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
     ) -> SearchPage:
-        limit = min(limit or self.default_page_size, self.max_page_size, self.profile.max_page_size)
+        """A page of ``limit`` products, gathered from several server pages when the server
+        caps pages lower (GEODES: 80), so callers such as EODAG pay their per-page overhead
+        once per thousands of products. Server pages are sized to divide ``limit`` exactly,
+        which keeps page numbers and tokens consistent."""
+        limit = max(1, limit or self.default_page_size)
+        cap = min(self.max_page_size, self.profile.max_page_size)
+        if limit <= cap:
+            return self._server_page(query, limit, page, token)
+        size = next(d for d in range(cap, 0, -1) if limit % d == 0)
+        if token is not None and token.isdigit():
+            page, token = int(token), None
+        first = self._server_page(query, size, (page - 1) * (limit // size) + 1, token)
+        products, following = list(first.products), first.next_token
+        while len(products) < limit and following:
+            more = self._server_page(query, size, 1, following)
+            if not more.products:
+                break
+            products.extend(more.products)
+            following = more.next_token
+        return SearchPage(products, first.matched, following)
+
+    def _server_page(self, query: Query, limit: int, page: int, token: str | None) -> SearchPage:
+        """One page as the server serves it (``limit`` within its cap)."""
         if token is not None and token.isdigit():  # EODAG may hand back a bare page number
             page, token = int(token), None
         if token:
