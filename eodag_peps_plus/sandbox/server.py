@@ -14,7 +14,7 @@ from typing import Any
 
 from .app import Request, Response, Router, SandboxHTTPServer, TokenBucket
 from .catalogue import Catalogue, Entry
-from .faults import FaultPlan
+from .faults import Fault, FaultPlan
 from .tape import DISTRIBUTIONS, ONLINE_MODES, TapeLibrary
 
 logger = logging.getLogger(__name__)
@@ -54,6 +54,8 @@ class SandboxConfig:
     offline_reply_delay: float = 0.0
     #: Send ``ETag`` (and honour ``If-Range``); off emulates a server without validators.
     send_etag: bool = True
+    #: Faults armed when the sandbox starts (tests usually arm them later: ``sb.faults.add``).
+    faults: tuple[Fault, ...] = ()
 
     def __post_init__(self) -> None:
         if self.offline_reply not in OFFLINE_REPLIES:
@@ -79,6 +81,8 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.router = Router()
         self.faults = FaultPlan()
+        for fault in self.config.faults:
+            self.faults.add(dataclasses.replace(fault))
         initial = {e.uuid: e.storage for e in self.catalogue}
         self.tape = TapeLibrary(
             lambda key: initial.get(key, "unknown"),

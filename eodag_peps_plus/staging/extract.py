@@ -69,11 +69,14 @@ def extract_archive(zip_path: Path, name: str, *, delete_archive: bool = False) 
         except zipfile.BadZipFile as exc:
             raise DownloadError(f"{zip_path.name} is not a valid zip archive: {exc}") from None
         entries = list(tmp.iterdir())
-        if len(entries) == 1 and entries[0].is_dir() and entries[0].name.endswith(".SAFE"):
-            os.replace(entries[0], target)
-            tmp.rmdir()
-        else:
-            os.replace(tmp, target)
+        single = len(entries) == 1 and entries[0].is_dir() and entries[0].name.endswith(".SAFE")
+        try:
+            os.replace(entries[0] if single else tmp, target)
+        except OSError:
+            if not target.is_dir():
+                raise
+            # Another process extracted the same archive first: keep its (complete) folder.
+        shutil.rmtree(tmp, ignore_errors=True)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

@@ -233,13 +233,14 @@ class Ledger:
 
     def claim_transfer(self, product_id: str, owner: str, *, lease: float) -> bool:
         """Take the right to write ``<name>.zip.part``. A claim whose lease expired, or whose
-        process on this host is gone (``kill -9``), is taken over."""
+        process on this host is gone (``kill -9``), is taken over; a product another run
+        completed meanwhile is not claimed (``False``: look at its row)."""
         now = time.time()
         with self._tx() as db:
             row = db.execute(
-                "SELECT owner, lease_until FROM products WHERE id = ?", (product_id,)
+                "SELECT owner, lease_until, status FROM products WHERE id = ?", (product_id,)
             ).fetchone()
-            if row is None:
+            if row is None or row["status"] == "done":
                 return False
             held_by, until = row["owner"], row["lease_until"]
             if held_by and held_by != owner and until and until > now and _owner_alive(held_by):

@@ -289,6 +289,8 @@ class _Run:
                 t.path = on_disk
                 self.set(t, DownloadStatus.DONE, "already on disk (verified)")
                 continue
+            if row.status == "done":  # the file was removed or replaced since: fetch again
+                self.ledger.set_status(product.id, "offline", "file missing")
             recent = row.restore_asked_at is not None and (
                 time.time() - row.restore_asked_at < self.cfg.restore_retry_after
             )
@@ -604,6 +606,9 @@ class _Run:
                 t.path = path
                 self.set(t, DownloadStatus.DONE, "downloaded by another process")
                 return
+            self.ledger.set_status(t.id, "offline", "file missing")
+            t.not_before = 0.0  # not on disk after all: claim it at the next turn
+            return
         t.elsewhere = True
         t.not_before = time.monotonic() + min(self.cfg.poll_max, 2.0)
         if t.reason != "being downloaded by another process":

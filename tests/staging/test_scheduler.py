@@ -181,3 +181,23 @@ def test_dask_executor(staging_sandbox, small_catalogue, tmp_path: Path) -> None
         report = downloader(backend, tmp_path, executor=client.get_executor()).download(products)
     assert report.ok, report.format()
     assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
+
+
+def test_two_downloaders_share_a_folder(staging_sandbox, tmp_path: Path) -> None:
+    """Two runs on the same folder at once (WAL ledger, leased transfer claims): every product
+    ends verified in both reports and is fetched once."""
+    catalogue = staging_catalogue(6, size_range=(300_000, 400_000), offline=0.5, seed=41)
+    sb = staging_sandbox(catalogue, per_connection_bps=1_500_000)
+    products = all_products(peps_backend(sb))
+    reports = []
+
+    def run() -> None:
+        reports.append(downloader(peps_backend(sb), tmp_path, timeout=20).download(products))
+
+    with cf.ThreadPoolExecutor(2) as pool:
+        for future in [pool.submit(run), pool.submit(run)]:
+            future.result()
+    assert all(r.ok for r in reports), "\n".join(r.format() for r in reports)
+    assert sb.stats["archive_replies"] == len(products)
+    assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
+    assert any("another process" in p.reason for r in reports for p in r.products)
