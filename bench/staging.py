@@ -21,8 +21,8 @@ file matches the catalogue MD5, and peak memory (RSS high-water mark above the l
 run; the sandbox shares the process). A last table measures peak Python allocations
 (tracemalloc) of (a) for one small and one large product: flat in product size.
 
-    python bench/staging.py            # full run (about 12 minutes)
-    python bench/staging.py --quick    # smoke run (about 1 minute)
+    python bench/staging.py            # full run (about 13 minutes)
+    python bench/staging.py --quick    # smoke run (about 2 minutes)
 """
 
 from __future__ import annotations
