@@ -1,17 +1,21 @@
-"""Getting an EODAG gateway that knows our providers, installed or not.
+"""EODAG's ways, for code that runs outside EODAG's own machinery.
 
-EODAG finds ``providers.yml`` only in a regular install; from a source checkout (editable
-install, tests, benchmarks) the same file is registered from code, so every path runs the
-same configuration.
+A gateway that knows our providers, installed or not: EODAG finds ``providers.yml`` only in
+a regular install; from a source checkout (editable install, tests, benchmarks) the same file
+is registered from code, so every path runs the same configuration. And credentials read the
+way EODAG reads them, for the CLI and for plugins EODAG hands no auth.
 """
 
 from __future__ import annotations
 
+import os
 from importlib import resources
 from pathlib import Path
 from typing import Any
 
 import yaml
+
+from .http_io import Credentials
 
 
 def providers_yaml() -> str:
@@ -42,3 +46,26 @@ def gateway(**endpoints: str) -> Any:
         overrides = {name: {"search": {"api_endpoint": url}} for name, url in endpoints.items()}
         dag.update_providers_config(yaml.safe_dump(overrides))
     return dag
+
+
+def credentials_from_env(provider: str) -> Credentials:
+    """Credentials the EODAG way: ``EODAG__<PROVIDER>__AUTH__CREDENTIALS__*`` or eodag.yml."""
+    prefix = f"EODAG__{provider.upper()}__AUTH__CREDENTIALS__"
+    env = {k[len(prefix):].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
+    if not env:
+        env = _from_eodag_yml(provider)
+    return Credentials(
+        username=env.get("username") or env.get("email"),
+        password=env.get("password"),
+        api_key=env.get("apikey") or env.get("api_key"),
+    )
+
+
+def _from_eodag_yml(provider: str) -> dict[str, str]:
+    path = Path(os.environ.get("EODAG_CFG_FILE") or Path.home() / ".config" / "eodag" / "eodag.yml")
+    try:
+        data = yaml.safe_load(path.read_text()) or {}
+    except (OSError, yaml.YAMLError):
+        return {}
+    creds = ((data.get(provider) or {}).get("auth") or {}).get("credentials") or {}
+    return {str(k).lower(): str(v) for k, v in creds.items() if v is not None}

@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from eodag.utils.exceptions import ValidationError
 
-from eodag_peps_plus.eodag_support import gateway
+from eodag_peps_plus.eodag_support import gateway, providers_yaml
 from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import Sandbox
 
@@ -72,18 +72,23 @@ def test_bad_input_raises_validation_error(dag: Any, kwargs: dict, message: str)
 
 
 def _run_eodag(args: list[str], url: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "EODAG__PEPS__SEARCH__API_ENDPOINT": url}
+    # EODAG reads our providers.yml from a regular install only; this folder makes an
+    # editable (development) install behave the same.
+    providers = cwd / "providers"
+    providers.mkdir(exist_ok=True)
+    (providers / "peps_plus.yml").write_text(providers_yaml())
+    env = {**os.environ, "EODAG__PEPS__SEARCH__API_ENDPOINT": url, "EODAG_PROVIDERS_CFG_DIR": str(providers)}
     eodag = Path(sys.executable).with_name("eodag")
     return subprocess.run([str(eodag), *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=120)
 
 
 @pytest.fixture(scope="module")
 def installed(tmp_path_factory: pytest.TempPathFactory, sandbox: Sandbox) -> Path:
-    """EODAG's CLI sees our provider only from a regular (non-editable) install."""
+    """EODAG's CLI must list the provider before the CLI tests mean anything."""
     cwd = tmp_path_factory.mktemp("cli")
     listing = _run_eodag(["list", "-p", "peps"], sandbox.url, cwd)
     if listing.returncode != 0 or "S2_MSI_L1C" not in listing.stdout:
-        pytest.skip("eodag CLI does not see the peps provider (editable install?): " + listing.stderr[-300:])
+        pytest.fail("eodag CLI does not see the peps provider: " + listing.stderr[-300:])
     return cwd
 
 

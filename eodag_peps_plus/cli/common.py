@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Iterable, Sequence
-from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from ..backends import REGISTRY, Backend, get_backend
+from ..eodag_support import credentials_from_env
 from ..exceptions import InvalidQueryError
-from ..http_io import Credentials
 from ..query import Query
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -80,31 +79,6 @@ def build_query(params: dict[str, Any]) -> Query:
         if params.get(key) is not None:
             fields[name] = params[key]
     return Query.create(**fields)
-
-
-def credentials_from_env(provider: str) -> Credentials:
-    """Credentials the EODAG way: ``EODAG__<PROVIDER>__AUTH__CREDENTIALS__*`` or eodag.yml."""
-    prefix = f"EODAG__{provider.upper()}__AUTH__CREDENTIALS__"
-    env = {k[len(prefix):].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
-    if not env:
-        env = _from_eodag_yml(provider)
-    return Credentials(
-        username=env.get("username") or env.get("email"),
-        password=env.get("password"),
-        api_key=env.get("apikey") or env.get("api_key"),
-    )
-
-
-def _from_eodag_yml(provider: str) -> dict[str, str]:
-    import yaml
-
-    path = Path(os.environ.get("EODAG_CFG_FILE") or Path.home() / ".config" / "eodag" / "eodag.yml")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return {}
-    creds = ((data.get(provider) or {}).get("auth") or {}).get("credentials") or {}
-    return {str(k).lower(): str(v) for k, v in creds.items() if v is not None}
 
 
 def open_backend(backend_name: str, url: str | None) -> Backend:

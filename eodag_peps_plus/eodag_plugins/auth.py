@@ -12,6 +12,7 @@ import requests
 from eodag.plugins.authentication.base import Authentication
 from eodag.utils.exceptions import MisconfiguredError
 
+from ..eodag_support import credentials_from_env
 from ..http_io import Credentials
 
 #: Names users write in eodag.yml for each secret.
@@ -45,6 +46,9 @@ class PepsPlusAuth(Authentication):
             password=next((str(values[k]) for k in _PASSWORD_KEYS if k in values), None),
             api_key=next((str(values[k]) for k in _API_KEYS if k in values), None),
         )
+        if creds.basic is None and creds.api_key is None:
+            # Set after the gateway was built (tests, notebooks): EODAG did not read them.
+            creds = credentials_from_env(self.provider)
         if creds.basic is None and creds.api_key is None:
             name = self.provider.upper()
             raise MisconfiguredError(

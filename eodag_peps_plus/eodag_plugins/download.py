@@ -117,7 +117,7 @@ class StagingDownload(Download):
             # No auth plugin matched (its ``matching_url`` names the public server while the
             # products come from a mirror or the sandbox): read the provider's credentials the
             # way EODAG does, from EODAG__<PROVIDER>__AUTH__CREDENTIALS__* or eodag.yml.
-            from ..cli.common import credentials_from_env
+            from ..eodag_support import credentials_from_env
 
             creds = credentials_from_env(self.provider)
         return creds

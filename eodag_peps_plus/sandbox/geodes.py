@@ -220,6 +220,14 @@ class GeodesService:
         r.add("GET", r"/api/quicklook/(?P<urn>[^/]+)/files/(?P<md5>[0-9a-f]{32})", self.quicklook)
 
     # -- catalogue views ---------------------------------------------------------------------
+    def invalidate(self) -> None:
+        """Forget everything derived from the catalogue (an entry was reprocessed)."""
+        with self._lock:
+            self._by_collection = None
+            self._by_urn.clear()
+            self._properties.clear()
+            self._match_cache.clear()
+
     @property
     def by_collection(self) -> dict[str, list[Entry]]:
         with self._lock:

@@ -208,6 +208,11 @@ class PepsService:
             self._text_cache[key] = text
         return text.replace(_STORAGE_MARK, self.sandbox.tape.mode(e.uuid), 1)
 
+    def invalidate(self) -> None:
+        """Forget everything derived from the catalogue (an entry was reprocessed)."""
+        self._text_cache.clear()
+        self._by_collection.clear()
+
     def _entries(self, collection: str | None) -> list[Entry]:
         """Entries of one collection (all PEPS ones for ``None``), indexed once."""
         if not self._by_collection:

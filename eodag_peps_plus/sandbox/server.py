@@ -224,10 +224,6 @@ class Sandbox:
             invalidate = getattr(service, "invalidate", None)
             if callable(invalidate):
                 invalidate()
-                continue
-            for attr, value in vars(service).items():  # services without invalidate(): caches
-                if attr.startswith("_") and isinstance(value, dict):
-                    value.clear()
         return entry
 
     def restores_asked(self, name: str) -> int:
