@@ -35,6 +35,7 @@ from .stac_api import (
     StacProfile,
     data_asset,
     overview_href,
+    property_filters,
     refuse_location,
     spatial_filter,
 )
@@ -118,26 +119,16 @@ def filters(query: Query) -> dict[str, Any]:
         when["lte"] = iso_utc(query.end)
     if when:
         q["start_datetime"] = when
-    if query.product_type and query.product_type in PRODUCT_TYPES:
-        native = PRODUCT_TYPES[query.product_type][1]
-        if native:
-            q["product:type"] = {"eq": native}
     if query.identifiers:
         q["identifier"] = {"in": list(query.identifiers)}
-    if query.platform:
-        q["platform"] = {"eq": query.platform}
-    if query.sensor_mode:
-        q["sar:instrument_mode"] = {"eq": query.sensor_mode}
-    if query.tile:
-        q["grid:code"] = {"eq": f"T{query.tile}"}  # GEODES writes T31TCJ
-    if query.relative_orbit:
-        q["sat:relative_orbit"] = {"eq": query.relative_orbit}
-    if query.orbit_number:
-        q["sat:absolute_orbit"] = {"eq": query.orbit_number}
-    if query.orbit_direction:
-        q["sat:orbit_state"] = {"eq": query.orbit_direction.capitalize()}  # "Descending"
-    if query.max_cloud_cover is not None:
-        q["eo:cloud_cover"] = {"lte": query.max_cloud_cover}
+    q.update(
+        property_filters(
+            query,
+            tile=lambda tile: f"T{tile}",  # GEODES writes T31TCJ
+            orbit_state=str.capitalize,  # and "Descending"
+            product_type=lambda name: PRODUCT_TYPES[name][1] if name in PRODUCT_TYPES else None,
+        )
+    )
     if q:
         body["query"] = q
     return body

@@ -66,6 +66,36 @@ def refuse_location(query: Query, server: str) -> None:
         )
 
 
+def property_filters(
+    query: Query,
+    *,
+    tile: Callable[[str], str | None] = grid_code,
+    orbit_state: Callable[[str], str] = str,
+    product_type: Callable[[str], str | None] = str,
+) -> dict[str, dict[str, Any]]:
+    """The ``query``-extension filters on common STAC properties; servers differ only in how
+    they spell a few values (GEODES: ``T31TCJ``, ``Descending``), hence the formatters."""
+    q: dict[str, dict[str, Any]] = {}
+    native_type = product_type(query.product_type) if query.product_type else None
+    if native_type:
+        q["product:type"] = {"eq": native_type}
+    if query.platform:
+        q["platform"] = {"eq": query.platform}
+    if query.sensor_mode:
+        q["sar:instrument_mode"] = {"eq": query.sensor_mode}
+    if query.tile:
+        q["grid:code"] = {"eq": tile(query.tile)}
+    if query.relative_orbit:
+        q["sat:relative_orbit"] = {"eq": query.relative_orbit}
+    if query.orbit_number:
+        q["sat:absolute_orbit"] = {"eq": query.orbit_number}
+    if query.orbit_direction:
+        q["sat:orbit_state"] = {"eq": orbit_state(query.orbit_direction)}
+    if query.max_cloud_cover is not None:
+        q["eo:cloud_cover"] = {"lte": query.max_cloud_cover}
+    return q
+
+
 def standard_filters(query: Query) -> dict[str, Any]:
     """Plain STAC vocabulary: ``datetime`` interval, ``ids`` and ``query`` on common fields."""
     refuse_location(query, "this STAC API")
@@ -76,23 +106,7 @@ def standard_filters(query: Query) -> dict[str, Any]:
         body["datetime"] = f"{start}/{end}"
     if query.identifiers:
         body["ids"] = list(query.identifiers)
-    q: dict[str, dict[str, Any]] = {}
-    if query.product_type:
-        q["product:type"] = {"eq": query.product_type}
-    if query.platform:
-        q["platform"] = {"eq": query.platform}
-    if query.sensor_mode:
-        q["sar:instrument_mode"] = {"eq": query.sensor_mode}
-    if query.tile:
-        q["grid:code"] = {"eq": grid_code(query.tile)}
-    if query.relative_orbit:
-        q["sat:relative_orbit"] = {"eq": query.relative_orbit}
-    if query.orbit_number:
-        q["sat:absolute_orbit"] = {"eq": query.orbit_number}
-    if query.orbit_direction:
-        q["sat:orbit_state"] = {"eq": query.orbit_direction}
-    if query.max_cloud_cover is not None:
-        q["eo:cloud_cover"] = {"lte": query.max_cloud_cover}
+    q = property_filters(query)
     if q:
         body["query"] = q
     return body
