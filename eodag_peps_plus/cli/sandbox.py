@@ -71,7 +71,6 @@ def demo(tile: str, start: str, end: str, max_items: int) -> None:
     and print the STAC items found."""
     os.environ.setdefault("EODAG_CFG_DIR", tempfile.mkdtemp(prefix="peps-plus-eodag-"))
     with Sandbox(config=SandboxConfig(time_scale=0.01)) as server:
-        os.environ["EODAG__PEPS__SEARCH__API_ENDPOINT"] = server.url
         click.echo(f"Sandbox running at {server.url} ({len(server.catalogue)} synthetic products)\n")
 
         from .. import Client
