@@ -413,6 +413,16 @@ class ProcessingService:
             return _ogc_error(401, "unauthorized", "Missing or invalid API key (X-API-Key)")
         return str(key)
 
+    def _ogc_job(self, request: Request) -> SimJob | Response:
+        """The caller's job named in the path, or the OGC error reply to send instead."""
+        user = self._ogc_user(request)
+        if isinstance(user, Response):
+            return user
+        job = self._job(request.params["job"], user, "ogc")
+        if job is None:
+            return _ogc_error(404, "no-such-job", f"Job {request.params['job']} does not exist")
+        return job
+
     def ogc_processes(self, request: Request) -> Response:
         base = f"{request.base_url}{OGC_ROOT}/processes"
         return Response.json(
@@ -538,33 +548,24 @@ class ProcessingService:
         )
 
     def ogc_job(self, request: Request) -> Response:
-        user = self._ogc_user(request)
-        if isinstance(user, Response):
-            return user
-        job = self._job(request.params["job"], user, "ogc")
-        if job is None:
-            return _ogc_error(404, "no-such-job", f"Job {request.params['job']} does not exist")
+        job = self._ogc_job(request)
+        if isinstance(job, Response):
+            return job
         return Response.json(self._status_info(job, request.base_url))
 
     def ogc_dismiss(self, request: Request) -> Response:
-        user = self._ogc_user(request)
-        if isinstance(user, Response):
-            return user
-        job = self._job(request.params["job"], user, "ogc")
-        if job is None:
-            return _ogc_error(404, "no-such-job", f"Job {request.params['job']} does not exist")
+        job = self._ogc_job(request)
+        if isinstance(job, Response):
+            return job
         with self._lock:
             if job.state in ("pending", "running"):
                 self._end(job, "canceled", "Job dismissed by the user")
         return Response.json(self._status_info(job, request.base_url))
 
     def ogc_results(self, request: Request) -> Response:
-        user = self._ogc_user(request)
-        if isinstance(user, Response):
-            return user
-        job = self._job(request.params["job"], user, "ogc")
-        if job is None:
-            return _ogc_error(404, "no-such-job", f"Job {request.params['job']} does not exist")
+        job = self._ogc_job(request)
+        if isinstance(job, Response):
+            return job
         if job.state in ("pending", "running"):
             return _ogc_error(404, "result-not-ready", f"Job {job.id} is still {job.state}")
         if job.state != "finished":
