@@ -26,7 +26,7 @@ from shapely import wkt
 from shapely.geometry import mapping
 
 from ..exceptions import BackendError, InvalidQueryError
-from ..http_io import Credentials, archive_headers, error_detail, json_or_error, send
+from ..http_io import archive_headers, error_detail, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -251,18 +251,14 @@ class StacApiBackend(Backend):
         self,
         base_url: str,
         *,
-        credentials: Credentials | None = None,
-        session: requests.Session | None = None,
-        verify: bool | str = True,
-        timeout: float = 60.0,
         profile: StacProfile | None = None,
         collections: Sequence[str] | None = None,
+        **options: Any,
     ) -> None:
         """``collections`` forces the server collections searched, bypassing the profile's
-        routing (server-native names, e.g. GEODES's ``THEIA_SNOW_SENTINEL2_L2B``)."""
-        super().__init__(
-            base_url, credentials=credentials, session=session, verify=verify, timeout=timeout
-        )
+        routing (server-native names, e.g. GEODES's ``THEIA_SNOW_SENTINEL2_L2B``);
+        ``options`` are :class:`Backend`'s (credentials, session, verify, timeout)."""
+        super().__init__(base_url, **options)
         if profile is not None:
             self.profile = profile
         self.forced_collections = list(collections) if collections else None
