@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from .._lazy import load
 from ..exceptions import UnknownBackendError
 from .base import Backend, SearchPage
 
@@ -24,8 +24,7 @@ def backend_class(name: str) -> type[Backend]:
         raise UnknownBackendError(
             f"unknown backend {name!r}; known: {', '.join(sorted(REGISTRY))}"
         ) from None
-    module_name, _, class_name = target.partition(":")
-    cls: type[Backend] = getattr(importlib.import_module(module_name), class_name)
+    cls: type[Backend] = load(target)
     return cls
 
 

@@ -7,9 +7,9 @@ Submodules load lazily so importing a backend stays cheap.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes, load
 from ..exceptions import ProcessingError
 
 if TYPE_CHECKING:
@@ -43,16 +43,8 @@ def processing_for(backend: Backend) -> ProcessingBackend:
     target = IMPLEMENTATIONS.get(backend.name)
     if target is None:
         raise ProcessingError(f"backend {backend.name!r} offers no processing")
-    module_name, _, class_name = target.partition(":")
-    cls = getattr(importlib.import_module(module_name), class_name)
-    service: ProcessingBackend = cls(backend)
+    service: ProcessingBackend = load(target)(backend)
     return service
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(module), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
