@@ -55,16 +55,16 @@ def main() -> None:
             count, page = 0, 1
             while True:
                 body = {"collections": ["PEPS_S2_L1C"], "limit": PAGE, "page": page}
-                reply = requests.post(
-                    f"{url}/api/stac/search", json=body, timeout=60
-                ).json()
+                reply = requests.post(f"{url}/api/stac/search", json=body, timeout=60).json()
                 count += len(reply["features"])
                 if not reply["features"] or count >= reply["context"]["matched"]:
                     return count
                 page += 1
 
         def ours() -> int:
-            results = dag.search_all(provider="geodes_plus", collection="S2_MSI_L1C")  # its own max_limit: 80-item server pages, gathered
+            results = dag.search_all(
+                provider="geodes_plus", collection="S2_MSI_L1C"
+            )  # its own max_limit: 80-item server pages, gathered
             return len(results)
 
         def builtin() -> int:

@@ -110,7 +110,9 @@ def main() -> None:
     args = parser.parse_args()
 
     entries = [e for e in generate() if e.collection == "S2ST"][: args.products]
-    with sandbox_process(lambda: Sandbox(Catalogue(entries), SandboxConfig(time_scale=0.01), services=("peps",))) as url:
+    with sandbox_process(
+        lambda: Sandbox(Catalogue(entries), SandboxConfig(time_scale=0.01), services=("peps",))
+    ) as url:
         dag = gateway(peps=url)
         dag.update_providers_config(GENERIC.format(url=url))
         dag._providers["peps_generic"].sync_collections(dag, strict_mode=False)
@@ -120,7 +122,11 @@ def main() -> None:
             """The floor: fetching the same pages without mapping anything."""
             count, page = 0, 1
             while True:
-                body = requests.get(f"{url}/resto/api/collections/S2ST/search.json", params={"maxRecords": 500, "page": page}, timeout=60).json()
+                body = requests.get(
+                    f"{url}/resto/api/collections/S2ST/search.json",
+                    params={"maxRecords": 500, "page": page},
+                    timeout=60,
+                ).json()
                 count += len(body["features"])
                 if not body["features"] or count >= body["properties"]["totalResults"]:
                     return count
@@ -146,12 +152,18 @@ def main() -> None:
     print(f"search_all of {n} products from the PEPS sandbox (best of {args.rounds} rounds)")
     print(f"  {'configuration':<44} {'seconds':>8} {'items/s':>10}")
     print(f"  {'raw HTTP + JSON, no mapping (floor)':<44} {best['raw']:>8.2f} {rate['raw']:>10.0f}")
-    print(f"  {'peps (eodag-peps-plus PepsPlusSearch)':<44} {best['ours']:>8.2f} {rate['ours']:>10.0f}")
-    print(f"  {'peps_generic (QueryStringSearch + jsonpath)':<44} {best['generic']:>8.2f} {rate['generic']:>10.0f}")
+    print(
+        f"  {'peps (eodag-peps-plus PepsPlusSearch)':<44} {best['ours']:>8.2f} {rate['ours']:>10.0f}"
+    )
+    print(
+        f"  {'peps_generic (QueryStringSearch + jsonpath)':<44} {best['generic']:>8.2f} {rate['generic']:>10.0f}"
+    )
     print(f"  ratio ours / generic: {best['generic'] / best['ours']:.1f}x  (target >= 10x)")
     client_ours = max(best["ours"] - best["raw"], 1e-9)
     client_generic = max(best["generic"] - best["raw"], 1e-9)
-    print(f"  client-side time only (minus the floor): ours {client_ours:.2f}s, generic {client_generic:.2f}s, ratio {client_generic / client_ours:.1f}x")
+    print(
+        f"  client-side time only (minus the floor): ours {client_ours:.2f}s, generic {client_generic:.2f}s, ratio {client_generic / client_ours:.1f}x"
+    )
 
 
 if __name__ == "__main__":

@@ -14,7 +14,9 @@ def load(target: str) -> Any:
     return getattr(importlib.import_module(module_name), attribute)
 
 
-def lazy_attributes(package: str, table: Mapping[str, str], namespace: dict[str, Any]) -> Callable[[str], Any]:
+def lazy_attributes(
+    package: str, table: Mapping[str, str], namespace: dict[str, Any]
+) -> Callable[[str], Any]:
     """A module ``__getattr__`` resolving ``table[name]`` (a module path) on first use and
     caching the result in the module's ``namespace``."""
 

@@ -101,7 +101,9 @@ class Client:
         fields.update(_query_fields(query))
         if ids is not None:
             fields["identifiers"] = [ids] if isinstance(ids, str) else list(ids)
-        names: list[str | None] = [collections] if isinstance(collections, str) else list(collections or [])
+        names: list[str | None] = (
+            [collections] if isinstance(collections, str) else list(collections or [])
+        )
         queries = []
         for name in names or [None]:
             per = dict(fields)
@@ -180,7 +182,9 @@ def _query_fields(query: Mapping[str, Any] | Sequence[str] | None) -> dict[str, 
         for text in query:
             match = _QUERY_STRING.match(text)
             if not match:
-                raise InvalidQueryError(f"query: cannot parse {text!r} (expected like 'eo:cloud_cover<20')")
+                raise InvalidQueryError(
+                    f"query: cannot parse {text!r} (expected like 'eo:cloud_cover<20')"
+                )
             prop, op, raw = match.groups()
             parsed.setdefault(prop, {})[_OPS[op]] = raw
         query = parsed

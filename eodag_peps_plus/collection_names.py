@@ -31,6 +31,4 @@ def resolve(name: str) -> tuple[str, str | None]:
     for candidate in (key, key.upper()):
         if candidate in ALIASES:
             return ALIASES[candidate]
-    raise InvalidQueryError(
-        f"unknown collection {name!r}; known: {', '.join(sorted(ALIASES))}"
-    )
+    raise InvalidQueryError(f"unknown collection {name!r}; known: {', '.join(sorted(ALIASES))}")

@@ -51,7 +51,7 @@ def gateway(**endpoints: str) -> Any:
 def credentials_from_env(provider: str) -> Credentials:
     """Credentials the EODAG way: ``EODAG__<PROVIDER>__AUTH__CREDENTIALS__*`` or eodag.yml."""
     prefix = f"EODAG__{provider.upper()}__AUTH__CREDENTIALS__"
-    env = {k[len(prefix):].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
+    env = {k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
     if not env:
         env = _from_eodag_yml(provider)
     return Credentials(

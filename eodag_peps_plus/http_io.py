@@ -95,18 +95,26 @@ def archive_headers(offset: int = 0, if_range: str | None = None) -> dict[str, s
     return headers
 
 
-def send(session: requests.Session, method: str, url: str, what: str, **kwargs: Any) -> requests.Response:
+def send(
+    session: requests.Session, method: str, url: str, what: str, **kwargs: Any
+) -> requests.Response:
     """``session.request`` whose network failures become one clear ``BackendError``."""
     try:
         return session.request(method, url, **kwargs)
     except requests.exceptions.SSLError as exc:
-        raise BackendError(f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})") from None
+        raise BackendError(
+            f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})"
+        ) from None
     except requests.exceptions.Timeout:
         raise BackendError(f"{what}: {_host(url)} did not answer in time") from None
     except requests.exceptions.ConnectionError:
-        raise BackendError(f"{what}: cannot connect to {_host(url)} (is the URL right and the server up?)") from None
+        raise BackendError(
+            f"{what}: cannot connect to {_host(url)} (is the URL right and the server up?)"
+        ) from None
     except requests.RequestException as exc:
-        raise BackendError(f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})") from None
+        raise BackendError(
+            f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})"
+        ) from None
 
 
 def _host(url: str) -> str:

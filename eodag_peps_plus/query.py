@@ -158,7 +158,9 @@ class Query:
             platform = _choice(str(values["platform"]), PLATFORMS, "platform")
             family = out.get("collection")
             if family and not platform.startswith(family[:2]):
-                raise InvalidQueryError(f"platform: {platform} does not belong to collection {family}")
+                raise InvalidQueryError(
+                    f"platform: {platform} does not belong to collection {family}"
+                )
             out["platform"] = platform
         if "orbit_direction" in values:
             out["orbit_direction"] = _choice(

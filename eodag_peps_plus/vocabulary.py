@@ -21,7 +21,13 @@ COMMON_PROPERTIES = (
 )  # fmt: skip
 
 _LEVELS = {"LEVEL1C": "L1C", "LEVEL2A": "L2A", "LEVEL1": "L1", "LEVEL2": "L2", "L1C": "L1C", "L2A": "L2A", "L1": "L1", "L2": "L2"}  # fmt: skip
-_INSTRUMENTS = {"MSI": ["msi"], "SAR-C SAR": ["sar"], "SAR": ["sar"], "OLCI": ["olci"], "SLSTR": ["slstr"]}
+_INSTRUMENTS = {
+    "MSI": ["msi"],
+    "SAR-C SAR": ["sar"],
+    "SAR": ["sar"],
+    "OLCI": ["olci"],
+    "SLSTR": ["slstr"],
+}
 _S2_REL_ORBIT = re.compile(r"_R(\d{3})_")
 _S2_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _S1_POLARISATIONS = {"SV": ["VV"], "SH": ["HH"], "DV": ["VV", "VH"], "DH": ["HH", "HV"]}

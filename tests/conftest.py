@@ -64,7 +64,9 @@ def make_sandbox(catalogue: Catalogue) -> Iterator[Callable[..., Sandbox]]:
     """Factory for a fresh sandbox with its own state: ``make_sandbox(config=..., catalogue=...)``."""
     started: list[Sandbox] = []
 
-    def factory(config: SandboxConfig | None = None, catalogue_: Catalogue | None = None) -> Sandbox:
+    def factory(
+        config: SandboxConfig | None = None, catalogue_: Catalogue | None = None
+    ) -> Sandbox:
         sb = Sandbox(catalogue_ or catalogue, config or SandboxConfig(time_scale=0.01)).start()
         started.append(sb)
         return sb

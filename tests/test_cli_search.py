@@ -17,20 +17,56 @@ import requests
 from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, Sandbox
 
 
-def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 120) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "eodag_peps_plus", *args], capture_output=True, text=True, cwd=cwd, env={**os.environ, **(env or {})}, timeout=timeout)
+def run(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, timeout: int = 120
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "eodag_peps_plus", *args],
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        env={**os.environ, **(env or {})},
+        timeout=timeout,
+    )
 
 
 def test_search_prints_a_table_and_writes_stac(sandbox: Sandbox, tmp_path: Path) -> None:
     out = tmp_path / "res.geojson"
-    result = run("search", "--url", sandbox.url, "-c", "S2ST", "-t", "T31TCJ", "-d", "2020-01-01", "-f", "2020-01-31", "--json", str(out))
+    result = run(
+        "search",
+        "--url",
+        sandbox.url,
+        "-c",
+        "S2ST",
+        "-t",
+        "T31TCJ",
+        "-d",
+        "2020-01-01",
+        "-f",
+        "2020-01-31",
+        "--json",
+        str(out),
+    )
     assert result.returncode == 0, result.stderr
     lines = result.stdout.splitlines()
     assert lines[0].split()[:2] == ["id", "start"] and len(lines) > 3
     features = json.loads(out.read_text())["features"]
     assert len(features) == len(lines) - 2
     assert features[0]["properties"]["grid:code"] == "MGRS-31TCJ"
-    count = run("search", "--url", sandbox.url, "-c", "S2ST", "-t", "31TCJ", "-d", "2020-01-01", "-f", "2020-01-31", "--count")
+    count = run(
+        "search",
+        "--url",
+        sandbox.url,
+        "-c",
+        "S2ST",
+        "-t",
+        "31TCJ",
+        "-d",
+        "2020-01-01",
+        "-f",
+        "2020-01-31",
+        "--count",
+    )
     assert count.stdout.strip() == str(len(features))
 
 
@@ -42,25 +78,47 @@ def test_search_prints_a_table_and_writes_stac(sandbox: Sandbox, tmp_path: Path)
         (["-d", "2020-02-01", "-f", "2020-01-01"], "before start"),
         (["--lat", "95", "--lon", "1"], "latitude"),
         (["-t", "31TC"], "MGRS"),
-        (["--lat", "43", "--lon", "1", "--latmin", "1", "--latmax", "2", "--lonmin", "1", "--lonmax", "2"], "only one"),
+        (
+            [
+                "--lat",
+                "43",
+                "--lon",
+                "1",
+                "--latmin",
+                "1",
+                "--latmax",
+                "2",
+                "--lonmin",
+                "1",
+                "--lonmax",
+                "2",
+            ],
+            "only one",
+        ),
         (["--latmin", "1"], "all four"),
         (["-l", "Toulouse", "--lat", "43", "--lon", "1"], "only one"),
     ],
 )
-def test_bad_input_is_one_line_and_non_zero(sandbox: Sandbox, tmp_path: Path, args: list[str], message: str) -> None:
+def test_bad_input_is_one_line_and_non_zero(
+    sandbox: Sandbox, tmp_path: Path, args: list[str], message: str
+) -> None:
     out = tmp_path / "keep.geojson"
     out.write_text("precious")
     result = run("search", "--url", sandbox.url, "--json", str(out), *args)
     assert result.returncode != 0
     errors = [line for line in result.stderr.splitlines() if line.strip()]
-    assert len(errors) == 1 and errors[0].startswith("Error: ") and message in errors[0], result.stderr
+    assert len(errors) == 1 and errors[0].startswith("Error: ") and message in errors[0], (
+        result.stderr
+    )
     assert out.read_text() == "precious"
 
 
 def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
     result = run("search", "--url", "http://127.0.0.1:9", "-c", "S1")
     assert result.returncode == 1
-    assert result.stderr.strip().splitlines() == ["Error: PEPS search: cannot connect to http://127.0.0.1:9 (is the URL right and the server up?)"]
+    assert result.stderr.strip().splitlines() == [
+        "Error: PEPS search: cannot connect to http://127.0.0.1:9 (is the URL right and the server up?)"
+    ]
 
 
 def _free_port() -> int:
@@ -71,16 +129,27 @@ def _free_port() -> int:
 
 def test_sandbox_serve_command() -> None:
     port = _free_port()
-    proc = subprocess.Popen([sys.executable, "-m", "eodag_peps_plus", "sandbox", "serve", "--port", str(port)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "eodag_peps_plus", "sandbox", "serve", "--port", str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 60
         while True:
             try:
-                body = requests.get(f"{url}/resto/api/collections/S1/search.json", params={"maxRecords": 1}, timeout=5).json()
+                body = requests.get(
+                    f"{url}/resto/api/collections/S1/search.json",
+                    params={"maxRecords": 1},
+                    timeout=5,
+                ).json()
                 break
             except requests.ConnectionError:
-                assert time.monotonic() < deadline and proc.poll() is None, proc.stderr.read() if proc.stderr else ""
+                assert time.monotonic() < deadline and proc.poll() is None, (
+                    proc.stderr.read() if proc.stderr else ""
+                )
                 time.sleep(0.2)
         assert body["properties"]["totalResults"] > 1000
     finally:

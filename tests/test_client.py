@@ -27,11 +27,20 @@ def test_open_errors() -> None:
 
 
 def test_search_items_are_pystac_items(client: Client) -> None:
-    search = client.search(collections=["S2_MSI_L1C"], bbox=[1.0, 43.5, 1.5, 43.8], datetime="2020-01-01/2020-06-30", query={"eo:cloud_cover": {"lt": 30}}, limit=7)
+    search = client.search(
+        collections=["S2_MSI_L1C"],
+        bbox=[1.0, 43.5, 1.5, 43.8],
+        datetime="2020-01-01/2020-06-30",
+        query={"eo:cloud_cover": {"lt": 30}},
+        limit=7,
+    )
     items = list(search.items())
     assert search.matched() == len(items) > 7
     assert all(isinstance(i, pystac.Item) for i in items)
-    assert all(i.properties["eo:cloud_cover"] <= 30 and i.properties["grid:code"] == "MGRS-31TCJ" for i in items)
+    assert all(
+        i.properties["eo:cloud_cover"] <= 30 and i.properties["grid:code"] == "MGRS-31TCJ"
+        for i in items
+    )
     collection = search.item_collection()
     assert isinstance(collection, pystac.ItemCollection) and len(collection) == len(items)
     pages = list(search.pages())
@@ -40,21 +49,43 @@ def test_search_items_are_pystac_items(client: Client) -> None:
 
 
 def test_max_items_and_query_strings(client: Client) -> None:
-    search = client.search(collections="S2ST", datetime="2019", query=["eo:cloud_cover<=10", "sat:relative_orbit=51"], max_items=5)
+    search = client.search(
+        collections="S2ST",
+        datetime="2019",
+        query=["eo:cloud_cover<=10", "sat:relative_orbit=51"],
+        max_items=5,
+    )
     items = list(search.items())
     assert len(items) == 5
     assert all(i.properties["sat:relative_orbit"] == 51 for i in items)
 
 
 def test_several_collections_and_open_intervals(client: Client) -> None:
-    search = client.search(collections=["S1_SAR_GRD", "S1_SAR_OCN"], datetime="2019-03-01/..", bbox=[0, 43, 2, 44], max_items=40)
+    search = client.search(
+        collections=["S1_SAR_GRD", "S1_SAR_OCN"],
+        datetime="2019-03-01/..",
+        bbox=[0, 43, 2, 44],
+        max_items=40,
+    )
     types = {i.properties["product:type"] for i in search.items()}
     assert types <= {"GRD", "OCN"} and "GRD" in types
 
 
 def test_same_code_other_vocabularies(client: Client) -> None:
-    a = {i.id for i in client.search(collections="S2ST", tile="31TCJ", datetime="2020-03-01/2020-03-31").items()}
-    b = {i.id for i in client.search(collections="PEPS_S2_L1C", query={"grid:code": {"eq": "MGRS-31TCJ"}}, datetime="2020-03-01/2020-03-31").items()}
+    a = {
+        i.id
+        for i in client.search(
+            collections="S2ST", tile="31TCJ", datetime="2020-03-01/2020-03-31"
+        ).items()
+    }
+    b = {
+        i.id
+        for i in client.search(
+            collections="PEPS_S2_L1C",
+            query={"grid:code": {"eq": "MGRS-31TCJ"}},
+            datetime="2020-03-01/2020-03-31",
+        ).items()
+    }
     assert a and a == b
 
 
@@ -69,7 +100,9 @@ def test_same_code_other_vocabularies(client: Client) -> None:
         ({"max_items": -1}, "max_items"),
     ],
 )
-def test_bad_search_raises_before_any_request(client: Client, sandbox: Sandbox, kwargs: dict, message: str) -> None:
+def test_bad_search_raises_before_any_request(
+    client: Client, sandbox: Sandbox, kwargs: dict, message: str
+) -> None:
     before = sandbox.stats["requests"]
     with pytest.raises(InvalidQueryError, match=message):
         client.search(**kwargs)

@@ -13,8 +13,20 @@ from eodag_peps_plus.query import Query, normalize_tile
 
 
 def test_normalises_vocabulary() -> None:
-    q = Query.create(collection="s2st", tile="t31tcj", start="2020-01-01", end="2020-01-01", platform="s2a", max_cloud_cover="20")
-    assert q.collection == "S2ST" and q.tile == "31TCJ" and q.platform == "S2A" and q.max_cloud_cover == 20.0
+    q = Query.create(
+        collection="s2st",
+        tile="t31tcj",
+        start="2020-01-01",
+        end="2020-01-01",
+        platform="s2a",
+        max_cloud_cover="20",
+    )
+    assert (
+        q.collection == "S2ST"
+        and q.tile == "31TCJ"
+        and q.platform == "S2A"
+        and q.max_cloud_cover == 20.0
+    )
     assert q.start.tzinfo == timezone.utc
     # A bare end date means the whole day (PEPS matched nothing for -d X -f X).
     assert (q.end - q.start).total_seconds() == pytest.approx(86400, abs=1)
@@ -62,7 +74,10 @@ def test_tile_spellings_are_equivalent(tile: str, prefix: bool, lower: bool) -> 
 
 
 @given(
-    st.floats(-180, 180), st.floats(-90, 90), st.floats(0, 10), st.floats(0, 10),
+    st.floats(-180, 180),
+    st.floats(-90, 90),
+    st.floats(0, 10),
+    st.floats(0, 10),
 )
 def test_valid_boxes_round_trip(lon: float, lat: float, width: float, height: float) -> None:
     box = (lon, lat, min(180.0, lon + width), min(90.0, lat + height))

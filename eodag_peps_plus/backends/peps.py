@@ -111,7 +111,9 @@ def feature_to_product(feature: dict[str, Any], backend: str = "peps") -> Produc
         "product:type": p.get("productType"),
         "processing:level": processing_level(p.get("processingLevel")),
         "sat:absolute_orbit": absolute,
-        "sat:relative_orbit": relative_orbit(name, platform, absolute, p.get("relativeOrbitNumber")),
+        "sat:relative_orbit": relative_orbit(
+            name, platform, absolute, p.get("relativeOrbitNumber")
+        ),
         "sat:orbit_state": orbit_state(p.get("orbitDirection")),
         "peps:storage": storage,
         "peps:collection": p.get("collection"),
@@ -168,12 +170,18 @@ class PepsBackend(Backend):
         return f"{self.base_url}/resto/api/collections/{collection}/search.json"
 
     def _get(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = send(self.session, "GET", url, "PEPS search", params=params, timeout=self.timeout)
+        response = send(
+            self.session, "GET", url, "PEPS search", params=params, timeout=self.timeout
+        )
         data: dict[str, Any] = json_or_error(response, "PEPS search")
         return data
 
-    def _page(self, collection: str | None, params: dict[str, str], limit: int, page: int) -> dict[str, Any]:
-        return self._get(self._search_url(collection), {**params, "maxRecords": limit, "page": page})
+    def _page(
+        self, collection: str | None, params: dict[str, str], limit: int, page: int
+    ) -> dict[str, Any]:
+        return self._get(
+            self._search_url(collection), {**params, "maxRecords": limit, "page": page}
+        )
 
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
@@ -234,7 +242,9 @@ class PepsBackend(Backend):
                 continue
             while len(products) < limit and position < total:
                 sub_page, skip = position // size + 1, position % size
-                body = cached.get((index, sub_page)) or self._page(collection, params, size, sub_page)
+                body = cached.get((index, sub_page)) or self._page(
+                    collection, params, size, sub_page
+                )
                 features = (body.get("features") or [])[skip : skip + limit - len(products)]
                 if not features:
                     break
@@ -383,5 +393,10 @@ def _cover(geometries: list[dict[str, Any]]) -> tuple[float, float, float, float
     lonmax = latmax = float("-inf")
     for geometry in geometries:
         a, b, c, d = shape(geometry).bounds
-        lonmin, latmin, lonmax, latmax = min(lonmin, a), min(latmin, b), max(lonmax, c), max(latmax, d)
+        lonmin, latmin, lonmax, latmax = (
+            min(lonmin, a),
+            min(latmin, b),
+            max(lonmax, c),
+            max(latmax, d),
+        )
     return lonmin, latmin, lonmax, latmax

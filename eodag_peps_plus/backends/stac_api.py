@@ -343,7 +343,9 @@ class StacApiBackend(Backend):
                     if request.url == "":
                         return SearchPage([], request.matched, None)
         data = self._post(request.url, request.body, request.method)
-        products = [self.profile.to_product(f, self.profile.name) for f in data.get("features") or []]
+        products = [
+            self.profile.to_product(f, self.profile.name) for f in data.get("features") or []
+        ]
         matched = _matched(data)
         if matched is None:
             matched = request.matched

@@ -52,6 +52,9 @@ def main() -> None:
         click.echo("Interrupted.", err=True)
         sys.exit(130)
     except OSError as exc:  # disk full, permission denied...: one line, not a traceback
-        click.echo(f"Error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}", err=True)
+        click.echo(
+            f"Error: {exc.strerror or exc}{': ' + str(exc.filename) if exc.filename else ''}",
+            err=True,
+        )
         sys.exit(1)
     sys.exit(code if isinstance(code, int) else 0)

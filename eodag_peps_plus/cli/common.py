@@ -18,7 +18,10 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 def backend_options(func: F) -> F:
     """``--backend`` and ``--url`` (a sandbox or a mirror); base URL also from EODAG env."""
-    func = click.option("--url", help="Server base URL (default: the backend's public server, or EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).")(func)
+    func = click.option(
+        "--url",
+        help="Server base URL (default: the backend's public server, or EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).",
+    )(func)
     func = click.option("-B", "--backend", "backend_name", type=click.Choice(sorted(REGISTRY)), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
     return func
 
@@ -70,7 +73,9 @@ def build_query(params: dict[str, Any]) -> Query:
     if params.get("lat") is not None:
         fields["point"] = (params["lon"], params["lat"])
     if "bbox" in fields and "point" in fields:
-        raise InvalidQueryError("give only one of box, point, geometry or location (got bbox and point)")
+        raise InvalidQueryError(
+            "give only one of box, point, geometry or location (got bbox and point)"
+        )
     for key, name in (
         ("product_type", "product_type"), ("sensor_mode", "sensor_mode"), ("location", "location"),
         ("tile", "tile"), ("start", "start"), ("end", "end"), ("orbit", "relative_orbit"),

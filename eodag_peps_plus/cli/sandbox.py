@@ -23,12 +23,38 @@ def sandbox() -> None:
 
 
 @sandbox.command()
-@click.option("--host", default="127.0.0.1", show_default=True, help="Loopback by default; the sandbox is not meant for a network.")
+@click.option(
+    "--host",
+    default="127.0.0.1",
+    show_default=True,
+    help="Loopback by default; the sandbox is not meant for a network.",
+)
 @click.option("--port", default=8642, show_default=True, type=click.IntRange(0, 65535))
-@click.option("--time-scale", default=1.0, show_default=True, type=click.FloatRange(min=0, min_open=True), help="Multiply every nominal duration (tape restores, processing) by this.")
-@click.option("--restore-latency", nargs=2, type=float, default=(120.0, 360.0), show_default=True, help="Nominal restore latency range in seconds.")
-@click.option("--offline-reply", type=click.Choice(OFFLINE_REPLIES), default="202-json", show_default=True, help="How downloads of offline products are answered.")
-@click.option("--max-restores", type=int, default=None, help="Concurrent tape restores (default: unlimited).")
+@click.option(
+    "--time-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    help="Multiply every nominal duration (tape restores, processing) by this.",
+)
+@click.option(
+    "--restore-latency",
+    nargs=2,
+    type=float,
+    default=(120.0, 360.0),
+    show_default=True,
+    help="Nominal restore latency range in seconds.",
+)
+@click.option(
+    "--offline-reply",
+    type=click.Choice(OFFLINE_REPLIES),
+    default="202-json",
+    show_default=True,
+    help="How downloads of offline products are answered.",
+)
+@click.option(
+    "--max-restores", type=int, default=None, help="Concurrent tape restores (default: unlimited)."
+)
 @click.option("--bandwidth", type=float, default=None, help="Per-connection cap in MB/s.")
 @click.option("--total-bandwidth", type=float, default=None, help="Total cap in MB/s.")
 def serve(
@@ -50,8 +76,12 @@ def serve(
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     with server:
         click.echo(f"Sandbox serving {len(server.catalogue)} products at {server.url}")
-        click.echo(f"  PEPS search:  {server.url}/resto/api/collections/S2ST/search.json?tileid=31TCJ")
-        click.echo(f"  account:      {DEFAULT_USER} (password: eodag_peps_plus.sandbox.DEFAULT_PASSWORD)")
+        click.echo(
+            f"  PEPS search:  {server.url}/resto/api/collections/S2ST/search.json?tileid=31TCJ"
+        )
+        click.echo(
+            f"  account:      {DEFAULT_USER} (password: eodag_peps_plus.sandbox.DEFAULT_PASSWORD)"
+        )
         click.echo(f"  EODAG:        export EODAG__PEPS__SEARCH__API_ENDPOINT={server.url}")
         click.echo("Press Ctrl-C to stop.")
         try:
@@ -71,7 +101,9 @@ def demo(tile: str, start: str, end: str, max_items: int) -> None:
     and print the STAC items found."""
     os.environ.setdefault("EODAG_CFG_DIR", tempfile.mkdtemp(prefix="peps-plus-eodag-"))
     with Sandbox(config=SandboxConfig(time_scale=0.01)) as server:
-        click.echo(f"Sandbox running at {server.url} ({len(server.catalogue)} synthetic products)\n")
+        click.echo(
+            f"Sandbox running at {server.url} ({len(server.catalogue)} synthetic products)\n"
+        )
 
         from .. import Client
         from ..eodag_plugins.convert import from_eoproduct
@@ -81,15 +113,25 @@ def demo(tile: str, start: str, end: str, max_items: int) -> None:
         items = Client.open(server.url, backend="peps").search(
             collections="S2_MSI_L1C", datetime=f"{start}/{end}", tile=tile, max_items=max_items
         )
-        click.echo(f"pystac-style client: {items.matched()} S2 L1C products on tile {tile}, {start} to {end}")
+        click.echo(
+            f"pystac-style client: {items.matched()} S2 L1C products on tile {tile}, {start} to {end}"
+        )
         print_table(product_rows(items.items()), PRODUCT_HEADERS)
 
         dag = gateway(peps=server.url)
         toulouse = {"lonmin": 0.5, "latmin": 43.0, "lonmax": 2.0, "latmax": 44.0}
         results = dag.search(
-            provider="peps", collection="S1_SAR_GRD", start=start, end=end, geom=toulouse, count=True
+            provider="peps",
+            collection="S1_SAR_GRD",
+            start=start,
+            end=end,
+            geom=toulouse,
+            count=True,
         )
-        click.echo(f"\nEODAG search -p peps: {results.number_matched} S1 GRD products near Toulouse")
+        click.echo(
+            f"\nEODAG search -p peps: {results.number_matched} S1 GRD products near Toulouse"
+        )
         print_table(
-            product_rows(product_to_item(from_eoproduct(p, "peps")) for p in results), PRODUCT_HEADERS
+            product_rows(product_to_item(from_eoproduct(p, "peps")) for p in results),
+            PRODUCT_HEADERS,
         )

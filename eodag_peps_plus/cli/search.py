@@ -28,10 +28,22 @@ def register(group: click.Group) -> None:
 @click.command()
 @backend_options
 @query_options
-@click.option("--max-items", type=click.IntRange(min=1), default=None, help="Stop after this many products (default: all).")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="Page size asked of the server.")
+@click.option(
+    "--max-items",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop after this many products (default: all).",
+)
+@click.option(
+    "--limit", type=click.IntRange(min=1), default=None, help="Page size asked of the server."
+)
 @click.option("--count", is_flag=True, help="Only print how many products match.")
-@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), help="Write the results as a STAC ItemCollection (GeoJSON).")
+@click.option(
+    "--json",
+    "json_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the results as a STAC ItemCollection (GeoJSON).",
+)
 def search(backend_name: str, url: str | None, max_items: int | None, limit: int | None, count: bool, json_path: Path | None, **params: Any) -> None:  # fmt: skip
     """Search the catalogue and print one line per product."""
     from ..item_search import ItemSearch
@@ -42,7 +54,10 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     if count:
         click.echo(backend.count(query))
         return
-    items = [product_to_item(p) for p in ItemSearch(backend, [query], max_items=max_items, limit=limit).products()]
+    items = [
+        product_to_item(p)
+        for p in ItemSearch(backend, [query], max_items=max_items, limit=limit).products()
+    ]
     print_table(product_rows(items), PRODUCT_HEADERS)
     click.echo(f"{len(items)} product(s)", err=True)
     if json_path is not None:

@@ -54,7 +54,11 @@ def from_eoproduct(eo_product: EOProduct, backend: str) -> Product:
     md5 = checksum[4:] if checksum.startswith("d510") else (checksum.lower() or None)
     size = props.get("file:size")
     prefix = f"{backend}:"
-    extra = {k[len(prefix):]: v for k, v in props.items() if k.startswith(prefix) and k != f"{backend}:id"}
+    extra = {
+        k[len(prefix) :]: v
+        for k, v in props.items()
+        if k.startswith(prefix) and k != f"{backend}:id"
+    }
     availability = _ORDER_TO_AVAILABILITY.get(str(props.get("order:status")), Availability.UNKNOWN)
     storage = props.get("peps:storage")
     if storage == "unknown":

@@ -44,7 +44,15 @@ PARAMETER_ALIASES: dict[str, str] = {
     "id": "identifiers", "productIdentifier": "identifiers", "identifiers": "identifiers",
 }  # fmt: skip
 #: Keys EODAG adds on its own; they are not search criteria.
-EODAG_INTERNAL = {"number_matched", "provider", "locations", "count", "raise_errors", "validate", "collection"}
+EODAG_INTERNAL = {
+    "number_matched",
+    "provider",
+    "locations",
+    "count",
+    "raise_errors",
+    "validate",
+    "collection",
+}
 #: Descriptive fields EODAG fills from the collection definition; the collection already says them.
 COLLECTION_DESCRIPTORS = {"instruments", "constellation", "processing:level", "eodag:sensor_type", "keywords", "title", "description", "license", "abstract"}  # fmt: skip
 
@@ -159,7 +167,8 @@ class PepsPlusSearch(Search):
         search_kwargs = {k: v for k, v in kwargs.items() if k not in ("number_matched",)}
         geometries = shapes(page.products)
         products = [
-            to_eoproduct(p, self.provider, collection, geometry=g) for p, g in zip(page.products, geometries, strict=True)
+            to_eoproduct(p, self.provider, collection, geometry=g)
+            for p, g in zip(page.products, geometries, strict=True)
         ]
         return SearchResult(
             products,

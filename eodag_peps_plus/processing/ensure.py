@@ -149,7 +149,9 @@ def ensure(
     checks.check_tile_latitude(normalized)
     report = EnsureReport(normalized, first, last, orbit)
     report.existing = [
-        p for p in find_l2a(geodes, normalized, first, last) if orbit is None or _orbit(p) in (None, orbit)
+        p
+        for p in find_l2a(geodes, normalized, first, last)
+        if orbit is None or _orbit(p) in (None, orbit)
     ]
     report.l1c = sorted(find_l1c(jobs.backend, normalized, first, last, orbit), key=lambda p: p.id)
     keys = {(_day(p), _platform(p), _orbit(p)) for p in report.existing}

@@ -242,5 +242,9 @@ class WpsProcessing(ProcessingBackend):
         self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
         return self.session.get(
-            result.url, headers=archive_headers(offset, if_range), auth=self._auth(), stream=True, timeout=self.timeout
+            result.url,
+            headers=archive_headers(offset, if_range),
+            auth=self._auth(),
+            stream=True,
+            timeout=self.timeout,
         )

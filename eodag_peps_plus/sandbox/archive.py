@@ -19,9 +19,23 @@ _DOS_TIME, _DOS_DATE = 0, (2020 - 1980) << 9 | 1 << 5 | 1
 
 
 def _local_header(name: bytes, crc: int, size: int) -> bytes:
-    return struct.pack(
-        "<IHHHHHIIIHH", 0x04034B50, 20, 0, 0, _DOS_TIME, _DOS_DATE, crc, size, size, len(name), 0
-    ) + name
+    return (
+        struct.pack(
+            "<IHHHHHIIIHH",
+            0x04034B50,
+            20,
+            0,
+            0,
+            _DOS_TIME,
+            _DOS_DATE,
+            crc,
+            size,
+            size,
+            len(name),
+            0,
+        )
+        + name
+    )
 
 
 def _central_header(name: bytes, crc: int, size: int, offset: int) -> bytes:

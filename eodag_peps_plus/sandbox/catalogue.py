@@ -37,11 +37,21 @@ TOWNS: dict[str, tuple[float, float]] = {
     "grenoble": (5.724, 45.188),
 }
 #: S1 tracks over France: (relative orbit, direction, centre lon, centre lat).
-S1_TRACKS = ((8, "ascending", 1.6, 44.2), (37, "descending", 2.4, 47.5), (110, "descending", 5.6, 44.0))
+S1_TRACKS = (
+    (8, "ascending", 1.6, 44.2),
+    (37, "descending", 2.4, 47.5),
+    (110, "descending", 5.6, 44.0),
+)
 #: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``).
 TYPICAL_SIZES = {"S2MSI1C": 700e6, "GRD": 1.7e9, "SLC": 4.5e9, "OCN": 7e6, "L2A": 900e6}
 #: Storage of older products; anything recent is on disk.
-STORAGE_WEIGHTS = (("tape", 0.60), ("disk", 0.25), ("tier3", 0.05), ("staging", 0.05), ("unknown", 0.05))
+STORAGE_WEIGHTS = (
+    ("tape", 0.60),
+    ("disk", 0.25),
+    ("tier3", 0.05),
+    ("staging", 0.05),
+    ("unknown", 0.05),
+)
 
 
 @dataclasses.dataclass
@@ -98,7 +108,9 @@ def _unit(*parts: object) -> float:
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _square(lon: float, lat: float, half_lon: float = 0.55, half_lat: float = 0.5) -> list[list[float]]:
+def _square(
+    lon: float, lat: float, half_lon: float = 0.55, half_lat: float = 0.5
+) -> list[list[float]]:
     return [
         [round(lon - half_lon, 6), round(lat - half_lat, 6)],
         [round(lon + half_lon, 6), round(lat - half_lat, 6)],
@@ -151,7 +163,9 @@ def generate(
         while day <= end:
             for platform in _s2_platforms(day):
                 for rel in orbits:
-                    entries.extend(_s2_entries(tile, lon, lat, rel, platform, day, now, size_scale, l2a))
+                    entries.extend(
+                        _s2_entries(tile, lon, lat, rel, platform, day, now, size_scale, l2a)
+                    )
             day += timedelta(days=5)
     if s1:
         entries.extend(_s1_entries(start, end, now, size_scale))
@@ -213,7 +227,9 @@ def _s2_entries(
         )  # fmt: skip
 
 
-def _s1_entries(start: datetime, end: datetime, now: datetime, size_scale: float) -> Iterator[Entry]:
+def _s1_entries(
+    start: datetime, end: datetime, now: datetime, size_scale: float
+) -> Iterator[Entry]:
     epoch = datetime(2014, 4, 6, tzinfo=timezone.utc)
     for rel, direction, lon, lat in S1_TRACKS:
         for platform, first, last in (
@@ -239,7 +255,9 @@ def _s1_entries(start: datetime, end: datetime, now: datetime, size_scale: float
                         f"{platform}_{mode}_{label}_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
                         f"{absolute:06d}_{take}_{crc}"
                     )
-                    size = max(1, int(TYPICAL_SIZES[ptype] * (0.9 + 0.2 * _unit("s", key)) * size_scale))
+                    size = max(
+                        1, int(TYPICAL_SIZES[ptype] * (0.9 + 0.2 * _unit("s", key)) * size_scale)
+                    )
                     yield Entry(
                         uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
                         platform=platform, product_type=ptype, processing_level=level,

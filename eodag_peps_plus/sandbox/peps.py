@@ -40,7 +40,10 @@ class ParamError(ValueError):
 
 
 def iso(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return (
+        moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
+        + f"{moment.microsecond // 1000:03d}Z"
+    )
 
 
 def _date(value: str, name: str) -> datetime:
@@ -65,7 +68,10 @@ def _range(value: str, name: str) -> tuple[float, float]:
         number = _number(value, name)
         return number, number
     low, high = match.groups()
-    return (_number(low, name) if low else float("-inf"), _number(high, name) if high else float("inf"))
+    return (
+        _number(low, name) if low else float("-inf"),
+        _number(high, name) if high else float("inf"),
+    )
 
 
 def _equals(entry: Entry, *, attr: str, wanted: str) -> bool:
@@ -145,9 +151,21 @@ class PepsService:
         router = sandbox.router
         router.add("GET", r"/resto/api/collections/(?P<collection>[^/]+)/search\.json", self.search)
         router.add("GET", r"/resto/api/collections/search\.json", self.search)
-        router.add("GET", r"/resto/collections/(?P<collection>[^/]+)/(?P<uuid>[0-9a-f-]{36})\.json", self.feature)
-        router.add("GET", r"/resto/collections/(?P<collection>[^/]+)/(?P<uuid>[0-9a-f-]{36})/download/?", self.download)
-        router.add("HEAD", r"/resto/collections/(?P<collection>[^/]+)/(?P<uuid>[0-9a-f-]{36})/download/?", self.download)
+        router.add(
+            "GET",
+            r"/resto/collections/(?P<collection>[^/]+)/(?P<uuid>[0-9a-f-]{36})\.json",
+            self.feature,
+        )
+        router.add(
+            "GET",
+            r"/resto/collections/(?P<collection>[^/]+)/(?P<uuid>[0-9a-f-]{36})/download/?",
+            self.download,
+        )
+        router.add(
+            "HEAD",
+            r"/resto/collections/(?P<collection>[^/]+)/(?P<uuid>[0-9a-f-]{36})/download/?",
+            self.download,
+        )
 
     # -- search ------------------------------------------------------------------------------
     def search(self, request: Request) -> Response:
@@ -277,7 +295,9 @@ class PepsService:
                 "dhusIngestDate": iso(e.published),
                 "relativeOrbitNumber": None if e.hide_relative_orbit else e.relative_orbit,
                 "useDatalake": None,
-                "s2TakeId": f"G{e.platform}_{e.start:%Y%m%dT%H%M%S}_{e.orbit_number:06d}_N02.09" if is_s2 else None,
+                "s2TakeId": f"G{e.platform}_{e.start:%Y%m%dT%H%M%S}_{e.orbit_number:06d}_N02.09"
+                if is_s2
+                else None,
                 "mgrs": e.tile,
                 "bareSoil": None,
                 "highProbaClouds": None,
@@ -291,13 +311,32 @@ class PepsService:
                 "services": {
                     "browse": {
                         "title": "Display full resolution product on map",
-                        "layer": {"type": "WMS", "url": f"{base}/cgi-bin/mapserver?map=WMS_{c}&data={day}/{e.platform}/{e.name}", "layers": ""},
+                        "layer": {
+                            "type": "WMS",
+                            "url": f"{base}/cgi-bin/mapserver?map=WMS_{c}&data={day}/{e.platform}/{e.name}",
+                            "layers": "",
+                        },
                     },
-                    "download": {"url": download, "mimeType": "application/zip", "size": e.size, "checksum": e.md5.upper()},
+                    "download": {
+                        "url": download,
+                        "mimeType": "application/zip",
+                        "size": e.size,
+                        "checksum": e.md5.upper(),
+                    },
                 },  # fmt: skip
                 "links": [
-                    {"rel": "alternate", "type": "application/json", "title": f"GeoJSON link for {e.uuid}", "href": f"{base}/resto/collections/{c}/{e.uuid}.json?&lang=en"},
-                    {"rel": "alternate", "type": "application/atom+xml", "title": f"ATOM link for {e.uuid}", "href": f"{base}/resto/collections/{c}/{e.uuid}.atom?&lang=en"},
+                    {
+                        "rel": "alternate",
+                        "type": "application/json",
+                        "title": f"GeoJSON link for {e.uuid}",
+                        "href": f"{base}/resto/collections/{c}/{e.uuid}.json?&lang=en",
+                    },
+                    {
+                        "rel": "alternate",
+                        "type": "application/atom+xml",
+                        "title": f"ATOM link for {e.uuid}",
+                        "href": f"{base}/resto/collections/{c}/{e.uuid}.atom?&lang=en",
+                    },
                 ],  # fmt: skip
                 "storage": {"mode": storage or self.sandbox.tape.mode(e.uuid)},
             },
@@ -352,23 +391,47 @@ def _search_filters(params: dict[str, str], limit: int, page: int) -> dict[str, 
 
 
 def _links(
-    base: str, collection: str | None, params: dict[str, str], limit: int, page: int, total: int, lang: str
+    base: str,
+    collection: str | None,
+    params: dict[str, str],
+    limit: int,
+    page: int,
+    total: int,
+    lang: str,
 ) -> list[dict[str, str]]:
-    root = f"{base}/resto/api/collections/{collection}" if collection else f"{base}/resto/api/collections"
+    root = (
+        f"{base}/resto/api/collections/{collection}"
+        if collection
+        else f"{base}/resto/api/collections"
+    )
     kept = [(k, v) for k, v in params.items() if k not in ("maxRecords", "page")]
     titles = _LINK_TITLES[lang]
 
     def href(number: int) -> str:
-        return f"{root}/search.json?&" + urlencode([*kept, ("maxRecords", limit), ("page", number)], quote_via=quote)
+        return f"{root}/search.json?&" + urlencode(
+            [*kept, ("maxRecords", limit), ("page", number)], quote_via=quote
+        )
 
     last = max(1, -(-total // limit))
-    links = [{"rel": "self", "type": "application/json", "title": titles["self"], "href": href(page)}]
+    links = [
+        {"rel": "self", "type": "application/json", "title": titles["self"], "href": href(page)}
+    ]
     links.append({"rel": "search", "type": "application/opensearchdescription+xml", "title": "OpenSearch Description Document", "href": f"{root}/describe.xml"})  # fmt: skip
     if page > 1:
         links.append({"rel": "previous", "type": "application/json", "title": titles["previous"], "href": href(page - 1)})  # fmt: skip
-        links.append({"rel": "first", "type": "application/json", "title": titles["first"], "href": href(1)})
+        links.append(
+            {"rel": "first", "type": "application/json", "title": titles["first"], "href": href(1)}
+        )
     if page < last:
-        links.append({"rel": "next", "type": "application/json", "title": titles["next"], "href": href(page + 1)})
-        links.append({"rel": "last", "type": "application/json", "title": titles["last"], "href": href(last)})
+        links.append(
+            {
+                "rel": "next",
+                "type": "application/json",
+                "title": titles["next"],
+                "href": href(page + 1),
+            }
+        )
+        links.append(
+            {"rel": "last", "type": "application/json", "title": titles["last"], "href": href(last)}
+        )
     return links
-

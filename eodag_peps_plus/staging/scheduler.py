@@ -407,9 +407,9 @@ class _Run:
         # Retries that become due (ready ones already have a slot, or wait for one: a finishing
         # transfer wakes us, so never spin while all slots are busy).
         for t in self.tracks:
-            waiting_retry = (
-                t.status is DownloadStatus.ONLINE and t.transfer_future is None
-            ) or (t.status is DownloadStatus.OFFLINE and t.restore_future is None)
+            waiting_retry = (t.status is DownloadStatus.ONLINE and t.transfer_future is None) or (
+                t.status is DownloadStatus.OFFLINE and t.restore_future is None
+            )
             if waiting_retry and t.not_before > now:
                 wake.append(t.not_before)
         if self.deadline is not None and not expired:

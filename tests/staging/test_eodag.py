@@ -135,8 +135,13 @@ def test_eodag_download_command(staging_sandbox, peps_env, tmp_path: Path) -> No
     (providers / "peps.yml").write_text(yaml.safe_dump(config))
     # The folder serves editable installs (EODAG reads an installed providers.yml only); the
     # EODAG__ variables are how a user overrides an installed provider's config.
-    overrides = {"EODAG__PEPS__SEARCH__API_ENDPOINT": sb.url, "EODAG__PEPS__DOWNLOAD__OUTPUT_DIR": str(out)}
-    overrides.update({f"EODAG__PEPS__DOWNLOAD__{k.upper()}": str(v) for k, v in FAST_DOWNLOAD.items()})
+    overrides = {
+        "EODAG__PEPS__SEARCH__API_ENDPOINT": sb.url,
+        "EODAG__PEPS__DOWNLOAD__OUTPUT_DIR": str(out),
+    }
+    overrides.update(
+        {f"EODAG__PEPS__DOWNLOAD__{k.upper()}": str(v) for k, v in FAST_DOWNLOAD.items()}
+    )
     overrides["EODAG__PEPS__DOWNLOAD__EXTRACT"] = "false"
     eodag = Path(sys.executable).with_name("eodag")
     run = subprocess.run(
