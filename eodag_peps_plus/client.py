@@ -15,10 +15,11 @@ from typing import Any
 
 import requests
 
-from .backends import REGISTRY, Backend, get_backend
+from .backends import Backend, specs
 from .collection_names import resolve
+from .eodag_support import open_backend
 from .exceptions import InvalidQueryError, UnknownBackendError
-from .http_io import Credentials, make_session
+from .http_io import Credentials, make_session, redact_url
 from .item_search import ItemSearch
 from .query import Query
 
@@ -57,16 +58,32 @@ class Client:
         credentials: Credentials | None = None,
         verify: bool | str = True,
     ) -> Client:
-        """``url`` is a backend name, or a server URL whose kind is detected (or forced with
-        ``backend=``)."""
-        if url in REGISTRY:
-            return cls(get_backend(url, credentials=credentials, verify=verify))
+        """Open a backend by name, or a server URL whose kind is detected.
+
+        Args:
+            url: a backend name (``peps``, ``geodes``: the provider's configured endpoint,
+                ``EODAG__<PROVIDER>__SEARCH__API_ENDPOINT`` or eodag.yml, else the public
+                server), or an http(s) base URL.
+            backend: the kind of server at ``url``, when detection should be skipped.
+            credentials: the account; default: the provider's EODAG credentials. They are
+                sent only to the server's own origin (and ``trusted_origins`` in the config).
+            verify: TLS verification (on by default).
+
+        Returns:
+            A client for that server.
+
+        Raises:
+            UnknownBackendError: ``url`` is neither a backend name nor a server of a known kind.
+        """
+        if url in specs():
+            return cls(open_backend(url, credentials=credentials, verify=verify))
         if not re.match(r"^https?://", url):
             raise UnknownBackendError(
-                f"{url!r} is neither a backend name ({', '.join(sorted(REGISTRY))}) nor an http(s) URL"
+                f"{url[:200]!r} is neither a backend name ({', '.join(sorted(specs()))}) nor "
+                "an http(s) URL"
             )
         name, base = (backend, url) if backend else _detect(url, verify)
-        return cls(get_backend(name, base, credentials=credentials, verify=verify))
+        return cls(open_backend(name, base, credentials=credentials, verify=verify))
 
     @property
     def url(self) -> str:
@@ -117,27 +134,29 @@ class Client:
 
 
 def _detect(url: str, verify: bool | str) -> tuple[str, str]:
-    """(backend name, base URL) for a server URL: a resto catalogue is PEPS; a STAC API
-    root (``stac_version``) is GEODES-style. Resto is tried first since one host (the
-    sandbox) may serve both; a URL ending in ``/api/stac`` asks for the STAC side."""
+    """(backend name, base URL) for a server URL, from the probes in the backend records.
+
+    A URL ending in a probe's path names that kind; otherwise probes run in registry order
+    (resto first, since one host, the sandbox, may serve both)."""
     session = make_session(retries=1, verify=verify)
-    root = url.rstrip("/")
-    if root.endswith("/api/stac"):
-        return "geodes", root[: -len("/api/stac")]
-    probes: tuple[tuple[str, str, dict[str, Any], str], ...] = (
-        ("peps", f"{root}/resto/api/collections/search.json", {"maxRecords": 1}, "properties"),
-        ("geodes", f"{root}/api/stac", {}, "stac_version"),
+    root = redact_url(url).rstrip("/")
+    probing = sorted(
+        ((s.probe_order, name, s.probe) for name, s in specs().items() if s.probe),
+        key=lambda entry: (entry[0], entry[1]),
     )
-    for name, probe, params, key in probes:
+    for _, name, probe in probing:
+        if probe.path != "/" and root.endswith(probe.path.rstrip("/")):
+            return name, root[: -len(probe.path.rstrip("/"))]
+    for _, name, probe in probing:
         try:
-            response = session.get(probe, params=params, timeout=10)
-            if response.ok and key in response.json():
+            response = session.get(root + probe.path, params=dict(probe.params), timeout=10)
+            if response.ok and probe.key in response.json():
                 return name, root
-        except (requests.RequestException, ValueError):
+        except (requests.RequestException, ValueError, TypeError):
             continue
-    raise UnknownBackendError(
-        f"{url} answers neither as PEPS resto nor as a STAC API; pass backend='peps' or 'geodes'"
-    )
+    labels = " nor as ".join(specs()[name].label for _, name, _ in probing)
+    names = " or ".join(repr(name) for _, name, _ in probing)
+    raise UnknownBackendError(f"{root[:200]} answers neither as {labels}; pass backend={names}")
 
 
 def _interval(value: DatetimeLike) -> tuple[Any, Any]:

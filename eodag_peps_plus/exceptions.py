@@ -26,6 +26,10 @@ class AuthenticationError(BackendError):
     """Credentials are missing or refused (HTTP 401/403, or a JSON error in place of data)."""
 
 
+class ForeignOriginError(BackendError):
+    """A link would take the credentials to a host they do not belong to; nothing was sent."""
+
+
 class QuotaExceededError(BackendError):
     """The server says too many requests (HTTP 429) and retries did not help."""
 

@@ -7,7 +7,9 @@ Like pystac-client's ``StacApiIO``: retries (429, 5xx, dropped connections, hono
 from __future__ import annotations
 
 import dataclasses
-from typing import Any
+from collections.abc import Iterable
+from typing import Any, Literal
+from urllib.parse import unquote, urlsplit
 
 import orjson
 import requests
@@ -46,37 +48,187 @@ class Credentials:
         return (self.username, self.password)
 
 
+#: How a session treats failures, by what its requests are for.
+#: ``search``: retry 429/5xx and dropped connections, honouring ``Retry-After`` (idempotent
+#: searches, availability and status look-ups). ``archive``: retry failed connections only and
+#: never sleep on ``Retry-After`` (what a 503 means for a download is the staging downloader's
+#: call). ``submit``: retry only connections that never reached the server (a job must never be
+#: sent twice because a reply was lost).
+SessionKind = Literal["search", "archive", "submit"]
+
+
 def make_session(
+    kind: SessionKind = "search",
     *,
     retries: int = 4,
     backoff_factor: float = 0.5,
     pool_size: int = 16,
     verify: bool | str = True,
-    status_forcelist: tuple[int, ...] = RETRY_STATUSES,
+    auth: OriginBoundAuth | None = None,
+    template: requests.Session | None = None,
 ) -> requests.Session:
-    """A session that retries transient failures for every method we use.
+    """The one place sessions are built: retries by ``kind``, credentials bound to origins.
 
-    POST is included: our POSTs are searches and availability look-ups, which are idempotent.
+    Args:
+        kind: what the session's requests are for (see :data:`SessionKind`).
+        retries: attempts after the first, for ``search`` sessions.
+        backoff_factor: urllib3's exponential backoff factor.
+        pool_size: connections kept per host.
+        verify: TLS verification (a CA bundle path, or ``False`` only when asked for).
+        auth: credentials and the origins they may go to; re-checked at every redirect hop.
+        template: a user's session whose headers, proxies and ``verify`` are carried over.
+
+    Returns:
+        A :class:`BoundSession`.
     """
-    retry = Retry(
-        total=retries,
-        connect=min(retries, 2),
-        read=retries,
-        status=retries,
-        backoff_factor=backoff_factor,
-        backoff_max=30,
-        status_forcelist=status_forcelist,
-        allowed_methods=frozenset({"GET", "HEAD", "POST"}),
-        respect_retry_after_header=True,
-        raise_on_status=False,
-    )
+    if kind == "search":
+        retry = Retry(
+            total=retries,
+            connect=min(retries, 2),
+            read=retries,
+            status=retries,
+            backoff_factor=backoff_factor,
+            backoff_max=30,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD", "POST"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+    else:
+        retry = Retry(
+            total=retries if kind == "archive" else 2,
+            connect=min(retries, 2) if kind == "archive" else 2,
+            read=retries if kind == "archive" else 0,
+            status=0,
+            other=None if kind == "archive" else 0,
+            backoff_factor=backoff_factor,
+            backoff_max=30,
+            status_forcelist=(),
+            allowed_methods=frozenset({"GET", "HEAD"}) if kind == "archive" else None,
+            respect_retry_after_header=False,
+            raise_on_status=False,
+        )
     adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
-    session = requests.Session()
+    session = BoundSession()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
     session.headers["User-Agent"] = USER_AGENT
     session.verify = verify
+    if template is not None:
+        session.headers.update(template.headers)
+        session.proxies.update(template.proxies)
+        session.verify = template.verify if template.verify is not None else verify
+    session.auth = auth
     return session
+
+
+# -- credentials bound to their origin ------------------------------------------------------------
+
+#: Headers that carry a credential: never forwarded to an origin the credential is not for.
+CREDENTIAL_HEADERS = ("Authorization", "X-API-Key")
+
+
+def origin(url: str) -> str:
+    """``scheme://host:port`` of a URL, lower-cased, default port explicit.
+
+    Raises:
+        ValueError: the URL has no http(s) scheme or no host.
+    """
+    parts = urlsplit(url.strip())
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError(f"not an http(s) URL: {redact_url(url)!r}")
+    try:
+        port = parts.port or (443 if scheme == "https" else 80)
+    except ValueError:
+        raise ValueError(f"bad port in URL {redact_url(url)!r}") from None
+    host = parts.hostname.lower().rstrip(".")
+    if ":" in host:  # IPv6 literal
+        host = f"[{host}]"
+    return f"{scheme}://{host}:{port}"
+
+
+def safe_origin(url: str) -> str | None:
+    """:func:`origin`, or ``None`` for a URL that has none (relative, other scheme)."""
+    try:
+        return origin(url)
+    except ValueError:
+        return None
+
+
+def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
+    """``http://user:pw@host/x`` -> (``http://host/x``, (user, pw)): a password in a URL would
+    otherwise end up in error messages, logs and the job store."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url, None
+    userinfo, _, hostport = parts.netloc.rpartition("@")
+    user, _, password = userinfo.partition(":")
+    clean = parts._replace(netloc=hostport).geturl()
+    return clean, (unquote(user), unquote(password))
+
+
+def redact_url(url: str) -> str:
+    """The URL without any ``user:password@`` part, for messages."""
+    return split_userinfo(url)[0]
+
+
+class OriginBoundAuth(requests.auth.AuthBase):
+    """HTTP Basic or ``X-API-Key``, attached only to requests for the origins it belongs to.
+
+    ``requests`` drops ``Authorization`` on a redirect to another host but forwards custom
+    headers such as ``X-API-Key``, and follows https -> http on the same host with the
+    password: this auth (with :class:`BoundSession`) re-checks the origin at every hop and
+    strips every credential header elsewhere, so a 302 to another host, a link in a reply or
+    an edited results file never hands a secret over.
+    """
+
+    def __init__(
+        self, credentials: Credentials, origins: Iterable[str], kind: str | None = None
+    ) -> None:
+        """Args:
+        credentials: the secrets.
+        origins: ``scheme://host:port`` origins (see :func:`origin`) they belong to.
+        kind: ``basic`` or ``apikey``: which secret the server takes; by default the API
+            key when there is one, else HTTP Basic.
+        """
+        self.credentials = credentials
+        self.origins = frozenset(origins)
+        self.kind = kind or ("apikey" if credentials.api_key else "basic")
+
+    def __repr__(self) -> str:
+        return f"OriginBoundAuth({self.credentials!r}, origins={sorted(self.origins)})"
+
+    def allows(self, url: str) -> bool:
+        return safe_origin(url) in self.origins
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        for header in CREDENTIAL_HEADERS:
+            request.headers.pop(header, None)
+        if not self.allows(request.url or ""):
+            return request
+        if self.kind == "apikey" and self.credentials.api_key:
+            request.headers["X-API-Key"] = self.credentials.api_key
+        elif self.kind == "basic" and self.credentials.basic:
+            request.prepare_auth(requests.auth.HTTPBasicAuth(*self.credentials.basic))
+        return request
+
+
+class BoundSession(requests.Session):
+    """A session whose redirects never carry credentials to another origin.
+
+    ``rebuild_auth`` runs at every redirect hop: every credential header is dropped, and the
+    session's :class:`OriginBoundAuth` re-attaches them only if the new URL is one of its
+    origins (netrc is not consulted: a redirect must not pick up other secrets either).
+    """
+
+    def rebuild_auth(
+        self, prepared_request: requests.PreparedRequest, response: requests.Response
+    ) -> None:
+        for header in CREDENTIAL_HEADERS:
+            prepared_request.headers.pop(header, None)
+        if isinstance(self.auth, OriginBoundAuth):
+            self.auth(prepared_request)
 
 
 def archive_headers(offset: int = 0, if_range: str | None = None) -> dict[str, str]:
@@ -118,9 +270,7 @@ def send(
 
 
 def _host(url: str) -> str:
-    from urllib.parse import urlsplit
-
-    parts = urlsplit(url)
+    parts = urlsplit(redact_url(url))
     return f"{parts.scheme}://{parts.netloc}"
 
 

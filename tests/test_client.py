@@ -22,7 +22,7 @@ def test_open_by_url_detects_resto(client: Client, sandbox: Sandbox) -> None:
 def test_open_errors() -> None:
     with pytest.raises(UnknownBackendError, match="neither a backend name"):
         Client.open("nonsense")
-    with pytest.raises(UnknownBackendError, match="neither as PEPS resto nor as a STAC API"):
+    with pytest.raises(UnknownBackendError, match="neither as PEPS nor as GEODES"):
         Client.open("http://127.0.0.1:9")
 
 

@@ -10,16 +10,15 @@ import abc
 import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 import requests
 
-from ..http_io import Credentials, make_session
+from ..exceptions import AuthenticationError, ForeignOriginError
+from ..http_io import Credentials, OriginBoundAuth, make_session, redact_url, split_userinfo
 from ..product import Availability, Product
 from ..query import Query
-
-if TYPE_CHECKING:
-    from ..processing.base import ProcessingBackend
+from .spec import BackendSpec, specs
 
 logger = logging.getLogger(__name__)
 
@@ -51,14 +50,50 @@ class Backend(abc.ABC):
         base_url: str,
         *,
         credentials: Credentials | None = None,
+        trusted_origins: Sequence[str] = (),
         session: requests.Session | None = None,
         verify: bool | str = True,
         timeout: float = 60.0,
     ) -> None:
-        self.base_url = base_url.rstrip("/")
+        """Args:
+        base_url: the server's base URL. A ``user:password@`` part is taken out (it would
+            show in every message) and used as the credentials when none are given.
+        credentials: the account; sent only to :attr:`credential_origins`.
+        trusted_origins: extra ``scheme://host[:port]`` origins (mirrors) the credentials
+            may go to; none by default.
+        session: a session for searches (its headers, proxies and ``verify`` are carried
+            over to the credential-bearing sessions).
+        verify: TLS verification; on by default.
+        timeout: seconds to wait for a reply (connect and between bytes).
+
+        Raises:
+            ValueError: ``base_url`` or a trusted origin is not an http(s) URL.
+        """
+        clean, userinfo = split_userinfo(base_url.strip())
+        self.base_url = clean.rstrip("/")
+        if credentials is None and userinfo is not None:
+            credentials = Credentials(username=userinfo[0], password=userinfo[1])
         self.credentials = credentials or Credentials()
+        #: Where the credentials may be sent (scheme://host:port), and nowhere else.
+        self.credential_origins = self.spec.credential_origins(self.base_url, trusted_origins)
         self.session = session or make_session(verify=verify)
         self.timeout = timeout
+        self._auth = OriginBoundAuth(self.credentials, self.credential_origins, self.spec.auth)
+
+    @property
+    def spec(self) -> BackendSpec:
+        """This server's record (a generic one for unregistered classes)."""
+        known = specs().get(self.name)
+        if known is not None and known.backend_class.endswith(f":{type(self).__name__}"):
+            return known
+        return BackendSpec(
+            name=self.name,
+            label=self.name.upper(),
+            backend_class=f"{type(self).__module__}:{type(self).__name__}",
+            default_url="",
+            provider=self.name,
+            page_cap=self.max_page_size,
+        )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
@@ -124,36 +159,78 @@ class Backend(abc.ABC):
         the product (JSON messages, empty bodies), and only the caller knows what it expected.
         """
 
+    def _bound_session(self, kind: str) -> requests.Session:
+        key = f"_{kind}_session"
+        session: requests.Session | None = self.__dict__.get(key)
+        if session is None:
+            session = make_session(
+                kind,  # type: ignore[arg-type]
+                auth=self._auth,
+                template=self.session,
+            )
+            self.__dict__[key] = session
+        return session
+
     @property
     def archive_session(self) -> requests.Session:
-        """The session for archive requests (downloads, restores).
+        """The session for archive requests (downloads, restores), credentials attached.
 
         It retries failed connections only: what a status means for an archive request (a 503
         with ``Retry-After: 60`` may just say "still on tape") is the staging downloader's call,
         and transport-level retries would hide it, or sleep for minutes.
         """
-        session: requests.Session | None = self.__dict__.get("_archive_session")
-        if session is None:
-            verify = self.session.verify if self.session.verify is not None else True
-            session = make_session(status_forcelist=(), verify=verify)
-            for adapter in session.adapters.values():
-                retry = getattr(adapter, "max_retries", None)
-                if retry is not None:  # urllib3 would still sleep on 503/429 + Retry-After
-                    adapter.max_retries = retry.new(respect_retry_after_header=False)  # type: ignore[attr-defined]
-            session.headers.update(self.session.headers)
-            self.__dict__["_archive_session"] = session
-        return session
+        return self._bound_session("archive")
 
-    def auth_headers(self) -> dict[str, str]:
-        """Headers that authenticate archive and processing requests (API keys)."""
-        return {}
+    @property
+    def service_session(self) -> requests.Session:
+        """Credential-bearing session for idempotent service calls (job status, results)."""
+        return self._bound_session("search")
 
-    # -- processing ---------------------------------------------------------------------------
-    def processing(self) -> ProcessingBackend:
-        """The processing service of this server (MAJA); not every backend has one."""
-        from ..processing import processing_for
+    @property
+    def submit_session(self) -> requests.Session:
+        """Credential-bearing session that never resends a request whose reply was lost."""
+        return self._bound_session("submit")
 
-        return processing_for(self)
+    def check_origin(self, url: str, what: str) -> str:
+        """``url`` if the credentials may go there; else refuse before anything is sent.
+
+        Links come from server replies and from results files users edit; a request that
+        needs the account must not follow one to another host, or from https to http.
+
+        Raises:
+            ForeignOriginError: ``url`` is not one of :attr:`credential_origins`.
+        """
+        if not self._auth.allows(url):
+            shown = redact_url(url)[:200]
+            raise ForeignOriginError(
+                f"{what}: refused to send the {self.spec.label} {self.spec.credential_words} "
+                f"to {shown!r}, which is not the {self.spec.label} server "
+                f"({', '.join(sorted(self.credential_origins))}); to trust a mirror, add its "
+                f"origin to EODAG__{self.spec.provider.upper()}__AUTH__TRUSTED_ORIGINS"
+            )
+        return url
+
+    def require_credentials(self, what: str) -> None:
+        """Raise before sending a request the server would refuse without the account.
+
+        Raises:
+            AuthenticationError: the credentials this server needs are not configured.
+        """
+        creds, spec = self.credentials, self.spec
+        if (spec.auth == "basic" and creds.basic is None) or (
+            spec.auth == "apikey" and not creds.api_key
+        ):
+            name = spec.provider.upper()
+            if spec.auth == "basic":
+                need, keys = "a username and password", "username and password"
+                env = f"EODAG__{name}__AUTH__CREDENTIALS__USERNAME and ..._PASSWORD"
+            else:
+                need, keys = "an API key", "apikey"
+                env = f"EODAG__{name}__AUTH__CREDENTIALS__APIKEY"
+            raise AuthenticationError(
+                f"{what}: you need {need} for {spec.label}: set {keys} under "
+                f"{spec.provider}.auth.credentials in eodag.yml, or {env}"
+            )
 
     def describe(self) -> dict[str, Any]:
         """What a user may want to know in ``--help``/logs (never secrets)."""

@@ -30,6 +30,7 @@ from ..vocabulary import (
     relative_orbit,
     sar_properties,
 )
+from .spec import BackendSpec, Probe
 from .stac_api import (
     StacApiBackend,
     StacProfile,
@@ -38,6 +39,20 @@ from .stac_api import (
     property_filters,
     refuse_location,
     spatial_filter,
+)
+
+SPEC = BackendSpec(
+    name="geodes",
+    label="GEODES",
+    backend_class="eodag_peps_plus.backends.geodes:GeodesBackend",
+    default_url="https://geodes-portal.cnes.fr",
+    provider="geodes_plus",
+    auth="apikey",
+    page_cap=80,
+    processing="eodag_peps_plus.processing.ogc:OgcProcessing",
+    probe=Probe("/api/stac", "stac_version"),
+    probe_order=20,
+    sandbox_service="geodes",
 )
 
 logger = logging.getLogger(__name__)
@@ -64,7 +79,7 @@ PRODUCT_TYPES: dict[str, tuple[str, str | None]] = {
 AVAILABILITY_BATCH = 100
 KEY_HELP = (
     "create an API key in your GEODES portal profile (https://geodes-portal.cnes.fr) and set it "
-    "as apikey under <provider>.auth.credentials in eodag.yml, or in "
+    "as apikey under geodes_plus.auth.credentials in eodag.yml, or in "
     "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY"
 )
 
@@ -243,27 +258,15 @@ class GeodesBackend(StacApiBackend):
         return "GEODES"
 
     # -- archive ------------------------------------------------------------------------------
-    def auth_headers(self) -> dict[str, str]:
-        key = self.credentials.api_key
-        return {"X-API-Key": key} if key else {}
-
-    def _key_headers(self, what: str) -> dict[str, str]:
-        if not self.credentials.api_key:
-            raise AuthenticationError(f"{what}: GEODES downloads need an API key; {KEY_HELP}")
-        return self.auth_headers()
-
     def _get_archive(
         self, product: Product, headers: dict[str, str], what: str
     ) -> requests.Response:
         if not product.download_url:
             raise InvalidQueryError(f"{product.id}: no data asset to download on GEODES")
+        self.require_credentials(what)
+        url = self.check_origin(product.download_url, what)
         try:
-            return self.archive_session.get(
-                product.download_url,
-                headers={**headers, **self._key_headers(what)},
-                stream=True,
-                timeout=self.timeout,
-            )
+            return self.archive_session.get(url, headers=headers, stream=True, timeout=self.timeout)
         except requests.TooManyRedirects:
             # Users saw "Exceeded 30 redirects" when GEODES did not accept their key.
             raise AuthenticationError(

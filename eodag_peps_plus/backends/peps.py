@@ -32,6 +32,21 @@ from ..vocabulary import (
     sar_properties,
 )
 from .base import Backend, SearchPage
+from .spec import BackendSpec, Probe
+
+SPEC = BackendSpec(
+    name="peps",
+    label="PEPS",
+    backend_class="eodag_peps_plus.backends.peps:PepsBackend",
+    default_url="https://peps.cnes.fr",
+    provider="peps",
+    auth="basic",
+    page_cap=500,
+    processing="eodag_peps_plus.processing.wps:WpsProcessing",
+    probe=Probe("/resto/api/collections/search.json", "properties", (("maxRecords", "1"),)),
+    probe_order=10,
+    sandbox_service="peps",
+)
 
 logger = logging.getLogger(__name__)
 
@@ -258,18 +273,15 @@ class PepsBackend(Backend):
         return SearchPage(products, matched, next_token)
 
     # -- archive ------------------------------------------------------------------------------
-    def _auth(self) -> tuple[str, str]:
-        basic = self.credentials.basic
-        if basic is None:
-            raise AuthenticationError(
-                "PEPS downloads need an account: set username and password in the peps "
-                "credentials of your EODAG config (or EODAG__PEPS__AUTH__CREDENTIALS__USERNAME "
-                "and ..._PASSWORD)"
-            )
-        return basic
-
-    def _archive_url(self, product: Product) -> str:
-        return product.download_url
+    def _archive_get(
+        self, product: Product, headers: dict[str, str], what: str
+    ) -> requests.Response:
+        """A GET of the product's archive link, with the account, only if the link is PEPS's."""
+        self.require_credentials(what)
+        url = self.check_origin(product.download_url, what)
+        return self.archive_session.get(
+            url, params={"issuerId": "peps"}, headers=headers, stream=True, timeout=self.timeout
+        )
 
     #: A PEPS download request of an offline product is what starts its restore.
     download_starts_restore = True
@@ -277,14 +289,8 @@ class PepsBackend(Backend):
     def open_download(
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        return self.archive_session.get(
-            self._archive_url(product),
-            params={"issuerId": "peps"},
-            headers=archive_headers(offset, if_range),
-            auth=self._auth(),
-            stream=True,
-            timeout=self.timeout,
-        )
+        what = f"PEPS download of {product.id}"
+        return self._archive_get(product, archive_headers(offset, if_range), what)
 
     def request_restore(self, product: Product) -> Availability | None:
         """On PEPS a download request is what starts a restore; ask for one byte only so an
@@ -293,14 +299,8 @@ class PepsBackend(Backend):
         Whatever is not data (202, JSON with 200, 404, 503, an empty body) means "not online
         yet, restore asked"; only a credentials refusal or a server error is raised.
         """
-        with self.archive_session.get(
-            self._archive_url(product),
-            params={"issuerId": "peps"},
-            headers={"Range": "bytes=0-0", "Accept-Encoding": "identity"},
-            auth=self._auth(),
-            stream=True,
-            timeout=self.timeout,
-        ) as response:
+        headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
+        with self._archive_get(product, headers, f"PEPS restore of {product.id}") as response:
             status = response.status_code
             if status in (401, 403, 429) or status in (500, 502, 504):
                 check_status(response, "PEPS restore")

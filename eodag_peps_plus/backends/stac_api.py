@@ -449,7 +449,9 @@ class StacApiBackend(Backend):
     def open_download(
         self, product: Product, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        headers = {**archive_headers(offset, if_range), **self.auth_headers()}
+        what = f"{self.server_name} download of {product.id}"
+        self.require_credentials(what)
+        url = self.check_origin(product.download_url, what)
         return self.archive_session.get(
-            product.download_url, headers=headers, stream=True, timeout=self.timeout
+            url, headers=archive_headers(offset, if_range), stream=True, timeout=self.timeout
         )

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
 import click
 
-from ..backends import REGISTRY, Backend, get_backend
-from ..eodag_support import credentials_from_env
+from ..backends import Backend, backend_names
+from ..eodag_support import open_backend as configured_backend
 from ..exceptions import InvalidQueryError
 from ..query import Query
 
@@ -22,7 +21,7 @@ def backend_options(func: F) -> F:
         "--url",
         help="Server base URL (default: the backend's public server, or EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).",
     )(func)
-    func = click.option("-B", "--backend", "backend_name", type=click.Choice(sorted(REGISTRY)), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
+    func = click.option("-B", "--backend", "backend_name", type=click.Choice(backend_names()), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
     return func
 
 
@@ -87,9 +86,9 @@ def build_query(params: dict[str, Any]) -> Query:
 
 
 def open_backend(backend_name: str, url: str | None) -> Backend:
-    provider = {"peps": "peps", "geodes": "geodes_plus"}.get(backend_name, backend_name)
-    url = url or os.environ.get(f"EODAG__{provider.upper()}__SEARCH__API_ENDPOINT")
-    return get_backend(backend_name, url, credentials=credentials_from_env(provider))
+    """The backend configured the EODAG way (endpoint, credentials, trusted origins);
+    ``--url`` overrides the endpoint."""
+    return configured_backend(backend_name, url)
 
 
 def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:

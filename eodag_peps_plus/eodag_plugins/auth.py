@@ -2,50 +2,41 @@
 
 PEPS wants HTTP Basic (e-mail + password), GEODES an ``X-API-Key`` header; one plugin serves
 both so a provider config only says ``type: PepsPlusAuth``.
+
+Plugin config keys (provider YAML ``auth:`` block):
+
+- ``credentials`` (dict, default ``{}``): ``username``/``email``/``user`` and ``password``
+  (PEPS), or ``apikey``/``api_key``/``x_api_key`` (GEODES); the environment
+  (``EODAG__<PROVIDER>__AUTH__CREDENTIALS__*``) wins, as everywhere in EODAG.
+- ``trusted_origins`` (list of str, default ``[]``): extra ``scheme://host[:port]`` origins
+  (mirrors) the credentials may be sent to, besides the provider's configured server.
 """
 
 from __future__ import annotations
 
-from typing import Any
-
-import requests
 from eodag.plugins.authentication.base import Authentication
 from eodag.utils.exceptions import MisconfiguredError
 
-from ..eodag_support import credentials_from_env
-from ..http_io import Credentials
-
-#: Names users write in eodag.yml for each secret.
-_USER_KEYS = ("username", "email", "user")
-_PASSWORD_KEYS = ("password",)
-_API_KEYS = ("apikey", "api_key", "x_api_key")
-
-
-class ApiKeyAuth(requests.auth.AuthBase):
-    """Adds ``X-API-Key``; its repr hides the key."""
-
-    def __init__(self, key: str) -> None:
-        self._key = key
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        request.headers["X-API-Key"] = self._key
-        return request
-
-    def __repr__(self) -> str:
-        return "ApiKeyAuth(***)"
+from ..backends import spec_for_provider
+from ..eodag_support import (
+    configured_endpoint,
+    credentials_from_env,
+    credentials_from_mapping,
+    trusted_origins,
+)
+from ..http_io import Credentials, OriginBoundAuth, safe_origin
 
 
 class PepsPlusAuth(Authentication):
-    """``authenticate()`` returns a requests auth; ``credentials()`` the typed secrets."""
+    """``authenticate()`` returns an origin-bound requests auth; ``credentials()`` the secrets."""
 
     def credentials(self) -> Credentials:
-        raw: dict[str, Any] = dict(getattr(self.config, "credentials", None) or {})
-        values = {k.lower(): v for k, v in raw.items() if v not in (None, "")}
-        creds = Credentials(
-            username=next((str(values[k]) for k in _USER_KEYS if k in values), None),
-            password=next((str(values[k]) for k in _PASSWORD_KEYS if k in values), None),
-            api_key=next((str(values[k]) for k in _API_KEYS if k in values), None),
-        )
+        """The provider's secrets.
+
+        Raises:
+            MisconfiguredError: none are configured (the message names the keys to set).
+        """
+        creds = credentials_from_mapping(dict(getattr(self.config, "credentials", None) or {}))
         if creds.basic is None and creds.api_key is None:
             # Set after the gateway was built (tests, notebooks): EODAG did not read them.
             creds = credentials_from_env(self.provider)
@@ -58,9 +49,29 @@ class PepsPlusAuth(Authentication):
             )
         return creds
 
-    def authenticate(self) -> requests.auth.AuthBase:
-        creds = self.credentials()
-        if creds.api_key is not None:
-            return ApiKeyAuth(creds.api_key)
-        assert creds.basic is not None
-        return requests.auth.HTTPBasicAuth(*creds.basic)
+    def trusted_origins(self) -> list[str]:
+        """Mirrors the user chose to trust (``trusted_origins``); none by default."""
+        return trusted_origins(self.provider, getattr(self.config, "trusted_origins", None))
+
+    def origins(self) -> frozenset[str]:
+        """Where EODAG may send these credentials: the configured server (else the public
+        one), its documented hosts, and the trusted mirrors."""
+        spec = spec_for_provider(self.provider)
+        endpoint = configured_endpoint(self.provider) or (spec.default_url if spec else "")
+        if spec is not None and endpoint:
+            return spec.credential_origins(endpoint, self.trusted_origins())
+        found = {safe_origin(url) for url in [endpoint, *self.trusted_origins()]}
+        return frozenset(o for o in found if o)
+
+    def authenticate(self) -> OriginBoundAuth:
+        """A requests auth that EODAG may attach anywhere (quicklooks, downloads): it adds the
+        secret only to requests for :meth:`origins`."""
+        spec = spec_for_provider(self.provider)
+        kind = spec.auth if spec is not None and spec.auth != "none" else None
+        return OriginBoundAuth(self.credentials(), self.origins(), kind)
+
+    def __repr__(self) -> str:
+        return f"PepsPlusAuth({self.provider!r})"
+
+
+__all__ = ["PepsPlusAuth"]

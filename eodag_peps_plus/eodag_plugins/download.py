@@ -8,7 +8,10 @@ verified resumable transfers, a ledger). ``wait`` is therefore not used: polling
 (minutes) bounds the wait for restores.
 
 Plugin config keys (provider YAML ``download:`` block): ``backend`` (``peps``, ``geodes``),
-``api_endpoint`` (catalogue base URL; default: scheme and host of the download link),
+``api_endpoint`` (str, catalogue base URL; default: the provider's search endpoint, else the
+public server: credentials go there and to ``trusted_origins`` only, never to a host a product
+link names), ``trusted_origins`` (list of str, default none: mirrors trusted with the
+credentials),
 ``output_dir``, ``extract`` (default true, like EODAG), ``delete_archive``,
 ``max_transfers``, ``max_restores``, ``poll_*``, ``restore_retry_after``, ``max_attempts``,
 ``backoff_max``, ``state_dir``, ``quiet``.
@@ -24,7 +27,6 @@ from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from eodag.api.product import EOProduct
@@ -41,8 +43,9 @@ from eodag.utils.exceptions import MisconfiguredError, NotAvailableError
 
 from ..backends import get_backend
 from ..backends.base import Backend
+from ..eodag_support import configured_endpoint, credentials_from_env, trusted_origins
 from ..exceptions import AuthenticationError
-from ..http_io import Credentials
+from ..http_io import Credentials, OriginBoundAuth
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
 from ..staging.scheduler import wait_until_online
@@ -66,21 +69,26 @@ _NUMERIC = (
 )
 
 
-def credentials_from_auth(auth: Any) -> Credentials | None:
-    """What EODAG hands over: our auth plugin (``PepsPlusAuth``) or the ``requests`` auth it
-    built (HTTP Basic for PEPS, ``X-API-Key`` for GEODES)."""
+def credentials_from_auth(auth: Any) -> tuple[Credentials, list[str]] | None:
+    """The secrets (and trusted mirrors) in what EODAG hands over: our auth plugin
+    (``PepsPlusAuth``), the origin-bound auth it built, or a plain ``requests`` auth (HTTP
+    Basic for PEPS, ``X-API-Key`` for GEODES). Where they may be sent is decided by the
+    backend, never by the product links."""
     if auth is None:
         return None
+    if isinstance(auth, OriginBoundAuth):
+        return auth.credentials, sorted(auth.origins)
     if hasattr(auth, "credentials") and callable(auth.credentials):
         creds = auth.credentials()
-        return creds if isinstance(creds, Credentials) else None
+        trusted = auth.trusted_origins() if hasattr(auth, "trusted_origins") else []
+        return (creds, list(trusted)) if isinstance(creds, Credentials) else None
     if isinstance(auth, requests.auth.HTTPBasicAuth):
         username = auth.username.decode() if isinstance(auth.username, bytes) else auth.username
         password = auth.password.decode() if isinstance(auth.password, bytes) else auth.password
-        return Credentials(username=str(username), password=str(password))
+        return Credentials(username=str(username), password=str(password)), []
     key = getattr(auth, "_key", None) or getattr(auth, "key", None) or getattr(auth, "apikey", None)
     if isinstance(key, str):
-        return Credentials(api_key=key)
+        return Credentials(api_key=key), []
     if hasattr(auth, "authenticate"):
         return credentials_from_auth(auth.authenticate())
     raise MisconfiguredError(
@@ -105,32 +113,31 @@ class StagingDownload(Download):
         value = kwargs.get("output_dir") or getattr(self.config, "output_dir", None)
         return Path(value or tempfile.gettempdir()).expanduser().resolve()
 
-    def _auth(self, auth: Any, products: Sequence[EOProduct]) -> Credentials:
-        creds = credentials_from_auth(auth)
-        if creds is None:
+    def _auth(self, auth: Any, products: Sequence[EOProduct]) -> tuple[Credentials, list[str]]:
+        found = credentials_from_auth(auth)
+        if found is None:
             for product in products:
                 plugin = getattr(product, "downloader_auth", None)
                 if plugin is not None:
-                    creds = credentials_from_auth(plugin)
+                    found = credentials_from_auth(plugin)
                     break
-        if creds is None or (creds.basic is None and creds.api_key is None):
-            # No auth plugin matched (its ``matching_url`` names the public server while the
-            # products come from a mirror or the sandbox): read the provider's credentials the
-            # way EODAG does, from EODAG__<PROVIDER>__AUTH__CREDENTIALS__* or eodag.yml.
-            from ..eodag_support import credentials_from_env
-
-            creds = credentials_from_env(self.provider)
-        return creds
+        if found is None or (found[0].basic is None and found[0].api_key is None):
+            # No auth plugin matched: read the provider's credentials the way EODAG does,
+            # from EODAG__<PROVIDER>__AUTH__CREDENTIALS__* or eodag.yml.
+            found = credentials_from_env(self.provider), []
+        return found
 
     def _backend(self, products: Sequence[EOProduct], auth: Any) -> Backend:
+        """The provider's server: ``api_endpoint`` of this plugin, else the provider's
+        configured search endpoint, else the public server; never the host a product link
+        names (links come from results files anyone may edit)."""
         name = str(getattr(self.config, "backend", None) or "peps")
-        base = getattr(self.config, "api_endpoint", None)
-        if not base:
-            link = products[0].remote_location or products[0].properties.get("eodag:download_link")
-            parts = urlsplit(str(link or ""))
-            base = f"{parts.scheme}://{parts.netloc}" if parts.scheme and parts.netloc else None
+        base = getattr(self.config, "api_endpoint", None) or configured_endpoint(self.provider)
+        creds, trusted = self._auth(auth, products)
+        configured = getattr(self.config, "trusted_origins", None)
+        trusted = [*trusted, *trusted_origins(self.provider, configured)]
         verify = getattr(self.config, "ssl_verify", True)
-        return get_backend(name, base, credentials=self._auth(auth, products), verify=verify)
+        return get_backend(name, base, credentials=creds, trusted_origins=trusted, verify=verify)
 
     def _downloader(
         self,

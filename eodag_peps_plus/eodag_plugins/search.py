@@ -20,7 +20,6 @@ from shapely.geometry.base import BaseGeometry
 from ..backends import Backend, get_backend
 from ..collection_names import resolve
 from ..exceptions import InvalidQueryError
-from ..http_io import Credentials
 from ..query import Query
 from .convert import shapes, to_eoproduct
 
@@ -177,10 +176,3 @@ class PepsPlusSearch(Search):
             next_page_token=page.next_token,
             next_page_token_key="page",  # noqa: S106 - a paging key, not a secret
         )
-
-    def credentials(self, auth: Any) -> Credentials:
-        """Typed credentials from whatever EODAG hands us (our auth plugin or a requests auth)."""
-        if hasattr(auth, "credentials"):
-            creds: Credentials = auth.credentials()
-            return creds
-        return Credentials()

@@ -1,6 +1,6 @@
 """MAJA processing: one interface, implemented over PEPS WPS and GEODES OGC API Processes.
 
-``Backend.processing()`` lands in :func:`processing_for`; :class:`MajaJobs` (in ``jobs``) is
+:func:`processing_for` gives a backend's service (named by its ``BackendSpec``); :class:`MajaJobs` (in ``jobs``) is
 the façade that checks, submits, follows and fetches jobs through the durable job store.
 Submodules load lazily so importing a backend stays cheap.
 """
@@ -16,12 +16,6 @@ if TYPE_CHECKING:
     from ..backends.base import Backend
     from .base import ProcessingBackend
 
-#: backend name -> "module:Class" of its processing service.
-IMPLEMENTATIONS = {
-    "peps": "eodag_peps_plus.processing.wps:WpsProcessing",
-    "geodes": "eodag_peps_plus.processing.ogc:OgcProcessing",
-}
-
 _LAZY = {
     "MajaJobs": "eodag_peps_plus.processing.jobs",
     "FetchReport": "eodag_peps_plus.processing.jobs",
@@ -35,12 +29,16 @@ _LAZY = {
     "EnsureReport": "eodag_peps_plus.processing.ensure",
 }
 
-__all__ = ["IMPLEMENTATIONS", "processing_for", *_LAZY]
+__all__ = ["processing_for", *_LAZY]
 
 
 def processing_for(backend: Backend) -> ProcessingBackend:
-    """The processing service matching a backend (by its registry name)."""
-    target = IMPLEMENTATIONS.get(backend.name)
+    """The processing service of a backend, as its record names it.
+
+    Raises:
+        ProcessingError: the backend runs no processing.
+    """
+    target = backend.spec.processing
     if target is None:
         raise ProcessingError(f"backend {backend.name!r} offers no processing")
     service: ProcessingBackend = load(target)(backend)

@@ -14,10 +14,8 @@ from datetime import date
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
-from requests.adapters import HTTPAdapter
-from urllib3.util.retry import Retry
 
-from ..http_io import USER_AGENT
+from ..http_io import archive_headers
 from ..product import Product
 
 if TYPE_CHECKING:
@@ -117,29 +115,6 @@ class Submission:
     inputs: dict[str, Any]
 
 
-def submit_session(template: requests.Session) -> requests.Session:
-    """A session that retries only failed connections: a submission must never be sent twice
-    because a reply was lost (that would start a duplicate job of several hours)."""
-    retry = Retry(
-        total=2,
-        connect=2,
-        read=0,
-        status=0,
-        other=0,
-        backoff_factor=0.5,
-        allowed_methods=None,
-        raise_on_status=False,
-    )
-    session = requests.Session()
-    adapter = HTTPAdapter(max_retries=retry)
-    session.mount("http://", adapter)
-    session.mount("https://", adapter)
-    session.headers["User-Agent"] = USER_AGENT
-    session.verify = template.verify
-    session.proxies = template.proxies
-    return session
-
-
 class ProcessingBackend(abc.ABC):
     """MAJA on one server. Implementations translate; they do not validate user input (see
     :mod:`.checks`), so a test can still send what the server must refuse."""
@@ -149,9 +124,12 @@ class ProcessingBackend(abc.ABC):
 
     def __init__(self, backend: Backend) -> None:
         self.backend = backend
-        self.session = backend.session
+        #: Status and result look-ups: retried, credentials bound to the backend's origins
+        #: (a status or result URL taken from a reply gets no credential if it is elsewhere).
+        self.session = backend.service_session
         self.timeout = backend.timeout
-        self.submit_session = submit_session(backend.session)
+        #: Submissions: never resent when a reply was lost (that would duplicate a job).
+        self.submit_session = backend.submit_session
 
     @property
     def base_url(self) -> str:
@@ -178,9 +156,20 @@ class ProcessingBackend(abc.ABC):
     def open_result(
         self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
     ) -> requests.Response:
-        """A streamed, authenticated GET of a result file (the staging downloader's hook)."""
-        return self.backend.open_download(
-            result.as_product(self.backend.name), offset=offset, if_range=if_range
+        """A streamed, authenticated GET of a result file (the staging downloader's hook).
+
+        Result URLs come from the server's reply: the account goes with the request only if
+        the URL is on the server's own origins.
+
+        Raises:
+            AuthenticationError: the server needs credentials that are not configured.
+            ForeignOriginError: the URL is on another host; nothing was sent.
+        """
+        what = f"download of MAJA result {result.name[:200]}"
+        self.backend.require_credentials(what)
+        url = self.backend.check_origin(result.url, what)
+        return self.backend.archive_session.get(
+            url, headers=archive_headers(offset, if_range), stream=True, timeout=self.timeout
         )
 
     def describe(self) -> dict[str, Any]:

@@ -16,6 +16,7 @@ from pathlib import Path
 import requests
 
 from ..backends.base import Backend, SearchPage
+from ..backends.spec import BackendSpec
 from ..exceptions import ProcessingError
 from ..product import Availability, Product
 from ..query import Query
@@ -40,13 +41,19 @@ class ResultArchive(Backend):
 
     def __init__(self, processing: ProcessingBackend) -> None:
         backend = processing.backend
+        self.service = processing  # before Backend.__init__, which reads ``spec``
         super().__init__(
             processing.base_url,
             credentials=backend.credentials,
-            session=processing.session,
+            trusted_origins=sorted(backend.credential_origins),
+            session=backend.session,
             timeout=backend.timeout,
         )
-        self.service = processing
+
+    @property
+    def spec(self) -> BackendSpec:
+        """The processing server's record: its results go with its credentials, no further."""
+        return self.service.backend.spec
 
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None

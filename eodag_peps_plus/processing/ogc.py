@@ -17,8 +17,8 @@ from urllib.parse import unquote, urljoin, urlsplit
 
 import requests
 
-from ..exceptions import AuthenticationError, BackendError, ProcessingError
-from ..http_io import archive_headers, check_status, error_detail
+from ..exceptions import BackendError, ProcessingError
+from ..http_io import check_status, error_detail
 from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
@@ -136,18 +136,6 @@ class OgcProcessing(ProcessingBackend):
         self._process_ids: list[str] | None = None
 
     # -- plumbing ----------------------------------------------------------------------------
-    def _headers(self) -> dict[str, str]:
-        headers = dict(self.backend.auth_headers())
-        if not headers and self.backend.credentials.api_key:
-            headers["X-API-Key"] = self.backend.credentials.api_key
-        if not headers:
-            raise AuthenticationError(
-                "GEODES processing needs an API key: create one in your GEODES portal profile and "
-                "set it as apikey in the geodes_plus credentials of your EODAG config (or "
-                "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY)"
-            )
-        return headers
-
     def _request(
         self,
         method: str,
@@ -159,7 +147,8 @@ class OgcProcessing(ProcessingBackend):
         **kwargs: Any,
     ) -> requests.Response:
         session = self.submit_session if once else self.session
-        headers = {"Accept": "application/json", **self._headers(), **kwargs.pop("headers", {})}
+        self.backend.require_credentials(what)
+        headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
         try:
             response = session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
         except requests.RequestException as exc:
@@ -311,9 +300,3 @@ class OgcProcessing(ProcessingBackend):
             data = self._json(self._request("GET", results_url, results_what), results_what)
             status.results, status.unprocessed = parse_results(data, results_url)
         return status
-
-    def open_result(
-        self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
-    ) -> requests.Response:
-        headers = {**self._headers(), **archive_headers(offset, if_range)}
-        return self.session.get(result.url, headers=headers, stream=True, timeout=self.timeout)

@@ -19,8 +19,8 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
-from ..exceptions import AuthenticationError, BackendError, ProcessingError
-from ..http_io import archive_headers, check_status, json_or_error
+from ..exceptions import BackendError, ProcessingError
+from ..http_io import check_status, json_or_error
 from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
 
 WPS_PATH = "/resto/wps"
@@ -137,20 +137,11 @@ class WpsProcessing(ProcessingBackend):
     def wps_url(self) -> str:
         return f"{self.base_url}{WPS_PATH}"
 
-    def _auth(self) -> tuple[str, str]:
-        basic = self.backend.credentials.basic
-        if basic is None:
-            raise AuthenticationError(
-                "PEPS processing needs an account: set username and password in the peps "
-                "credentials of your EODAG config (or EODAG__PEPS__AUTH__CREDENTIALS__USERNAME "
-                "and ..._PASSWORD)"
-            )
-        return basic
-
     def _get(self, url: str, what: str, *, once: bool = False) -> requests.Response:
         session = self.submit_session if once else self.session
+        self.backend.require_credentials(what)
         try:
-            response = session.get(url, auth=self._auth(), timeout=self.timeout)
+            response = session.get(url, timeout=self.timeout)
         except requests.RequestException as exc:
             raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
         if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
@@ -237,14 +228,3 @@ class WpsProcessing(ProcessingBackend):
 
     def _guess_status_url(self, reference: str) -> str:
         return f"{self.base_url}/wps/outputs/pywps-{reference}.xml"
-
-    def open_result(
-        self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
-    ) -> requests.Response:
-        return self.session.get(
-            result.url,
-            headers=archive_headers(offset, if_range),
-            auth=self._auth(),
-            stream=True,
-            timeout=self.timeout,
-        )

@@ -1,0 +1,166 @@
+"""One record per backend: everything the rest of the package needs to know about a server.
+
+The registry, the CLI, the pystac-style client, the EODAG plugins, the staging downloader and
+processing all read a :class:`BackendSpec` instead of keeping their own table of backend names,
+URLs, providers or auth kinds. Adding an archive is one module defining ``SPEC`` (found by
+:func:`specs`) plus its ``providers.yml`` block; code outside the package (or a test) can add one
+with :func:`register_backend`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import pkgutil
+import threading
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal
+
+from ..exceptions import UnknownBackendError
+from ..http_io import origin
+
+if TYPE_CHECKING:
+    from .base import Backend
+
+#: How a server authenticates archive and processing requests.
+AuthKind = Literal["basic", "apikey", "none"]
+
+
+@dataclasses.dataclass(frozen=True)
+class Probe:
+    """How to recognise this kind of server from a bare URL (``Client.open(url)``).
+
+    ``GET base + path`` with ``params`` answers JSON holding ``key``.
+    """
+
+    path: str
+    key: str
+    params: tuple[tuple[str, str], ...] = ()
+
+
+@dataclasses.dataclass(frozen=True)
+class BackendSpec:
+    """What the package knows about one kind of server.
+
+    Attributes:
+        name: registry key, ``-B/--backend`` value and ``Product.backend`` (``peps``).
+        label: the server's name in messages (``PEPS``).
+        backend_class: ``"module:Class"`` of its :class:`~.base.Backend`, loaded lazily.
+        default_url: the public server's base URL.
+        provider: the EODAG provider name in ``providers.yml`` (``geodes_plus``).
+        auth: ``basic`` (username/password), ``apikey`` (``X-API-Key``) or ``none``.
+        credential_hosts: origins besides the configured base URL that the server documents
+            for its archive or processing, where its credentials may go too.
+        page_cap: the largest page the server honours (larger requests are capped silently).
+        processing: ``"module:Class"`` of its processing service, if it runs MAJA.
+        probe: how ``Client.open(url)`` recognises such a server.
+        probe_order: when probes run (lower first; a host may answer several probes).
+        sandbox_service: the sandbox service emulating it, for ``peps-plus sandbox``.
+    """
+
+    name: str
+    label: str
+    backend_class: str
+    default_url: str
+    provider: str
+    auth: AuthKind = "none"
+    credential_hosts: tuple[str, ...] = ()
+    page_cap: int = 500
+    processing: str | None = None
+    probe: Probe | None = None
+    #: Order in which probes run when a URL is opened (lower first).
+    probe_order: int = 100
+    sandbox_service: str | None = None
+
+    @property
+    def credential_words(self) -> str:
+        """What the user must configure, in messages."""
+        return {"basic": "username and password", "apikey": "API key"}.get(self.auth, "credentials")
+
+    def credential_origins(self, base_url: str, trusted: Iterable[str] = ()) -> frozenset[str]:
+        """Where this server's credentials may be sent: the base URL's origin, the hosts the
+        server documents, and the extra origins the user chose to trust (mirrors)."""
+        found = {origin(base_url)}
+        found.update(origin(url) for url in self.credential_hosts)
+        found.update(origin(url) for url in trusted)
+        return frozenset(found)
+
+    def load(self) -> type[Backend]:
+        from .._lazy import load
+
+        cls: type[Backend] = load(self.backend_class)
+        return cls
+
+
+_lock = threading.Lock()
+_registered: dict[str, BackendSpec] = {}
+_discovered = False
+
+#: Modules of this package that are building blocks, not servers.
+_NOT_SERVERS = frozenset({"base", "spec", "stac_api", "paging"})
+
+
+def _discover() -> None:
+    """Collect ``SPEC`` from every server module of this package (once)."""
+    global _discovered
+    if _discovered:
+        return
+    package = importlib.import_module(__package__ or "eodag_peps_plus.backends")
+    found: list[BackendSpec] = []
+    for module in pkgutil.iter_modules(package.__path__):
+        if module.name in _NOT_SERVERS or module.name.startswith("_"):
+            continue
+        spec = getattr(importlib.import_module(f"{package.__name__}.{module.name}"), "SPEC", None)
+        if isinstance(spec, BackendSpec):
+            found.append(spec)
+    with _lock:
+        for spec in found:
+            _registered.setdefault(spec.name, spec)
+        _discovered = True
+
+
+def register_backend(spec: BackendSpec) -> BackendSpec:
+    """Make a backend known to every entry point (CLI ``-B``, ``Client.open``, EODAG plugins).
+
+    Args:
+        spec: the backend's record; its ``name`` must not be taken by another spec.
+
+    Returns:
+        The spec, so a module can write ``SPEC = register_backend(BackendSpec(...))``.
+
+    Raises:
+        ValueError: another spec already has that name.
+    """
+    _discover()
+    with _lock:
+        known = _registered.get(spec.name)
+        if known is not None and known != spec:
+            raise ValueError(f"backend {spec.name!r} is already registered")
+        _registered[spec.name] = spec
+    return spec
+
+
+def specs() -> dict[str, BackendSpec]:
+    """Every known backend, by name."""
+    _discover()
+    return dict(_registered)
+
+
+def spec_for(name: str) -> BackendSpec:
+    """The record of backend ``name``.
+
+    Raises:
+        UnknownBackendError: no such backend.
+    """
+    known = specs()
+    try:
+        return known[name]
+    except KeyError:
+        raise UnknownBackendError(
+            f"unknown backend {name!r}; known: {', '.join(sorted(known))}"
+        ) from None
+
+
+def spec_for_provider(provider: str) -> BackendSpec | None:
+    """The record of the backend behind an EODAG provider name, if any."""
+    return next((s for s in specs().values() if s.provider == provider), None)
