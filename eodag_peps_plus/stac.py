@@ -17,7 +17,6 @@ schemas written for this package from the extensions' field definitions), which 
 from __future__ import annotations
 
 import importlib.resources
-import json
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -25,10 +24,11 @@ from typing import TYPE_CHECKING, Any
 
 import pystac
 
+from ._lazy import lazy_attributes
 from .product import Product, md5_multihash
 
 if TYPE_CHECKING:
-    from eodag.api.product import EOProduct
+    pass
 
 _EXT = "https://stac-extensions.github.io"
 
@@ -133,25 +133,6 @@ def items_to_collection(products: Iterable[Product], **kwargs: Any) -> pystac.It
     )
 
 
-def eoproduct_to_item(
-    eo_product: EOProduct, backend: str | None = None, **kwargs: Any
-) -> pystac.Item:
-    """An ``EOProduct`` made by our search plugin, as the same item ``product_to_item`` gives.
-
-    Prefer this to EODAG's ``as_pystac_object()`` for our products: EODAG adds
-    ``eodag:search_intersection``/``federation:backends``/``providers`` and drops properties its
-    models reject, and gives no asset for the archive (no ``file:size``/``file:checksum``).
-    """
-    from .eodag_plugins.convert import from_eoproduct
-
-    product = from_eoproduct(eo_product, backend or eo_product.provider)
-    # shapely's mapping() nests tuples, which JSON Schema does not count as arrays.
-    product.geometry = json.loads(json.dumps(product.geometry))
-    for key in ("id", "geometry"):  # EOProduct keeps these among its properties
-        product.properties.pop(key, None)
-    return product_to_item(product, **kwargs)
-
-
 def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:
     """``[west, south, east, north]`` of a GeoJSON geometry (plain loops: faster than shapely
     for the few dozen points of a footprint)."""
@@ -202,3 +183,9 @@ def schema_map() -> dict[str, str]:
         name, version = uri.removeprefix(f"{_EXT}/").split("/")[:2]
         mapping[uri] = str(ours / f"{name}-{version}.json")
     return mapping
+
+
+#: Names that moved to the EODAG adapter (the core must not import it), still importable here.
+__getattr__ = lazy_attributes(
+    __name__, {"eoproduct_to_item": "eodag_peps_plus.eodag_plugins.convert"}, globals()
+)

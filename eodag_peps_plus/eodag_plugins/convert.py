@@ -6,15 +6,18 @@ The download plugin receives EOProducts (possibly re-read from a GeoJSON file wr
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import orjson
+import pystac
 import shapely
 from eodag.api.product import EOProduct
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
 from ..product import Availability, Product
+from ..stac import product_to_item
 
 _ORDER_TO_AVAILABILITY = {
     "succeeded": Availability.ONLINE,
@@ -76,3 +79,20 @@ def from_eoproduct(eo_product: EOProduct, backend: str) -> Product:
         availability=availability,
         extra=extra,
     )
+
+
+def eoproduct_to_item(
+    eo_product: EOProduct, backend: str | None = None, **kwargs: Any
+) -> pystac.Item:
+    """An ``EOProduct`` made by our search plugin, as the same item ``product_to_item`` gives.
+
+    Prefer this to EODAG's ``as_pystac_object()`` for our products: EODAG adds
+    ``eodag:search_intersection``/``federation:backends``/``providers`` and drops properties its
+    models reject, and gives no asset for the archive (no ``file:size``/``file:checksum``).
+    """
+    product = from_eoproduct(eo_product, backend or eo_product.provider)
+    # shapely's mapping() nests tuples, which JSON Schema does not count as arrays.
+    product.geometry = json.loads(json.dumps(product.geometry))
+    for key in ("id", "geometry"):  # EOProduct keeps these among its properties
+        product.properties.pop(key, None)
+    return product_to_item(product, **kwargs)

@@ -1,0 +1,82 @@
+"""Layers point one way: core <- backends <- staging <- processing <- adapters.
+
+A module may import from its own layer and the layers below, never above, so a new server is
+one module in ``backends`` and nothing in the core learns about EODAG, the CLI or processing.
+Imports are read from the source (including those inside functions), not from a run.
+"""
+
+from __future__ import annotations
+
+import ast
+from pathlib import Path
+
+PACKAGE = Path(__file__).resolve().parents[1] / "eodag_peps_plus"
+
+#: Top-level module or folder of the package -> its layer (lower = more basic).
+LAYERS: dict[str, int] = {
+    **dict.fromkeys(
+        ["<root>", "_lazy", "exceptions", "http_io", "query", "product", "vocabulary", "stac",
+         "collection_names", "schemas"],
+        0,
+    ),
+    "backends": 1,
+    "staging": 2,
+    "processing": 3,
+    # The sandbox emulates servers: it may use the core, and nothing but adapters use it.
+    "sandbox": 1,
+    **dict.fromkeys(
+        ["eodag_plugins", "eodag_support", "client", "item_search", "cli", "report", "legacy",
+         "__main__"],
+        4,
+    ),
+}  # fmt: skip
+
+
+def _imports(path: Path) -> set[str]:
+    module = ".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    package = package.removesuffix(".__init__")
+    found: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.ImportFrom):
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                found.add(".".join(base + ([node.module] if node.module else [])))
+            elif node.module:
+                found.add(node.module)
+        elif isinstance(node, ast.Import):
+            found.update(alias.name for alias in node.names)
+    return {name for name in found if name.startswith("eodag_peps_plus")}
+
+
+def _top(module: str) -> str:
+    parts = module.split(".")
+    return parts[1] if len(parts) > 1 and parts[1] != "__init__" else "<root>"
+
+
+def graph() -> dict[str, set[str]]:
+    """Top-level module -> top-level modules it imports."""
+    edges: dict[str, set[str]] = {}
+    for path in PACKAGE.rglob("*.py"):
+        source = _top(".".join(path.relative_to(PACKAGE.parent).with_suffix("").parts))
+        for target in _imports(path):
+            if _top(target) != source:
+                edges.setdefault(source, set()).add(_top(target))
+    return edges
+
+
+def test_every_module_has_a_layer() -> None:
+    modules = {_top(".".join(p.relative_to(PACKAGE.parent).with_suffix("").parts))
+               for p in PACKAGE.rglob("*.py")}  # fmt: skip
+    assert modules <= set(LAYERS), f"give these a layer: {sorted(modules - set(LAYERS))}"
+
+
+def test_imports_point_down() -> None:
+    upward = [
+        f"{source} (layer {LAYERS[source]}) imports {target} (layer {LAYERS[target]})"
+        for source, targets in graph().items()
+        for target in targets
+        if LAYERS.get(target, 99) > LAYERS.get(source, -1)
+        or (target == "sandbox" and LAYERS[source] < 4 and source != "sandbox")
+    ]
+    assert not upward, "imports that point up:\n" + "\n".join(sorted(upward))
