@@ -15,13 +15,25 @@ from ..query import Query
 F = TypeVar("F", bound=Callable[..., Any])
 
 
+class BackendChoice(click.Choice):
+    """``-B`` choices read from the backend records when parsing, so a backend registered
+    after the CLI was imported (a plugin, a test) is accepted too."""
+
+    def __init__(self) -> None:
+        super().__init__(backend_names())
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        self.choices = tuple(backend_names())
+        return super().convert(value, param, ctx)
+
+
 def backend_options(func: F) -> F:
     """``--backend`` and ``--url`` (a sandbox or a mirror); base URL also from EODAG env."""
     func = click.option(
         "--url",
         help="Server base URL (default: the backend's public server, or EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).",
     )(func)
-    func = click.option("-B", "--backend", "backend_name", type=click.Choice(backend_names()), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
+    func = click.option("-B", "--backend", "backend_name", type=BackendChoice(), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
     return func
 
 
