@@ -15,7 +15,14 @@ from typing import Any, ClassVar
 import requests
 
 from ..exceptions import AuthenticationError, ForeignOriginError
-from ..http_io import Credentials, OriginBoundAuth, make_session, redact_url, split_userinfo
+from ..http_io import (
+    Credentials,
+    OriginBoundAuth,
+    make_session,
+    redact_url,
+    safe_origin,
+    split_userinfo,
+)
 from ..product import Availability, Product
 from ..query import Query
 from .spec import BackendSpec, specs
@@ -190,6 +197,19 @@ class Backend(abc.ABC):
     def submit_session(self) -> requests.Session:
         """Credential-bearing session that never resends a request whose reply was lost."""
         return self._bound_session("submit")
+
+    def sibling(self, base_url: str) -> Backend:
+        """The same kind of server at ``base_url``, a URL read from a file (a job store, a
+        results file): it gets this backend's credentials only if ``base_url`` is one of this
+        backend's credential origins, so an edited file cannot redirect the account."""
+        trusted = safe_origin(base_url) in self.credential_origins
+        return type(self)(
+            base_url,
+            credentials=self.credentials if trusted else None,
+            trusted_origins=sorted(self.credential_origins) if trusted else (),
+            session=self.session,
+            timeout=self.timeout,
+        )
 
     def check_origin(self, url: str, what: str) -> str:
         """``url`` if the credentials may go there; else refuse before anything is sent.

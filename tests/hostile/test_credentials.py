@@ -381,3 +381,17 @@ def test_requests_alone_would_leak_the_api_key(hostile: HostileServer) -> None:
         assert collector.leaks()
     finally:
         collector.stop()
+
+
+def test_a_url_read_from_a_file_gets_the_credentials_only_if_it_is_the_server(
+    hostile: HostileServer, collector: Collector
+) -> None:
+    """Job stores and results files name servers too: an edited one must not move the account."""
+    hostile.route("GET", "/results/.*", Response(200, ZIP, {"Content-Type": "application/zip"}))
+    own = get_backend("peps", hostile.url, credentials=PEPS_CREDS)
+    assert own.sibling(hostile.url + "/").credentials.basic == PEPS_CREDS.basic
+    foreign = own.sibling(collector.url)
+    assert foreign.credentials.basic is None
+    with pytest.raises(PepsPlusError, match="username and password"):
+        foreign.open_download(_product(f"{collector.url}/resto/collections/S2ST/a/download"))
+    assert collector.requests == []
