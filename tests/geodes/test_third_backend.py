@@ -36,10 +36,10 @@ def test_registry_and_client(
 
 
 def test_cli(pgstac_url: str, expected: list[str]) -> None:
-    from eodag_peps_plus.cli import main
+    from eodag_peps_plus.cli import cli
 
     result = CliRunner().invoke(
-        main,
+        cli,
         ["search", "-B", "pgstac", "--url", pgstac_url, "-c", "S2ST", "-t", "31TCJ",
          "-d", "2018-01-01", "-f", "2018-06-30", "--max-items", "1000"],
     )  # fmt: skip
