@@ -7,7 +7,8 @@ Like pystac-client's ``StacApiIO``: retries (429, 5xx, dropped connections, hono
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable
+import time
+from collections.abc import Iterable, Iterator
 from typing import Any, Literal
 from urllib.parse import unquote, urlsplit
 
@@ -247,12 +248,83 @@ def archive_headers(offset: int = 0, if_range: str | None = None) -> dict[str, s
     return headers
 
 
+def iter_body(
+    response: requests.Response, size: int = 1 << 20, *, decode: bool = False
+) -> Iterator[bytes]:
+    """The body as it arrives: ``read1`` hands over whatever bytes came, where
+    ``iter_content`` waits for a whole chunk (forever, from a server that drips) and loses the
+    bytes before a dropped connection.
+
+    Args:
+        response: a streamed response.
+        size: the most bytes one piece may hold.
+        decode: undo ``Content-Encoding`` (gzip...); archives are fetched in identity
+            encoding and read raw.
+    """
+    raw = response.raw
+    if not hasattr(raw, "read1"):
+        yield from response.iter_content(size)
+        return
+    while True:
+        data = raw.read1(size, decode_content=decode) if decode else raw.read1(size)
+        if not data:
+            return
+        yield data
+
+
+#: The largest reply body read into memory (a search page of 500 products is a few MB).
+MAX_REPLY_BYTES = 256 * 1024 * 1024
+
+
 def send(
-    session: requests.Session, method: str, url: str, what: str, **kwargs: Any
+    session: requests.Session,
+    method: str,
+    url: str,
+    what: str,
+    *,
+    deadline: float | None = None,
+    max_bytes: int = MAX_REPLY_BYTES,
+    **kwargs: Any,
 ) -> requests.Response:
-    """``session.request`` whose network failures become one clear ``BackendError``."""
+    """``session.request`` whose failures become one clear ``BackendError``, and whose reply
+    is read whole within ``deadline`` seconds and ``max_bytes``.
+
+    ``timeout`` bounds each wait for a byte only: a server that drips one byte every few
+    seconds, or streams without end, would otherwise hold the caller forever.
+
+    Args:
+        session: the session to send with.
+        method: HTTP method.
+        url: the URL.
+        what: what the request is for, in messages.
+        deadline: seconds for the whole reply; default twice ``timeout`` (at least 30).
+        max_bytes: the largest body accepted.
+        **kwargs: ``requests`` arguments (``params``, ``json``, ``timeout``...).
+
+    Raises:
+        BackendError: network failure, TLS failure, a reply too slow or too large.
+    """
+    kwargs["stream"] = True
+    timeout = kwargs.get("timeout")
+    limit = deadline if deadline is not None else max(30.0, 2 * float(timeout or 60.0))
+    started = time.monotonic()
     try:
-        return session.request(method, url, **kwargs)
+        response = session.request(method, url, **kwargs)
+        chunks, size = [], 0
+        with response:
+            for chunk in iter_body(response, decode=True):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise BackendError(
+                        f"{what}: {_host(url)} sent a reply larger than {max_bytes // 2**20} MB"
+                    )
+                if time.monotonic() - started > limit:
+                    raise BackendError(
+                        f"{what}: {_host(url)} took more than {limit:g} s to send its reply"
+                    )
+                chunks.append(chunk)
+        response._content = b"".join(chunks)
+        return response
     except requests.exceptions.SSLError as exc:
         raise BackendError(
             f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})"
