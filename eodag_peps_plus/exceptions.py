@@ -14,6 +14,10 @@ class InvalidQueryError(PepsPlusError, ValueError):
     """The user's query cannot be sent: the message says which field and why."""
 
 
+class ConfigurationError(PepsPlusError, ValueError):
+    """A setting cannot be used (a base URL that is not http(s), a bad trusted origin)."""
+
+
 class BackendError(PepsPlusError):
     """The server answered something we cannot use (HTTP error, resto ``ErrorCode``, bad JSON)."""
 

@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 import requests
 
-from ..exceptions import AuthenticationError, ForeignOriginError
+from ..exceptions import AuthenticationError, ConfigurationError, ForeignOriginError
 from ..http_io import (
     Credentials,
     OriginBoundAuth,
@@ -74,7 +74,7 @@ class Backend(abc.ABC):
         timeout: seconds to wait for a reply (connect and between bytes).
 
         Raises:
-            ValueError: ``base_url`` or a trusted origin is not an http(s) URL.
+            ConfigurationError: ``base_url`` or a trusted origin is not an http(s) URL.
         """
         clean, userinfo = split_userinfo(base_url.strip())
         self.base_url = clean.rstrip("/")
@@ -82,7 +82,10 @@ class Backend(abc.ABC):
             credentials = Credentials(username=userinfo[0], password=userinfo[1])
         self.credentials = credentials or Credentials()
         #: Where the credentials may be sent (scheme://host:port), and nowhere else.
-        self.credential_origins = self.spec.credential_origins(self.base_url, trusted_origins)
+        try:
+            self.credential_origins = self.spec.credential_origins(self.base_url, trusted_origins)
+        except ValueError as exc:
+            raise ConfigurationError(f"{self.spec.label} server: {exc}") from None
         self.session = session or make_session(verify=verify)
         self.timeout = timeout
         self._auth = OriginBoundAuth(self.credentials, self.credential_origins, self.spec.auth)
