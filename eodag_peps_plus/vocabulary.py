@@ -216,20 +216,23 @@ def mgrs_tile(value: Any) -> str:
         )
     if row not in _ROWS:
         raise InvalidQueryError(f"tile: {tile} has no row {row} (rows are A to V without I and O)")
-    tile_latitude(tile)  # the row must fall in the band
+    _centre_latitude(tile)  # the row must fall in the band
     return tile
 
 
-@functools.lru_cache(maxsize=1024)
 def tile_latitude(tile: str) -> float:
-    """Latitude of a (well-formed) MGRS tile's centre, from its grid reference alone.
-
-    The band letter gives 8 degrees; the 100 km row letter fixes the northing modulo 2,000 km,
-    and the band picks the one candidate that fits.
+    """Latitude of an MGRS tile's centre, from its grid reference alone (no search needed).
 
     Raises:
-        InvalidQueryError: the row letter does not fall in the band (the tile does not exist).
+        InvalidQueryError: the tile cannot exist (see :func:`mgrs_tile`).
     """
+    return _centre_latitude(mgrs_tile(tile))
+
+
+@functools.lru_cache(maxsize=1024)
+def _centre_latitude(tile: str) -> float:
+    """The band letter gives 8 degrees; the 100 km row letter fixes the northing modulo
+    2,000 km, and the band picks the one candidate that fits (or none: no such tile)."""
     from pyproj import Transformer
 
     zone, band, column, row = int(tile[:2]), tile[2], tile[3], tile[4]

@@ -218,12 +218,13 @@ def test_eodag_refuses_the_same_input(sandbox: Sandbox) -> None:
     assert found and {p.properties["platform"] for p in found} == {"S2A"}
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "eodag_peps_plus", *args],
         capture_output=True,
         text=True,
-        env=os.environ.copy(),
+        cwd=cwd,
+        env={**os.environ, "PEPS_PLUS_JOB_STORE": str((cwd or Path.cwd()) / "jobs.sqlite3")},
         timeout=120,
     )
 
@@ -243,10 +244,31 @@ def run(*args: str) -> subprocess.CompletedProcess[str]:
         (["search", "--cc", "many"], "max_cloud_cover: 'many' is not a number"),
         (["download", "-c", "", "-w", "out"], "collection: empty value"),
         (["download", "-s", "2020-02-01", "-e", "2020-01-01", "-w", "out"], "before start"),
+        (
+            ["maja", "submit", "-t", "00TCJ", "-s", "2020-01-01", "-e", "2020-06-30", "-n"],
+            "zone 00",
+        ),  # fmt: skip
+        (
+            ["maja", "submit", "-t", "31TCA", "-d", "2020-01-01", "-f", "2020-06-30", "-n"],
+            "row A",
+        ),  # fmt: skip
+        (
+            [
+                "maja",
+                "submit",
+                "-n",
+                "-P",
+                "S2A_MSIL1C_20200101T105441_N0208_R051_T61TCJ_20200101T112000",
+            ],
+            "zone 61",
+        ),  # fmt: skip
     ],
 )
-def test_cli_refuses_with_one_short_error_line(args: list[str], message: str) -> None:
-    result = run(*args[:1], "--url", NOWHERE, *args[1:])
+def test_cli_refuses_with_one_short_error_line(
+    args: list[str], message: str, tmp_path: Path
+) -> None:
+    at = 2 if args[0] == "maja" else 1
+    result = run(*args[:at], "--url", NOWHERE, *args[at:], cwd=tmp_path)
     lines = [line for line in result.stderr.splitlines() if line.strip()]
     assert result.returncode == 1, result.stderr[-500:]
     assert len(lines) == 1 and lines[0].startswith("Error: ") and message in lines[0], lines
