@@ -23,29 +23,36 @@ from eodag_peps_plus.sandbox.app import Response
 from .conftest import HostileServer
 
 #: Paging parameters: each entry point asks its own page size; the filters must agree.
-PAGING = {"maxRecords", "page"}
+PAGING = {"maxRecords", "page", "limit", "token"}
 EMPTY = {"type": "FeatureCollection", "features": [], "properties": {"totalResults": 0}}
+EMPTY_STAC = {"type": "FeatureCollection", "features": [], "numberMatched": 0, "links": []}
+#: backend name -> EODAG provider
+PROVIDERS = {"peps": "peps", "geodes": "geodes_plus"}
 #: Real tiles (zone, band, column, row all consistent), in the catalogue's area and beyond.
 TILES = ("31TCJ", "31UDQ", "30TYN", "32TLP", "33UVP", "18TWL", "55PEK")
 
 
 class Recorder:
-    """A resto look-alike answering every search with no product, keeping each request."""
+    """A resto and STAC API look-alike answering every search with no product, keeping
+    each request."""
 
     def __init__(self) -> None:
         self.server = HostileServer().start()
         self.server.route("GET", r"/resto/api/collections/.*", Response.json(EMPTY))
+        self.server.route("POST", r"/api/stac/search", Response.json(EMPTY_STAC))
 
     @property
     def url(self) -> str:
         return self.server.url
 
-    def take(self) -> list[tuple[str, tuple[tuple[str, str], ...]]]:
-        """The search requests since the last call, paging parameters left out."""
-        seen = {
-            (r.path, tuple(sorted((k, v) for k, v in r.query.items() if k not in PAGING)))
-            for r in self.server.requests
-        }
+    def take(self) -> list[tuple[str, str]]:
+        """The search requests since the last call (path, and query or JSON body), paging
+        parameters left out."""
+        seen = set()
+        for r in self.server.requests:
+            fields = r.json() if r.method == "POST" else r.query
+            kept = {k: v for k, v in fields.items() if k not in PAGING}
+            seen.add((r.path, json.dumps(kept, sort_keys=True)))
         self.server.requests.clear()
         return sorted(seen)
 
@@ -59,7 +66,7 @@ def recorder() -> Iterator[Recorder]:
 
 @pytest.fixture(scope="module")
 def dag(recorder: Recorder) -> Any:
-    return gateway(peps=recorder.url)
+    return gateway(peps=recorder.url, geodes_plus=recorder.url)
 
 
 @st.composite
@@ -94,7 +101,7 @@ def _box(meaning: dict[str, Any]) -> list[float]:
     return [lonmax, latmax, lonmin, latmin] if meaning["reversed"] else [lonmin, latmin, lonmax, latmax]  # fmt: skip
 
 
-def via_query(meaning: dict[str, Any], url: str, spell: Any) -> None:
+def via_query(meaning: dict[str, Any], url: str, spell: Any, backend: str) -> None:
     fields: dict[str, Any] = {"collection": meaning["collection"], "start": meaning["start"]}
     fields["end_datetime" if spell.draw(st.booleans()) else "end"] = meaning["end"]
     if "tile" in meaning:
@@ -107,10 +114,10 @@ def via_query(meaning: dict[str, Any], url: str, spell: Any) -> None:
         fields["eo:cloud_cover"] = meaning["clouds"]
     if "platform" in meaning:
         fields["platform"] = _platform(meaning["platform"], spell)
-    list(get_backend("peps", url).search(Query.create(**fields)))
+    list(get_backend(backend, url).search(Query.create(**fields)))
 
 
-def via_client(meaning: dict[str, Any], url: str, spell: Any) -> None:
+def via_client(meaning: dict[str, Any], url: str, spell: Any, backend: str) -> None:
     query: dict[str, Any] = {}
     extra: dict[str, Any] = {}
     if "tile" in meaning:
@@ -121,7 +128,7 @@ def via_client(meaning: dict[str, Any], url: str, spell: Any) -> None:
         query["eo:cloud_cover"] = {"lte": meaning["clouds"]}
     if "platform" in meaning:
         extra["platform"] = _platform(meaning["platform"], spell)
-    search = Client(get_backend("peps", url)).search(
+    search = Client(get_backend(backend, url)).search(
         collections=[meaning["collection"]],
         datetime=f"{meaning['start']}/{meaning['end']}",
         bbox=_box(meaning) if "bbox" in meaning else None,
@@ -131,8 +138,8 @@ def via_client(meaning: dict[str, Any], url: str, spell: Any) -> None:
     list(search.items())
 
 
-def via_cli(meaning: dict[str, Any], url: str, spell: Any) -> None:
-    args = ["search", "--url", url, "-c", meaning["collection"]]
+def via_cli(meaning: dict[str, Any], url: str, spell: Any, backend: str) -> None:
+    args = ["search", "-B", backend, "--url", url, "-c", meaning["collection"]]
     args += [spell.draw(st.sampled_from(["-d", "-s", "--start"])), meaning["start"]]
     args += [spell.draw(st.sampled_from(["-f", "-e", "--end"])), meaning["end"]]
     if "tile" in meaning:
@@ -154,7 +161,7 @@ def via_cli(meaning: dict[str, Any], url: str, spell: Any) -> None:
     assert result.exit_code == 0, result.output
 
 
-def via_eodag(meaning: dict[str, Any], dag: Any, spell: Any) -> None:
+def via_eodag(meaning: dict[str, Any], dag: Any, spell: Any, backend: str) -> None:
     kwargs: dict[str, Any] = {"start": meaning["start"], "end": meaning["end"]}
     if "tile" in meaning:
         key = spell.draw(st.sampled_from(["tileid", "grid:code"]))
@@ -169,7 +176,9 @@ def via_eodag(meaning: dict[str, Any], dag: Any, spell: Any) -> None:
         kwargs[spell.draw(st.sampled_from(["cloudCover", "eo:cloud_cover"]))] = meaning["clouds"]
     if "platform" in meaning:
         kwargs["platform"] = _platform(meaning["platform"], spell)
-    dag.search(provider="peps", collection=meaning["collection"], raise_errors=True, **kwargs)
+    dag.search(
+        provider=PROVIDERS[backend], collection=meaning["collection"], raise_errors=True, **kwargs
+    )
 
 
 def _platform(name: str, spell: Any) -> str:
@@ -182,19 +191,20 @@ def _platform(name: str, spell: Any) -> str:
 
 
 @settings(
-    max_examples=25,
+    max_examples=20,
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
+@pytest.mark.parametrize("backend", sorted(PROVIDERS))
 @given(meaning=searches(), spell=st.data())
 def test_same_query_same_request_on_every_entry_point(
-    recorder: Recorder, dag: Any, meaning: dict[str, Any], spell: Any
+    recorder: Recorder, dag: Any, backend: str, meaning: dict[str, Any], spell: Any
 ) -> None:
     sent = []
     for entry in (via_query, via_client, via_cli):
-        entry(meaning, recorder.url, spell)
+        entry(meaning, recorder.url, spell, backend)
         sent.append((entry.__name__, recorder.take()))
-    via_eodag(meaning, dag, spell)
+    via_eodag(meaning, dag, spell, backend)
     sent.append(("via_eodag", recorder.take()))
     reference = sent[0][1]
     assert reference, "nothing reached the server"
@@ -211,16 +221,17 @@ def test_reversed_box_is_the_box_between_the_corners(recorder: Recorder, dag: An
         "collection": "S2_MSI_L1C", "start": "2020-01-01", "end": "2020-02-01",
         "bbox": (1.0, 43.0, 2.0, 44.0), "reversed": False,
     }  # fmt: skip
-    seen = []
-    for reversed_ in (False, True):
-        meaning["reversed"] = reversed_
-        via_query(meaning, recorder.url, _First())
-        via_client(meaning, recorder.url, _First())
-        via_cli(meaning, recorder.url, _First())
-        via_eodag(meaning, dag, _First())
-        seen.append(recorder.take())
-    assert seen[0] == seen[1] and len(seen[0]) == 1
-    assert dict(seen[0][0][1])["box"] == "1,43,2,44"
+    for backend in sorted(PROVIDERS):
+        seen = []
+        for reversed_ in (False, True):
+            meaning["reversed"] = reversed_
+            via_query(meaning, recorder.url, _First(), backend)
+            via_client(meaning, recorder.url, _First(), backend)
+            via_cli(meaning, recorder.url, _First(), backend)
+            via_eodag(meaning, dag, _First(), backend)
+            seen.append(recorder.take())
+        assert seen[0] == seen[1] and len(seen[0]) == 1, seen
+        assert "1,43,2,44" in seen[0][0][1] or "[1.0, 43.0, 2.0, 44.0]" in seen[0][0][1]
 
 
 class _First:
