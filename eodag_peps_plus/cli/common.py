@@ -63,6 +63,12 @@ def query_options(func: F) -> F:
     return func
 
 
+#: The parameter names :func:`query_options` adds (a command tells "a query was given" by them).
+QUERY_OPTION_NAMES = tuple(
+    p.name for p in query_options(click.command()(lambda **_: None)).params if p.name
+)
+
+
 def build_query(params: dict[str, Any]) -> Query:
     """Unified query from the CLI options; refuses mixed spatial options like the legacy tool.
 
