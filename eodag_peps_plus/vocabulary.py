@@ -152,7 +152,17 @@ def unified_fields(
 
 
 def collection(name: Any) -> tuple[str, str | None]:
-    """(unified collection, implied product type or None) for any collection name users type."""
+    """The unified collection for any collection name users type.
+
+    Args:
+        name: a PEPS (``S2ST``), EODAG (``S2_MSI_L1C``) or GEODES (``PEPS_S2_L1C``) name.
+
+    Returns:
+        (unified collection, the product type the name implies or None).
+
+    Raises:
+        InvalidQueryError: not a name we know.
+    """
     if not isinstance(name, str):
         raise InvalidQueryError(f"collection: {shown(name)} is not a collection name")
     key = name.strip()
@@ -165,7 +175,11 @@ def collection(name: Any) -> tuple[str, str | None]:
 
 
 def platform(value: Any) -> str:
-    """``S2A``, ``s2a``, ``sentinel-2a`` or ``Sentinel2A`` -> ``S2A`` (PEPS's form)."""
+    """``S2A``, ``s2a``, ``sentinel-2a`` or ``Sentinel2A`` -> ``S2A`` (PEPS's form).
+
+    Raises:
+        InvalidQueryError: not a Sentinel platform we know.
+    """
     text = str(value).strip() if isinstance(value, str) else ""
     match = re.fullmatch(r"(?i)(?:s|sentinel-?)(\d)([a-z])", text)
     name = f"S{match.group(1)}{match.group(2)}".upper() if match else ""
@@ -259,7 +273,11 @@ def _centre_latitude(tile: str) -> float:
 # -- dates and the STAC query extension ----------------------------------------------------------
 def datetime_interval(value: Any) -> tuple[Any, Any]:
     """STAC ``datetime`` -> (start, end): ``a/b``, ``../b``, ``a/..``, an instant, a pair,
-    and pystac-client's partial dates (``2019`` is the whole year, ``2019-03`` the month)."""
+    and pystac-client's partial dates (``2019`` is the whole year, ``2019-03`` the month).
+
+    Raises:
+        InvalidQueryError: none of these shapes (the dates themselves are checked later).
+    """
     if value is None:
         return None, None
     if isinstance(value, (date, datetime)):
@@ -293,7 +311,14 @@ def _partial(text: str, *, first: bool) -> str:
 
 def stac_query_fields(query: Any) -> dict[str, Any]:
     """The STAC ``query`` extension (``{"eo:cloud_cover": {"lt": 20}}`` or strings like
-    ``"eo:cloud_cover<20"``), restricted to what the unified query can express."""
+    ``"eo:cloud_cover<20"``), restricted to what the unified query can express.
+
+    Returns:
+        Unified field -> value (not yet normalised).
+
+    Raises:
+        InvalidQueryError: a property or operator the unified query cannot express.
+    """
     if query is None:
         return {}
     if isinstance(query, str):

@@ -181,6 +181,21 @@ def test_any_client_argument_is_a_search_or_one_invalid_query_error(**kwargs: An
         assert "\n" not in str(exc)
 
 
+@settings(max_examples=200, deadline=None)
+@given(
+    st.dictionaries(
+        st.sampled_from([*vocabulary.FIELD_SPELLINGS, "geometry", "lat", "lon", "nonsense"]),
+        _ANY,
+        max_size=4,
+    )
+)
+def test_any_eodag_keyword_is_a_query_or_one_invalid_query_error(kwargs: dict[str, Any]) -> None:
+    try:
+        eodag_build_query({"_collection": "S2ST"}, kwargs)
+    except InvalidQueryError as exc:
+        assert "\n" not in str(exc)
+
+
 # -- the providers.yml product blocks say what the vocabulary says ------------------------------
 def test_providers_yml_product_blocks_match_the_vocabulary() -> None:
     providers = yaml.safe_load((Path(__file__).parents[1] / "providers.yml").read_text())
