@@ -7,7 +7,6 @@ works against PEPS, and the same code moves to GEODES by changing one name.
 
 from __future__ import annotations
 
-import calendar
 import re
 from collections.abc import Mapping, Sequence
 from datetime import date, datetime
@@ -15,29 +14,16 @@ from typing import Any
 
 import requests
 
+from . import vocabulary
 from .backends import Backend, specs
-from .collection_names import resolve
 from .eodag_support import open_backend
 from .exceptions import InvalidQueryError, UnknownBackendError
 from .http_io import Credentials, make_session, redact_url
 from .item_search import ItemSearch
 from .query import Query
+from .vocabulary import shown
 
 DatetimeLike = str | date | datetime | Sequence[str | date | datetime | None] | None
-
-#: STAC property -> (unified field, operators it can express)
-_QUERYABLE: dict[str, tuple[str, tuple[str, ...]]] = {
-    "eo:cloud_cover": ("max_cloud_cover", ("lt", "lte")),
-    "grid:code": ("tile", ("eq",)),
-    "sat:relative_orbit": ("relative_orbit", ("eq",)),
-    "sat:absolute_orbit": ("orbit_number", ("eq",)),
-    "sat:orbit_state": ("orbit_direction", ("eq",)),
-    "platform": ("platform", ("eq",)),
-    "product:type": ("product_type", ("eq",)),
-    "sar:instrument_mode": ("sensor_mode", ("eq",)),
-}
-_QUERY_STRING = re.compile(r"^\s*([\w:]+)\s*(<=|>=|=|<|>)\s*(.+?)\s*$")
-_OPS = {"=": "eq", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 
 
 class Client:
@@ -102,35 +88,82 @@ class Client:
         limit: int | None = None,
         **extra: Any,
     ) -> ItemSearch:
-        """Like ``pystac_client.Client.search``; ``extra`` takes unified query fields
-        (``tile=``, ``location=``, ``relative_orbit=``...)."""
-        if max_items is not None and max_items < 0:
-            raise InvalidQueryError("max_items must be >= 0")
-        if limit is not None and limit < 1:
-            raise InvalidQueryError("limit must be >= 1")
-        fields: dict[str, Any] = dict(extra)
-        if bbox is not None:
-            fields["bbox"] = bbox
-        if intersects is not None:
-            fields["geometry"] = intersects
-        start, end = _interval(datetime)
-        fields.update({k: v for k, v in (("start", start), ("end", end)) if v is not None})
-        fields.update(_query_fields(query))
-        if ids is not None:
-            fields["identifiers"] = [ids] if isinstance(ids, str) else list(ids)
-        names: list[str | None] = (
-            [collections] if isinstance(collections, str) else list(collections or [])
-        )
+        """Search like ``pystac_client.Client.search``.
+
+        Args:
+            collections: one name or several, in PEPS (``S2ST``), EODAG (``S2_MSI_L1C``) or
+                GEODES (``PEPS_S2_L1C``) spelling; several make one search each, chained.
+            bbox: ``[lonmin, latmin, lonmax, latmax]`` (corners in either order).
+            intersects: a GeoJSON geometry (or WKT).
+            datetime: ``a/b``, ``../b``, ``a/..``, one instant, a pair, or a partial date.
+            query: the STAC query extension on the queryable properties
+                (:data:`eodag_peps_plus.vocabulary.QUERYABLES`).
+            ids: product identifiers.
+            max_items: stop after this many items.
+            limit: page size asked of the server.
+            **extra: any other query field in any spelling of the vocabulary (``tile=``,
+                ``location=``, ``relative_orbit=``, ``platform="sentinel-2a"``...).
+
+        Returns:
+            An :class:`ItemSearch`; nothing is sent before its results are read.
+
+        Raises:
+            InvalidQueryError: one line naming the parameter and the fault.
+        """
+        for name, value, low in (("max_items", max_items, 0), ("limit", limit, 1)):
+            if value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < low
+            ):
+                raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number >= {low}")
+        start, end = vocabulary.datetime_interval(datetime)
+        fields: dict[str, Any] = {
+            "bbox": bbox,
+            "intersects": intersects,
+            "start_datetime": start,  # another spelling than start=: both given is refused
+            "end_datetime": end,
+            "ids": ids,
+            **extra,
+        }
+        for key, value in vocabulary.stac_query_fields(query).items():
+            fields[f"query {key}"] = value
+        if isinstance(collections, str) or collections is None:
+            names: list[Any] = [collections]
+        elif isinstance(collections, Sequence) and collections:
+            names = list(collections)
+        else:
+            raise InvalidQueryError(
+                f"collections: {shown(collections)} is not a name or a list of names"
+            )
+        merged = _merge(fields)
         queries = []
-        for name in names or [None]:
-            per = dict(fields)
+        for name in names:
+            per = dict(merged)
             if name is not None:
-                collection, product_type = resolve(name)
-                per["collection"] = collection
-                if product_type and "product_type" not in per:
-                    per["product_type"] = product_type
+                if per.get("collection", name) != name:
+                    raise InvalidQueryError(
+                        f"collections and collection both given ({shown(name)} and "
+                        f"{shown(per['collection'])})"
+                    )
+                per["collection"] = name
             queries.append(Query.create(**per))
         return ItemSearch(self.backend, queries, max_items=max_items, limit=limit)
+
+
+def _merge(fields: dict[str, Any]) -> dict[str, Any]:
+    """The ``query`` extension's filters beside the keyword ones: the same field given both
+    ways with different values is refused by the vocabulary, not silently overwritten."""
+    plain = {k: v for k, v in fields.items() if not k.startswith("query ")}
+    merged = vocabulary.unified_fields(plain, Query.same_value)
+    for key, value in fields.items():
+        if key.startswith("query "):
+            field = key.removeprefix("query ")
+            if field in merged and not Query.same_value(field, merged[field], value):
+                raise InvalidQueryError(
+                    f"{field} given twice with different values ({shown(merged[field])} "
+                    f"and {shown(value)} in query)"
+                )
+            merged[field] = value
+    return merged
 
 
 def _detect(url: str, verify: bool | str) -> tuple[str, str]:
@@ -157,68 +190,3 @@ def _detect(url: str, verify: bool | str) -> tuple[str, str]:
     labels = " nor as ".join(specs()[name].label for _, name, _ in probing)
     names = " or ".join(repr(name) for _, name, _ in probing)
     raise UnknownBackendError(f"{root[:200]} answers neither as {labels}; pass backend={names}")
-
-
-def _interval(value: DatetimeLike) -> tuple[Any, Any]:
-    """STAC ``datetime``: ``a/b``, ``../b``, ``a/..``, a single instant, or a pair."""
-    if value is None:
-        return None, None
-    if isinstance(value, (date, datetime)):
-        return value, value
-    if isinstance(value, str):
-        if "/" in value:
-            start, _, end = value.partition("/")
-            return (
-                None if start in ("", "..") else _partial(start, first=True),
-                None if end in ("", "..") else _partial(end, first=False),
-            )
-        return _partial(value, first=True), _partial(value, first=False)
-    parts = list(value)
-    if len(parts) != 2:
-        raise InvalidQueryError("datetime: expected 'start/end' or a pair (start, end)")
-    return parts[0], parts[1]
-
-
-def _partial(text: str, *, first: bool) -> str:
-    """pystac-client's partial dates: ``2019`` is the whole year, ``2019-03`` the month."""
-    text = text.strip()
-    if re.fullmatch(r"\d{4}", text):
-        return f"{text}-01-01" if first else f"{text}-12-31"
-    if re.fullmatch(r"\d{4}-\d{2}", text):
-        year, month = (int(v) for v in text.split("-"))
-        if not 1 <= month <= 12:
-            raise InvalidQueryError(f"datetime: {text!r} is not a month")
-        return f"{text}-01" if first else f"{text}-{calendar.monthrange(year, month)[1]:02d}"
-    return text
-
-
-def _query_fields(query: Mapping[str, Any] | Sequence[str] | None) -> dict[str, Any]:
-    """The STAC query extension, restricted to what the unified query can express."""
-    if not query:
-        return {}
-    if not isinstance(query, Mapping):
-        parsed: dict[str, dict[str, Any]] = {}
-        for text in query:
-            match = _QUERY_STRING.match(text)
-            if not match:
-                raise InvalidQueryError(
-                    f"query: cannot parse {text!r} (expected like 'eo:cloud_cover<20')"
-                )
-            prop, op, raw = match.groups()
-            parsed.setdefault(prop, {})[_OPS[op]] = raw
-        query = parsed
-    fields: dict[str, Any] = {}
-    for prop, condition in query.items():
-        if prop not in _QUERYABLE:
-            raise InvalidQueryError(
-                f"query: cannot filter on {prop!r}; filterable: {', '.join(sorted(_QUERYABLE))}"
-            )
-        name, ops = _QUERYABLE[prop]
-        condition = condition if isinstance(condition, Mapping) else {"eq": condition}
-        for op, value in condition.items():
-            if op not in ops:
-                raise InvalidQueryError(f"query: {prop} supports {', '.join(ops)}, not {op!r}")
-            if name == "tile":
-                value = str(value).upper().removeprefix("MGRS-")
-            fields[name] = value
-    return fields

@@ -8,6 +8,7 @@ clear message, before any request is sent or any file is touched.
 from __future__ import annotations
 
 import dataclasses
+import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -19,30 +20,21 @@ from shapely.geometry import box as shapely_box
 from shapely.geometry import mapping, shape
 from shapely.geometry.base import BaseGeometry
 
+from . import vocabulary
 from .exceptions import InvalidQueryError
+from .vocabulary import (  # noqa: F401 - re-exported: the words live in the vocabulary
+    COLLECTIONS,
+    ORBIT_DIRECTIONS,
+    PLATFORMS,
+    PRODUCT_TYPES,
+    SENSOR_MODES,
+    shown,
+)
 
-#: PEPS catalogue collections (``SpotWorldHeritage`` was never part of the Sentinel mirror).
-COLLECTIONS = ("S1", "S2", "S2ST", "S3")
-#: Which collection a product type lives in, so users may give only the type.
-PRODUCT_TYPES: dict[str, str] = {
-    "GRD": "S1",
-    "SLC": "S1",
-    "OCN": "S1",
-    "S2MSI1C": "S2ST",
-    "S2MSI2A": "S2ST",
-    "S2MSI2A_MAJA": "S2ST",  # THEIA's MAJA L2A: GEODES only
-}
-SENSOR_MODES = ("IW", "EW", "SM", "WV", "INS-NOBS", "INS-RAW")
-PLATFORMS = ("S1A", "S1B", "S1C", "S2A", "S2B", "S2C", "S3A", "S3B")
-ORBIT_DIRECTIONS = ("ascending", "descending")
-TILE_RE = re.compile(r"^T?(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})$")
+logger = logging.getLogger(__name__)
+
 #: Sentinel-2 products moved to single-tile ``S2ST`` from this date on.
 S2ST_START = datetime(2016, 12, 5, tzinfo=timezone.utc)
-
-_FIELDS_HELP = (
-    "collection, product_type, sensor_mode, start, end, bbox, point, geometry, tile, location, "
-    "relative_orbit, orbit_number, orbit_direction, max_cloud_cover, platform, identifiers"
-)
 
 
 def parse_datetime(value: str | date | datetime, name: str, *, end: bool = False) -> datetime:
@@ -65,23 +57,19 @@ def parse_datetime(value: str | date | datetime, name: str, *, end: bool = False
             parsed = datetime.fromisoformat(text.replace("Z", "+00:00"))
         except ValueError:
             raise InvalidQueryError(
-                f"{name}: {value!r} is not a date (expected YYYY-MM-DD or ISO 8601)"
+                f"{name}: {shown(value)} is not a date (expected YYYY-MM-DD or ISO 8601)"
             ) from None
     else:
-        raise InvalidQueryError(f"{name}: {value!r} is not a date")
+        raise InvalidQueryError(f"{name}: {shown(value)} is not a date")
     if parsed.tzinfo is None:
         parsed = parsed.replace(tzinfo=timezone.utc)
     return parsed.astimezone(timezone.utc)
 
 
 def normalize_tile(value: str) -> str:
-    """``T31TCJ`` and ``31tcj`` both mean MGRS tile ``31TCJ``; anything else is refused."""
-    match = TILE_RE.match(value.strip().upper())
-    if not match:
-        raise InvalidQueryError(
-            f"tile: {value!r} is not an MGRS tile (expected like 31TCJ or T31TCJ)"
-        )
-    return match.group(1)
+    """``T31TCJ``, ``MGRS-31TCJ`` and ``31tcj`` all mean MGRS tile ``31TCJ``; impossible
+    tiles are refused (see :func:`eodag_peps_plus.vocabulary.mgrs_tile`)."""
+    return vocabulary.mgrs_tile(value)
 
 
 def _check_lon_lat(lon: float, lat: float, name: str) -> None:
@@ -97,17 +85,18 @@ def _floats(value: Any, count: int, name: str) -> tuple[float, ...]:
     try:
         numbers = tuple(float(v) for v in value)
     except (TypeError, ValueError):
-        raise InvalidQueryError(f"{name}: expected {count} numbers, got {value!r}") from None
+        raise InvalidQueryError(f"{name}: expected {count} numbers, got {shown(value)}") from None
     if len(numbers) != count:
         raise InvalidQueryError(f"{name}: expected {count} numbers, got {len(numbers)}")
     return numbers
 
 
-def _choice(value: str, choices: Iterable[str], name: str, *, upper: bool = True) -> str:
-    text = value.strip().upper() if upper else value.strip().lower()
+def _choice(value: Any, choices: Iterable[str], name: str, *, upper: bool = True) -> str:
+    text = "" if not isinstance(value, str) else value.strip()
+    text = text.upper() if upper else text.lower()
     allowed = tuple(choices)
     if text not in allowed:
-        raise InvalidQueryError(f"{name}: {value!r} is not one of {', '.join(allowed)}")
+        raise InvalidQueryError(f"{name}: {shown(value)} is not one of {', '.join(allowed)}")
     return text
 
 
@@ -138,24 +127,36 @@ class Query:
     # -- construction -------------------------------------------------------------------------
     @classmethod
     def create(cls, **kwargs: Any) -> Query:
-        """Normalise and validate keyword arguments; ``None`` values are ignored."""
-        values = {k: v for k, v in kwargs.items() if v is not None and v != ""}
-        unknown = set(values) - {f.name for f in dataclasses.fields(cls)}
-        if unknown:
-            raise InvalidQueryError(
-                f"unknown search parameter(s) {', '.join(sorted(unknown))}; known: {_FIELDS_HELP}"
-            )
+        """Normalise and validate a search given in any spelling of the vocabulary.
+
+        Args:
+            **kwargs: unified field names or any of their spellings
+                (:data:`eodag_peps_plus.vocabulary.FIELD_SPELLINGS`: ``grid:code``,
+                ``tileid``, ``eo:cloud_cover``, ``startDate``...); ``None`` means not given.
+
+        Returns:
+            The validated query.
+
+        Raises:
+            InvalidQueryError: one line naming the parameter and the fault.
+        """
+        values = vocabulary.unified_fields(kwargs, cls.same_value)
         out: dict[str, Any] = {}
-        if "product_type" in values:
-            out["product_type"] = str(values["product_type"]).strip().upper()
         if "collection" in values:
-            out["collection"] = _choice(str(values["collection"]), COLLECTIONS, "collection")
-        elif out.get("product_type") in PRODUCT_TYPES:
-            out["collection"] = PRODUCT_TYPES[out["product_type"]]
+            out["collection"], implied = vocabulary.collection(values["collection"])
+            if implied and "product_type" not in values:
+                values["product_type"] = implied
+        if "product_type" in values:
+            product_type = values["product_type"]
+            if not isinstance(product_type, str):
+                raise InvalidQueryError(f"product_type: {shown(product_type)} is not a name")
+            out["product_type"] = product_type.strip().upper()
+            if "collection" not in out and out["product_type"] in PRODUCT_TYPES:
+                out["collection"] = PRODUCT_TYPES[out["product_type"]]
         if "sensor_mode" in values:
-            out["sensor_mode"] = _choice(str(values["sensor_mode"]), SENSOR_MODES, "sensor_mode")
+            out["sensor_mode"] = _choice(values["sensor_mode"], SENSOR_MODES, "sensor_mode")
         if "platform" in values:
-            platform = _choice(str(values["platform"]), PLATFORMS, "platform")
+            platform = vocabulary.platform(values["platform"])
             family = out.get("collection")
             if family and not platform.startswith(family[:2]):
                 raise InvalidQueryError(
@@ -164,7 +165,7 @@ class Query:
             out["platform"] = platform
         if "orbit_direction" in values:
             out["orbit_direction"] = _choice(
-                str(values["orbit_direction"]), ORBIT_DIRECTIONS, "orbit_direction", upper=False
+                values["orbit_direction"], ORBIT_DIRECTIONS, "orbit_direction", upper=False
             )
         if "start" in values:
             out["start"] = parse_datetime(values["start"], "start")
@@ -184,9 +185,11 @@ class Query:
             _check_lon_lat(lonmin, latmin, "bbox")
             _check_lon_lat(lonmax, latmax, "bbox")
             if lonmin > lonmax or latmin > latmax:
-                raise InvalidQueryError(
-                    "bbox: expected lonmin,latmin,lonmax,latmax with min <= max"
-                )
+                # EODAG reads a box as the rectangle between two corners in any order, and it
+                # hands us only that rectangle: every entry point reads it the same way.
+                logger.info("bbox: corners given max first; searching the box between them")
+                lonmin, lonmax = sorted((lonmin, lonmax))
+                latmin, latmax = sorted((latmin, latmax))
             out["bbox"] = (lonmin, latmin, lonmax, latmax)
         if "point" in values:
             lon, lat = _floats(values["point"], 2, "point")
@@ -195,26 +198,40 @@ class Query:
         if "geometry" in values:
             out["geometry"] = _wkt(values["geometry"])
         if "location" in values:
-            out["location"] = str(values["location"]).strip()
+            if not isinstance(values["location"], str):
+                raise InvalidQueryError(f"location: {shown(values['location'])} is not a name")
+            out["location"] = values["location"].strip()
         if "tile" in values:
-            out["tile"] = normalize_tile(str(values["tile"]))
+            out["tile"] = normalize_tile(values["tile"])
         for name, low, high in (("relative_orbit", 1, 175), ("orbit_number", 1, 10**6)):
             if name in values:
                 out[name] = _int_in(values[name], low, high, name)
         if "max_cloud_cover" in values:
+            raw = values["max_cloud_cover"]
             try:
-                clouds = float(values["max_cloud_cover"])
+                if isinstance(raw, bool):
+                    raise TypeError
+                clouds = float(raw)
             except (TypeError, ValueError):
-                raise InvalidQueryError(
-                    f"max_cloud_cover: {values['max_cloud_cover']!r} is not a number"
-                ) from None
+                raise InvalidQueryError(f"max_cloud_cover: {shown(raw)} is not a number") from None
             if not 0 <= clouds <= 100:
                 raise InvalidQueryError(f"max_cloud_cover: {clouds} is outside [0, 100]")
             out["max_cloud_cover"] = clouds
         if "identifiers" in values:
-            ids = values["identifiers"]
-            out["identifiers"] = (ids,) if isinstance(ids, str) else tuple(str(i) for i in ids)
+            out["identifiers"] = _names(values["identifiers"], "identifiers")
         return cls(**out)
+
+    @classmethod
+    def same_value(cls, field: str, first: Any, second: Any) -> bool:
+        """Whether two values of one field mean the same once normalised (``T31TCJ`` and
+        ``MGRS-31TCJ``, ``"20"`` and ``20.0``): two spellings given at once must agree."""
+        try:
+            return bool(
+                getattr(cls.create(**{field: first}), field)
+                == getattr(cls.create(**{field: second}), field)
+            )
+        except InvalidQueryError:
+            return False
 
     def replace(self, **changes: Any) -> Query:
         """A copy with some fields changed (already-normalised values)."""
@@ -245,13 +262,28 @@ class Query:
 
 
 def _int_in(value: Any, low: int, high: int, name: str) -> int:
-    try:
-        number = int(value)
-    except (TypeError, ValueError):
-        raise InvalidQueryError(f"{name}: {value!r} is not an integer") from None
+    """Whole numbers only: ``1.7`` is refused, never truncated to 1."""
+    whole = (
+        (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, float) and value.is_integer())
+        or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", value) is not None)
+    )
+    if not whole:
+        raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number")
+    number = int(value)
     if not low <= number <= high:
         raise InvalidQueryError(f"{name}: {number} is outside [{low}, {high}]")
     return number
+
+
+def _names(value: Any, name: str) -> tuple[str, ...]:
+    """One name or a list of names (product identifiers)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
+        isinstance(i, str) and i.strip() for i in items
+    ):
+        raise InvalidQueryError(f"{name}: {shown(value)} is not a name or a list of names")
+    return tuple(i.strip() for i in items)
 
 
 def _wkt(value: Any) -> str:
@@ -260,13 +292,15 @@ def _wkt(value: Any) -> str:
     elif isinstance(value, Mapping):
         try:
             geom = shape(value)
-        except (ShapelyError, ValueError, KeyError, TypeError) as exc:
-            raise InvalidQueryError(f"geometry: not a GeoJSON geometry ({exc})") from None
+        except (ShapelyError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise InvalidQueryError(
+                f"geometry: not a GeoJSON geometry ({shown(str(exc))})"
+            ) from None
     else:
         try:
             geom = wkt.loads(str(value))
         except (ShapelyError, ValueError) as exc:
-            raise InvalidQueryError(f"geometry: not valid WKT ({exc})") from None
+            raise InvalidQueryError(f"geometry: not valid WKT ({shown(str(exc))})") from None
     if geom.is_empty:
         raise InvalidQueryError("geometry: empty geometry")
     lonmin, latmin, lonmax, latmax = geom.bounds

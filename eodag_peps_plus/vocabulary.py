@@ -1,15 +1,360 @@
-"""The STAC property vocabulary every backend maps to (EODAG 4 names).
+"""The one vocabulary: every word users write in a query, and every STAC property we write back.
 
-Keeping the conversions here is what makes "same query, same products, same properties"
-hold across PEPS and GEODES: both backends call these functions instead of formatting values
-their own way.
+*Input* (first half): each spelling of a search parameter (the unified field names, EODAG/STAC
+property names, PEPS resto names, the legacy ``peps_download.py`` option names), the
+collection aliases of the three worlds, and the accepted forms of platforms (``S2A``,
+``sentinel-2a``) and MGRS tiles (``31TCJ``, ``T31TCJ``, ``MGRS-31TCJ``). ``Query.create``, the
+client, the CLI and the EODAG plugin all go through it, so one query means one request whatever
+the entry point; backends keep only their server-native names.
+
+*Output* (second half): the conversions both backends call, which is what makes "same query,
+same products, same properties" hold across PEPS and GEODES.
 """
 
 from __future__ import annotations
 
+import calendar
+import functools
+import logging
 import re
-from datetime import datetime, timezone
+from collections.abc import Callable, Mapping, Sequence
+from datetime import date, datetime, timezone
 from typing import Any
+
+from .exceptions import InvalidQueryError
+
+logger = logging.getLogger(__name__)
+
+# == input: what users may write ==============================================================
+
+#: PEPS catalogue collections (``SpotWorldHeritage`` was never part of the Sentinel mirror).
+COLLECTIONS = ("S1", "S2", "S2ST", "S3")
+#: Which collection a product type lives in, so users may give only the type.
+PRODUCT_TYPES: dict[str, str] = {
+    "GRD": "S1",
+    "SLC": "S1",
+    "OCN": "S1",
+    "S2MSI1C": "S2ST",
+    "S2MSI2A": "S2ST",
+    "S2MSI2A_MAJA": "S2ST",  # THEIA's MAJA L2A: GEODES only
+}
+SENSOR_MODES = ("IW", "EW", "SM", "WV", "INS-NOBS", "INS-RAW")
+PLATFORMS = ("S1A", "S1B", "S1C", "S2A", "S2B", "S2C", "S3A", "S3B")
+ORBIT_DIRECTIONS = ("ascending", "descending")
+
+#: Collection names users may type (PEPS ``S2ST``, EODAG ``S2_MSI_L1C``, GEODES
+#: ``PEPS_S2_L1C``: the same archive) -> (unified collection, product type or None).
+COLLECTION_ALIASES: dict[str, tuple[str, str | None]] = {
+    "S1_SAR_GRD": ("S1", "GRD"),
+    "S1_SAR_SLC": ("S1", "SLC"),
+    "S1_SAR_OCN": ("S1", "OCN"),
+    "S2_MSI_L1C": ("S2ST", "S2MSI1C"),
+    "PEPS_S1_L1": ("S1", None),
+    "PEPS_S1_L2": ("S1", "OCN"),
+    "PEPS_S2_L1C": ("S2ST", "S2MSI1C"),
+    "S2_MSI_L2A_MAJA": ("S2ST", "S2MSI2A_MAJA"),
+    "THEIA_REFLECTANCE_SENTINEL2_L2A": ("S2ST", "S2MSI2A_MAJA"),
+    **{name: (name, None) for name in COLLECTIONS},
+}
+
+#: The fields of the unified query (``Query``'s attributes, in order).
+QUERY_FIELDS = (
+    "collection", "product_type", "sensor_mode", "start", "end", "bbox", "point", "geometry",
+    "tile", "location", "relative_orbit", "orbit_number", "orbit_direction", "max_cloud_cover",
+    "platform", "identifiers",
+)  # fmt: skip
+#: Every spelling of a search parameter -> its unified field: EODAG 4 / STAC property names,
+#: PEPS resto parameters, legacy ``peps_download.py`` option names, pystac-client names.
+FIELD_SPELLINGS: dict[str, str] = {
+    **{name: name for name in QUERY_FIELDS},
+    # EODAG 4 / STAC
+    "start_datetime": "start", "end_datetime": "end", "eo:cloud_cover": "max_cloud_cover",
+    "product:type": "product_type", "sar:instrument_mode": "sensor_mode",
+    "sat:relative_orbit": "relative_orbit", "sat:absolute_orbit": "orbit_number",
+    "sat:orbit_state": "orbit_direction", "grid:code": "tile", "id": "identifiers",
+    "ids": "identifiers", "intersects": "geometry",
+    # PEPS resto
+    "startDate": "start", "completionDate": "end", "cloudCover": "max_cloud_cover",
+    "productType": "product_type", "sensorMode": "sensor_mode",
+    "relativeOrbitNumber": "relative_orbit", "orbitNumber": "orbit_number",
+    "orbitDirection": "orbit_direction", "tileid": "tile", "tileIdentifier": "tile",
+    "q": "location", "box": "bbox", "productIdentifier": "identifiers",
+    # legacy peps_download.py options and their long forms
+    "start_date": "start", "end_date": "end", "orbit": "relative_orbit", "clouds": "max_cloud_cover",
+    "cloud_cover": "max_cloud_cover", "satellite": "platform", "sat": "platform", "mgrs": "tile",
+}  # fmt: skip
+#: STAC properties the ``query`` extension may filter on -> (unified field, operators).
+QUERYABLES: dict[str, tuple[str, tuple[str, ...]]] = {
+    "eo:cloud_cover": ("max_cloud_cover", ("lt", "lte")),
+    "grid:code": ("tile", ("eq",)),
+    "sat:relative_orbit": ("relative_orbit", ("eq",)),
+    "sat:absolute_orbit": ("orbit_number", ("eq",)),
+    "sat:orbit_state": ("orbit_direction", ("eq",)),
+    "platform": ("platform", ("eq",)),
+    "product:type": ("product_type", ("eq",)),
+    "sar:instrument_mode": ("sensor_mode", ("eq",)),
+}
+_QUERY_STRING = re.compile(r"^\s*([\w:]+)\s*(<=|>=|=|<|>)\s*(.+?)\s*$")
+_OPS = {"=": "eq", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
+#: How much of a user's value an error line repeats.
+ECHO_LIMIT = 60
+
+
+def shown(value: Any, limit: int = ECHO_LIMIT) -> str:
+    """``repr(value)`` cut to ``limit`` characters: an error line must stay one short line
+    even when the input was 10,000 characters."""
+    text = repr(value)
+    if len(text) <= limit:
+        return text
+    return f"{text[: limit - 1]}\N{HORIZONTAL ELLIPSIS} ({len(text)} characters)"
+
+
+def unified_fields(
+    values: Mapping[str, Any], same: Callable[[str, Any, Any], bool] | None = None
+) -> dict[str, Any]:
+    """Rename every spelling to its unified field; ``None`` means "not given".
+
+    Args:
+        values: search parameters in any spelling.
+        same: whether two values of a field mean the same (``"20"`` and ``20.0`` clouds do);
+            plain equality by default.
+
+    Raises:
+        InvalidQueryError: unknown name, an empty value, or two spellings of one field
+            with different values.
+    """
+    out: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    unknown = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        field = FIELD_SPELLINGS.get(key)
+        if field is None:
+            unknown.append(str(key))
+            continue
+        if isinstance(value, str) and not value.strip():
+            raise InvalidQueryError(f"{key}: empty value (leave it out to search without it)")
+        if field in out and not (out[field] == value or (same and same(field, out[field], value))):
+            raise InvalidQueryError(
+                f"{given_as[field]} and {key} both given, with different values "
+                f"({shown(out[field])} and {shown(value)})"
+            )
+        out[field] = value
+        given_as[field] = key
+    if unknown:
+        raise InvalidQueryError(
+            f"unknown search parameter(s) {', '.join(shown(k, 40) for k in sorted(unknown))}; "
+            f"known: {', '.join(QUERY_FIELDS)} (or their EODAG, STAC and PEPS names: "
+            f"{', '.join(k for k in FIELD_SPELLINGS if k not in QUERY_FIELDS)})"
+        )
+    return out
+
+
+def collection(name: Any) -> tuple[str, str | None]:
+    """The unified collection for any collection name users type.
+
+    Args:
+        name: a PEPS (``S2ST``), EODAG (``S2_MSI_L1C``) or GEODES (``PEPS_S2_L1C``) name.
+
+    Returns:
+        (unified collection, the product type the name implies or None).
+
+    Raises:
+        InvalidQueryError: not a name we know.
+    """
+    if not isinstance(name, str):
+        raise InvalidQueryError(f"collection: {shown(name)} is not a collection name")
+    key = name.strip()
+    for candidate in (key, key.upper()):
+        if candidate in COLLECTION_ALIASES:
+            return COLLECTION_ALIASES[candidate]
+    raise InvalidQueryError(
+        f"unknown collection {shown(name)}; known: {', '.join(sorted(COLLECTION_ALIASES))}"
+    )
+
+
+def platform(value: Any) -> str:
+    """``S2A``, ``s2a``, ``sentinel-2a`` or ``Sentinel2A`` -> ``S2A`` (PEPS's form).
+
+    Raises:
+        InvalidQueryError: not a Sentinel platform we know.
+    """
+    text = str(value).strip() if isinstance(value, str) else ""
+    match = re.fullmatch(r"(?i)(?:s|sentinel-?)(\d)([a-z])", text)
+    name = f"S{match.group(1)}{match.group(2)}".upper() if match else ""
+    if name not in PLATFORMS:
+        raise InvalidQueryError(
+            f"platform: {shown(value)} is not one of {', '.join(PLATFORMS)} "
+            "(or sentinel-1a, sentinel-2b...)"
+        )
+    return name
+
+
+# -- MGRS tiles ----------------------------------------------------------------------------------
+_TILE_FORM = re.compile(r"^(?:MGRS-|T)?(\d{2})([A-Z])([A-Z])([A-Z])$")
+_BANDS = "CDEFGHJKLMNPQRSTUVWX"  # latitude bands, 8 degrees each from 80S (X: 12)
+_COLUMNS = ("STUVWXYZ", "ABCDEFGH", "JKLMNPQR")  # 100 km columns by zone % 3
+_ROWS = "ABCDEFGHJKLMNPQRSTUV"
+
+
+def mgrs_tile(value: Any) -> str:
+    """The core tile validator: ``31TCJ``, ``T31TCJ``, ``MGRS-31TCJ`` (any case) -> ``31TCJ``.
+
+    Refuses what cannot exist (zone 00 or above 60, I and O or other non-band letters, a
+    100 km column not used in that zone, a row letter past V, a row outside its band), so a
+    search for it never returns 0 products silently and processing never reaches pyproj with it.
+
+    Raises:
+        InvalidQueryError: one line naming the fault.
+    """
+    text = value.strip().upper() if isinstance(value, str) else ""
+    match = _TILE_FORM.match(text)
+    if not match:
+        raise InvalidQueryError(
+            f"tile: {shown(value)} is not an MGRS tile (expected like 31TCJ, T31TCJ or MGRS-31TCJ)"
+        )
+    zone_text, band, column, row = match.groups()
+    zone = int(zone_text)
+    tile = f"{zone_text}{band}{column}{row}"
+    if not 1 <= zone <= 60:
+        raise InvalidQueryError(f"tile: {tile} has zone {zone_text}; UTM zones are 01 to 60")
+    if band not in _BANDS:
+        raise InvalidQueryError(
+            f"tile: {tile} has no latitude band {band} (bands are C to X without I and O)"
+        )
+    if column not in _COLUMNS[zone % 3]:
+        raise InvalidQueryError(
+            f"tile: {tile} has no column {column} in UTM zone {zone} "
+            f"(columns there are {_COLUMNS[zone % 3][0]} to {_COLUMNS[zone % 3][-1]})"
+        )
+    if row not in _ROWS:
+        raise InvalidQueryError(f"tile: {tile} has no row {row} (rows are A to V without I and O)")
+    _centre_latitude(tile)  # the row must fall in the band
+    return tile
+
+
+def tile_latitude(tile: str) -> float:
+    """Latitude of an MGRS tile's centre, from its grid reference alone (no search needed).
+
+    Raises:
+        InvalidQueryError: the tile cannot exist (see :func:`mgrs_tile`).
+    """
+    return _centre_latitude(mgrs_tile(tile))
+
+
+@functools.lru_cache(maxsize=1024)
+def _centre_latitude(tile: str) -> float:
+    """The band letter gives 8 degrees; the 100 km row letter fixes the northing modulo
+    2,000 km, and the band picks the one candidate that fits (or none: no such tile)."""
+    from pyproj import Transformer
+
+    zone, band, column, row = int(tile[:2]), tile[2], tile[3], tile[4]
+    north = band >= "N"
+    crs = f"EPSG:{(32600 if north else 32700) + zone}"
+    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
+    to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    easting = (_COLUMNS[zone % 3].index(column) + 1) * 100_000
+    offset = 5 if zone % 2 == 0 else 0
+    northing = ((_ROWS.index(row) - offset) % 20) * 100_000
+    band_low = -80 + 8 * _BANDS.index(band)
+    central = (zone - 1) * 6 - 180 + 3
+    _, low_northing = to_utm.transform(central, band_low)
+    while northing < low_northing - 200_000:
+        northing += 2_000_000
+    # Sentinel-2 tiles are 109.8 km wide, from the square's west edge and 20 m above its top.
+    _, lat = to_geo.transform(easting + 54_900, northing + 45_120)
+    band_high = band_low + (12 if band == "X" else 8)
+    if not band_low - 1 <= lat <= band_high + 1:
+        raise InvalidQueryError(f"tile: {tile} does not exist (row {row} is not in band {band})")
+    return round(float(lat), 3)
+
+
+# -- dates and the STAC query extension ----------------------------------------------------------
+def datetime_interval(value: Any) -> tuple[Any, Any]:
+    """STAC ``datetime`` -> (start, end): ``a/b``, ``../b``, ``a/..``, an instant, a pair,
+    and pystac-client's partial dates (``2019`` is the whole year, ``2019-03`` the month).
+
+    Raises:
+        InvalidQueryError: none of these shapes (the dates themselves are checked later).
+    """
+    if value is None:
+        return None, None
+    if isinstance(value, (date, datetime)):
+        return value, value
+    if isinstance(value, str):
+        if "/" in value:
+            start, _, end = value.partition("/")
+            return (
+                None if start.strip() in ("", "..") else _partial(start, first=True),
+                None if end.strip() in ("", "..") else _partial(end, first=False),
+            )
+        return _partial(value, first=True), _partial(value, first=False)
+    if not isinstance(value, Sequence) or len(value) != 2:
+        raise InvalidQueryError(
+            f"datetime: {shown(value)} is not 'start/end', a date or a pair (start, end)"
+        )
+    return value[0], value[1]
+
+
+def _partial(text: str, *, first: bool) -> str:
+    text = text.strip()
+    if re.fullmatch(r"\d{4}", text):
+        return f"{text}-01-01" if first else f"{text}-12-31"
+    if re.fullmatch(r"\d{4}-\d{2}", text):
+        year, month = (int(v) for v in text.split("-"))
+        if not 1 <= month <= 12:
+            raise InvalidQueryError(f"datetime: {text!r} is not a month")
+        return f"{text}-01" if first else f"{text}-{calendar.monthrange(year, month)[1]:02d}"
+    return text
+
+
+def stac_query_fields(query: Any) -> dict[str, Any]:
+    """The STAC ``query`` extension (``{"eo:cloud_cover": {"lt": 20}}`` or strings like
+    ``"eo:cloud_cover<20"``), restricted to what the unified query can express.
+
+    Returns:
+        Unified field -> value (not yet normalised).
+
+    Raises:
+        InvalidQueryError: a property or operator the unified query cannot express.
+    """
+    if query is None:
+        return {}
+    if isinstance(query, str):
+        query = [query]
+    if not isinstance(query, Mapping):
+        if not isinstance(query, Sequence):
+            raise InvalidQueryError(f"query: {shown(query)} is not a mapping or a list of strings")
+        parsed: dict[str, dict[str, Any]] = {}
+        for text in query:
+            match = _QUERY_STRING.match(text) if isinstance(text, str) else None
+            if not match:
+                raise InvalidQueryError(
+                    f"query: cannot parse {shown(text)} (expected like 'eo:cloud_cover<20')"
+                )
+            prop, op, raw = match.groups()
+            parsed.setdefault(prop, {})[_OPS[op]] = raw
+        query = parsed
+    fields: dict[str, Any] = {}
+    for prop, condition in query.items():
+        if prop not in QUERYABLES:
+            raise InvalidQueryError(
+                f"query: cannot filter on {shown(prop, 40)}; filterable: "
+                f"{', '.join(sorted(QUERYABLES))}"
+            )
+        name, ops = QUERYABLES[prop]
+        condition = condition if isinstance(condition, Mapping) else {"eq": condition}
+        for op, value in condition.items():
+            if op not in ops:
+                raise InvalidQueryError(
+                    f"query: {prop} supports {', '.join(ops)}, not {shown(op, 20)}"
+                )
+            fields[name] = value
+    return fields
+
+
+# == output: the STAC properties both backends write ============================================
 
 #: Property names shared by all backends (documentation and tests read this list).
 COMMON_PROPERTIES = (
@@ -61,7 +406,8 @@ def instruments(instrument: str | None) -> list[str] | None:
 
 
 def grid_code(tile: str | None) -> str | None:
-    """STAC grid extension code ``MGRS-31TCJ`` from ``31TCJ`` or ``T31TCJ``."""
+    """STAC grid extension code ``MGRS-31TCJ`` from ``31TCJ``, ``T31TCJ`` or ``MGRS-31TCJ``
+    (a server's value, so reformatted, not validated: that is :func:`mgrs_tile`'s job)."""
     if not tile:
         return None
     tile = tile.upper().removeprefix("MGRS-")

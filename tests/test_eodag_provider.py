@@ -91,7 +91,7 @@ def test_filter_online_uses_order_status(dag: Any) -> None:
         ({"collection": "S9"}, "collection"),
         ({"collection": "S2ST", "start": "2020-02-01", "end": "2020-01-01"}, "before start"),
         ({"collection": "S2ST", "tileid": "31TC"}, "MGRS"),
-        ({"collection": "S2ST", "nonsense": 1}, "unsupported"),
+        ({"collection": "S2ST", "nonsense": 1}, "unknown search parameter"),
     ],
 )
 def test_bad_input_raises_validation_error(dag: Any, kwargs: dict, message: str) -> None:

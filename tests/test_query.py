@@ -46,7 +46,6 @@ def test_product_type_implies_collection() -> None:
         ({"start": "2020-02-01", "end": "2020-01-01"}, "before start"),
         ({"bbox": [0, 0, 1, 95]}, "latitude"),
         ({"bbox": [-190, 0, 1, 1]}, "longitude"),
-        ({"bbox": [2, 0, 1, 1]}, "min <= max"),
         ({"bbox": [0, 0, 1]}, "4 numbers"),
         ({"point": (0, 91)}, "latitude"),
         ({"tile": "31TC"}, "MGRS"),
@@ -67,9 +66,13 @@ def test_bad_input_is_one_clear_typed_error(kwargs: dict, message: str) -> None:
     assert "\n" not in str(info.value)
 
 
-@given(st.from_regex(r"\A[0-9]{2}[C-HJ-NP-X][A-HJ-NP-Z]{2}\Z"), st.booleans(), st.booleans())
-def test_tile_spellings_are_equivalent(tile: str, prefix: bool, lower: bool) -> None:
-    text = ("T" if prefix else "") + tile
+@given(
+    st.sampled_from(["31TCJ", "31UDQ", "30TYN", "32TLP", "33UVP", "18TWL", "55PEK", "01CCV"]),
+    st.sampled_from(["", "T", "MGRS-"]),
+    st.booleans(),
+)
+def test_tile_spellings_are_equivalent(tile: str, prefix: str, lower: bool) -> None:
+    text = prefix + tile
     assert normalize_tile(text.lower() if lower else text) == tile
 
 

@@ -38,63 +38,60 @@ def backend_options(func: F) -> F:
 
 
 def query_options(func: F) -> F:
-    """The legacy ``peps_download.py`` search options, same letters, same meaning."""
+    """The legacy ``peps_download.py`` search options, same letters, same meaning, plus
+    EODAG's ``-s/--start`` and ``-e/--end``. Values are checked by the vocabulary, not by
+    click types, so every entry point refuses the same input with the same line."""
     options = [
         click.option("-c", "--collection", help="S1, S2, S2ST, S3 (or an EODAG/GEODES collection name)."),
         click.option("-p", "--product-type", "--product_type", "product_type", help="GRD, SLC, OCN, S2MSI1C..."),
         click.option("-m", "--sensor-mode", "--sensor_mode", "sensor_mode", help="IW, EW, SM, WV..."),
         click.option("-l", "--location", help="Town name (resolved by the server)."),
-        click.option("-t", "--tile", help="Sentinel-2 MGRS tile, e.g. 31TCJ or T31TCJ."),
-        click.option("--lat", type=float, help="Point latitude."),
-        click.option("--lon", type=float, help="Point longitude."),
-        click.option("--latmin", type=float), click.option("--latmax", type=float),
-        click.option("--lonmin", type=float), click.option("--lonmax", type=float),
-        click.option("-b", "--box", nargs=4, type=float, default=None, metavar="LONMIN LATMIN LONMAX LATMAX"),
-        click.option("-d", "--start-date", "--start_date", "start", help="YYYY-MM-DD"),
-        click.option("-f", "--end-date", "--end_date", "end", help="YYYY-MM-DD (inclusive)"),
-        click.option("-o", "--orbit", type=int, help="Relative orbit number."),
-        click.option("--cc", "--clouds", "clouds", type=float, help="Maximum cloud cover (%)."),
-        click.option("--sat", "--satellite", "platform", help="S1A, S1B, S2A, S2B..."),
+        click.option("-t", "--tile", help="Sentinel-2 MGRS tile: 31TCJ, T31TCJ or MGRS-31TCJ."),
+        click.option("--lat", help="Point latitude."),
+        click.option("--lon", help="Point longitude."),
+        click.option("--latmin"), click.option("--latmax"),
+        click.option("--lonmin"), click.option("--lonmax"),
+        click.option("-b", "--box", nargs=4, default=None, metavar="LONMIN LATMIN LONMAX LATMAX"),
+        click.option("-d", "-s", "--start-date", "--start_date", "--start", "start", help="YYYY-MM-DD (-d as in peps_download, -s as in eodag)."),
+        click.option("-f", "-e", "--end-date", "--end_date", "--end", "end", help="YYYY-MM-DD, inclusive (-f as in peps_download, -e as in eodag)."),
+        click.option("-o", "--orbit", help="Relative orbit number."),
+        click.option("--cc", "--clouds", "clouds", help="Maximum cloud cover (%)."),
+        click.option("--sat", "--satellite", "platform", help="S1A, S2B... or sentinel-2a..."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
     return func
 
 
-def build_query(params: dict[str, Any]) -> Query:
-    """Unified query from the CLI options; refuses mixed spatial options like the legacy tool."""
-    from ..collection_names import resolve
+#: The parameter names :func:`query_options` adds (a command tells "a query was given" by them).
+QUERY_OPTION_NAMES = tuple(
+    p.name for p in query_options(click.command()(lambda **_: None)).params if p.name
+)
 
-    fields: dict[str, Any] = {}
-    if params.get("collection"):
-        fields["collection"], product_type = resolve(params["collection"])
-        if product_type:
-            fields["product_type"] = product_type
+
+def build_query(params: dict[str, Any]) -> Query:
+    """Unified query from the CLI options; refuses mixed spatial options like the legacy tool.
+
+    Only the option shapes peculiar to the command line (four corner options, a lat/lon pair)
+    are assembled here; every name and value goes through the vocabulary via ``Query.create``.
+    """
+    fields = {k: v for k, v in params.items() if k not in _SHAPED and v not in (None, ())}
     corners = [params.get(k) for k in ("lonmin", "latmin", "lonmax", "latmax")]
     if any(c is not None for c in corners):
         if any(c is None for c in corners):
             raise InvalidQueryError("box: give all four of --lonmin --latmin --lonmax --latmax")
-        if params.get("box"):
+        if fields.get("box"):
             raise InvalidQueryError("box: give either --box or --lonmin/--latmin/--lonmax/--latmax")
-        fields["bbox"] = corners
-    elif params.get("box"):
-        fields["bbox"] = list(params["box"])
+        fields["box"] = corners
     if (params.get("lat") is None) != (params.get("lon") is None):
         raise InvalidQueryError("point: give both --lat and --lon")
     if params.get("lat") is not None:
         fields["point"] = (params["lon"], params["lat"])
-    if "bbox" in fields and "point" in fields:
-        raise InvalidQueryError(
-            "give only one of box, point, geometry or location (got bbox and point)"
-        )
-    for key, name in (
-        ("product_type", "product_type"), ("sensor_mode", "sensor_mode"), ("location", "location"),
-        ("tile", "tile"), ("start", "start"), ("end", "end"), ("orbit", "relative_orbit"),
-        ("clouds", "max_cloud_cover"), ("platform", "platform"),
-    ):  # fmt: skip
-        if params.get(key) is not None:
-            fields[name] = params[key]
     return Query.create(**fields)
+
+
+#: CLI options that are parts of one query field, assembled by :func:`build_query`.
+_SHAPED = frozenset({"lat", "lon", "latmin", "latmax", "lonmin", "lonmax"})
 
 
 def open_backend(backend_name: str, url: str | None) -> Backend:

@@ -12,13 +12,7 @@ import click
 
 from ..exceptions import InvalidQueryError
 from ..product import Product
-from .common import backend_options, build_query, open_backend, query_options
-
-#: Query options that mean "the user gave a query" (everything ``query_options`` adds).
-_QUERY_KEYS = (
-    "collection", "product_type", "sensor_mode", "location", "tile", "lat", "lon", "latmin",
-    "latmax", "lonmin", "lonmax", "box", "start", "end", "orbit", "clouds", "platform",
-)  # fmt: skip
+from .common import QUERY_OPTION_NAMES, backend_options, build_query, open_backend, query_options
 
 
 def register(group: click.Group) -> None:
@@ -144,7 +138,7 @@ def download(
     """
     from ..staging import Downloader
 
-    given = [k for k in _QUERY_KEYS if params.get(k) not in (None, (), False)]
+    given = [k for k in QUERY_OPTION_NAMES if params.get(k) not in (None, (), False)]
     if results_path is not None and given:
         raise InvalidQueryError("give either --search-results or query options, not both")
     if delete_archive and not extract:

@@ -109,7 +109,15 @@ def maja() -> None:
     "--tile",
     help="MGRS tile (31TCJ or T31TCJ): FULL_MAJA series, or a search filter with --per-product.",
 )
-@click.option("-d", "--start-date", "--start_date", "--start", "start", help="YYYY-MM-DD")
+@click.option(
+    "-d",
+    "-s",
+    "--start-date",
+    "--start_date",
+    "--start",
+    "start",
+    help="YYYY-MM-DD (-s as in eodag).",
+)
 @click.option(
     "-e",
     "-f",
@@ -508,7 +516,7 @@ def _fetched(record: JobRecord) -> bool:
 @store_option
 @click.option("-t", "--tile", required=True, help="MGRS tile.")
 @click.option(
-    "-d", "--start-date", "--start_date", "--start", "start", required=True, help="YYYY-MM-DD"
+    "-d", "-s", "--start-date", "--start_date", "--start", "start", required=True, help="YYYY-MM-DD"
 )
 @click.option(
     "-e", "-f", "--end-date", "--end_date", "--end", "end", required=True, help="YYYY-MM-DD"

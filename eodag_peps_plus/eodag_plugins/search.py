@@ -7,7 +7,6 @@ so the pystac-style client and the CLI behave exactly like ``eodag search``.
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import click
@@ -17,31 +16,14 @@ from eodag.plugins.search.base import Search
 from eodag.utils.exceptions import ValidationError
 from shapely.geometry.base import BaseGeometry
 
+from .. import vocabulary
 from ..backends import Backend, get_backend
-from ..collection_names import resolve
 from ..exceptions import InvalidQueryError
 from ..query import Query
 from .convert import shapes, to_eoproduct
 
 logger = logging.getLogger(__name__)
 
-#: EODAG / STAC / PEPS-native parameter names -> unified query fields.
-PARAMETER_ALIASES: dict[str, str] = {
-    "start_datetime": "start", "startDate": "start", "start": "start",
-    "end_datetime": "end", "completionDate": "end", "end": "end",
-    "eo:cloud_cover": "max_cloud_cover", "cloudCover": "max_cloud_cover", "cloud_cover": "max_cloud_cover",
-    "platform": "platform",
-    "product:type": "product_type", "productType": "product_type", "product_type": "product_type",
-    "sar:instrument_mode": "sensor_mode", "sensorMode": "sensor_mode", "sensor_mode": "sensor_mode",
-    "sat:relative_orbit": "relative_orbit", "relativeOrbitNumber": "relative_orbit", "orbit": "relative_orbit",
-    "relative_orbit": "relative_orbit",
-    "sat:absolute_orbit": "orbit_number", "orbitNumber": "orbit_number", "orbit_number": "orbit_number",
-    "sat:orbit_state": "orbit_direction", "orbitDirection": "orbit_direction", "orbit_direction": "orbit_direction",
-    "grid:code": "tile", "tileid": "tile", "tile": "tile", "tileIdentifier": "tile", "mgrs": "tile",
-    "q": "location", "location": "location",
-    "box": "bbox", "bbox": "bbox",
-    "id": "identifiers", "productIdentifier": "identifiers", "identifiers": "identifiers",
-}  # fmt: skip
 #: Keys EODAG adds on its own; they are not search criteria.
 EODAG_INTERNAL = {
     "number_matched",
@@ -54,13 +36,6 @@ EODAG_INTERNAL = {
 }
 #: Descriptive fields EODAG fills from the collection definition; the collection already says them.
 COLLECTION_DESCRIPTORS = {"instruments", "constellation", "processing:level", "eodag:sensor_type", "keywords", "title", "description", "license", "abstract"}  # fmt: skip
-
-
-def _platform(value: Any) -> str:
-    """``sentinel-2a`` (STAC) or ``S2A`` (PEPS) -> ``S2A``."""
-    text = str(value).strip()
-    match = re.fullmatch(r"(?i)sentinel-?(\d)([a-z])", text)
-    return f"S{match.group(1)}{match.group(2).upper()}" if match else text.upper()
 
 
 def _geometry(value: Any) -> dict[str, Any]:
@@ -79,39 +54,34 @@ def _geometry(value: Any) -> dict[str, Any]:
 
 
 def build_query(collection_config: dict[str, Any], kwargs: dict[str, Any]) -> Query:
-    """Unified query from EODAG kwargs and the provider's per-collection defaults."""
+    """Unified query from EODAG kwargs and the provider's per-collection defaults.
+
+    Only what is EODAG's own is handled here (its internal keys, its shapely geometry, the
+    collection block of ``providers.yml``); every name and value goes through the vocabulary
+    via ``Query.create``, like the client's and the CLI's.
+    """
     fields: dict[str, Any] = {}
     native = collection_config.get("_collection")
     if native:  # PEPS (S2ST), EODAG (S2_MSI_L1C) or GEODES (PEPS_S2_L1C) spelling
-        fields["collection"], implied_type = resolve(str(native))
-        if implied_type:
-            fields["product_type"] = implied_type
+        fields["collection"] = str(native)
     if collection_config.get("product:type"):
         fields["product_type"] = collection_config["product:type"]
-    unknown = []
-    for key, value in kwargs.items():
-        if value is None or key in EODAG_INTERNAL or key in COLLECTION_DESCRIPTORS:
-            continue
-        if key == "geometry":
-            fields.update(_geometry(value))
-        elif key in ("lat", "lon"):
-            lon, lat = kwargs.get("lon"), kwargs.get("lat")
-            if lon is None or lat is None:
-                raise InvalidQueryError("point: give both lat and lon")
-            fields["point"] = (lon, lat)
-        elif key in PARAMETER_ALIASES:
-            name = PARAMETER_ALIASES[key]
-            fields[name] = _platform(value) if name == "platform" else value
-        else:
-            unknown.append(key)
-    if unknown:
-        raise InvalidQueryError(
-            f"unsupported search parameter(s): {', '.join(sorted(unknown))}; supported: "
-            f"{', '.join(sorted(set(PARAMETER_ALIASES)))}, geometry, lat, lon"
-        )
-    if isinstance(fields.get("tile"), str):
-        fields["tile"] = fields["tile"].upper().removeprefix("MGRS-")
-    return Query.create(**fields)
+    given = {
+        k: v
+        for k, v in kwargs.items()
+        if v is not None and k not in EODAG_INTERNAL and k not in COLLECTION_DESCRIPTORS
+    }
+    if "geometry" in given:
+        given.update(_geometry(given.pop("geometry")))
+    if "lat" in given or "lon" in given:
+        lon, lat = given.pop("lon", None), given.pop("lat", None)
+        if lon is None or lat is None:
+            raise InvalidQueryError("point: give both lat and lon")
+        given["point"] = (lon, lat)
+    # The user's product type (any spelling) wins over the collection block's.
+    if any(vocabulary.FIELD_SPELLINGS.get(k) == "product_type" for k in given):
+        fields.pop("product_type", None)
+    return Query.create(**fields, **given)
 
 
 def refuse_in_eodag_cli(message: str) -> None:

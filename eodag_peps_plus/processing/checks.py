@@ -7,13 +7,13 @@ no elevation model beyond 60 degrees of latitude); the legacy scripts enforced t
 from __future__ import annotations
 
 import dataclasses
-import functools
 import re
 from collections.abc import Callable
 from datetime import date, datetime
 
 from ..exceptions import InvalidQueryError
 from ..query import normalize_tile, parse_datetime
+from ..vocabulary import tile_latitude  # noqa: F401 - the core tile validator; re-exported
 
 MIN_PERIOD_DAYS = 50
 MAX_PERIOD_DAYS = 366
@@ -24,9 +24,6 @@ MAX_LATITUDE = 60.0
 #: Submitting this many per-product jobs asks for confirmation (they recompute shared dates).
 CONFIRM_AT = 10
 
-_BANDS = "CDEFGHJKLMNPQRSTUVWX"  # MGRS latitude bands, 8 degrees each from 80S (X: 12)
-_COLUMNS = ("STUVWXYZ", "ABCDEFGH", "JKLMNPQR")  # 100 km columns by zone % 3
-_ROWS = "ABCDEFGHJKLMNPQRSTUV"
 _NAME_TILE = re.compile(r"_T(\d{2}[C-HJ-NP-X][A-HJ-NP-Z]{2})(?:_|$)")
 _NAME_DATE = re.compile(r"_(?:V)?(\d{8})T\d{6}")
 
@@ -109,40 +106,6 @@ def check_series(
 
 
 # -- latitude ------------------------------------------------------------------------------------
-@functools.lru_cache(maxsize=1024)
-def tile_latitude(tile: str) -> float:
-    """Latitude of an MGRS tile's centre, from its grid reference alone (no search needed).
-
-    The band letter gives 8 degrees; the 100 km row letter fixes the northing modulo 2,000 km,
-    and the band picks the one candidate that fits.
-    """
-    from pyproj import Transformer
-
-    tile = normalize_tile(tile)
-    zone, band, column, row = int(tile[:2]), tile[2], tile[3], tile[4]
-    north = band >= "N"
-    crs = f"EPSG:{(32600 if north else 32700) + zone}"
-    to_utm = Transformer.from_crs("EPSG:4326", crs, always_xy=True)
-    to_geo = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
-    columns = _COLUMNS[zone % 3]
-    if column not in columns:
-        raise InvalidQueryError(f"tile: {tile!r} has no column {column} in UTM zone {zone}")
-    easting = (columns.index(column) + 1) * 100_000
-    offset = 5 if zone % 2 == 0 else 0
-    northing = ((_ROWS.index(row) - offset) % 20) * 100_000
-    band_low = -80 + 8 * _BANDS.index(band)
-    central = (zone - 1) * 6 - 180 + 3
-    _, low_northing = to_utm.transform(central, band_low)
-    while northing < low_northing - 200_000:
-        northing += 2_000_000
-    # Sentinel-2 tiles are 109.8 km wide, from the square's west edge and 20 m above its top.
-    _, lat = to_geo.transform(easting + 54_900, northing + 45_120)
-    band_high = band_low + (12 if band == "X" else 8)
-    if not band_low - 1 <= lat <= band_high + 1:
-        raise InvalidQueryError(f"tile: {tile!r} does not exist (row {row} is not in band {band})")
-    return round(float(lat), 3)
-
-
 def check_tile_latitude(tile: str) -> None:
     lat = tile_latitude(tile)
     if abs(lat) > MAX_LATITUDE:
