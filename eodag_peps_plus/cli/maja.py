@@ -503,6 +503,20 @@ def _fetched(record: JobRecord) -> bool:
 
 
 # -- ensure --------------------------------------------------------------------------------------
+def ensure_backends(
+    store_path: Path | None, backend_name: str, url: str | None, geodes_url: str | None
+) -> tuple[Any, Any]:
+    """The jobs façade (new jobs go to ``backend_name``) and the GEODES backend searched for
+    existing L2A: shared by ``maja ensure`` and ``maja calendar``, so both see the same."""
+    jobs = _jobs(store_path, backend_name, url)
+    geodes = (
+        jobs.backend
+        if backend_name == "geodes" and not geodes_url
+        else open_backend("geodes", geodes_url)
+    )
+    return jobs, geodes
+
+
 @maja.command()
 @backend_options
 @store_option
@@ -543,12 +557,7 @@ def ensure(
     only for the L1C dates that have none."""
     from ..processing.ensure import ensure as run_ensure
 
-    jobs = _jobs(store_path, backend_name, url)
-    geodes = (
-        jobs.backend
-        if backend_name == "geodes" and not geodes_url
-        else open_backend("geodes", geodes_url)
-    )
+    jobs, geodes = ensure_backends(store_path, backend_name, url, geodes_url)
 
     def confirm(count: int) -> bool:
         return click.confirm(
