@@ -517,21 +517,34 @@ def ensure_backends(
     return jobs, geodes
 
 
+def ensure_options(func: F) -> F:
+    """Where and when ``ensure`` looks (shared with ``maja calendar``); ``--orbit`` is added by
+    each command, since ``calendar`` gives ``-o`` to its output file."""
+    options = [
+        backend_options,
+        store_option,
+        click.option("-t", "--tile", required=True, help="MGRS tile."),
+        click.option(
+            "-d", "--start-date", "--start_date", "--start", "start", required=True,
+            help="YYYY-MM-DD",
+        ),
+        click.option(
+            "-e", "-f", "--end-date", "--end_date", "--end", "end", required=True,
+            help="YYYY-MM-DD",
+        ),
+        click.option(
+            "--geodes-url",
+            help="GEODES server searched for existing L2A (default: --url with --backend geodes).",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @maja.command()
-@backend_options
-@store_option
-@click.option("-t", "--tile", required=True, help="MGRS tile.")
-@click.option(
-    "-d", "--start-date", "--start_date", "--start", "start", required=True, help="YYYY-MM-DD"
-)
-@click.option(
-    "-e", "-f", "--end-date", "--end_date", "--end", "end", required=True, help="YYYY-MM-DD"
-)
+@ensure_options
 @click.option("-o", "--orbit", help="Relative orbit (1-143).")
-@click.option(
-    "--geodes-url",
-    help="GEODES server searched for existing L2A (default: --url with --backend geodes).",
-)
 @click.option(
     "-n",
     "--dry-run",

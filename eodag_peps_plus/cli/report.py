@@ -12,8 +12,7 @@ from typing import Any
 
 import click
 
-from .common import backend_options
-from .maja import store_option
+from .maja import ensure_options
 
 OUTPUT = click.Path(dir_okay=False, path_type=Path)
 
@@ -86,16 +85,8 @@ def report(
 
 
 @click.command()
-@backend_options
-@store_option
-@click.option("-t", "--tile", required=True, help="MGRS tile.")
-@click.option("-d", "--start-date", "--start", "start", required=True, help="YYYY-MM-DD")
-@click.option("-e", "-f", "--end-date", "--end", "end", required=True, help="YYYY-MM-DD")
+@ensure_options
 @click.option("--orbit", help="Relative orbit (1-143).")
-@click.option(
-    "--geodes-url",
-    help="GEODES server searched for existing L2A (default: --url with --backend geodes).",
-)
 @click.option("-o", "--output", "html", type=OUTPUT, help="HTML calendar to write.")
 @click.option("--png", type=OUTPUT, help="Calendar as a PNG image (needs the png extra).")
 def calendar(

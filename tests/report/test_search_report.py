@@ -238,3 +238,11 @@ def test_products_and_summary_from_python(items: pystac.ItemCollection) -> None:
     assert read_products(list(items)) == products
     html = search_report(items, title="<b>31TCJ</b>")
     assert "<title>&lt;b&gt;31TCJ&lt;/b&gt;</title>" in html
+
+
+def test_empty_results_page(tmp_path: Path, open_page: Any) -> None:
+    page = open_page(write_search_report(pystac.ItemCollection([]), tmp_path / "empty.html"))
+    _wait_tiles_notice(page)
+    assert page.console_errors(TILE_PREFIX) == []
+    assert page.js("return document.querySelectorAll('path.footprint, path.mark').length") == 0
+    assert "none" in page.js("return document.getElementById('summary').textContent")
