@@ -78,4 +78,17 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     if html_path is not None or png_path is not None:
         from .report import write_search_pictures
 
-        write_search_pictures(items, html_path, png_path, search_area=query.footprint_geojson())
+        write_search_pictures(
+            items,
+            html_path,
+            png_path,
+            title=f"{backend.name.upper()} search: {_describe(params)}",
+            search_area=query.footprint_geojson(),
+        )
+
+
+def _describe(params: dict[str, Any]) -> str:
+    """The options as typed, for the report's title."""
+    shown = [f"{k}={' '.join(map(str, v)) if isinstance(v, tuple) else v}"
+             for k, v in params.items() if v not in (None, ())]  # fmt: skip
+    return ", ".join(shown) or "everything"

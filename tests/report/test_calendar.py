@@ -66,12 +66,16 @@ def _cli(store: Path, *args: str, cwd: Path) -> subprocess.CompletedProcess[str]
     )  # fmt: skip
 
 
-@pytest.mark.parametrize("orbit", [None, "51"])
+@pytest.mark.parametrize(("backend", "orbit"), [("peps", None), ("geodes", "51")])
 def test_highlighted_dates_equal_ensure_dry_run(
-    filled: tuple[Sandbox, Path, str], tmp_path: Path, open_page: Any, orbit: str | None
+    filled: tuple[Sandbox, Path, str],
+    tmp_path: Path,
+    open_page: Any,
+    backend: str,
+    orbit: str | None,
 ) -> None:
     sandbox, store, in_store = filled
-    where = ["-B", "peps", "--url", sandbox.url, "--geodes-url", sandbox.url, *PERIOD]
+    where = ["-B", backend, "--url", sandbox.url, "--geodes-url", sandbox.url, *PERIOD]
     dry = _cli(store, "maja", "ensure", *where, *(["-o", orbit] if orbit else []), "--dry-run",
                cwd=tmp_path)  # fmt: skip
     assert dry.returncode == 0, dry.stderr
