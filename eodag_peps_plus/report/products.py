@@ -163,10 +163,8 @@ def load_features(source: Any) -> list[dict[str, Any]]:
     features = getattr(source, "items", None)
     if features is not None and not callable(features):  # pystac.ItemCollection
         return [item.to_dict(transform_hrefs=False) for item in features]
-    try:
-        from eodag.api.search_result import SearchResult
-    except ImportError:  # pragma: no cover - eodag is a dependency
-        SearchResult = ()  # type: ignore[assignment,misc]  # noqa: N806
+    from eodag.api.search_result import SearchResult
+
     if isinstance(source, SearchResult):
         from ..stac import eoproduct_to_item
 

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,14 @@ from eodag_peps_plus import Client
 from eodag_peps_plus.http_io import Credentials
 from eodag_peps_plus.product import Availability
 from eodag_peps_plus.report import STATUS_STYLE, read_products, search_report, write_search_report
-from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, DEFAULT_USER, Sandbox
+from eodag_peps_plus.sandbox import (
+    DEFAULT_API_KEY,
+    DEFAULT_PASSWORD,
+    DEFAULT_USER,
+    Catalogue,
+    Sandbox,
+    SandboxConfig,
+)
 
 from .conftest import TIMEOUT
 
@@ -36,9 +44,16 @@ def run_cli(*args: str, cwd: Path | None = None) -> subprocess.CompletedProcess[
 
 
 @pytest.fixture(scope="module")
-def items(sandbox: Sandbox) -> pystac.ItemCollection:
+def fresh(catalogue: Catalogue) -> Iterator[Sandbox]:
+    """A sandbox of our own: the shared one's tape states change as other tests download."""
+    with Sandbox(catalogue, SandboxConfig(time_scale=0.01)) as sb:
+        yield sb
+
+
+@pytest.fixture(scope="module")
+def items(fresh: Sandbox) -> pystac.ItemCollection:
     found = (
-        Client.open(sandbox.url, backend="peps")
+        Client.open(fresh.url, backend="peps")
         .search(collections="S2ST", tile="31TCJ", datetime="2019-01/2019-06")
         .item_collection()
     )
