@@ -166,7 +166,7 @@ def load_features(source: Any) -> list[dict[str, Any]]:
     from eodag.api.search_result import SearchResult
 
     if isinstance(source, SearchResult):
-        from ..stac import eoproduct_to_item
+        from ..eodag_plugins.convert import eoproduct_to_item
 
         return [eoproduct_to_item(p).to_dict(transform_hrefs=False) for p in source]
     if isinstance(source, Iterable):
