@@ -12,7 +12,7 @@ from typing import Any
 
 import click
 
-from .maja import ensure_options
+from .maja import ensure_backends, ensure_options
 
 OUTPUT = click.Path(dir_okay=False, path_type=Path)
 
@@ -105,7 +105,6 @@ def calendar(
     the store and their state, NOVALD dates; what `maja ensure` would submit, highlighted."""
     from ..exceptions import InvalidQueryError
     from ..report import maja_calendar, write_calendar, write_calendar_png
-    from .maja import ensure_backends
 
     if html is None and png is None:
         raise InvalidQueryError("give -o/--output FILE.html and/or --png FILE.png")

@@ -8,6 +8,7 @@ from typing import Any
 
 import click
 
+from ..files import write_atomically
 from .common import (
     PRODUCT_HEADERS,
     backend_options,
@@ -72,8 +73,6 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     click.echo(f"{len(items)} product(s)", err=True)
     if json_path is not None:
         collection = {"type": "FeatureCollection", "features": [item.to_dict() for item in items]}
-        from ..files import write_atomically
-
         write_atomically(json_path, json.dumps(collection, indent=1))
     if html_path is not None or png_path is not None:
         from .report import write_search_pictures

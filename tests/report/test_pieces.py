@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from datetime import date
+from pathlib import Path
 
 import pytest
 
+from eodag_peps_plus.files import write_atomically
 from eodag_peps_plus.product import Availability
 from eodag_peps_plus.report import ReportError, read_products
 from eodag_peps_plus.report.products import human_size, search_area_geojson, summarize
@@ -77,3 +80,14 @@ def test_duplicates_drawn_once_and_bad_inputs() -> None:
 def test_every_shape_is_a_closed_path() -> None:
     for name, _marker in SHAPES:
         assert shape_path(name, 10, 10).endswith("Z")
+
+
+def test_written_files_keep_usual_permissions(tmp_path: Path) -> None:
+    """Reports are for sharing: not mkstemp's private 0600."""
+    umask = os.umask(0o022)
+    os.umask(umask)
+    new = write_atomically(tmp_path / "a.html", "x")
+    assert new.stat().st_mode & 0o777 == 0o666 & ~umask
+    new.chmod(0o640)
+    assert write_atomically(new, b"y").stat().st_mode & 0o777 == 0o640
+    assert new.read_bytes() == b"y" and [p.name for p in tmp_path.iterdir()] == ["a.html"]
