@@ -31,6 +31,14 @@ class Availability(str, enum.Enum):
     def is_online(self) -> bool:
         return self is Availability.ONLINE
 
+    @classmethod
+    def from_properties(cls, props: dict[str, Any]) -> Availability:
+        """Back from STAC/EODAG properties: ``order:status`` (kept current by the downloader),
+        except that PEPS's raw ``peps:storage=unknown`` is not "on tape": it may never come back."""
+        if props.get("peps:storage") == "unknown":
+            return cls.UNKNOWN
+        return _ORDER_TO_AVAILABILITY.get(str(props.get("order:status")), cls.UNKNOWN)
+
 
 #: ``storage.mode`` values of PEPS resto.
 STORAGE_MODES: dict[str, Availability] = {
@@ -40,6 +48,12 @@ STORAGE_MODES: dict[str, Availability] = {
     "tape": Availability.OFFLINE,
     "tier3": Availability.OFFLINE,
     "unknown": Availability.UNKNOWN,
+}
+
+_ORDER_TO_AVAILABILITY = {
+    "succeeded": Availability.ONLINE,
+    "ordered": Availability.STAGING,
+    "orderable": Availability.OFFLINE,
 }
 
 

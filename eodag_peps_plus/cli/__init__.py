@@ -11,7 +11,7 @@ import click
 from ..exceptions import PepsPlusError
 
 #: Modules under ``eodag_peps_plus.cli`` that each define ``register(group)``.
-COMMAND_MODULES = ("sandbox", "search", "download", "maja", "legacy")
+COMMAND_MODULES = ("sandbox", "search", "download", "maja", "report", "legacy")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})

@@ -511,21 +511,48 @@ def _fetched(record: JobRecord) -> bool:
 
 
 # -- ensure --------------------------------------------------------------------------------------
+def ensure_backends(
+    store_path: Path | None, backend_name: str, url: str | None, geodes_url: str | None
+) -> tuple[Any, Any]:
+    """The jobs façade (new jobs go to ``backend_name``) and the GEODES backend searched for
+    existing L2A: shared by ``maja ensure`` and ``maja calendar``, so both see the same."""
+    jobs = _jobs(store_path, backend_name, url)
+    geodes = (
+        jobs.backend
+        if backend_name == "geodes" and not geodes_url
+        else open_backend("geodes", geodes_url)
+    )
+    return jobs, geodes
+
+
+def ensure_options(func: F) -> F:
+    """Where and when ``ensure`` looks (shared with ``maja calendar``); ``--orbit`` is added by
+    each command, since ``calendar`` gives ``-o`` to its output file."""
+    options = [
+        backend_options,
+        store_option,
+        click.option("-t", "--tile", required=True, help="MGRS tile."),
+        click.option(
+            "-d", "-s", "--start-date", "--start_date", "--start", "start", required=True,
+            help="YYYY-MM-DD",
+        ),
+        click.option(
+            "-e", "-f", "--end-date", "--end_date", "--end", "end", required=True,
+            help="YYYY-MM-DD",
+        ),
+        click.option(
+            "--geodes-url",
+            help="GEODES server searched for existing L2A (default: --url with --backend geodes).",
+        ),
+    ]  # fmt: skip
+    for option in reversed(options):
+        func = option(func)
+    return func
+
+
 @maja.command()
-@backend_options
-@store_option
-@click.option("-t", "--tile", required=True, help="MGRS tile.")
-@click.option(
-    "-d", "-s", "--start-date", "--start_date", "--start", "start", required=True, help="YYYY-MM-DD"
-)
-@click.option(
-    "-e", "-f", "--end-date", "--end_date", "--end", "end", required=True, help="YYYY-MM-DD"
-)
+@ensure_options
 @click.option("-o", "--orbit", help="Relative orbit (1-143).")
-@click.option(
-    "--geodes-url",
-    help="GEODES server searched for existing L2A (default: --url with --backend geodes).",
-)
 @click.option(
     "-n",
     "--dry-run",
@@ -551,12 +578,7 @@ def ensure(
     only for the L1C dates that have none."""
     from ..processing.ensure import ensure as run_ensure
 
-    jobs = _jobs(store_path, backend_name, url)
-    geodes = (
-        jobs.backend
-        if backend_name == "geodes" and not geodes_url
-        else open_backend("geodes", geodes_url)
-    )
+    jobs, geodes = ensure_backends(store_path, backend_name, url, geodes_url)
 
     def confirm(count: int) -> bool:
         return click.confirm(

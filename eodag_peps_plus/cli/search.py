@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from pathlib import Path
 from typing import Any
 
 import click
 
+from ..files import write_atomically
 from .common import (
     PRODUCT_HEADERS,
     backend_options,
@@ -44,7 +43,19 @@ def register(group: click.Group) -> None:
     type=click.Path(dir_okay=False, path_type=Path),
     help="Write the results as a STAC ItemCollection (GeoJSON).",
 )
-def search(backend_name: str, url: str | None, max_items: int | None, limit: int | None, count: bool, json_path: Path | None, **params: Any) -> None:  # fmt: skip
+@click.option(
+    "--html",
+    "html_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write a report page: map, acquisition timeline, tape summary (see `report`).",
+)
+@click.option(
+    "--png",
+    "png_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write the acquisition timeline as a PNG (needs the png extra).",
+)
+def search(backend_name: str, url: str | None, max_items: int | None, limit: int | None, count: bool, json_path: Path | None, html_path: Path | None, png_path: Path | None, **params: Any) -> None:  # fmt: skip
     """Search the catalogue and print one line per product."""
     from ..item_search import ItemSearch
     from ..stac import product_to_item
@@ -63,16 +74,20 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     if json_path is not None:
         collection = {"type": "FeatureCollection", "features": [item.to_dict() for item in items]}
         write_atomically(json_path, json.dumps(collection, indent=1))
+    if html_path is not None or png_path is not None:
+        from .report import write_search_pictures
+
+        write_search_pictures(
+            items,
+            html_path,
+            png_path,
+            title=f"{backend.name.upper()} search: {_describe(params)}",
+            search_area=query.footprint_geojson(),
+        )
 
 
-def write_atomically(path: Path, text: str) -> None:
-    """Never leave a half-written file where a good one (or none) was."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _describe(params: dict[str, Any]) -> str:
+    """The options as typed, for the report's title."""
+    shown = [f"{k}={' '.join(map(str, v)) if isinstance(v, tuple) else v}"
+             for k, v in params.items() if v not in (None, ())]  # fmt: skip
+    return ", ".join(shown) or "everything"

@@ -19,12 +19,6 @@ from shapely.geometry.base import BaseGeometry
 from ..product import Availability, Product
 from ..stac import product_to_item
 
-_ORDER_TO_AVAILABILITY = {
-    "succeeded": Availability.ONLINE,
-    "ordered": Availability.STAGING,
-    "orderable": Availability.OFFLINE,
-}
-
 
 def to_eoproduct(
     product: Product,
@@ -62,10 +56,7 @@ def from_eoproduct(eo_product: EOProduct, backend: str) -> Product:
         for k, v in props.items()
         if k.startswith(prefix) and k != f"{backend}:id"
     }
-    availability = _ORDER_TO_AVAILABILITY.get(str(props.get("order:status")), Availability.UNKNOWN)
-    storage = props.get("peps:storage")
-    if storage == "unknown":
-        availability = Availability.UNKNOWN
+    availability = Availability.from_properties(props)
     name = str(props.get("title") or props.get("id") or eo_product.properties.get("id"))
     return Product(
         id=name,
