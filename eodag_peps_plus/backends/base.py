@@ -14,7 +14,14 @@ from typing import Any, ClassVar
 
 import requests
 
-from ..exceptions import AuthenticationError, ConfigurationError, ForeignOriginError
+from ..archive_reply import ReplyKind, classify_archive_reply
+from ..exceptions import (
+    AuthenticationError,
+    BackendError,
+    ConfigurationError,
+    ForeignOriginError,
+    QuotaExceededError,
+)
 from ..http_io import (
     Credentials,
     OriginBoundAuth,
@@ -150,6 +157,47 @@ class Backend(abc.ABC):
     #: True when a download request of an offline product itself starts its restore (PEPS):
     #: the staging downloader then need not send a separate restore request after one.
     download_starts_restore: ClassVar[bool] = False
+
+    @property
+    def credentials_hint(self) -> str:
+        """What to check when the archive refuses the credentials (ends every refusal)."""
+        spec = self.spec
+        return (
+            f"check the {spec.credential_words} for {spec.label} under "
+            f"{spec.provider}.auth.credentials in eodag.yml, or the "
+            f"EODAG__{spec.provider.upper()}__AUTH__CREDENTIALS__* variables"
+        )
+
+    def restore_reply(self, response: requests.Response, what: str) -> Availability:
+        """What the reply to a restore request (a one-byte download) says, through the one
+        archive-reply classifier.
+
+        Returns:
+            ``ONLINE`` if it is archive bytes, else ``STAGING`` (restore asked, not online yet).
+
+        Raises:
+            AuthenticationError: the credentials were refused (status or error message).
+            QuotaExceededError: HTTP 429.
+            BackendError: a server error (500, 502, 504; a 503 means "not online yet").
+        """
+        verdict = classify_archive_reply(response)
+        status = verdict.status
+        if verdict.kind is ReplyKind.AUTH:
+            detail = f": {verdict.detail}" if verdict.detail else ""
+            raise AuthenticationError(
+                f"{what}: credentials refused ({verdict.reason}{detail}); {self.credentials_hint}",
+                verdict.code,
+            )
+        if verdict.kind is ReplyKind.TRANSIENT and status == 429:
+            raise QuotaExceededError(
+                f"{what}: too many requests (HTTP 429) even after retries; wait and try again",
+                status,
+            )
+        if verdict.kind is ReplyKind.TRANSIENT and status in (500, 502, 504):
+            raise BackendError(f"{what}: {verdict.reason}", status)
+        if verdict.is_archive and response.raw.read(1):
+            return Availability.ONLINE
+        return Availability.STAGING
 
     @abc.abstractmethod
     def request_restore(self, product: Product) -> Availability | None:

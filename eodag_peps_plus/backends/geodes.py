@@ -16,7 +16,7 @@ from typing import Any, ClassVar
 import requests
 
 from ..exceptions import AuthenticationError, InvalidQueryError
-from ..http_io import archive_headers, check_status, json_or_error, send
+from ..http_io import archive_headers, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -246,6 +246,11 @@ class GeodesBackend(StacApiBackend):
     max_page_size: ClassVar[int] = 80
     default_page_size: ClassVar[int] = 80
 
+    @property
+    def credentials_hint(self) -> str:
+        """A refused key: also say how to create one."""
+        return f"check the API key: {KEY_HELP}"
+
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         # Accept EODAG-style endpoints too (".../api/stac/search").
         base = re.sub(r"/api/stac(/search)?/?$", "", base_url.rstrip("/"))
@@ -289,20 +294,12 @@ class GeodesBackend(StacApiBackend):
         what = f"GEODES restore of {product.id}"
         headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
         with self._get_archive(product, headers, what) as response:
-            status = response.status_code
-            if status in (401, 403):
-                raise AuthenticationError(
-                    f"{what}: API key refused (HTTP {status}); {KEY_HELP}", status
-                )
-            if status in (429, 500, 502, 504):
-                check_status(response, what)
-            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            data = kind not in ("application/json", "text/html", "text/plain")
-            if status in (200, 206) and data and response.raw.read(1):
-                self._restoring.discard(product.native_id)
-                return Availability.ONLINE
-        self._restoring.add(product.native_id)
-        return Availability.STAGING
+            found = self.restore_reply(response, what)
+        if found is Availability.ONLINE:
+            self._restoring.discard(product.native_id)
+        else:
+            self._restoring.add(product.native_id)
+        return found
 
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
         """One ``POST /fastavailability`` per hundred products."""

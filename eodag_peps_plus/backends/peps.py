@@ -16,8 +16,7 @@ from typing import Any
 
 import requests
 
-from ..exceptions import AuthenticationError
-from ..http_io import archive_headers, check_status, json_or_error, send
+from ..http_io import archive_headers, json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
@@ -301,27 +300,7 @@ class PepsBackend(Backend):
         """
         headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
         with self._archive_get(product, headers, f"PEPS restore of {product.id}") as response:
-            status = response.status_code
-            if status in (401, 403, 429) or status in (500, 502, 504):
-                check_status(response, "PEPS restore")
-            kind = (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-            if status in (200, 206) and kind not in ("application/json", "text/html", "text/plain"):
-                head = response.raw.read(1)
-                return Availability.ONLINE if head else Availability.STAGING
-            if status == 200 and kind == "application/json":
-                body = response.raw.read(65536)
-                try:
-                    data = json.loads(body or b"null")
-                except ValueError:
-                    data = None
-                if isinstance(data, dict) and str(data.get("ErrorCode")) in ("401", "403"):
-                    detail = data.get("ErrorMessage") or "HTTP 200 with an error"
-                    raise AuthenticationError(
-                        f"PEPS restore: credentials refused ({detail}); check the username/"
-                        "password in your EODAG config or EODAG__PEPS__AUTH__CREDENTIALS__*",
-                        int(str(data["ErrorCode"])),
-                    )
-            return Availability.STAGING
+            return self.restore_reply(response, "PEPS restore")
 
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
         """Storage modes from catalogue searches that each cover a group of products (same

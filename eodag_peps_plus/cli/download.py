@@ -115,6 +115,23 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the ledger here instead of the output folder.",
 )
+@click.option(
+    "--stall-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+    help="Seconds without a byte after which a transfer is cut and resumed with Range.",
+)  # fmt: skip
+@click.option(
+    "--min-rate", type=click.FloatRange(min=0), default=1024.0, show_default=True,
+    help="Bytes/s a transfer must keep over --rate-window seconds, else it is cut and "
+    "resumed (0: no minimum).",
+)  # fmt: skip
+@click.option(
+    "--rate-window", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+    help="Seconds over which --min-rate is measured.",
+)  # fmt: skip
+@click.option(
+    "--report-every", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
+    help="Seconds between the lines saying which products are still awaited, and why.",
+)  # fmt: skip
 @click.option("--poll-initial", type=click.FloatRange(min=0.01), default=5.0, hidden=True)
 @click.option("--poll-max", type=click.FloatRange(min=0.01), default=60.0, hidden=True)
 @click.option(
@@ -129,6 +146,7 @@ def download(
     backend_name: str, url: str | None, results_path: Path | None, output_dir: Path,
     max_items: int | None, timeout: float, extract: bool, delete_archive: bool, quiet: bool,
     max_transfers: int, max_restores: int, state_dir: Path | None, dry_run: bool,
+    stall_timeout: float, min_rate: float, rate_window: float, report_every: float,
     poll_initial: float, poll_max: float, **params: Any,
 ) -> None:  # fmt: skip
     """Download products, restoring those on tape first; ends with one line per product.
@@ -175,6 +193,10 @@ def download(
         state_dir=state_dir,
         poll_initial=poll_initial,
         poll_max=poll_max,
+        stall_timeout=stall_timeout,
+        min_rate=min_rate,
+        rate_window=rate_window,
+        report_every=report_every,
     )
     report = downloader.download(products)
     click.echo(report.format())

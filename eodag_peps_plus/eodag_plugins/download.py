@@ -7,22 +7,37 @@ verified resumable transfers, a ledger). ``wait`` is therefore not used: polling
 (plugin config keys ``poll_initial``, ``poll_factor``, ``poll_max`` in seconds); ``timeout``
 (minutes) bounds the wait for restores.
 
-Plugin config keys (provider YAML ``download:`` block): ``backend`` (``peps``, ``geodes``),
-``api_endpoint`` (str, catalogue base URL; default: the provider's search endpoint, else the
-public server: credentials go there and to ``trusted_origins`` only, never to a host a product
-link names), ``trusted_origins`` (list of str, default none: mirrors trusted with the
-credentials),
-``output_dir``, ``extract`` (default true, like EODAG), ``delete_archive``,
-``max_transfers``, ``max_restores``, ``poll_*``, ``restore_retry_after``, ``max_attempts``,
-``backoff_max``, ``state_dir``, ``quiet``.
+Plugin config keys (provider YAML ``download:`` block; each may also be passed as a keyword
+argument of ``download``/``download_all``):
+
+* ``backend`` (str, default ``peps``): ``peps`` or ``geodes``.
+* ``api_endpoint`` (str, default: the provider's search endpoint, else the public server):
+  catalogue base URL; credentials go there and to ``trusted_origins`` only, never to a host a
+  product link names.
+* ``trusted_origins`` (list of str, default none): mirrors trusted with the credentials.
+* ``output_dir`` (str, default: the system's temporary folder).
+* ``extract`` (bool, default ``True``, like EODAG); ``delete_archive`` (bool, default ``False``).
+* ``max_transfers`` (int, default 8), ``max_restores`` (int, default 4): concurrency.
+* ``poll_initial`` (float s, default 5), ``poll_factor`` (float, default 1.5), ``poll_max``
+  (float s, default 60): adaptive availability polling.
+* ``restore_retry_after`` (float s, default 1800): age of an acknowledged restore request
+  before it is asked again.
+* ``max_attempts`` (int, default 5), ``backoff_base`` (float s, default 1), ``backoff_max``
+  (float s, default 300): the retry budget of each product.
+* ``stall_timeout`` (float s, default 60): a transfer with no byte for this long is cut and
+  resumed with ``Range``.
+* ``min_rate`` (float bytes/s, default 1024; 0 disables) and ``rate_window`` (float s,
+  default 60): a transfer slower than ``min_rate`` over ``rate_window`` is cut and resumed.
+* ``report_every`` (float s, default 60): how often the products still awaited are listed.
+* ``lease`` (float s, default 60): transfer claim lease in the ledger.
+* ``state_dir`` (str, default: the output folder): where the ledger lives.
+* ``quiet`` (bool, default ``False``): no progress bars.
 """
 
 from __future__ import annotations
 
-import hashlib
 import logging
 import tempfile
-import time
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Executor
 from pathlib import Path
@@ -44,12 +59,11 @@ from eodag.utils.exceptions import MisconfiguredError, NotAvailableError
 from ..backends import get_backend
 from ..backends.base import Backend
 from ..eodag_support import configured_endpoint, credentials_from_env, trusted_origins
-from ..exceptions import AuthenticationError
+from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
 from ..http_io import Credentials, OriginBoundAuth
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
-from ..staging.scheduler import wait_until_online
-from ..staging.transfer import Outcome, classify_reply, iter_body
+from ..staging.stream import open_stream, wait_until_online
 from .convert import from_eoproduct
 
 logger = logging.getLogger(__name__)
@@ -66,6 +80,10 @@ _NUMERIC = (
     "backoff_base",
     "backoff_max",
     "lease",
+    "stall_timeout",
+    "min_rate",
+    "rate_window",
+    "report_every",
 )
 
 
@@ -303,56 +321,32 @@ class StagingDownload(Download):
                 f"{ours.id} is not online ({availability.value}) after {timeout:g} min; "
                 "its restore was requested"
             )
-        start, end = byte_range
-        offset = start or 0
-        response = backend.open_download(ours, offset=offset)
-        verdict = classify_reply(ours, response, offset)
-        if verdict is not None:
-            response.close()
-            if verdict.outcome is Outcome.AUTH:
-                raise EodagAuthenticationError(verdict.reason)
-            raise NotAvailableError(f"{ours.id}: {verdict.reason}")
-        if offset and response.status_code != 206:
-            response.close()
-            raise EodagDownloadError(f"{ours.id}: the server ignored the byte range")
-        size = ours.size
-        length = (size - offset) if size is not None else None
-        if end is not None and length is not None:
-            length = min(length, end + 1 - offset)
-        whole = offset == 0 and end is None
+        try:
+            stream = open_stream(backend, ours, byte_range)
+        except AuthenticationError as exc:
+            raise EodagAuthenticationError(str(exc)) from exc
+        except ProductNotAvailableError as exc:
+            raise NotAvailableError(str(exc)) from exc
+        except DownloadError as exc:
+            raise EodagDownloadError(str(exc)) from exc
         headers = {"Content-Type": "application/zip"}
-        if length is not None:
-            headers["Content-Length"] = str(length)
+        if stream.length is not None:
+            headers["Content-Length"] = str(stream.length)
         return StreamResponse(
-            content=_verified_chunks(response, ours, length, whole),
-            filename=f"{ours.id}.zip",
-            size=length,
+            content=_eodag_errors(stream.chunks),
+            filename=stream.filename,
+            size=stream.length,
             headers=headers,
             media_type="application/zip",
         )
 
 
-def _verified_chunks(
-    response: requests.Response, product: Product, length: int | None, whole: bool
-) -> Iterator[bytes]:
-    digest = hashlib.md5(usedforsecurity=False)
-    sent = 0
-    started = time.monotonic()
-    with response:
-        for chunk in iter_body(response):
-            if length is not None and sent + len(chunk) > length:
-                chunk = chunk[: length - sent]
-            if whole:
-                digest.update(chunk)
-            sent += len(chunk)
-            yield chunk
-            if length is not None and sent >= length:
-                break
-    if length is not None and sent != length:
-        raise EodagDownloadError(f"{product.id}: stream ended after {sent} of {length} bytes")
-    if whole and product.md5 and digest.hexdigest() != product.md5:
-        raise EodagDownloadError(f"{product.id}: MD5 mismatch, the streamed copy is corrupt")
-    logger.debug("%s streamed in %.1f s", product.id, time.monotonic() - started)
+def _eodag_errors(chunks: Iterator[bytes]) -> Iterator[bytes]:
+    """Our stream's errors as EODAG's, for EODAG callers."""
+    try:
+        yield from chunks
+    except DownloadError as exc:
+        raise EodagDownloadError(str(exc)) from exc
 
 
 __all__ = ["StagingDownload", "credentials_from_auth"]

@@ -23,6 +23,9 @@ from typing import Any
 
 #: File name of the ledger inside the output (or state) folder.
 LEDGER_NAME = ".peps-plus-downloads.sqlite"
+#: Seconds after which a restore intent nobody confirmed is taken for never sent (a process
+#: on another host sharing the folder; a dead process on this host is noticed at once).
+RESTORE_INTENT_LEASE = 300.0
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -33,6 +36,8 @@ CREATE TABLE IF NOT EXISTS products (
     reason TEXT,
     restore_asked_at REAL,
     restore_asks INTEGER NOT NULL DEFAULT 0,
+    restore_sent_at REAL,
+    restore_owner TEXT,
     validator TEXT,
     owner TEXT,
     lease_until REAL,
@@ -53,6 +58,10 @@ class LedgerRow:
     reason: str | None
     restore_asked_at: float | None
     restore_asks: int
+    #: When the archive acknowledged the restore request: ``restore_asked_at`` alone is only
+    #: the intent, recorded before sending (a run killed in between never sent it).
+    restore_sent_at: float | None
+    restore_owner: str | None
     validator: str | None
     owner: str | None
     lease_until: float | None
@@ -60,6 +69,11 @@ class LedgerRow:
     file_mtime_ns: int | None
     extracted: bool
     updated_at: float
+
+    def restore_sent_within(self, seconds: float) -> bool:
+        """Whether the archive acknowledged a restore request less than ``seconds`` ago (an
+        intent alone does not count)."""
+        return self.restore_sent_at is not None and time.time() - self.restore_sent_at < seconds
 
 
 def new_owner() -> str:
@@ -96,6 +110,13 @@ class Ledger:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self._tx() as db:
             db.execute(_SCHEMA)
+            columns = {row[1] for row in db.execute("PRAGMA table_info(products)")}
+            if "restore_sent_at" not in columns:
+                # A ledger from before intents and confirmations were told apart: count its
+                # recorded requests as sent, as that version did.
+                db.execute("ALTER TABLE products ADD COLUMN restore_sent_at REAL")
+                db.execute("ALTER TABLE products ADD COLUMN restore_owner TEXT")
+                db.execute("UPDATE products SET restore_sent_at = restore_asked_at")
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "busy_timeout": self.busy_timeout}
@@ -198,36 +219,77 @@ class Ledger:
                 (status, reason, time.time(), product_id),
             )
 
-    def claim_restore(self, product_id: str, *, retry_after: float) -> bool:
-        """Record a restore request about to be sent; ``False`` if one was recorded less than
-        ``retry_after`` seconds ago (by this run, an earlier one, or another process)."""
-        now = time.time()
-        with self._tx() as db:
-            cursor = db.execute(
-                "UPDATE products SET restore_asked_at = ?, restore_asks = restore_asks + 1,"
-                " updated_at = ? WHERE id = ?"
-                " AND (restore_asked_at IS NULL OR restore_asked_at < ?)",
-                (now, now, product_id, now - retry_after),
-            )
-            return cursor.rowcount == 1
+    def claim_restore(
+        self,
+        product_id: str,
+        *,
+        retry_after: float,
+        owner: str | None = None,
+        intent_lease: float = RESTORE_INTENT_LEASE,
+    ) -> bool:
+        """Record the intent to send a restore request; ``False`` if one was sent less than
+        ``retry_after`` seconds ago, or another live process is sending one right now.
 
-    def record_restore(self, product_id: str) -> None:
-        """A request that started a restore as a side effect (a download of an offline
-        product on PEPS) counts as asked."""
+        An intent never confirmed (:meth:`confirm_restore`) by a process that died, or older
+        than ``intent_lease`` seconds, does not hold the request back: it was never sent.
+        """
+        now = time.time()
+        owner = owner or new_owner()
+        with self._tx() as db:
+            row = db.execute(
+                "SELECT restore_asked_at, restore_sent_at, restore_owner FROM products"
+                " WHERE id = ?",
+                (product_id,),
+            ).fetchone()
+            if row is None:
+                return False
+            asked, sent, holder = row
+            if sent is not None and now - sent < retry_after:
+                return False
+            pending = asked is not None and (sent is None or asked > sent)
+            if (
+                pending
+                and holder
+                and holder != owner
+                and now - asked < intent_lease
+                and _owner_alive(holder)
+            ):
+                return False
+            db.execute(
+                "UPDATE products SET restore_asked_at = ?, restore_owner = ?,"
+                " restore_asks = restore_asks + 1, updated_at = ? WHERE id = ?",
+                (now, owner, now, product_id),
+            )
+            return True
+
+    def confirm_restore(self, product_id: str) -> None:
+        """The restore request reached the archive (it answered)."""
         now = time.time()
         with self._tx() as db:
             db.execute(
-                "UPDATE products SET restore_asked_at = ?, restore_asks = restore_asks + 1,"
-                " updated_at = ? WHERE id = ?",
+                "UPDATE products SET restore_sent_at = ?, restore_owner = NULL, updated_at = ?"
+                " WHERE id = ?",
                 (now, now, product_id),
             )
 
-    def unclaim_restore(self, product_id: str, previous: float | None) -> None:
-        """The request could not be sent: forget it so the next attempt is not held back."""
+    def record_restore(self, product_id: str) -> None:
+        """A request that started a restore as a side effect (a download of an offline
+        product on PEPS) counts as asked and sent."""
+        now = time.time()
         with self._tx() as db:
             db.execute(
-                "UPDATE products SET restore_asked_at = ?, restore_asks = MAX(restore_asks - 1, 0)"
-                " WHERE id = ?",
+                "UPDATE products SET restore_asked_at = ?, restore_sent_at = ?,"
+                " restore_asks = restore_asks + 1, updated_at = ? WHERE id = ?",
+                (now, now, now, product_id),
+            )
+
+    def unclaim_restore(self, product_id: str, previous: float | None) -> None:
+        """The request could not be sent: forget the intent so the next attempt is not held
+        back."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET restore_asked_at = ?, restore_owner = NULL,"
+                " restore_asks = MAX(restore_asks - 1, 0) WHERE id = ?",
                 (previous, product_id),
             )
 

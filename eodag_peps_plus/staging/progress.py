@@ -6,6 +6,7 @@ the same story as the terminal.
 
 from __future__ import annotations
 
+import sys
 import threading
 from collections.abc import Mapping
 from typing import Any
@@ -32,6 +33,12 @@ class Progress:
             f"restoring {counts.get('restoring', 0)}, waiting {waiting}",
             refresh=True,
         )
+
+    def note(self, text: str) -> None:
+        """A message for the person watching the bars (printed above them); nothing in
+        quiet mode, where the same text goes to the log only."""
+        if not self.quiet:
+            tqdm.write(text, file=sys.stderr)
 
     def finished(self, n: int = 1) -> None:
         self.batch.update(n)

@@ -3,12 +3,18 @@
 The attempt never decides to wait or retry; it reports an :class:`Outcome` and the scheduler
 decides. What it guarantees:
 
-* only bytes that can be the product reach the part file: a reply with the wrong status,
-  type or length, an empty body, JSON or HTML, is classified and never written;
+* only bytes that can be the product reach the part file: a reply that is not the archive
+  (:func:`~eodag_peps_plus.archive_reply.classify_archive_reply`) is never written;
 * a part file is resumed with ``Range`` only with ``If-Range`` set to the validator recorded
   (in the ledger) for its bytes, and a reply that does not continue it exactly restarts it;
-* ``<name>.zip`` appears only by an atomic rename after its length and MD5 matched the
-  catalogue, so an interrupted run never leaves something that looks like a product.
+* a transfer that stalls (no byte for ``stall_timeout`` seconds, or less than ``min_rate``
+  bytes/s over ``rate_window`` seconds) is cut and reported for a resume, so a server that
+  drips bytes cannot hold it forever;
+* ``<name>.zip`` appears only by an atomic rename after the checks it could get passed: the
+  catalogue's length and MD5 when known, and always the zip structure (central directory;
+  every member's CRC when the catalogue has no MD5), so a truncated archive never lands;
+* whatever goes wrong with one product (its name, its link, an unexpected error) is this
+  product's outcome, never an exception that ends the batch.
 
 A job is a plain picklable object, so any ``concurrent.futures.Executor`` (threads, processes,
 a dask client's executor) can run :func:`run_transfer`.
@@ -17,23 +23,31 @@ a dask client's executor) can run :func:`run_transfer`.
 from __future__ import annotations
 
 import dataclasses
-import email.utils
 import enum
 import hashlib
-import json
 import logging
 import os
 import threading
 import time
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 import urllib3
 
+from ..archive_reply import (
+    ZIP_MAGIC,
+    ArchiveReply,
+    ReplyKind,
+    classify_archive_reply,
+    parse_retry_after,
+    snippet,
+)
 from ..backends.base import Backend
-from ..exceptions import AuthenticationError, DownloadError
+from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
 from ..product import Product
 from .extract import clean_leftovers, extract_archive, safe_name
 from .ledger import Ledger
@@ -41,12 +55,12 @@ from .ledger import Ledger
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 18
-#: Content types that are never an archive, whatever the length says.
-NOT_ARCHIVE_TYPES = ("application/json", "text/html", "text/plain", "application/xml", "text/xml")
-#: Every archive starts with a zip local file header (an empty zip would be PK\x05\x06).
-ZIP_MAGIC = b"PK\x03\x04"
 #: Renew a transfer claim this often while bytes flow.
 RENEW_EVERY = 5.0
+#: Defaults of the stall guard (seconds, bytes per second, seconds).
+STALL_TIMEOUT = 60.0
+MIN_RATE = 1024.0
+RATE_WINDOW = 60.0
 #: Failures of the connection, not of the disk (requests' errors are also ``OSError``s).
 NETWORK_ERRORS = (
     requests.exceptions.RequestException,
@@ -54,6 +68,31 @@ NETWORK_ERRORS = (
     ConnectionError,
     TimeoutError,
 )
+#: A link that no retry can fix.
+BAD_URL_ERRORS = (
+    requests.exceptions.MissingSchema,
+    requests.exceptions.InvalidSchema,
+    requests.exceptions.InvalidURL,
+    requests.exceptions.URLRequired,
+    urllib3.exceptions.LocationParseError,
+)
+#: Read timeouts: the server sent nothing for ``stall_timeout`` seconds.
+STALL_ERRORS = (
+    requests.exceptions.ReadTimeout,
+    urllib3.exceptions.ReadTimeoutError,
+    TimeoutError,
+)
+
+__all__ = [
+    "Outcome",
+    "TransferJob",
+    "TransferResult",
+    "check_zip",
+    "classify_reply",
+    "credentials_refused",
+    "parse_retry_after",
+    "run_transfer",
+]
 
 
 class Outcome(str, enum.Enum):
@@ -79,6 +118,11 @@ class TransferResult:
     status_code: int | None = None
     #: The part file must be discarded (the server's bytes no longer continue it).
     restart: bool = False
+    #: The transfer was cut because it stalled (counts against the attempt budget).
+    stalled: bool = False
+    #: What the saved archive was checked against (``size``, ``MD5``, ``zip directory``,
+    #: ``zip CRCs``), for the report.
+    checks: tuple[str, ...] = ()
 
 
 @dataclasses.dataclass
@@ -94,6 +138,11 @@ class TransferJob:
     lease: float = 60.0
     extract: bool = False
     delete_archive: bool = False
+    #: Stall guard: no byte for ``stall_timeout`` s, or under ``min_rate`` bytes/s over
+    #: ``rate_window`` s (``min_rate`` 0 disables the rate check).
+    stall_timeout: float = STALL_TIMEOUT
+    min_rate: float = MIN_RATE
+    rate_window: float = RATE_WINDOW
     #: ``progress(product_id, bytes_now, total, initial)``: called with each chunk.
     progress: Callable[[str, int, int | None, int], None] | None = None
     cancel: threading.Event | None = None
@@ -128,29 +177,6 @@ def file_md5(path: Path, limit: int | None = None) -> Any:
     return digest
 
 
-def parse_retry_after(value: str | None) -> float | None:
-    """``Retry-After`` in seconds (delta or HTTP date); the sandbox also sends fractions."""
-    if not value:
-        return None
-    try:
-        return max(0.0, float(value))
-    except ValueError:
-        pass
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - time.time())
-
-
-def _content_type(response: requests.Response) -> str:
-    return (response.headers.get("Content-Type") or "").split(";")[0].strip().lower()
-
-
-def _snippet(data: bytes) -> str:
-    return data[:160].decode("utf-8", "replace").replace("\n", " ").strip()
-
-
 class _Attempt:
     def __init__(self, job: TransferJob) -> None:
         self.job = job
@@ -175,7 +201,7 @@ class _Attempt:
             return self._finish(file_md5(self.part), received=0, resumed_from=offset)
         response = self.job.backend.open_download(self.product, offset=offset, if_range=validator)
         with response:
-            verdict = classify_reply(self.product, response, offset)
+            verdict = classify_reply(self.product, response, offset, backend=self.job.backend)
             if verdict is not None:
                 if verdict.restart:
                     self._forget_part()
@@ -205,6 +231,8 @@ class _Attempt:
         position = start
         last_renew = time.monotonic()
         cancel, progress = self.job.cancel, self.job.progress
+        guard = _StallGuard(self.job)
+        set_read_timeout(response, self.job.stall_timeout)
         if progress is not None:
             progress(self.name, 0, self.size, start)
         try:
@@ -224,7 +252,7 @@ class _Attempt:
                             self._forget_part()
                             return self.result(
                                 Outcome.NOT_PRODUCT,
-                                f"the reply is not a zip archive ({_snippet(head[:40])!r}...)",
+                                f"the reply is not a zip archive ({snippet(head[:40])!r}...)",
                                 status_code=response.status_code,
                             )
                         chunk, head = head, b""
@@ -247,11 +275,38 @@ class _Attempt:
                             Outcome.CANCELLED, "interrupted", received=received, resumed_from=start
                         )
                     now = time.monotonic()
+                    stalled = guard.check(now, received)
+                    if stalled:
+                        out.flush()
+                        return self.result(
+                            Outcome.RETRY,
+                            f"{stalled} after {position} bytes; resuming",
+                            received=received,
+                            resumed_from=start,
+                            stalled=True,
+                        )
                     if self.ledger is not None and now - last_renew > RENEW_EVERY:
                         self.ledger.renew(self.name, self.job.owner, lease=self.job.lease)
                         last_renew = now
+                if head:  # the whole reply was shorter than a zip signature
+                    out.close()
+                    self._forget_part()
+                    return self.result(
+                        Outcome.NOT_PRODUCT,
+                        f"the reply is not a zip archive ({snippet(head)!r})",
+                        status_code=response.status_code,
+                    )
                 out.flush()
                 os.fsync(out.fileno())
+        except STALL_ERRORS as exc:
+            return self.result(
+                Outcome.RETRY,
+                f"stalled: no byte for {self.job.stall_timeout:g} s after {position} bytes "
+                f"({type(exc).__name__}); resuming",
+                received=received,
+                resumed_from=start,
+                stalled=True,
+            )
         except NETWORK_ERRORS as exc:
             total = self.size if self.size is not None else "?"
             return self.result(
@@ -262,6 +317,13 @@ class _Attempt:
             )
         except OSError as exc:
             return self.result(Outcome.FAILED, f"cannot write {self.part}: {exc}")
+        if position == 0:
+            self._forget_part()
+            return self.result(
+                Outcome.NOT_PRODUCT,
+                f"HTTP {response.status_code} with an empty body",
+                status_code=response.status_code,
+            )
         if self.size is not None and position < self.size:
             return self.result(
                 Outcome.RETRY,
@@ -272,15 +334,27 @@ class _Attempt:
         return self._finish(digest, received=received, resumed_from=start)
 
     def _finish(self, digest: Any, *, received: int, resumed_from: int) -> TransferResult:
+        """Verify the part file with every check available, then give it its final name."""
+        checks: list[str] = ["size"] if self.size is not None else []
         actual = digest.hexdigest()
-        if self.md5 is not None and actual != self.md5:
+        if self.md5 is not None:
+            if actual != self.md5:
+                self._forget_part()
+                return self.result(
+                    Outcome.CORRUPT,
+                    f"MD5 {actual} does not match the catalogue's {self.md5}",
+                    received=received,
+                    resumed_from=resumed_from,
+                )
+            checks.append("MD5")
+        # Without a catalogue MD5 the member CRCs are the only check of the content.
+        problem = check_zip(self.part, crcs=self.md5 is None)
+        if problem is not None:
             self._forget_part()
             return self.result(
-                Outcome.CORRUPT,
-                f"MD5 {actual} does not match the catalogue's {self.md5}",
-                received=received,
-                resumed_from=resumed_from,
+                Outcome.CORRUPT, problem, received=received, resumed_from=resumed_from
             )
+        checks.append("zip directory" if self.md5 is not None else "zip CRCs")
         os.replace(self.part, self.final)
         _fsync_dir(self.final.parent)
         info = self.final.stat()
@@ -300,13 +374,16 @@ class _Attempt:
             extracted = str(folder)
             if self.ledger is not None:
                 self.ledger.mark_extracted(self.name)
+        missing = [what for what, known in (("size", self.size), ("MD5", self.md5)) if not known]
+        note = f" (no {' or '.join(missing)} in the catalogue)" if missing else ""
         return self.result(
             Outcome.DONE,
-            "verified" if self.md5 else "complete (no checksum in the catalogue)",
+            f"verified: {', '.join(checks)}{note}",
             path=extracted or str(self.final),
             extracted=extracted,
             received=received,
             resumed_from=resumed_from,
+            checks=tuple(checks),
         )
 
     def _forget_part(self) -> None:
@@ -315,100 +392,122 @@ class _Attempt:
             self.ledger.set_validator(self.name, None)
 
 
-def classify_reply(
-    product: Product, response: requests.Response, offset: int = 0
-) -> TransferResult | None:
-    """``None`` if the reply can be the product (or its continuation), else the outcome."""
-    status = response.status_code
-    retry_after = parse_retry_after(response.headers.get("Retry-After"))
-    if status in (401, 403):
-        message = _auth_message(status, product.backend)
-        return TransferResult(product.id, Outcome.AUTH, message, status_code=status)
-    if status == 429 or status >= 500:
-        body = _read_small(response)
-        return TransferResult(
-            product.id,
-            Outcome.RETRY,
-            f"HTTP {status}{': ' + _snippet(body) if body else ''}",
-            retry_after=retry_after,
-            status_code=status,
-        )
-    if status not in (200, 206):
-        body = _read_small(response)
-        return TransferResult(
-            product.id,
-            Outcome.NOT_PRODUCT,
-            f"HTTP {status} instead of the archive{': ' + _snippet(body) if body else ''}",
-            retry_after=retry_after,
-            status_code=status,
-        )
-    kind = _content_type(response)
-    if kind in NOT_ARCHIVE_TYPES:
-        body = _read_small(response)
-        return _message_reply(product, status, kind, body, retry_after)
-    length_text = response.headers.get("Content-Length")
-    length = int(length_text) if length_text and length_text.isdigit() else None
-    if status == 206:
-        crange = response.headers.get("Content-Range", "")
-        expected = f"bytes {offset}-"
-        total = crange.rpartition("/")[2]
-        if not crange.startswith(expected) or (
-            product.size is not None and total.isdigit() and int(total) != product.size
-        ):
-            # Not the continuation we asked for: start over rather than splice.
-            return TransferResult(
-                product.id,
-                Outcome.RETRY,
-                f"unexpected Content-Range {crange!r}; restarting",
-                retry_after=0.0,
-                restart=True,
+class _StallGuard:
+    """The minimum-rate half of the stall guard (the no-byte half is the socket's read
+    timeout): bytes are counted over tumbling windows of ``rate_window`` seconds."""
+
+    def __init__(self, job: TransferJob) -> None:
+        self.min_rate = job.min_rate
+        self.window = job.rate_window
+        self.since = time.monotonic()
+        self.base = 0
+
+    def check(self, now: float, received: int) -> str | None:
+        """``None`` while the rate holds, else what went wrong."""
+        elapsed = now - self.since
+        if self.min_rate <= 0 or elapsed < self.window:
+            return None
+        got = received - self.base
+        if got < self.min_rate * elapsed:
+            return (
+                f"stalled: {got} bytes in {elapsed:.1f} s, under the minimum rate of "
+                f"{self.min_rate:g} bytes/s"
             )
-        remaining = None if product.size is None else product.size - offset
-    else:
-        remaining = product.size
-    if length == 0:
-        return TransferResult(
-            product.id, Outcome.NOT_PRODUCT, f"HTTP {status} with an empty body", status_code=status
-        )
-    if length is not None and remaining is not None and length != remaining:
-        return TransferResult(
-            product.id,
-            Outcome.NOT_PRODUCT,
-            f"HTTP {status} with {length} bytes where the catalogue says {remaining}",
-            status_code=status,
-        )
+        self.since, self.base = now, received
+        return None
+
+
+def set_read_timeout(response: requests.Response, seconds: float) -> None:
+    """Bound every further read of ``response`` to ``seconds`` without a byte.
+
+    The backends open downloads with their request timeout; the stall timeout, a property of
+    the transfer, is set on the socket once the headers are in (urllib3 sets the timeout again
+    for the next request on a pooled connection). A reply with ``Connection: close`` has
+    already left its connection object, so the socket is then found under the body's reader.
+    """
+    if seconds <= 0:
+        return
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    if sock is None:
+        reader = getattr(getattr(response.raw, "_fp", None), "fp", None)
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)
+    if sock is None or not hasattr(sock, "settimeout"):
+        logger.debug("no socket to set a stall timeout on; the rate check still applies")
+        return
+    try:
+        current = sock.gettimeout()
+        sock.settimeout(seconds if current is None else min(current, seconds))
+    except OSError:
+        pass
+
+
+def check_zip(path: Path, *, crcs: bool) -> str | None:
+    """``None`` if ``path`` is a readable zip (its central directory, and with ``crcs`` the
+    CRC of every member), else what is wrong with it, for the report."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            if crcs:
+                bad = archive.testzip()
+                if bad is not None:
+                    return f"the archive is corrupt: member {bad!r} fails its CRC check"
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        return f"the archive is not a complete zip file ({exc})"
+    except NotImplementedError as exc:  # a compression method Python lacks: cannot test
+        logger.debug("%s: zip CRCs not checked (%s)", path.name, exc)
     return None
 
 
-def _message_reply(
-    product: Product, status: int, kind: str, body: bytes, retry_after: float | None
-) -> TransferResult:
-    """A JSON/HTML/text body: an error message, whatever the status says."""
-    data: Any = None
-    if kind == "application/json":
-        try:
-            data = json.loads(body or b"null")
-        except ValueError:
-            data = None
-    code = str(data.get("ErrorCode", "")) if isinstance(data, dict) else ""
-    if code in ("401", "403"):
-        message = _auth_message(int(code), product.backend)
-        return TransferResult(product.id, Outcome.AUTH, message, status_code=status)
-    detail = _snippet(body) or "empty"
-    if code.isdigit() and (int(code) == 429 or int(code) >= 500):
-        return TransferResult(
-            product.id,
-            Outcome.RETRY,
-            f"HTTP {status} carrying error {code}: {detail}",
-            retry_after=retry_after,
-            status_code=status,
-        )
+def classify_reply(
+    product: Product, response: requests.Response, offset: int = 0, *, backend: Backend
+) -> TransferResult | None:
+    """``None`` if the reply can be the product (or its continuation), else the outcome."""
+    verdict = classify_archive_reply(response, expected_size=product.size, offset=offset)
+    outcome = _OUTCOMES[verdict.kind]
+    if outcome is None:
+        return None
+    reason = verdict.reason
+    if outcome is Outcome.AUTH:
+        reason = auth_message(verdict, backend)
     return TransferResult(
         product.id,
-        Outcome.NOT_PRODUCT,
-        f"HTTP {status} with a {kind} body: {detail}",
-        status_code=status,
+        outcome,
+        reason,
+        retry_after=verdict.retry_after,
+        status_code=verdict.status,
+        restart=verdict.kind is ReplyKind.BAD_RANGE,
     )
+
+
+_OUTCOMES: dict[ReplyKind, Outcome | None] = {
+    ReplyKind.ARCHIVE: None,
+    ReplyKind.AUTH: Outcome.AUTH,
+    ReplyKind.TRANSIENT: Outcome.RETRY,
+    ReplyKind.NOT_ARCHIVE: Outcome.NOT_PRODUCT,
+    ReplyKind.BAD_RANGE: Outcome.RETRY,
+}
+
+
+def auth_message(verdict: ArchiveReply, backend: Backend) -> str:
+    return f"credentials refused by the archive ({verdict.reason}): {backend.credentials_hint}"
+
+
+def credentials_refused(exc: AuthenticationError, backend: Backend, product: Product) -> bool:
+    """Whether an authentication error concerns the account (stop the whole batch: every
+    product would fail the same way) or only this product's link (it fails alone).
+
+    A refusal by the server (HTTP 401/403) or one for a link on the backend's own origin is
+    about the account; one raised for a link to another origin (a download URL edited to
+    point elsewhere, which the backend refuses to send credentials to) is about the link.
+    """
+    if exc.status_code in (401, 403):
+        return True
+    return _origin(product.download_url) in ("", _origin(backend.base_url))
+
+
+def _origin(url: str) -> str:
+    parts = urlsplit(url or "")
+    return f"{parts.scheme}://{parts.netloc}".lower() if parts.netloc else ""
 
 
 def iter_body(response: requests.Response, size: int = CHUNK) -> Iterator[bytes]:
@@ -425,23 +524,6 @@ def iter_body(response: requests.Response, size: int = CHUNK) -> Iterator[bytes]
         yield data
 
 
-def _read_small(response: requests.Response, limit: int = 65536) -> bytes:
-    try:
-        data: bytes = response.raw.read(limit, decode_content=True)
-    except (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError):
-        return b""
-    return data
-
-
-def _auth_message(status: int, backend: str) -> str:
-    provider = backend.upper()
-    what = "username and password" if backend == "peps" else "API key"
-    return (
-        f"credentials refused by the archive (HTTP {status}): check the {what} for {backend} in "
-        f"your EODAG config (eodag.yml) or EODAG__{provider}__AUTH__CREDENTIALS__* variables"
-    )
-
-
 def _fsync_dir(path: Path) -> None:
     try:
         fd = os.open(path, os.O_RDONLY)
@@ -456,18 +538,39 @@ def _fsync_dir(path: Path) -> None:
 
 
 def run_transfer(job: TransferJob) -> TransferResult:
-    """One attempt; every error a server or network can cause becomes an outcome."""
-    attempt = _Attempt(job)
+    """One attempt; every error a server, a link or a name can cause becomes this product's
+    outcome (an unexpected one too: it fails this product, not the batch)."""
+    product = job.product
+    try:
+        attempt = _Attempt(job)
+    except PepsPlusError as exc:  # an unsafe name
+        return TransferResult(product.id, Outcome.FAILED, str(exc))
+    except Exception as exc:  # a record this code cannot handle
+        return TransferResult(product.id, Outcome.FAILED, _unexpected(product, exc))
     try:
         return attempt.run()
     except AuthenticationError as exc:
-        return attempt.result(Outcome.AUTH, str(exc))
+        refused = credentials_refused(exc, job.backend, product)
+        return attempt.result(Outcome.AUTH if refused else Outcome.FAILED, str(exc))
+    except BAD_URL_ERRORS as exc:
+        return attempt.result(
+            Outcome.FAILED, f"unusable download link {product.download_url[:200]!r} ({exc})"
+        )
     except NETWORK_ERRORS as exc:
         return attempt.result(Outcome.RETRY, f"request failed: {type(exc).__name__}: {exc}")
-    except DownloadError as exc:
+    except PepsPlusError as exc:  # DownloadError, a backend refusing this product's link...
         return attempt.result(Outcome.FAILED, str(exc))
     except OSError as exc:
         return attempt.result(Outcome.FAILED, f"file system error: {exc}")
+    except Exception as exc:
+        return attempt.result(Outcome.FAILED, _unexpected(product, exc))
     finally:
         if attempt.ledger is not None:
             attempt.ledger.close()
+
+
+def _unexpected(product: Product, exc: Exception) -> str:
+    """An error no rule foresaw: logged with its traceback at DEBUG, reported in one line, and
+    not retried (the same record would fail the same way)."""
+    logger.debug("%s: unexpected error in its transfer", product.id, exc_info=True)
+    return f"unexpected error: {type(exc).__name__}: {str(exc)[:200]}"

@@ -4,6 +4,7 @@ timeouts, concurrency bounds, resuming from the ledger, other executors."""
 from __future__ import annotations
 
 import concurrent.futures as cf
+import logging
 import time
 from pathlib import Path
 
@@ -73,6 +74,31 @@ def test_timeout_reports_unknown_and_stuck_products(staging_sandbox, tmp_path: P
     assert len(done) == 3
     text = report.format()
     assert unknown in text and stuck in text and "3 done" in text and "2 unavailable" in text
+
+
+def test_products_still_awaited_are_named_early(
+    staging_sandbox, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Issue 12: the user learns which products the run is waiting for, and why (restore
+    asked when, archive status), while it waits: not only when the timeout expires."""
+    catalogue = staging_catalogue(3, size_range=(50_000, 60_000), offline=0.7, seed=11)
+    stuck = next(e.name for e in catalogue if e.storage == "tape")
+    sb = staging_sandbox(catalogue, never_finish=frozenset({stuck}))
+    backend = peps_backend(sb)
+    with caplog.at_level(logging.INFO, logger="eodag_peps_plus.staging"):
+        report = downloader(backend, tmp_path, timeout=2.0, report_every=0.5).download(
+            all_products(backend)
+        )
+    by_id = {p.id: p for p in report.products}
+    assert by_id[stuck].status is DownloadStatus.UNAVAILABLE, report.format()
+    assert by_id[stuck].restore_sent_at is not None
+    messages = [r.getMessage() for r in caplog.records]
+    notes = [i for i, m in enumerate(messages) if m.startswith("still waiting for")]
+    expired = next(i for i, m in enumerate(messages) if "-> unavailable" in m)
+    assert notes and notes[0] < expired, messages
+    first = messages[notes[0]]
+    assert stuck in first and "restore" in first and " UTC" in first and "staging" in first
+    assert "restore under way (requested at " in by_id[stuck].reason
 
 
 def test_timeout_zero_still_asks_restores(staging_sandbox, small_catalogue, tmp_path: Path) -> None:

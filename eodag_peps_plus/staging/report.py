@@ -1,0 +1,77 @@
+"""What a download run reports: one status and one reason per product, then totals."""
+
+from __future__ import annotations
+
+import collections
+import dataclasses
+import enum
+
+from ..product import Availability
+
+
+class DownloadStatus(str, enum.Enum):
+    OFFLINE = "offline"  # on tape, restore not asked yet
+    RESTORING = "restoring"  # restore asked (by us or someone else), waiting
+    ONLINE = "online"  # on disk, waiting for a transfer slot (or a retry)
+    DOWNLOADING = "downloading"
+    DONE = "done"
+    FAILED = "failed"  # gave up after retries, or not fixable by retrying
+    UNAVAILABLE = "unavailable"  # still not online when the timeout expired
+
+    @property
+    def final(self) -> bool:
+        return self in (DownloadStatus.DONE, DownloadStatus.FAILED, DownloadStatus.UNAVAILABLE)
+
+
+@dataclasses.dataclass
+class ProductReport:
+    """What happened to one product."""
+
+    id: str
+    status: DownloadStatus
+    reason: str
+    path: str | None = None
+    availability: Availability = Availability.UNKNOWN
+    size: int | None = None
+    restore_requested: bool = False
+    attempts: int = 0
+    received: int = 0
+    #: What the archive on disk was verified against: ``size``, ``MD5``, ``zip directory``
+    #: (central directory readable), ``zip CRCs`` (every member's CRC, when there is no MD5).
+    checks: tuple[str, ...] = ()
+    #: When the archive acknowledged the restore request (seconds since the epoch).
+    restore_sent_at: float | None = None
+
+
+@dataclasses.dataclass
+class DownloadReport:
+    products: list[ProductReport]
+    elapsed: float
+
+    def with_status(self, *statuses: DownloadStatus) -> list[ProductReport]:
+        return [p for p in self.products if p.status in statuses]
+
+    @property
+    def done(self) -> list[ProductReport]:
+        return self.with_status(DownloadStatus.DONE)
+
+    @property
+    def paths(self) -> list[str]:
+        return [p.path for p in self.done if p.path]
+
+    @property
+    def ok(self) -> bool:
+        return all(p.status is DownloadStatus.DONE for p in self.products)
+
+    def counts(self) -> dict[str, int]:
+        return dict(collections.Counter(p.status.value for p in self.products))
+
+    def format(self) -> str:
+        """A plain-text table, one line per product, then totals."""
+        width = max([len(p.id) for p in self.products] + [7])
+        lines = [f"{'product'.ljust(width)}  {'status':<11}  reason", "-" * (width + 40)]
+        for p in self.products:
+            lines.append(f"{p.id.ljust(width)}  {p.status.value:<11}  {p.reason}")
+        totals = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
+        lines.append(f"{len(self.products)} product(s) in {self.elapsed:.1f} s: {totals}")
+        return "\n".join(lines)
