@@ -15,6 +15,12 @@ from ..product import Product
 from .common import QUERY_OPTION_NAMES, backend_options, build_query, open_backend, query_options
 
 
+def _float_option(name: str, default: float, minimum: float, text: str) -> Any:
+    return click.option(
+        name, type=click.FloatRange(min=minimum), default=default, show_default=True, help=text
+    )
+
+
 def register(group: click.Group) -> None:
     group.add_command(download)
 
@@ -115,22 +121,19 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     type=click.Path(file_okay=False, path_type=Path),
     help="Keep the ledger here instead of the output folder.",
 )
-@click.option(
-    "--stall-timeout", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-    help="Seconds without a byte after which a transfer is cut and resumed with Range.",
+@_float_option(
+    "--stall-timeout", 60.0, 0.1,
+    "Seconds without a byte after which a transfer is cut and resumed with Range.",
 )  # fmt: skip
-@click.option(
-    "--min-rate", type=click.FloatRange(min=0), default=1024.0, show_default=True,
-    help="Bytes/s a transfer must keep over --rate-window seconds, else it is cut and "
-    "resumed (0: no minimum).",
+@_float_option(
+    "--min-rate", 1024.0, 0.0,
+    "Bytes/s a transfer must keep over --rate-window seconds, else it is cut and resumed "
+    "(0: no minimum).",
 )  # fmt: skip
-@click.option(
-    "--rate-window", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-    help="Seconds over which --min-rate is measured.",
-)  # fmt: skip
-@click.option(
-    "--report-every", type=click.FloatRange(min=0.1), default=60.0, show_default=True,
-    help="Seconds between the lines saying which products are still awaited, and why.",
+@_float_option("--rate-window", 60.0, 0.1, "Seconds over which --min-rate is measured.")
+@_float_option(
+    "--report-every", 60.0, 0.1,
+    "Seconds between the lines saying which products are still awaited, and why.",
 )  # fmt: skip
 @click.option("--poll-initial", type=click.FloatRange(min=0.01), default=5.0, hidden=True)
 @click.option("--poll-max", type=click.FloatRange(min=0.01), default=60.0, hidden=True)

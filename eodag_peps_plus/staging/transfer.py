@@ -278,13 +278,7 @@ class _Attempt:
                     stalled = guard.check(now, received)
                     if stalled:
                         out.flush()
-                        return self.result(
-                            Outcome.RETRY,
-                            f"{stalled} after {position} bytes; resuming",
-                            received=received,
-                            resumed_from=start,
-                            stalled=True,
-                        )
+                        return self._cut(f"{stalled} after {position} bytes", received, start)
                     if self.ledger is not None and now - last_renew > RENEW_EVERY:
                         self.ledger.renew(self.name, self.job.owner, lease=self.job.lease)
                         last_renew = now
@@ -299,14 +293,8 @@ class _Attempt:
                 out.flush()
                 os.fsync(out.fileno())
         except STALL_ERRORS as exc:
-            return self.result(
-                Outcome.RETRY,
-                f"stalled: no byte for {self.job.stall_timeout:g} s after {position} bytes "
-                f"({type(exc).__name__}); resuming",
-                received=received,
-                resumed_from=start,
-                stalled=True,
-            )
+            why = f"stalled: no byte for {self.job.stall_timeout:g} s after {position} bytes"
+            return self._cut(f"{why} ({type(exc).__name__})", received, start)
         except NETWORK_ERRORS as exc:
             total = self.size if self.size is not None else "?"
             return self.result(
@@ -384,6 +372,16 @@ class _Attempt:
             received=received,
             resumed_from=resumed_from,
             checks=tuple(checks),
+        )
+
+    def _cut(self, reason: str, received: int, start: int) -> TransferResult:
+        """A stalled transfer: the part file is kept for a ``Range`` resume."""
+        return self.result(
+            Outcome.RETRY,
+            f"{reason}; resuming",
+            received=received,
+            resumed_from=start,
+            stalled=True,
         )
 
     def _forget_part(self) -> None:
@@ -502,7 +500,7 @@ def credentials_refused(exc: AuthenticationError, backend: Backend, product: Pro
     """
     if exc.status_code in (401, 403):
         return True
-    return _origin(product.download_url) in ("", _origin(backend.base_url))
+    return _origin(product.download_url) == _origin(backend.base_url)
 
 
 def _origin(url: str) -> str:
