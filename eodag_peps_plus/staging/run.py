@@ -14,7 +14,7 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AuthenticationError, PepsPlusError
+from ..exceptions import AuthenticationError, ForeignOriginError, PepsPlusError
 from ..product import Availability, Product
 from .extract import clean_leftovers, extract_archive, name_problem, safe_dir
 from .ledger import Ledger, new_owner
@@ -27,6 +27,7 @@ from .transfer import (
     TransferResult,
     credentials_refused,
     file_md5,
+    link_problem,
     run_transfer,
     zip_path,
 )
@@ -158,6 +159,10 @@ class _Run:
                 shown = product.id if len(product.id) <= 80 else product.id[:80] + "..."
                 self.set(t, DownloadStatus.FAILED, f"cannot be saved: its name {problem}")
                 logger.warning("%r: refused as a file name (%s)", shown, problem)
+                continue
+            problem = link_problem(product.download_url)
+            if problem is not None:
+                self.set(t, DownloadStatus.FAILED, problem)
                 continue
             row = self.ledger.ensure(product.id, product.size, product.md5)
             t.availability = product.availability
@@ -399,6 +404,10 @@ class _Run:
                 return
             self.ledger.unclaim_restore(t.id, t.previous_restore)
             self.set(t, DownloadStatus.FAILED, f"restore request refused: {exc}")
+            return
+        except ForeignOriginError as exc:  # nothing was sent: the link is the problem
+            self.ledger.unclaim_restore(t.id, t.previous_restore)
+            self.set(t, DownloadStatus.FAILED, str(exc))
             return
         except BAD_URL_ERRORS as exc:
             self.ledger.unclaim_restore(t.id, t.previous_restore)

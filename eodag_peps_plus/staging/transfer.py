@@ -90,6 +90,7 @@ __all__ = [
     "check_zip",
     "classify_reply",
     "credentials_refused",
+    "link_problem",
     "parse_retry_after",
     "run_transfer",
 ]
@@ -501,6 +502,20 @@ def credentials_refused(exc: AuthenticationError, backend: Backend, product: Pro
     if exc.status_code in (401, 403):
         return True
     return _origin(product.download_url) == _origin(backend.base_url)
+
+
+def link_problem(url: str) -> str | None:
+    """Why a download link cannot be fetched at all (checked before anything is sent), or
+    ``None``; whether the credentials may go there is the backend's decision."""
+    shown = repr(url[:200] + "..." if len(url) > 200 else url)
+    try:
+        parts = urlsplit(url)
+        parts.port  # noqa: B018 - raises on a port that is not a number
+    except ValueError as exc:
+        return f"unusable download link {shown} ({exc})"
+    if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        return f"unusable download link {shown}: not an http(s) URL"
+    return None
 
 
 def _origin(url: str) -> str:

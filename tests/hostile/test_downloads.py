@@ -169,8 +169,8 @@ def test_bad_link_fails_alone_at_once(hostile: HostileServer, tmp_path: Path, li
     found = by_id(report)
     assert found[GOOD].status is DownloadStatus.DONE, report.format()
     bad = found["S1A_BAD_LINK"]
-    assert bad.status is DownloadStatus.FAILED and bad.attempts == 1, report.format()
-    assert "link" in bad.reason
+    assert bad.status is DownloadStatus.FAILED and bad.attempts <= 1, report.format()
+    assert "unusable download link" in bad.reason
 
 
 def test_unexpected_error_fails_alone_at_once(hostile: HostileServer, tmp_path: Path) -> None:
@@ -188,7 +188,6 @@ def test_unexpected_error_fails_alone_at_once(hostile: HostileServer, tmp_path: 
     assert "unexpected error" in found["S1A_ODD_RECORD"].reason
 
 
-@pytest.mark.xfail(strict=False, reason="lead's origin binding")
 def test_foreign_link_fails_alone_without_credentials(
     hostile: HostileServer, collector: Collector, tmp_path: Path
 ) -> None:
