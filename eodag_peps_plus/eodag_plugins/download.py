@@ -64,6 +64,7 @@ from ..http_io import Credentials, OriginBoundAuth
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
 from ..staging.stream import open_stream, wait_until_online
+from ..staging.transfer import STALL_TIMEOUT
 from .convert import from_eoproduct
 
 logger = logging.getLogger(__name__)
@@ -322,7 +323,8 @@ class StagingDownload(Download):
                 "its restore was requested"
             )
         try:
-            stream = open_stream(backend, ours, byte_range)
+            stall = float(self._option(kwargs, "stall_timeout", STALL_TIMEOUT))
+            stream = open_stream(backend, ours, byte_range, stall_timeout=stall)
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         except ProductNotAvailableError as exc:

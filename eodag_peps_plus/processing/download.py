@@ -115,6 +115,10 @@ def download_results(
 
 def present(result: ResultFile, out_dir: Path) -> bool:
     """Already on disk (the legacy scripts skipped files by name; we also check the size)."""
+    from ..staging.extract import name_problem
+
+    if name_problem(result.filename[: -len(".zip")]) is not None:
+        return False  # the downloader refuses it, and says why
     target = out_dir / result.filename
     if not target.is_file() or target.stat().st_size == 0:
         return False

@@ -398,34 +398,8 @@ class _Run:
         t.restore_future = None
         try:
             revealed = future.result()
-        except AuthenticationError as exc:
-            if credentials_refused(exc, self.cfg.backend, t.product):
-                self.fatal = exc
-                return
-            self.ledger.unclaim_restore(t.id, t.previous_restore)
-            self.set(t, DownloadStatus.FAILED, f"restore request refused: {exc}")
-            return
-        except ForeignOriginError as exc:  # nothing was sent: the link is the problem
-            self.ledger.unclaim_restore(t.id, t.previous_restore)
-            self.set(t, DownloadStatus.FAILED, str(exc))
-            return
-        except BAD_URL_ERRORS as exc:
-            self.ledger.unclaim_restore(t.id, t.previous_restore)
-            self.set(t, DownloadStatus.FAILED, f"unusable download link ({exc})")
-            return
-        except Exception as exc:  # network or server error: the request may not have landed
-            self.ledger.unclaim_restore(t.id, t.previous_restore)
-            t.restore_errors += 1
-            if t.restore_errors >= self.cfg.max_attempts:
-                self.set(
-                    t,
-                    DownloadStatus.FAILED,
-                    f"restore request failed {t.restore_errors} times: {exc}",
-                )
-                return
-            t.restore_asked = False
-            t.not_before = time.monotonic() + self.backoff(t.restore_errors)
-            self.set(t, DownloadStatus.OFFLINE, f"restore request failed ({exc}); retrying")
+        except Exception as exc:
+            self.restore_failed(t, exc)
             return
         self.ledger.confirm_restore(t.id)
         t.restore_sent_at = time.time()
@@ -434,6 +408,31 @@ class _Run:
             self.set(t, DownloadStatus.ONLINE, "online (the archive served data)")
         elif revealed is not None and t.availability is not Availability.UNKNOWN:
             t.availability = revealed
+
+    def restore_failed(self, t: _Track, exc: Exception) -> None:
+        """A restore request that raised: the account refused stops the run; a link refused or
+        unusable fails this product at once; anything else (network, server) is retried."""
+        if isinstance(exc, AuthenticationError) and credentials_refused(
+            exc, self.cfg.backend, t.product
+        ):
+            self.fatal = exc
+            return
+        self.ledger.unclaim_restore(t.id, t.previous_restore)  # it may not have landed
+        if isinstance(exc, (AuthenticationError, ForeignOriginError)):
+            self.set(t, DownloadStatus.FAILED, f"restore request refused: {exc}")
+            return
+        if isinstance(exc, BAD_URL_ERRORS):
+            self.set(t, DownloadStatus.FAILED, f"unusable download link ({exc})")
+            return
+        t.restore_errors += 1
+        if t.restore_errors >= self.cfg.max_attempts:
+            self.set(
+                t, DownloadStatus.FAILED, f"restore request failed {t.restore_errors} times: {exc}"
+            )
+            return
+        t.restore_asked = False
+        t.not_before = time.monotonic() + self.backoff(t.restore_errors)
+        self.set(t, DownloadStatus.OFFLINE, f"restore request failed ({exc}); retrying")
 
     # -- polling ------------------------------------------------------------------------------
     def waiting(self) -> list[_Track]:

@@ -15,7 +15,14 @@ import requests
 from ..backends.base import Backend
 from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
 from ..product import Availability, Product
-from .transfer import Outcome, classify_reply, iter_body
+from .transfer import (
+    NETWORK_ERRORS,
+    STALL_TIMEOUT,
+    Outcome,
+    classify_reply,
+    iter_body,
+    set_read_timeout,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -58,7 +65,11 @@ class ArchiveStream:
 
 
 def open_stream(
-    backend: Backend, product: Product, byte_range: tuple[int | None, int | None] = (None, None)
+    backend: Backend,
+    product: Product,
+    byte_range: tuple[int | None, int | None] = (None, None),
+    *,
+    stall_timeout: float = STALL_TIMEOUT,
 ) -> ArchiveStream:
     """Open the archive of an online product for streaming.
 
@@ -67,6 +78,7 @@ def open_stream(
         product: the product; its catalogue size and MD5 are checked when known.
         byte_range: ``(start, end)``, inclusive, ``None`` for open ends; partial streams are
             length-checked only.
+        stall_timeout: seconds without a byte after which reading the stream fails.
 
     Returns:
         The stream, with its length when the catalogue gives a size.
@@ -88,6 +100,7 @@ def open_stream(
     if offset and response.status_code != 206:
         response.close()
         raise DownloadError(f"{product.id}: the server ignored the byte range")
+    set_read_timeout(response, stall_timeout)
     size = product.size
     length = (size - offset) if size is not None else None
     if end is not None and length is not None:
@@ -107,15 +120,20 @@ def verified_chunks(
     sent = 0
     started = time.monotonic()
     with response:
-        for chunk in iter_body(response):
-            if length is not None and sent + len(chunk) > length:
-                chunk = chunk[: length - sent]
-            if whole:
-                digest.update(chunk)
-            sent += len(chunk)
-            yield chunk
-            if length is not None and sent >= length:
-                break
+        try:
+            for chunk in iter_body(response):
+                if length is not None and sent + len(chunk) > length:
+                    chunk = chunk[: length - sent]
+                if whole:
+                    digest.update(chunk)
+                sent += len(chunk)
+                yield chunk
+                if length is not None and sent >= length:
+                    break
+        except NETWORK_ERRORS as exc:  # a stall or a dropped connection
+            raise DownloadError(
+                f"{product.id}: stream interrupted after {sent} bytes ({type(exc).__name__})"
+            ) from None
     if length is not None and sent != length:
         raise DownloadError(f"{product.id}: stream ended after {sent} of {length} bytes")
     if whole and product.md5 and digest.hexdigest() != product.md5:

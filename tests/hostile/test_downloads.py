@@ -157,6 +157,19 @@ def test_unsafe_maja_result_fails_alone(hostile: HostileServer, tmp_path: Path) 
     assert not (tmp_path / "escaped.zip").exists()
 
 
+def test_unsafe_maja_result_is_never_present(tmp_path: Path) -> None:
+    """An absolute result name must not make a file outside the folder count as fetched."""
+    from eodag_peps_plus.processing.base import ResultFile
+    from eodag_peps_plus.processing.download import present
+
+    outside = tmp_path / "outside.zip"
+    outside.write_bytes(make_zip())
+    folder = tmp_path / "l2a"
+    folder.mkdir()
+    result = ResultFile(str(tmp_path / "outside"), "http://127.0.0.1:9/x.zip")
+    assert not present(result, folder)
+
+
 # -- per-product isolation: links and unexpected errors -----------------------------------------
 @pytest.mark.parametrize("link", ["not a url", "ftp://127.0.0.1/x.zip", "http://[::1"])
 def test_bad_link_fails_alone_at_once(hostile: HostileServer, tmp_path: Path, link: str) -> None:
@@ -203,6 +216,24 @@ def test_foreign_link_fails_alone_without_credentials(
     assert found[GOOD].status is DownloadStatus.DONE, report.format()
     assert found["S2B_FOREIGN"].status is not DownloadStatus.DONE, report.format()
     assert not (tmp_path / "S2B_FOREIGN.zip").exists()
+
+
+def test_foreign_restore_link_fails_alone_at_once(
+    hostile: HostileServer, collector: Collector, tmp_path: Path
+) -> None:
+    """An offline product whose link names another host: its restore request is refused
+    before anything is sent, the product fails at once (no retry loop), the rest goes on."""
+    data = make_zip()
+    foreign = product("S2B_FOREIGN_TAPE", f"{collector.url}/restore.zip", data)
+    foreign.availability = Availability.OFFLINE
+    products = [foreign, product(GOOD, serve(hostile, "/g", data), data)]
+    report = run(peps(hostile), tmp_path, products, timeout=10.0)
+    found = by_id(report)
+    assert found[GOOD].status is DownloadStatus.DONE, report.format()
+    entry = found["S2B_FOREIGN_TAPE"]
+    assert entry.status is DownloadStatus.FAILED, report.format()
+    assert entry.reason.startswith("restore request refused") and collector.url in entry.reason
+    assert collector.requests == []
 
 
 # -- integrity without a catalogue checksum -----------------------------------------------------
@@ -307,6 +338,28 @@ def test_silent_server_is_cut_and_resumed(
     )
     assert seen[-1].headers.get("Range") == "bytes=1000-"
     assert "no byte for 0.5 s" in caplog.text
+
+
+def test_silent_server_cannot_hold_a_stream(hostile: HostileServer) -> None:
+    """EODAG's ``stream_download`` path: a stalled body ends in one clear error."""
+    from eodag_peps_plus.exceptions import DownloadError
+    from eodag_peps_plus.staging.stream import open_stream
+
+    def silent(data: bytes) -> Iterator[bytes]:
+        yield data[:1000]
+        time.sleep(8.0)
+        yield data[1000:]
+
+    data = make_zip()
+    _slow_route(hostile, "/stream", data, silent)
+    stream = open_stream(
+        peps(hostile), product(GOOD, f"{hostile.url}/stream", data), stall_timeout=0.5
+    )
+    received = 0
+    with pytest.raises(DownloadError, match="interrupted after 1000 bytes"):
+        for chunk in stream.chunks:
+            received += len(chunk)
+    assert received == 1000
 
 
 def test_dripping_server_cannot_hold_a_transfer(

@@ -149,3 +149,30 @@ def test_interrupted_run_keeps_part_and_claim_is_released(staging_sandbox, tmp_p
     report = downloader(backend, tmp_path).download(products)
     assert report.ok and "resumed at byte" in report.products[0].reason
     assert md5_of(tmp_path / f"{name}.zip") == products[0].md5
+
+
+def test_ledger_from_before_restore_confirmations_keeps_its_requests(tmp_path: Path) -> None:
+    """An older ledger (no ``restore_sent_at``): its recorded requests count as sent, as that
+    version assumed, so upgrading does not ask every restore again."""
+    import sqlite3
+
+    path = tmp_path / LEDGER_NAME
+    db = sqlite3.connect(path)
+    db.execute(
+        "CREATE TABLE products (id TEXT PRIMARY KEY, size INTEGER, md5 TEXT, status TEXT NOT "
+        "NULL DEFAULT 'offline', reason TEXT, restore_asked_at REAL, restore_asks INTEGER NOT "
+        "NULL DEFAULT 0, validator TEXT, owner TEXT, lease_until REAL, file_size INTEGER, "
+        "file_mtime_ns INTEGER, extracted INTEGER NOT NULL DEFAULT 0, updated_at REAL NOT NULL)"
+    )
+    asked = time.time() - 60
+    db.execute(
+        "INSERT INTO products (id, restore_asked_at, restore_asks, updated_at) VALUES (?, ?, 1, ?)",
+        ("S2A_OLD", asked, asked),
+    )
+    db.commit()
+    db.close()
+    ledger = Ledger(path)
+    row = ledger.get("S2A_OLD")
+    assert row is not None and row.restore_sent_at == asked
+    assert row.restore_sent_within(1800.0)
+    assert not ledger.claim_restore("S2A_OLD", retry_after=1800.0)
