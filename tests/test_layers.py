@@ -15,7 +15,8 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eodag_peps_plus"
 #: Top-level module or folder of the package -> its layer (lower = more basic).
 LAYERS: dict[str, int] = {
     **dict.fromkeys(
-        ["<root>", "_lazy", "exceptions", "files", "http_io", "query", "product", "vocabulary", "stac",
+        ["<root>", "_lazy", "exceptions", "files", "http_io", "archive_reply", "query", "product",
+         "vocabulary", "stac",
          "collection_names", "schemas"],
         0,
     ),
