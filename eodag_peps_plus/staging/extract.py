@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
 
@@ -51,6 +52,12 @@ def name_problem(name: str) -> str | None:
     if len(name.encode("utf-8")) > MAX_NAME_BYTES:
         return f"it is longer than {MAX_NAME_BYTES} bytes"
     return None
+
+
+def file_key(name: str) -> str:
+    """Names with the same key are the same file somewhere: Windows and macOS ignore letter
+    case, and macOS normalises Unicode."""
+    return unicodedata.normalize("NFC", name).casefold()
 
 
 def safe_name(name: str) -> str:

@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AuthenticationError, ForeignOriginError, PepsPlusError
 from ..product import Availability, Product
-from .extract import clean_leftovers, extract_archive, name_problem, safe_dir
+from .extract import clean_leftovers, extract_archive, file_key, name_problem, safe_dir
 from .ledger import Ledger, new_owner
 from .progress import Progress
 from .report import DownloadReport, DownloadStatus, ProductReport
@@ -152,9 +152,16 @@ class _Run:
     def prepare(self) -> None:
         """Skip what is on disk already; take every other product's state from the catalogue
         record and the ledger (a restore asked by an earlier run is not asked again)."""
+        names: dict[str, str] = {}
         for t in self.tracks:
             product = t.product
             problem = name_problem(product.id)
+            first = names.setdefault(file_key(product.id), product.id)
+            if problem is None and first != product.id:
+                problem = (
+                    f"differs from {first!r} only by letter case or Unicode form (the same file "
+                    "on Windows and macOS)"
+                )
             if problem is not None:  # this product fails alone; the batch goes on
                 shown = product.id if len(product.id) <= 80 else product.id[:80] + "..."
                 self.set(t, DownloadStatus.FAILED, f"cannot be saved: its name {problem}")

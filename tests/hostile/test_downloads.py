@@ -138,6 +138,22 @@ def test_unsafe_name_fails_alone(hostile: HostileServer, tmp_path: Path, evil: s
     assert sorted(p.name for p in out.iterdir()) == [LEDGER_NAME, f"{GOOD}.zip"]
 
 
+def test_names_equal_but_for_case_fail_alone(hostile: HostileServer, tmp_path: Path) -> None:
+    """``ABC`` and ``abc`` are one file on Windows and macOS: the second one fails alone
+    instead of both writing the same file."""
+    data = make_zip()
+    twin = GOOD.lower()
+    products = [
+        product(GOOD, serve(hostile, "/g", data), data),
+        product(twin, serve(hostile, "/t", data), data),
+    ]
+    report = run(peps(hostile), tmp_path, products)
+    found = by_id(report)
+    assert found[GOOD].status is DownloadStatus.DONE, report.format()
+    assert found[twin].status is DownloadStatus.FAILED and "letter case" in found[twin].reason
+    assert not (tmp_path / f"{twin}.zip").exists()
+
+
 def test_unsafe_maja_result_fails_alone(hostile: HostileServer, tmp_path: Path) -> None:
     """``maja fetch``: a result name from the server that cannot be a file name."""
     from eodag_peps_plus.processing import processing_for
