@@ -14,10 +14,11 @@ import logging
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AuthenticationError, ForeignOriginError, PepsPlusError
+from ..exceptions import AuthenticationError, ForeignOriginError
 from ..product import Availability, Product
-from .extract import clean_leftovers, extract_archive, file_key, name_problem, safe_dir
-from .ledger import Ledger, new_owner
+from .extract import file_key, name_problem
+from .ledger import Ledger, LedgerRow, new_owner
+from .on_disk import complete_copy
 from .progress import Progress
 from .report import DownloadReport, DownloadStatus, ProductReport
 from .transfer import (
@@ -26,10 +27,8 @@ from .transfer import (
     TransferJob,
     TransferResult,
     credentials_refused,
-    file_md5,
     link_problem,
     run_transfer,
-    zip_path,
 )
 
 if TYPE_CHECKING:
@@ -173,7 +172,7 @@ class _Run:
                 continue
             row = self.ledger.ensure(product.id, product.size, product.md5)
             t.availability = product.availability
-            on_disk = self.complete_on_disk(t, row.file_size, row.file_mtime_ns, row.extracted)
+            on_disk = self.complete_on_disk(t, row)
             if on_disk is not None:
                 t.path = on_disk
                 checks = ", ".join(t.checks) or "folder present"
@@ -196,56 +195,20 @@ class _Run:
                     t, DownloadStatus.OFFLINE, f"{product.availability.value} in the catalogue"
                 )
 
-    def complete_on_disk(
-        self, t: _Track, size: int | None, mtime_ns: int | None, extracted: bool
-    ) -> str | None:
-        """The path of a complete copy: ``<name>.SAFE`` (legacy layout), or ``<name>.zip``
-        whose length and MD5 match the catalogue (re-hashed unless the ledger recorded this
-        very file)."""
-        out = self.cfg.output_dir
-        name = t.id
-        safe = out / safe_dir(name)
-        archive = zip_path(out, name)
-        clean_leftovers(out, name)
-        if safe.is_dir() and (
-            extracted or (safe / "manifest.safe").exists() or not archive.exists()
-        ):
-            if self.cfg.delete_archive and archive.exists() and extracted:
-                archive.unlink(missing_ok=True)
-            return str(safe)
-        if not archive.is_file():
+    def complete_on_disk(self, t: _Track, row: LedgerRow) -> str | None:
+        """The path of a complete, verified copy of ``t`` already on disk, if any."""
+        found = complete_copy(
+            t.product,
+            self.cfg.output_dir,
+            self.ledger,
+            row,
+            extract=self.cfg.extract,
+            delete_archive=self.cfg.delete_archive,
+        )
+        if found is None:
             return None
-        info = archive.stat()
-        expected_size, expected_md5 = t.product.size, t.product.md5
-        if expected_size is not None and info.st_size != expected_size:
-            logger.warning(
-                "%s exists but has %d bytes, not %d: fetching it again",
-                archive,
-                info.st_size,
-                expected_size,
-            )
-            return None
-        if size == info.st_size and mtime_ns == info.st_mtime_ns:
-            t.checks = ("verified by an earlier run",)
-        elif expected_md5 is not None:
-            if file_md5(archive).hexdigest() != expected_md5.lower():
-                logger.warning(
-                    "%s exists but its MD5 does not match the catalogue: fetching it again", archive
-                )
-                return None
-            self.ledger.mark_done(name, info.st_size, info.st_mtime_ns)
-            t.checks = ("size", "MD5") if expected_size is not None else ("MD5",)
-        else:
-            return None  # nothing to verify it against: do not trust it
-        if self.cfg.extract:
-            try:
-                folder = extract_archive(archive, name, delete_archive=self.cfg.delete_archive)
-            except PepsPlusError as exc:
-                logger.warning("%s: %s", name, exc)
-                return None
-            self.ledger.mark_extracted(name)
-            return str(folder)
-        return str(archive)
+        t.checks = found.checks
+        return found.path
 
     # -- the loop -----------------------------------------------------------------------------
     def loop(self) -> None:
@@ -548,7 +511,7 @@ class _Run:
         """Another process is fetching it: check back later whether it finished."""
         row = self.ledger.get(t.id)
         if row is not None and row.status == "done":
-            path = self.complete_on_disk(t, row.file_size, row.file_mtime_ns, row.extracted)
+            path = self.complete_on_disk(t, row)
             if path is not None:
                 t.path = path
                 self.set(t, DownloadStatus.DONE, "downloaded by another process")
