@@ -99,6 +99,20 @@ def by_id(report: DownloadReport) -> dict[str, Any]:
     return {p.id: p for p in report.products}
 
 
+def alone(
+    server: HostileServer, out: Path, odd: Product, **options: Any
+) -> tuple[DownloadReport, Any]:
+    """Run ``odd`` in a batch with a good product; the good one must be downloaded and
+    verified whatever ``odd`` does. Returns the report and ``odd``'s entry."""
+    data = make_zip()
+    good = product(GOOD, serve(server, "/good-one", data), data)
+    report = run(peps(server), out, [good, odd], **options)
+    found = by_id(report)
+    assert found[GOOD].status is DownloadStatus.DONE, report.format()
+    assert (out / f"{GOOD}.zip").read_bytes() == data
+    return report, found[odd.id]
+
+
 # -- per-product isolation: unsafe names --------------------------------------------------------
 UNSAFE = [
     "../evil",
@@ -124,15 +138,7 @@ UNSAFE = [
 def test_unsafe_name_fails_alone(hostile: HostileServer, tmp_path: Path, evil: str) -> None:
     data = make_zip()
     out = tmp_path / "out"
-    products = [
-        product(evil, serve(hostile, "/dl/evil", data), data),
-        product(GOOD, serve(hostile, "/dl/good", data), data),
-    ]
-    report = run(peps(hostile), out, products)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    assert (out / f"{GOOD}.zip").read_bytes() == data
-    bad = found[evil]
+    report, bad = alone(hostile, out, product(evil, serve(hostile, "/dl/evil", data), data))
     assert bad.status is DownloadStatus.FAILED and "name" in bad.reason, report.format()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out"]  # nothing written beside it
     assert sorted(p.name for p in out.iterdir()) == [LEDGER_NAME, f"{GOOD}.zip"]
@@ -143,14 +149,8 @@ def test_names_equal_but_for_case_fail_alone(hostile: HostileServer, tmp_path: P
     instead of both writing the same file."""
     data = make_zip()
     twin = GOOD.lower()
-    products = [
-        product(GOOD, serve(hostile, "/g", data), data),
-        product(twin, serve(hostile, "/t", data), data),
-    ]
-    report = run(peps(hostile), tmp_path, products)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    assert found[twin].status is DownloadStatus.FAILED and "letter case" in found[twin].reason
+    report, entry = alone(hostile, tmp_path, product(twin, serve(hostile, "/t", data), data))
+    assert entry.status is DownloadStatus.FAILED and "letter case" in entry.reason
     assert not (tmp_path / f"{twin}.zip").exists()
 
 
@@ -189,15 +189,7 @@ def test_unsafe_maja_result_is_never_present(tmp_path: Path) -> None:
 # -- per-product isolation: links and unexpected errors -----------------------------------------
 @pytest.mark.parametrize("link", ["not a url", "ftp://127.0.0.1/x.zip", "http://[::1"])
 def test_bad_link_fails_alone_at_once(hostile: HostileServer, tmp_path: Path, link: str) -> None:
-    data = make_zip()
-    products = [
-        product("S1A_BAD_LINK", link, data),
-        product(GOOD, serve(hostile, "/g", data), data),
-    ]
-    report = run(peps(hostile), tmp_path, products)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    bad = found["S1A_BAD_LINK"]
+    report, bad = alone(hostile, tmp_path, product("S1A_BAD_LINK", link, make_zip()))
     assert bad.status is DownloadStatus.FAILED and bad.attempts <= 1, report.format()
     assert "unusable download link" in bad.reason
 
@@ -208,13 +200,9 @@ def test_unexpected_error_fails_alone_at_once(hostile: HostileServer, tmp_path: 
     data = make_zip()
     odd = product("S1A_ODD_RECORD", serve(hostile, "/odd", data), data)
     odd.md5 = 12345  # type: ignore[assignment]
-    products = [odd, product(GOOD, serve(hostile, "/g", data), data)]
-    report = run(peps(hostile), tmp_path, products)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    assert found["S1A_ODD_RECORD"].status is DownloadStatus.FAILED, report.format()
-    assert found["S1A_ODD_RECORD"].attempts == 1
-    assert "unexpected error" in found["S1A_ODD_RECORD"].reason
+    report, entry = alone(hostile, tmp_path, odd)
+    assert entry.status is DownloadStatus.FAILED and entry.attempts == 1, report.format()
+    assert "unexpected error" in entry.reason
 
 
 def test_foreign_link_fails_alone_without_credentials(
@@ -222,15 +210,9 @@ def test_foreign_link_fails_alone_without_credentials(
 ) -> None:
     """A download link edited to point at another host: that product fails alone, and the
     foreign host never sees the password (the ``collector`` fails the test if it does)."""
-    data = make_zip()
-    products = [
-        product("S2B_FOREIGN", f"{collector.url}/steal.zip", data),
-        product(GOOD, serve(hostile, "/g", data), data),
-    ]
-    report = run(peps(hostile), tmp_path, products, timeout=5.0)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    assert found["S2B_FOREIGN"].status is not DownloadStatus.DONE, report.format()
+    foreign = product("S2B_FOREIGN", f"{collector.url}/steal.zip", make_zip())
+    report, entry = alone(hostile, tmp_path, foreign, timeout=5.0)
+    assert entry.status is not DownloadStatus.DONE, report.format()
     assert not (tmp_path / "S2B_FOREIGN.zip").exists()
 
 
@@ -239,14 +221,9 @@ def test_foreign_restore_link_fails_alone_at_once(
 ) -> None:
     """An offline product whose link names another host: its restore request is refused
     before anything is sent, the product fails at once (no retry loop), the rest goes on."""
-    data = make_zip()
-    foreign = product("S2B_FOREIGN_TAPE", f"{collector.url}/restore.zip", data)
+    foreign = product("S2B_FOREIGN_TAPE", f"{collector.url}/restore.zip", make_zip())
     foreign.availability = Availability.OFFLINE
-    products = [foreign, product(GOOD, serve(hostile, "/g", data), data)]
-    report = run(peps(hostile), tmp_path, products, timeout=10.0)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    entry = found["S2B_FOREIGN_TAPE"]
+    report, entry = alone(hostile, tmp_path, foreign, timeout=10.0)
     assert entry.status is DownloadStatus.FAILED, report.format()
     assert entry.reason.startswith("restore request refused") and collector.url in entry.reason
     assert collector.requests == []
@@ -378,9 +355,7 @@ def test_silent_server_cannot_hold_a_stream(hostile: HostileServer) -> None:
     assert received == 1000
 
 
-def test_dripping_server_cannot_hold_a_transfer(
-    hostile: HostileServer, tmp_path: Path, caplog: pytest.LogCaptureFixture
-) -> None:
+def test_dripping_server_cannot_hold_a_transfer(hostile: HostileServer, tmp_path: Path) -> None:
     """One byte every 0.2 s, on every request: each attempt is cut after the rate window and
     the product fails alone once its attempts are spent; the other product is downloaded."""
     data = make_zip()
@@ -399,16 +374,9 @@ def test_dripping_server_cannot_hold_a_transfer(
         return Response(200, body(), headers, length=len(data), drop_after=len(data))
 
     hostile.route("GET", "/drip", drip)
-    products = [
-        product("S1A_DRIP", f"{hostile.url}/drip", data),
-        product(GOOD, serve(hostile, "/g", data), data),
-    ]
+    dripper = product("S1A_DRIP", f"{hostile.url}/drip", data)
     options = {"min_rate": 1000.0, "rate_window": 0.6, "max_attempts": 2}
-    with caplog.at_level(logging.INFO, logger="eodag_peps_plus.staging"):
-        report = run(peps(hostile), tmp_path, products, **options)
-    found = by_id(report)
-    assert found[GOOD].status is DownloadStatus.DONE, report.format()
-    dripping = found["S1A_DRIP"]
+    report, dripping = alone(hostile, tmp_path, dripper, **options)
     assert dripping.status is DownloadStatus.FAILED, report.format()
     assert "stalled" in dripping.reason and "minimum rate" in dripping.reason
     assert dripping.attempts == 2
