@@ -30,7 +30,7 @@ import os
 import threading
 import time
 import zipfile
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
@@ -48,6 +48,7 @@ from ..archive_reply import (
 )
 from ..backends.base import Backend
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
+from ..http_io import iter_body, safe_origin
 from ..product import Product
 from .extract import clean_leftovers, extract_archive, safe_name
 from .ledger import Ledger
@@ -501,7 +502,7 @@ def credentials_refused(exc: AuthenticationError, backend: Backend, product: Pro
     """
     if exc.status_code in (401, 403):
         return True
-    return _origin(product.download_url) == _origin(backend.base_url)
+    return safe_origin(product.download_url) in backend.credential_origins
 
 
 def link_problem(url: str) -> str | None:
@@ -516,25 +517,6 @@ def link_problem(url: str) -> str | None:
     if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
         return f"unusable download link {shown}: not an http(s) URL"
     return None
-
-
-def _origin(url: str) -> str:
-    parts = urlsplit(url or "")
-    return f"{parts.scheme}://{parts.netloc}".lower() if parts.netloc else ""
-
-
-def iter_body(response: requests.Response, size: int = CHUNK) -> Iterator[bytes]:
-    """The body as it arrives: ``read1`` hands over whatever bytes came before a dropped
-    connection, where ``iter_content`` would lose up to a whole chunk."""
-    raw = response.raw
-    if not hasattr(raw, "read1"):
-        yield from response.iter_content(size)
-        return
-    while True:
-        data = raw.read1(size)
-        if not data:
-            return
-        yield data
 
 
 def _fsync_dir(path: Path) -> None:
