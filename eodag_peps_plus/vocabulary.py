@@ -361,7 +361,7 @@ COMMON_PROPERTIES = (
     "title", "start_datetime", "end_datetime", "created", "updated", "constellation", "platform",
     "instruments", "product:type", "processing:level", "processing:version", "sar:instrument_mode",
     "sar:polarizations", "sar:frequency_band", "eo:cloud_cover", "sat:absolute_orbit",
-    "sat:relative_orbit", "sat:orbit_state", "grid:code", "order:status", "file:size",
+    "sat:relative_orbit", "sat:orbit_cycle", "s1:datatake_id", "sat:orbit_state", "grid:code", "order:status", "file:size",
     "file:checksum", "eodag:download_link", "eodag:quicklook",
 )  # fmt: skip
 
@@ -376,6 +376,7 @@ _INSTRUMENTS = {
 _S2_REL_ORBIT = re.compile(r"_R(\d{3})_")
 _S2_BASELINE = re.compile(r"_N(\d{2})(\d{2})_")
 _S1_POLARISATIONS = {"SV": ["VV"], "SH": ["HH"], "DV": ["VV", "VH"], "DH": ["HH", "HV"]}
+_S1_MODES = ("IW", "EW", "SM", "WV")
 
 
 def iso_utc(value: str | datetime) -> str:
@@ -447,6 +448,42 @@ def sar_properties(name: str, mode: str | None) -> dict[str, Any]:
     else:
         props["sar:polarizations"] = ["VV"]
     return props
+
+
+def s1_properties(
+    name: str,
+    *,
+    mode: str | None,
+    polarisations: Any = None,
+    datatake: Any = None,
+    cycle: Any = None,
+) -> dict[str, Any]:
+    """Sentinel-1 fields from the server's own values where it gives them (PEPS
+    ``sensorMode``/``swath``, ``polarisation``, ``missionTakeId``, ``cycleNumber``; GEODES
+    ``sar:instrument_mode``/``swath``, ``sar:polarizations``, ``mission_take_id``,
+    ``sat:orbit_cycle``), else read from the product name."""
+    props = sar_properties(name, mode if mode in _S1_MODES else name[4:6])
+    if isinstance(polarisations, str) and polarisations.split():
+        props["sar:polarizations"] = polarisations.split()
+    elif isinstance(polarisations, list) and polarisations:
+        props["sar:polarizations"] = [str(p) for p in polarisations]
+    if _whole(datatake) is not None:
+        props["s1:datatake_id"] = str(datatake)  # STAC sentinel-1 extension: a string
+    if _whole(cycle) is not None and int(cycle) >= 1:
+        props["sat:orbit_cycle"] = int(cycle)
+    return props
+
+
+def cloud_cover(platform: str, value: Any) -> float | None:
+    """``eo:cloud_cover``, absent on radar products as in EODAG: PEPS and GEODES write 0 on
+    Sentinel-1, a placeholder that would read as a perfectly clear optical image."""
+    if value is None or platform.upper().startswith("S1"):
+        return None
+    return float(value)
+
+
+def _whole(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
 
 
 def orbit_state(direction: str | None) -> str | None:

@@ -20,6 +20,7 @@ from ..http_io import archive_headers, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
+    cloud_cover,
     constellation,
     grid_code,
     instruments,
@@ -28,7 +29,7 @@ from ..vocabulary import (
     processing_level,
     processing_version,
     relative_orbit,
-    sar_properties,
+    s1_properties,
 )
 from .spec import BackendSpec, Probe
 from .stac_api import (
@@ -189,16 +190,22 @@ def item_to_product(item: dict[str, Any], backend: str = "geodes") -> Product:
         props["geodes:product_type"] = native_type
     if p.get("datetime"):
         props["created"] = iso_utc(p["datetime"])
-    if p.get("eo:cloud_cover") is not None:
-        props["eo:cloud_cover"] = float(p["eo:cloud_cover"])
+    props["eo:cloud_cover"] = cloud_cover(platform, p.get("eo:cloud_cover"))
     if p.get("grid:code"):
         props["grid:code"] = grid_code(p["grid:code"])
     quicklook = overview_href(item)
     if quicklook:
         props["eodag:quicklook"] = quicklook
     if platform.startswith("S1"):
-        mode = p.get("sar:instrument_mode")
-        props.update(sar_properties(name, mode if mode in ("IW", "EW", "SM", "WV") else name[4:6]))
+        props.update(
+            s1_properties(
+                name,
+                mode=p.get("sar:instrument_mode") or p.get("swath"),
+                polarisations=p.get("sar:polarizations"),
+                datatake=p.get("mission_take_id"),
+                cycle=p.get("sat:orbit_cycle"),
+            )
+        )
     elif platform.startswith("S2"):
         version = processing_version(name) or p.get("processing:version")
         if version:

@@ -20,6 +20,7 @@ from ..http_io import archive_headers, json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
+    cloud_cover,
     constellation,
     grid_code,
     instruments,
@@ -28,7 +29,7 @@ from ..vocabulary import (
     processing_level,
     processing_version,
     relative_orbit,
-    sar_properties,
+    s1_properties,
 )
 from .base import Backend, SearchPage
 from .spec import BackendSpec, Probe
@@ -137,14 +138,21 @@ def feature_to_product(feature: dict[str, Any], backend: str = "peps") -> Produc
         props["created"] = iso_utc(p["published"])
     if p.get("updated"):
         props["updated"] = iso_utc(p["updated"])
-    if p.get("cloudCover") is not None:
-        props["eo:cloud_cover"] = float(p["cloudCover"])
+    props["eo:cloud_cover"] = cloud_cover(platform, p.get("cloudCover"))
     if p.get("mgrs"):
         props["grid:code"] = grid_code(p["mgrs"])
     if p.get("quicklook"):
         props["eodag:quicklook"] = p["quicklook"]
     if platform.startswith("S1"):
-        props.update(sar_properties(name, p.get("sensorMode")))
+        props.update(
+            s1_properties(
+                name,
+                mode=p.get("sensorMode") or p.get("swath"),
+                polarisations=p.get("polarisation"),
+                datatake=p.get("missionTakeId"),
+                cycle=p.get("cycleNumber"),
+            )
+        )
     elif platform.startswith("S2"):
         version = processing_version(name)
         if version:

@@ -8,7 +8,13 @@ import time
 
 import click
 
-from ..sandbox.server import DEFAULT_USER, OFFLINE_REPLIES, Sandbox, SandboxConfig
+from ..sandbox.server import (
+    DEFAULT_API_KEY,
+    DEFAULT_USER,
+    OFFLINE_REPLIES,
+    Sandbox,
+    SandboxConfig,
+)
 from .common import PRODUCT_HEADERS, print_table, product_rows
 
 
@@ -57,12 +63,28 @@ def sandbox() -> None:
 )
 @click.option("--bandwidth", type=float, default=None, help="Per-connection cap in MB/s.")
 @click.option("--total-bandwidth", type=float, default=None, help="Total cap in MB/s.")
+@click.option(
+    "--stuck-unknown",
+    is_flag=True,
+    help="Fault: products whose storage is 'unknown' never come online (by default they are "
+    "restored like taped ones).",
+)
+@click.option(
+    "--never-finish",
+    "never_finish",
+    multiple=True,
+    metavar="NAME",
+    help="Fault: the restore of this product, once asked, never finishes (repeatable).",
+)
 def serve(
     host: str, port: int, time_scale: float, restore_latency: tuple[float, float], offline_reply: str,
     max_restores: int | None, bandwidth: float | None, total_bandwidth: float | None,
+    stuck_unknown: bool, never_finish: tuple[str, ...],
 ) -> None:  # fmt: skip
     """Serve PEPS resto (and GEODES, processing) on HOST:PORT until interrupted."""
     config = SandboxConfig(
+        unknown_restores=not stuck_unknown,
+        never_finish=frozenset(never_finish),
         time_scale=time_scale,
         restore_latency=restore_latency,
         offline_reply=offline_reply,
@@ -74,21 +96,41 @@ def serve(
         server = Sandbox(config=config, host=host, port=port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    unknown = [name for name in never_finish if name not in server.catalogue.by_name]
+    if unknown:
+        raise click.ClickException(f"--never-finish: no product named {', '.join(unknown)}")
     with server:
-        click.echo(f"Sandbox serving {len(server.catalogue)} products at {server.url}")
-        click.echo(
-            f"  PEPS search:  {server.url}/resto/api/collections/S2ST/search.json?tileid=31TCJ"
-        )
-        click.echo(
-            f"  account:      {DEFAULT_USER} (password: eodag_peps_plus.sandbox.DEFAULT_PASSWORD)"
-        )
-        click.echo(f"  EODAG:        export EODAG__PEPS__SEARCH__API_ENDPOINT={server.url}")
+        for line in startup_lines(server):
+            click.echo(line)
         click.echo("Press Ctrl-C to stop.")
         try:
             while True:
                 time.sleep(3600)
         except KeyboardInterrupt:
             click.echo("Stopping.")
+
+
+def startup_lines(server: Sandbox) -> list[str]:
+    """What ``sandbox serve`` prints: where it listens and the variables pointing EODAG and
+    ``peps-plus`` at it. The GEODES key is the sandbox's own public one, never a real secret."""
+    url = server.url
+    faults = []
+    if not server.config.unknown_restores:
+        faults.append("'unknown' products never come online")
+    if server.config.never_finish:
+        faults.append(f"{len(server.config.never_finish)} restore(s) never finish")
+    return [
+        f"Sandbox serving {len(server.catalogue)} products at {url}",
+        f"  PEPS search:    {url}/resto/api/collections/S2ST/search.json?tileid=31TCJ",
+        f"  GEODES search:  {url}/api/stac/search",
+        f"  PEPS account:   {DEFAULT_USER} (password: eodag_peps_plus.sandbox.DEFAULT_PASSWORD)",
+        f"  GEODES API key: {DEFAULT_API_KEY} (the sandbox's public key)",
+        "  Point EODAG and peps-plus at it:",
+        f"    export EODAG__PEPS__SEARCH__API_ENDPOINT={url}",
+        f"    export EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT={url}",
+        f"    export EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY={DEFAULT_API_KEY}",
+        f"  Faults: {'; '.join(faults) if faults else 'none'}",
+    ]
 
 
 @click.command()

@@ -50,27 +50,47 @@ def _end_record(count: int, cd_size: int, cd_offset: int) -> bytes:
     return struct.pack("<IHHHHIIH", 0x06054B50, 0, 0, count, count, cd_size, cd_offset, 0)
 
 
+def _member_names(name: str) -> tuple[bytes, bytes]:
+    return f"{name}.SAFE/manifest.safe".encode(), f"{name}.SAFE/measurement/data.bin".encode()
+
+
+def _manifest(name: str) -> bytes:
+    return (
+        '<?xml version="1.0" encoding="UTF-8"?>\n'
+        f'<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" version="sandbox">'
+        f"<metadataSection><productName>{name}</productName></metadataSection></xfdu:XFDU>\n"
+    ).encode()
+
+
+def minimum_size(name: str) -> int:
+    """The smallest archive of ``name``: zip headers and manifest with an empty payload.
+
+    Catalogues must advertise at least this: a smaller size cannot be served as announced.
+    """
+    manifest_name, payload_name = _member_names(name)
+    names = len(manifest_name) + len(payload_name)
+    return 2 * 30 + 2 * 46 + 2 * names + 22 + len(_manifest(name))
+
+
 class ArchiveFile:
     """A stored (uncompressed) zip ``<name>.zip`` holding ``<name>.SAFE/manifest.safe`` and a
-    payload, exactly ``size`` bytes long (a minimum of a few hundred bytes applies)."""
+    payload, exactly ``size`` bytes long.
+
+    Raises:
+        ValueError: ``size`` is below :func:`minimum_size` (the bytes served would not be the
+            size advertised).
+    """
 
     def __init__(self, name: str, size: int, seed: int) -> None:
+        overhead = minimum_size(name)
+        if size < overhead:
+            raise ValueError(f"archive {name}: {size} bytes is below its minimum of {overhead}")
         self.name = name
         self.seed = seed
-        self._manifest_name = f"{name}.SAFE/manifest.safe".encode()
-        self._payload_name = f"{name}.SAFE/measurement/data.bin".encode()
-        self.manifest = (
-            '<?xml version="1.0" encoding="UTF-8"?>\n'
-            f'<xfdu:XFDU xmlns:xfdu="urn:ccsds:schema:xfdu:1" version="sandbox">'
-            f"<metadataSection><productName>{name}</productName></metadataSection></xfdu:XFDU>\n"
-        ).encode()
-        overhead = self._overhead()
-        self.size = max(size, overhead)
-        self.payload_size = self.size - overhead
-
-    def _overhead(self) -> int:
-        names = len(self._manifest_name) + len(self._payload_name)
-        return 2 * 30 + 2 * 46 + 2 * names + 22 + len(self.manifest)
+        self._manifest_name, self._payload_name = _member_names(name)
+        self.manifest = _manifest(name)
+        self.size = size
+        self.payload_size = size - overhead
 
     @functools.cached_property
     def _block(self) -> bytes:

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 
-from .archive import ArchiveFile
+from .archive import ArchiveFile, minimum_size
 
 UUID_NAMESPACE = uuid.UUID("6f1c1f0e-9a1b-4c55-8f43-7d1e5c0a9b21")
 S2ST_START = datetime(2016, 12, 5, tzinfo=timezone.utc)
@@ -44,14 +44,25 @@ S1_TRACKS = (
 )
 #: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``).
 TYPICAL_SIZES = {"S2MSI1C": 700e6, "GRD": 1.7e9, "SLC": 4.5e9, "OCN": 7e6, "L2A": 900e6}
-#: Storage of older products; anything recent is on disk.
+#: Storage of older products; anything recent is on disk. ``tier2`` is online like ``disk``.
 STORAGE_WEIGHTS = (
     ("tape", 0.60),
-    ("disk", 0.25),
+    ("disk", 0.20),
+    ("tier2", 0.05),
     ("tier3", 0.05),
     ("staging", 0.05),
     ("unknown", 0.05),
 )
+
+#: Coarse political location, (name, GeoNames id) from continent to state: Europe is France's
+#: Occitanie, anything else the Pacific around the recorded tile (GEODES ``political``, PEPS
+#: location keywords).
+PLACES = {
+    "europe": (("Europe", "6255148"), ("France", "3017382"), ("Occitanie", "11071623"), ("Haute-Garonne", "3013767")),
+    "pacific": (("Oceania", "6255151"), ("Guam", "4043988"), ("Guam", "4043988"), ("Guam", "4043988")),
+}  # fmt: skip
+#: Rivers a Sentinel-1 footprint crosses (GEODES ``hydrology``), by S1 relative orbit.
+RIVERS = {8: ("Garonne", "Tarn"), 37: ("Loire", "Cher"), 110: ("Durance", "Rhône")}
 
 
 @dataclasses.dataclass
@@ -77,9 +88,23 @@ class Entry:
     size: int
     storage: str
     published: datetime
-    #: Some real S1 records lack ``relativeOrbitNumber``; clients must compute it.
+    #: A record without ``relativeOrbitNumber`` (clients must compute it). Real PEPS S1 records
+    #: always carry it, so the default catalogue never sets this; tests of the fallback do.
     hide_relative_orbit: bool = False
     seed: int = 0
+    #: Sentinel-1 only: datatake id (the name's 6-hex field, as a number), orbit cycle,
+    #: polarisations as PEPS and GEODES write them (``"VV VH"``) and swath (``"IW"``).
+    mission_take_id: int | None = None
+    cycle: int | None = None
+    polarisation: str | None = None
+    swath: str | None = None
+
+    def __post_init__(self) -> None:
+        """Refuse a size the archive cannot be served at: the advertised size must be the
+        number of bytes served, or no client can ever complete the download."""
+        smallest = minimum_size(self.name)
+        if self.size < smallest:
+            raise ValueError(f"{self.name}: size {self.size} is below the minimum {smallest}")
 
     @property
     def bounds(self) -> tuple[float, float, float, float]:
@@ -96,10 +121,42 @@ class Entry:
         """Computed once per entry: catalogue replies list thousands of checksums."""
         return self.archive.md5
 
+    @property
+    def checksum(self) -> str:
+        """The MD5 as PEPS wrote it: lowercase for S1 and for recent S2 (processing baseline
+        04.00 and later), uppercase for older S2. Clients must accept both."""
+        if self.collection in ("S2", "S2ST") and "_N04" not in self.name:
+            return self.md5.upper()
+        return self.md5
+
+    @property
+    def datalake(self) -> tuple[str, str]:
+        """``(bucket, key)`` of the archive in CNES's object store (GEODES ``endpoint_url``,
+        PEPS S1 ``bucket``/``prefix``): ``sentinel1-grd/YYYY/MM/DD/<name>.zip`` for S1,
+        ``sentinel2-l1c/14/U/LD/YYYY/MM/DD/<name>.zip`` for S2, as the recorded items show."""
+        day = f"{self.start:%Y/%m/%d}"
+        if self.collection == "S1":
+            return f"sentinel1-{self.product_type.lower()}", f"{day}/{self.name}.zip"
+        bucket = "sentinel2-l1c" if self.collection in ("S2", "S2ST") else "muscate-l2a"
+        tile = self.tile or ""
+        where = f"{tile[:2]}/{tile[2:3]}/{tile[3:]}/" if tile else ""
+        return bucket, f"{where}{day}/{self.name}.zip"
+
 
 @functools.lru_cache(maxsize=4096)
 def _archive(name: str, size: int, seed: int) -> ArchiveFile:
     return ArchiveFile(name, size, seed)
+
+
+def _scaled_size(name: str, typical: float, draw: float, size_scale: float) -> int:
+    """A size drawn around ``typical``, scaled down, never below what the archive needs."""
+    return max(minimum_size(name), int(typical * draw * size_scale))
+
+
+def iso(moment: datetime) -> str:
+    """``YYYY-MM-DDTHH:MM:SS.mmmZ``, the form both servers write."""
+    moment = moment.astimezone(timezone.utc)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 def _unit(*parts: object) -> float:
@@ -201,7 +258,7 @@ def _s2_entries(
         collection = "S2ST"
     shift = (rel % 3 - 1) * 0.15
     clouds = round(_unit("c", key) ** 1.5 * 100, 4)
-    size = max(1, int(TYPICAL_SIZES["S2MSI1C"] * (0.8 + 0.4 * _unit("s", key)) * size_scale))
+    size = _scaled_size(name, TYPICAL_SIZES["S2MSI1C"], 0.8 + 0.4 * _unit("s", key), size_scale)
     yield Entry(
         uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection=collection,
         platform=platform, product_type="S2MSI1C", processing_level="LEVEL1C", instrument="MSI",
@@ -215,7 +272,9 @@ def _s2_entries(
             f"SENTINEL2{platform[-1]}_{sensing:%Y%m%d-%H%M%S}-{sensing.microsecond // 1000:03d}"
             f"_L2A_T{tile}_C_V2-2"
         )
-        size2 = max(1, int(TYPICAL_SIZES["L2A"] * (0.8 + 0.4 * _unit("s2", key)) * size_scale))
+        size2 = _scaled_size(
+            l2a_name, TYPICAL_SIZES["L2A"], 0.8 + 0.4 * _unit("s2", key), size_scale
+        )
         yield Entry(
             uuid=str(uuid.uuid5(UUID_NAMESPACE, l2a_name)), name=l2a_name,
             collection="THEIA_L2A", platform=platform, product_type="REFLECTANCE",
@@ -255,21 +314,27 @@ def _s1_entries(
                         f"{platform}_{mode}_{label}_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
                         f"{absolute:06d}_{take}_{crc}"
                     )
-                    size = max(
-                        1, int(TYPICAL_SIZES[ptype] * (0.9 + 0.2 * _unit("s", key)) * size_scale)
+                    size = _scaled_size(
+                        name, TYPICAL_SIZES[ptype], 0.9 + 0.2 * _unit("s", key), size_scale
                     )
                     yield Entry(
                         uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
                         platform=platform, product_type=ptype, processing_level=level,
                         instrument="SAR-C SAR", sensor_mode=mode, start=sensing, end=stop,
                         orbit_number=absolute, relative_orbit=rel, orbit_direction=direction,
-                        cloud_cover=None, tile=None, polygon=_square(lon, lat, 1.6, 1.2),
+                        cloud_cover=0.0, tile=None, polygon=_square(lon, lat, 1.6, 1.2),
                         size=size, storage=_storage(sensing, now, name),
                         published=stop + timedelta(hours=3),
-                        hide_relative_orbit=_unit("hide", name) < 0.3,
-                        seed=int(_unit("seed", name) * 2**31),
+                        seed=int(_unit("seed", name) * 2**31), mission_take_id=int(take, 16),
+                        cycle=cycle + 1, polarisation="VV VH", swath=mode,
                     )  # fmt: skip
                 day += timedelta(days=12)
+
+
+def place(entry: Entry) -> tuple[tuple[str, str], ...]:
+    """Where a footprint lies (see :data:`PLACES`)."""
+    lonmin, latmin = entry.bounds[:2]
+    return PLACES["europe" if 35 <= latmin <= 72 and -25 <= lonmin <= 45 else "pacific"]
 
 
 class Catalogue:

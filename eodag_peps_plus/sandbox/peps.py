@@ -4,24 +4,17 @@ with Basic auth, tape staging and ``Range``.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
-import re
 import time
-from collections.abc import Callable
-from datetime import datetime, timezone
+import uuid
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
-from shapely import wkt
-from shapely.errors import ShapelyError
-from shapely.geometry import Point, box
-from shapely.geometry.base import BaseGeometry
-from shapely.prepared import prep
-
 from .app import Request, Response
-from .catalogue import TOWNS, Entry
+from .catalogue import Entry, iso, place
+from .filters import FilterError, build_filter
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -29,116 +22,29 @@ if TYPE_CHECKING:
 COLLECTIONS = ("S1", "S2", "S2ST", "S3")
 PAGE_CAP = 500
 _STORAGE_MARK = "@@storage-mode@@"
+#: resto's own dictionaries (``RestoDictionary_en``/``_fr``): page links and feature links.
 _LINK_TITLES = {
-    "en": {"self": "self", "next": "next", "previous": "previous", "first": "first", "last": "last"},
-    "fr": {"self": "self", "next": "suivant", "previous": "précédent", "first": "premier", "last": "dernier"},
+    "en": {"self": "self", "next": "next", "previous": "previous", "first": "first", "last": "last",
+           "json": "GeoJSON link for {}", "atom": "ATOM link for {}"},
+    "fr": {"self": "self", "next": "suivant", "previous": "précédent", "first": "premier", "last": "dernier",
+           "json": "Lien GeoJSON pour {}", "atom": "Lien ATOM pour {}"},
 }  # fmt: skip
+#: Above this many matches resto estimated the count and said so with ``exactCount: false``
+#: (the threshold is the sandbox's choice: the recorded reply only shows an exact 47).
+EXACT_COUNT_LIMIT = 10_000
+#: Properties only Sentinel-2 features carry (null when the archive has no value): the
+#: recorded S2 feature has them, real S1 features do not.
+_S2_ONLY = ("bareSoil", "highProbaClouds", "mediumProbaClouds", "lowProbaClouds", "snowIce",
+            "vegetation", "water")  # fmt: skip
+_MONTHS = ("January", "February", "March", "April", "May", "June", "July", "August",
+           "September", "October", "November", "December")  # fmt: skip
+#: Land cover keywords of S1 features over land (resto's ``landuse`` type; share in %).
+_LANDUSE = (("Cultivated", 48.2), ("Forest", 31.5), ("Herbaceous", 12.9))
 
 
-class ParamError(ValueError):
-    pass
-
-
-def iso(moment: datetime) -> str:
-    return (
-        moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.")
-        + f"{moment.microsecond // 1000:03d}Z"
-    )
-
-
-def _date(value: str, name: str) -> datetime:
-    try:
-        parsed = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise ParamError(f"Invalid {name} : {value}") from None
-    return parsed if parsed.tzinfo else parsed.replace(tzinfo=timezone.utc)
-
-
-def _number(value: str, name: str) -> float:
-    try:
-        return float(value)
-    except ValueError:
-        raise ParamError(f"Invalid {name} : {value}") from None
-
-
-def _range(value: str, name: str) -> tuple[float, float]:
-    """resto ranges: ``[a,b]``, ``a`` (exact), ``[a,`` / ``,b]`` half-open."""
-    match = re.fullmatch(r"\s*[\[\]]?\s*([-\d.]*)\s*,\s*([-\d.]*)\s*[\[\]]?\s*", value)
-    if not match:
-        number = _number(value, name)
-        return number, number
-    low, high = match.groups()
-    return (
-        _number(low, name) if low else float("-inf"),
-        _number(high, name) if high else float("inf"),
-    )
-
-
-def _equals(entry: Entry, *, attr: str, wanted: str) -> bool:
-    return str(getattr(entry, attr)).lower() == wanted
-
-
-def _within(entry: Entry, *, attr: str, low: float, high: float) -> bool:
-    return bool(low <= getattr(entry, attr) <= high)
-
-
-def build_filter(params: dict[str, str]) -> tuple[Callable[[Entry], bool], BaseGeometry | None]:
-    """Turn resto query parameters into a predicate; raise ``ParamError`` like resto would."""
-    tests: list[Callable[[Entry], bool]] = []
-    geom: BaseGeometry | None = None
-    if params.get("startDate"):
-        start = _date(params["startDate"], "startDate")
-        tests.append(lambda e: e.start >= start)
-    if params.get("completionDate"):
-        end = _date(params["completionDate"], "completionDate")
-        tests.append(lambda e: e.start <= end)
-    if params.get("box"):
-        parts = params["box"].split(",")
-        if len(parts) != 4:
-            raise ParamError(f"Invalid box : {params['box']}")
-        lonmin, latmin, lonmax, latmax = (_number(p, "box") for p in parts)
-        geom = box(lonmin, latmin, lonmax, latmax)
-    elif params.get("lat") or params.get("lon"):
-        geom = Point(_number(params.get("lon", ""), "lon"), _number(params.get("lat", ""), "lat"))
-    elif params.get("geometry"):
-        try:
-            geom = wkt.loads(params["geometry"])
-        except (ShapelyError, ValueError):
-            raise ParamError(f"Invalid geometry : {params['geometry']}") from None
-    if params.get("q"):
-        town = TOWNS.get(params["q"].strip().lower())
-        if town is None:
-            return (lambda e: False), None  # resto answered "no results" for unknown places
-        geom = Point(*town)
-    if geom is not None:
-        bounds = geom.bounds
-        prepared = prep(geom)
-
-        def intersects(e: Entry) -> bool:
-            lonmin, latmin, lonmax, latmax = e.bounds
-            if lonmax < bounds[0] or lonmin > bounds[2] or latmax < bounds[1] or latmin > bounds[3]:
-                return False
-            return bool(prepared.intersects(box(lonmin, latmin, lonmax, latmax)))
-
-        tests.append(intersects)
-    for key, attr in (("productType", "product_type"), ("sensorMode", "sensor_mode"), ("platform", "platform"), ("orbitDirection", "orbit_direction")):  # fmt: skip
-        if params.get(key):
-            wanted = params[key].lower()
-            tests.append(functools.partial(_equals, attr=attr, wanted=wanted))
-    if params.get("tileid"):
-        tile = params["tileid"].upper().removeprefix("T")
-        tests.append(lambda e: e.tile == tile)
-    for key, attr in (("relativeOrbitNumber", "relative_orbit"), ("orbitNumber", "orbit_number")):
-        if params.get(key):
-            low, high = _range(params[key], key)
-            tests.append(functools.partial(_within, attr=attr, low=low, high=high))
-    if params.get("cloudCover"):
-        low, high = _range(params["cloudCover"], "cloudCover")
-        tests.append(lambda e: e.cloud_cover is not None and low <= e.cloud_cover <= high)
-    if params.get("productIdentifier"):
-        names = set(params["productIdentifier"].split(","))
-        tests.append(lambda e: e.name in names)
-    return (lambda e: all(t(e) for t in tests)), geom
+#: Kept for callers of the former names: the engine lives in :mod:`.filters`.
+ParamError = FilterError
+__all__ = ["COLLECTIONS", "PAGE_CAP", "ParamError", "PepsService", "build_filter", "iso"]
 
 
 class PepsService:
@@ -146,7 +52,7 @@ class PepsService:
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self._text_cache: dict[tuple[str, str], str] = {}
+        self._text_cache: dict[tuple[str, str, str], str] = {}
         self._by_collection: dict[str | None, list[Entry]] = {}
         router = sandbox.router
         router.add("GET", r"/resto/api/collections/(?P<collection>[^/]+)/search\.json", self.search)
@@ -182,10 +88,11 @@ class PepsService:
                 raise ValueError
         except ValueError:
             return _error(400, "Invalid maxRecords or page")
+        asked_page = bool(params.get("page"))
         limit = min(limit, PAGE_CAP)
         try:
             accept, _geom = build_filter(params)
-        except ParamError as exc:
+        except FilterError as exc:
             return _error(400, str(exc))
         matches = [e for e in self._entries(collection) if accept(e)]
         total = len(matches)
@@ -198,30 +105,30 @@ class PepsService:
                 "title": "",
                 "id": str(_query_id(params, collection)),
                 "totalResults": total,
-                "exactCount": True,
+                "exactCount": total <= EXACT_COUNT_LIMIT,
                 "startIndex": (page - 1) * limit + 1,
                 "itemsPerPage": len(chunk),
                 "totalItemsPerPage": str(limit),
                 "query": {
-                    "searchFilters": _search_filters(params, limit, page),
+                    "searchFilters": _search_filters(params, limit, page if asked_page else None),
                     "analysis": {"query": params.get("q", "")},
                     "processingTime": time.perf_counter() - started,
                 },
-                "links": _links(base, collection, params, limit, page, total, lang),
+                "links": _links(base, collection, params, limit, page, total, lang, asked_page),
             },
             "features": [],
         }
         # Features are cached as JSON text (storage mode spliced in): replies of 500 big
         # features must not make the sandbox the bottleneck of client benchmarks.
         head = json.dumps(body, ensure_ascii=False)[: -len("[]}")]
-        features = ", ".join(self._feature_text(e, base) for e in chunk)
+        features = ", ".join(self._feature_text(e, base, lang) for e in chunk)
         return Response(200, f"{head}[{features}]}}".encode(), {"Content-Type": "application/json"})
 
-    def _feature_text(self, e: Entry, base: str) -> str:
-        key = (e.uuid, base)
+    def _feature_text(self, e: Entry, base: str, lang: str) -> str:
+        key = (e.uuid, base, lang)
         text = self._text_cache.get(key)
         if text is None:
-            feature = self.render(e, base, storage=_STORAGE_MARK)
+            feature = self.render(e, base, storage=_STORAGE_MARK, lang=lang)
             text = json.dumps(feature, ensure_ascii=False)
             self._text_cache[key] = text
         return text.replace(_STORAGE_MARK, self.sandbox.tape.mode(e.uuid), 1)
@@ -244,102 +151,106 @@ class PepsService:
         entry = self.sandbox.catalogue.by_uuid.get(request.params["uuid"])
         if entry is None or entry.collection != request.params["collection"]:
             return Response.json({"ErrorMessage": "Not Found", "ErrorCode": 404}, 404)
-        return Response.json(self.render(entry, request.base_url))
+        lang = "fr" if request.query.get("lang") == "fr" else "en"
+        return Response.json(self.render(entry, request.base_url, lang=lang))
 
-    def render(self, e: Entry, base: str, storage: str | None = None) -> dict[str, Any]:
-        """One feature, with the recorded reply's fields in the recorded order."""
+    def render(
+        self, e: Entry, base: str, storage: str | None = None, lang: str = "en"
+    ) -> dict[str, Any]:
+        """One feature, with the recorded reply's fields in the recorded order; Sentinel-1
+        features carry S1's fields (swath, polarisation, datatake, cycle, datalake location)
+        instead of S2's (tile, S2 datatake, land cover shares)."""
         geometry = {"type": "MultiPolygon", "coordinates": [[e.polygon]]}
         c = e.collection
         day = e.start.strftime("%Y/%m/%d")
-        is_s2 = c.startswith("S2")
-        keywords = {
-            _kw(name): {"name": name, "type": kind, "href": f"{base}/resto/api/collections/{c}/search.json?&lang=en&q={quote(name)}"}
-            for name, kind in ((_season(e.start), "season"), (c, "collection"), (e.product_type, "productType"))
-        }  # fmt: skip
+        is_s1 = c == "S1"
         download = f"{base}/resto/collections/{c}/{e.uuid}/download"
+        titles = _LINK_TITLES[lang]
+        props: dict[str, Any] = {
+            "collection": c,
+            "productIdentifier": e.name,
+            "parentIdentifier": f"urn:ogc:def:EOP:ESA::SENTINEL-{c[1]}:",
+            "title": e.name,
+            "description": None,
+            "organisationName": "ESA",
+            "startDate": iso(e.start),
+            "completionDate": iso(e.end),
+            "productType": e.product_type,
+            "processingLevel": e.processing_level,
+            "platform": e.platform,
+            "instrument": e.instrument,
+            "resolution": None,
+            "sensorMode": e.sensor_mode,
+            "orbitNumber": e.orbit_number,
+            "quicklook": f"{base}/quicklook/{day}/{e.platform}/{e.name}_quicklook.jpg",
+            "thumbnail": None,
+            "resourceSize": e.size,
+            "resourceChecksum": e.checksum,
+            "updated": iso(e.published),
+            "published": iso(e.published),
+            "snowCover": None,
+            "cloudCover": e.cloud_cover,
+            "keywords": _keywords(e, base, lang),
+            "visible": 1,
+            "orbitDirection": e.orbit_direction,
+            "newVersion": None,
+            "isNrt": 0,
+            "realtime": "Nominal",
+            "dhusIngestDate": iso(e.published),
+            "relativeOrbitNumber": None if e.hide_relative_orbit else e.relative_orbit,
+            "useDatalake": None,
+        }
+        if is_s1:
+            bucket, prefix = e.datalake
+            props["swath"] = e.swath
+            props["polarisation"] = e.polarisation
+            props["missionTakeId"] = e.mission_take_id
+            props["cycleNumber"] = e.cycle
+            props["bucket"] = bucket
+            props["prefix"] = prefix
+        else:
+            props["s2TakeId"] = f"G{e.platform}_{e.start:%Y%m%dT%H%M%S}_{e.orbit_number:06d}_N02.09"
+            props["mgrs"] = e.tile
+            props.update(dict.fromkeys(_S2_ONLY))
+        props["isRefined"] = None
+        props["nrtResource"] = f"/data/NRT/{day}/{e.platform}/{e.name}.zip"
+        props["services"] = {
+            "browse": {
+                "title": "Display full resolution product on map",
+                "layer": {
+                    "type": "WMS",
+                    "url": f"{base}/cgi-bin/mapserver?map=WMS_{c}&data={day}/{e.platform}/{e.name}",
+                    "layers": "",
+                },
+            },
+            "download": {
+                "url": download,
+                "mimeType": "application/zip",
+                "size": e.size,
+                "checksum": e.checksum,
+            },
+        }
+        props["links"] = [
+            {
+                "rel": "alternate",
+                "type": "application/json",
+                "title": titles["json"].format(e.uuid),
+                "href": f"{base}/resto/collections/{c}/{e.uuid}.json?&lang={lang}",
+            },
+            {
+                "rel": "alternate",
+                "type": "application/atom+xml",
+                "title": titles["atom"].format(e.uuid),
+                "href": f"{base}/resto/collections/{c}/{e.uuid}.atom?&lang={lang}",
+            },
+        ]
+        props["storage"] = {"mode": storage or self.sandbox.tape.mode(e.uuid)}
         return {
             "type": "Feature",
             "id": e.uuid,
             "geometry": geometry,
             "_geometry": geometry,
-            "properties": {
-                "collection": c,
-                "productIdentifier": e.name,
-                "parentIdentifier": f"urn:ogc:def:EOP:ESA::SENTINEL-{c[1]}:",
-                "title": e.name,
-                "description": None,
-                "organisationName": "ESA",
-                "startDate": iso(e.start),
-                "completionDate": iso(e.end),
-                "productType": e.product_type,
-                "processingLevel": e.processing_level,
-                "platform": e.platform,
-                "instrument": e.instrument,
-                "resolution": None,
-                "sensorMode": e.sensor_mode,
-                "orbitNumber": e.orbit_number,
-                "quicklook": f"{base}/quicklook/{day}/{e.platform}/{e.name}_quicklook.jpg",
-                "thumbnail": None,
-                "resourceSize": e.size,
-                "resourceChecksum": e.md5.upper(),
-                "updated": iso(e.published),
-                "published": iso(e.published),
-                "snowCover": None,
-                "cloudCover": e.cloud_cover,
-                "keywords": keywords,
-                "visible": 1,
-                "orbitDirection": e.orbit_direction,
-                "newVersion": None,
-                "isNrt": 0,
-                "realtime": "Nominal",
-                "dhusIngestDate": iso(e.published),
-                "relativeOrbitNumber": None if e.hide_relative_orbit else e.relative_orbit,
-                "useDatalake": None,
-                "s2TakeId": f"G{e.platform}_{e.start:%Y%m%dT%H%M%S}_{e.orbit_number:06d}_N02.09"
-                if is_s2
-                else None,
-                "mgrs": e.tile,
-                "bareSoil": None,
-                "highProbaClouds": None,
-                "mediumProbaClouds": None,
-                "lowProbaClouds": None,
-                "snowIce": None,
-                "vegetation": None,
-                "water": None,
-                "isRefined": None,
-                "nrtResource": f"/data/NRT/{day}/{e.platform}/{e.name}.zip",
-                "services": {
-                    "browse": {
-                        "title": "Display full resolution product on map",
-                        "layer": {
-                            "type": "WMS",
-                            "url": f"{base}/cgi-bin/mapserver?map=WMS_{c}&data={day}/{e.platform}/{e.name}",
-                            "layers": "",
-                        },
-                    },
-                    "download": {
-                        "url": download,
-                        "mimeType": "application/zip",
-                        "size": e.size,
-                        "checksum": e.md5.upper(),
-                    },
-                },  # fmt: skip
-                "links": [
-                    {
-                        "rel": "alternate",
-                        "type": "application/json",
-                        "title": f"GeoJSON link for {e.uuid}",
-                        "href": f"{base}/resto/collections/{c}/{e.uuid}.json?&lang=en",
-                    },
-                    {
-                        "rel": "alternate",
-                        "type": "application/atom+xml",
-                        "title": f"ATOM link for {e.uuid}",
-                        "href": f"{base}/resto/collections/{c}/{e.uuid}.atom?&lang=en",
-                    },
-                ],  # fmt: skip
-                "storage": {"mode": storage or self.sandbox.tape.mode(e.uuid)},
-            },
+            "properties": props,
         }
 
     # -- download ----------------------------------------------------------------------------
@@ -362,8 +273,53 @@ def _error(code: int, message: str) -> Response:
     return Response.json({"ErrorCode": code, "ErrorMessage": message}, code)
 
 
-def _kw(name: str) -> str:
-    return hashlib.sha1(name.encode(), usedforsecurity=False).hexdigest()[:15]
+def _kw(kind: str, name: str) -> str:
+    return hashlib.sha1(f"{kind}:{name}".encode(), usedforsecurity=False).hexdigest()[:15]
+
+
+def _keywords(e: Entry, base: str, lang: str) -> dict[str, dict[str, Any]]:
+    """resto's keyword map, in the recorded order: 12 types on every feature (``parentHash``
+    links instrument to platform, day to month to year); S1 features over land add the
+    places and land cover (``normalized`` name and ``value`` share in %) as resto did."""
+    out: dict[str, dict[str, Any]] = {}
+
+    def add(name: str, kind: str, parent: str | None = None, **extra: Any) -> str:
+        key = _kw(kind, name)
+        keyword: dict[str, Any] = {"name": name, "type": kind}
+        if "normalized" in extra:
+            keyword["normalized"] = extra.pop("normalized")
+        if parent:
+            keyword["parentHash"] = parent
+        keyword.update(extra)
+        q = quote(name)
+        keyword["href"] = (
+            f"{base}/resto/api/collections/{e.collection}/search.json?&lang={lang}&q={q}"
+        )
+        out[key] = keyword
+        return key
+
+    add(_season(e.start), "season")
+    add(e.collection, "collection")
+    add(e.product_type, "productType")
+    add(e.processing_level, "processingLevel")
+    platform = add(e.platform[0].lower() + e.platform[1:], "platform")
+    instrument = add(e.instrument.lower(), "instrument", platform)
+    add(e.sensor_mode, "sensorMode", instrument)
+    add(e.orbit_direction.capitalize(), "orbitDirection")
+    add("Nominal", "realtime")
+    year = add(f"{e.start:%Y}", "year")
+    month = add(_MONTHS[e.start.month - 1], "month", year)
+    add(f"{e.start:%d}", "day", month)
+    where = place(e)
+    if e.collection == "S1":
+        parent = None
+        for kind, (name, _geonames) in zip(
+            ("continent", "country", "region", "state"), where, strict=True
+        ):
+            parent = add(name, kind, parent, normalized=name.lower(), value=100)
+        for name, share in _LANDUSE:
+            add(name, "landuse", normalized=name.lower(), value=share)
+    return out
 
 
 def _season(moment: datetime) -> str:
@@ -371,12 +327,12 @@ def _season(moment: datetime) -> str:
 
 
 def _query_id(params: dict[str, str], collection: str | None) -> str:
-    import uuid
-
     return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{collection}?{sorted(params.items())}"))
 
 
-def _search_filters(params: dict[str, str], limit: int, page: int) -> dict[str, Any]:
+def _search_filters(params: dict[str, str], limit: int, page: int | None) -> dict[str, Any]:
+    """resto's echo of the query: ``startPage`` only when the request named a page;
+    ``language`` and the analysed ``searchTerms`` when it named a language."""
     names = {
         "startDate": "time:start", "completionDate": "time:end", "geometry": "geo:geometry",
         "box": "geo:box", "lat": "geo:lat", "lon": "geo:lon", "productType": "eo:productType",
@@ -385,8 +341,12 @@ def _search_filters(params: dict[str, str], limit: int, page: int) -> dict[str, 
         "orbitDirection": "eo:orbitDirection", "cloudCover": "eo:cloudCover", "q": "searchTerms",
     }  # fmt: skip
     out: dict[str, Any] = {names[k]: v for k, v in params.items() if k in names and v}
+    if params.get("lang"):
+        out["language"] = params["lang"]
+        out.setdefault("searchTerms", params.get("q", ""))
     out["count"] = str(limit)
-    out["startPage"] = str(page)
+    if page is not None:
+        out["startPage"] = str(page)
     return out
 
 
@@ -398,40 +358,44 @@ def _links(
     page: int,
     total: int,
     lang: str,
+    asked_page: bool,
 ) -> list[dict[str, str]]:
+    """Page links keep the request's parameters in the request's order (resto rebuilt them
+    from the query string); the self link has no ``page`` when the request had none."""
     root = (
         f"{base}/resto/api/collections/{collection}"
         if collection
         else f"{base}/resto/api/collections"
     )
-    kept = [(k, v) for k, v in params.items() if k not in ("maxRecords", "page")]
     titles = _LINK_TITLES[lang]
 
-    def href(number: int) -> str:
-        return f"{root}/search.json?&" + urlencode(
-            [*kept, ("maxRecords", limit), ("page", number)], quote_via=quote
-        )
+    def href(number: int | None) -> str:
+        pairs = [(k, v) for k, v in params.items() if k != "page" or number is not None]
+        if number is not None:
+            pairs = [(k, str(number) if k == "page" else v) for k, v in pairs]
+            if "page" not in params:
+                pairs.append(("page", str(number)))
+        return f"{root}/search.json?&" + urlencode(pairs, quote_via=quote)
 
     last = max(1, -(-total // limit))
     links = [
-        {"rel": "self", "type": "application/json", "title": titles["self"], "href": href(page)}
+        {
+            "rel": "self",
+            "type": "application/json",
+            "title": titles["self"],
+            "href": href(page if asked_page else None),
+        },
+        {
+            "rel": "search",
+            "type": "application/opensearchdescription+xml",
+            "title": "OpenSearch Description Document",
+            "href": f"{root}/describe.xml",
+        },
     ]
-    links.append({"rel": "search", "type": "application/opensearchdescription+xml", "title": "OpenSearch Description Document", "href": f"{root}/describe.xml"})  # fmt: skip
     if page > 1:
         links.append({"rel": "previous", "type": "application/json", "title": titles["previous"], "href": href(page - 1)})  # fmt: skip
-        links.append(
-            {"rel": "first", "type": "application/json", "title": titles["first"], "href": href(1)}
-        )
+        links.append({"rel": "first", "type": "application/json", "title": titles["first"], "href": href(1)})  # fmt: skip
     if page < last:
-        links.append(
-            {
-                "rel": "next",
-                "type": "application/json",
-                "title": titles["next"],
-                "href": href(page + 1),
-            }
-        )
-        links.append(
-            {"rel": "last", "type": "application/json", "title": titles["last"], "href": href(last)}
-        )
+        links.append({"rel": "next", "type": "application/json", "title": titles["next"], "href": href(page + 1)})  # fmt: skip
+        links.append({"rel": "last", "type": "application/json", "title": titles["last"], "href": href(last)})  # fmt: skip
     return links

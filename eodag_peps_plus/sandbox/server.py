@@ -33,7 +33,9 @@ class SandboxConfig:
     time_scale: float = 1.0
     restore_latency: tuple[float, float] = (120.0, 360.0)
     max_concurrent_restores: int | None = None
-    unknown_restores: bool = False
+    #: Products whose storage is ``unknown`` are restored like taped ones. ``False`` is a
+    #: fault to switch on: they never come online (some never did on the real PEPS).
+    unknown_restores: bool = True
     per_connection_bps: float | None = None
     total_bps: float | None = None
     #: How a download of a product that is not online is answered (undocumented on PEPS).

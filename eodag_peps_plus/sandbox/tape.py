@@ -63,10 +63,10 @@ class _Restore:
 class TapeLibrary:
     """Per-product storage modes that change with (scaled) time.
 
-    ``unknown`` products never come online unless ``unknown_restores`` is set: the real
-    archive had such products, and clients must give up on them instead of looping. Products in
-    ``never_finish`` go ``staging`` when asked and stay there forever (the stuck robot users
-    reported).
+    ``unknown`` products are restored like taped ones. ``unknown_restores=False`` is a fault:
+    they never come online, as some did on the real archive (clients must give up on them
+    instead of looping). Products in ``never_finish`` go ``staging`` when asked and stay there
+    forever (the stuck robot users reported).
     """
 
     def __init__(
@@ -77,7 +77,7 @@ class TapeLibrary:
         time_scale: float = 1.0,
         max_concurrent: int | None = None,
         seed: int = 0,
-        unknown_restores: bool = False,
+        unknown_restores: bool = True,
         never_finish: frozenset[str] = frozenset(),
         clock: Callable[[], float] = time.monotonic,
         distribution: str | LatencyDraw = "uniform",
