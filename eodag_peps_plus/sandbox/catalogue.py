@@ -13,6 +13,8 @@ import uuid
 from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta, timezone
 
+from shapely.geometry import Polygon
+
 from .archive import ArchiveFile, minimum_size
 
 UUID_NAMESPACE = uuid.UUID("6f1c1f0e-9a1b-4c55-8f43-7d1e5c0a9b21")
@@ -42,7 +44,8 @@ S1_TRACKS = (
     (37, "descending", 2.4, 47.5),
     (110, "descending", 5.6, 44.0),
 )
-#: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``).
+#: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``, 3e-5 by
+#: default: 21 kB S2, 51 kB GRD, 135 kB SLC; a whole-catalogue MD5 check stays quick).
 TYPICAL_SIZES = {"S2MSI1C": 700e6, "GRD": 1.7e9, "SLC": 4.5e9, "OCN": 7e6, "L2A": 900e6}
 #: Storage of older products; anything recent is on disk. ``tier2`` is online like ``disk``.
 STORAGE_WEIGHTS = (
@@ -106,7 +109,7 @@ class Entry:
         if self.size < smallest:
             raise ValueError(f"{self.name}: size {self.size} is below the minimum {smallest}")
 
-    @property
+    @functools.cached_property
     def bounds(self) -> tuple[float, float, float, float]:
         lons = [p[0] for p in self.polygon]
         lats = [p[1] for p in self.polygon]
@@ -115,6 +118,12 @@ class Entry:
     @property
     def archive(self) -> ArchiveFile:
         return _archive(self.name, self.size, self.seed)
+
+    @functools.cached_property
+    def centroid(self) -> tuple[float, float]:
+        """Footprint centroid (GEODES items carry it; cached like the checksum)."""
+        point = Polygon(self.polygon).centroid
+        return point.x, point.y
 
     @functools.cached_property
     def md5(self) -> str:
@@ -155,8 +164,7 @@ def _scaled_size(name: str, typical: float, draw: float, size_scale: float) -> i
 
 def iso(moment: datetime) -> str:
     """``YYYY-MM-DDTHH:MM:SS.mmmZ``, the form both servers write."""
-    moment = moment.astimezone(timezone.utc)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+    return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
 def _unit(*parts: object) -> float:
@@ -206,7 +214,7 @@ def generate(
     start: datetime = datetime(2015, 7, 1, tzinfo=timezone.utc),
     end: datetime = datetime(2024, 12, 31, tzinfo=timezone.utc),
     now: datetime = datetime(2025, 6, 1, tzinfo=timezone.utc),
-    size_scale: float = 1e-4,
+    size_scale: float = 3e-5,
     tiles: Iterable[str] = tuple(TILES),
     s1: bool = True,
     l2a_tiles: Iterable[str] = ("31TCJ", "31UDQ"),

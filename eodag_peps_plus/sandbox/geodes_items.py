@@ -16,8 +16,6 @@ from collections.abc import Sequence
 from datetime import datetime, timezone
 from typing import Any
 
-from shapely.geometry import shape
-
 from .catalogue import RIVERS, Entry, iso, place
 
 URN_NAMESPACE = uuid.UUID("0b7a4c8e-3f52-4d2e-9a61-5c3e2f1d9e07")
@@ -227,14 +225,14 @@ def render_item(
     ql_md5 = uuid.uuid5(URN_NAMESPACE, f"ql:{entry.name}").hex
     ql_key = f"{entry.start:%Y/%m/%d}/{entry.platform}/{entry.name}_quicklook.jpg"
     data_key = f"{entry.name}.zip"
-    centroid = shape({"type": "Polygon", "coordinates": [entry.polygon]}).centroid
+    lon, lat = entry.centroid
     return {
         "stac_version": "1.0.0-beta.2",
         "stac_extensions": STAC_EXTENSIONS,
         "id": item_id,
         "bbox": list(entry.bounds),
         "geometry": {"coordinates": [entry.polygon], "type": "Polygon"},
-        "centroid": {"lon": centroid.x, "lat": centroid.y},
+        "centroid": {"lon": lon, "lat": lat},
         "type": "Feature",
         "collection": collection,
         "properties": properties,
@@ -362,7 +360,7 @@ def _political(entry: Entry, *, states: bool) -> dict[str, Any]:
                 "gcover": 0.37,
                 "pcover": 100,
                 "states": [
-                    {"id": f"state:{state}:{s_id}", "name": state, "gcover": 1.53, "pcover": 100}
+                    {"id": f"state:{state}:{s_id}", "name": state, "gcover": 1.53, "pcover": 83.17}
                 ],
             }
         ]

@@ -4,6 +4,7 @@ with Basic auth, tape staging and ``Range``.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import time
@@ -189,7 +190,8 @@ class PepsService:
             "updated": iso(e.published),
             "published": iso(e.published),
             "snowCover": None,
-            "cloudCover": e.cloud_cover,
+            # Real S1 features write an integer 0 (GEODES writes 0.0).
+            "cloudCover": int(e.cloud_cover or 0) if is_s1 else e.cloud_cover,
             "keywords": _keywords(e, base, lang),
             "visible": 1,
             "orbitDirection": e.orbit_direction,
@@ -273,8 +275,22 @@ def _error(code: int, message: str) -> Response:
     return Response.json({"ErrorCode": code, "ErrorMessage": message}, code)
 
 
-def _kw(kind: str, name: str) -> str:
-    return hashlib.sha1(f"{kind}:{name}".encode(), usedforsecurity=False).hexdigest()[:15]
+@functools.lru_cache(maxsize=8192)
+def _keyword(
+    name: str, kind: str, parent: str | None, link: str, extra: tuple[tuple[str, Any], ...]
+) -> tuple[str, dict[str, Any]]:
+    """One keyword and its hash key (cached: features share most of their keywords; the
+    dicts are shared, treat them as read-only)."""
+    key = hashlib.sha1(f"{kind}:{name}".encode(), usedforsecurity=False).hexdigest()[:15]
+    keyword: dict[str, Any] = {"name": name, "type": kind}
+    extras = dict(extra)
+    if "normalized" in extras:
+        keyword["normalized"] = extras.pop("normalized")
+    if parent:
+        keyword["parentHash"] = parent
+    keyword.update(extras)
+    keyword["href"] = f"{link}&q={quote(name)}"
+    return key, keyword
 
 
 def _keywords(e: Entry, base: str, lang: str) -> dict[str, dict[str, Any]]:
@@ -282,19 +298,10 @@ def _keywords(e: Entry, base: str, lang: str) -> dict[str, dict[str, Any]]:
     links instrument to platform, day to month to year); S1 features over land add the
     places and land cover (``normalized`` name and ``value`` share in %) as resto did."""
     out: dict[str, dict[str, Any]] = {}
+    link = f"{base}/resto/api/collections/{e.collection}/search.json?&lang={lang}"
 
     def add(name: str, kind: str, parent: str | None = None, **extra: Any) -> str:
-        key = _kw(kind, name)
-        keyword: dict[str, Any] = {"name": name, "type": kind}
-        if "normalized" in extra:
-            keyword["normalized"] = extra.pop("normalized")
-        if parent:
-            keyword["parentHash"] = parent
-        keyword.update(extra)
-        q = quote(name)
-        keyword["href"] = (
-            f"{base}/resto/api/collections/{e.collection}/search.json?&lang={lang}&q={q}"
-        )
+        key, keyword = _keyword(name, kind, parent, link, tuple(extra.items()))
         out[key] = keyword
         return key
 

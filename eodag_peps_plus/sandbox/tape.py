@@ -9,6 +9,7 @@ a fresh sandbox with the same seed faces the same robot, whatever order it asks 
 from __future__ import annotations
 
 import dataclasses
+import heapq
 import math
 import random
 import threading
@@ -96,6 +97,9 @@ class TapeLibrary:
         self._modes: dict[str, str] = {}
         self._restores: dict[str, _Restore] = {}
         self._queue: list[str] = []
+        #: (ready time, product) of started restores, and how many are started.
+        self._due: list[tuple[float, str]] = []
+        self._started = 0
         self._lock = threading.Lock()
         self.restore_requests = 0
         #: Restore requests per product (every ask, including redundant ones).
@@ -111,21 +115,24 @@ class TapeLibrary:
         return draw_latency(rng, self.distribution, low, high) * self.time_scale
 
     def _advance(self) -> None:
+        """Finish due restores and start queued ones. Due restores come off a heap: this runs
+        on every status look-up, with hundreds of restores under way."""
         now = self._clock()
-        for key, restore in list(self._restores.items()):
-            if restore.ready_at is not None and restore.ready_at <= now:
-                self._modes[key] = "disk"
-                self.online_at[key] = restore.ready_at
-                del self._restores[key]
-        while self._queue and (
-            self.max_concurrent is None or self._running() < self.max_concurrent
-        ):
+        while self._due and self._due[0][0] <= now:
+            ready_at, key = heapq.heappop(self._due)
+            restore = self._restores.get(key)
+            if restore is None or restore.ready_at != ready_at:
+                continue  # forced to another state meanwhile (set_mode)
+            self._modes[key] = "disk"
+            self.online_at[key] = ready_at
+            del self._restores[key]
+            self._started -= 1
+        while self._queue and (self.max_concurrent is None or self._started < self.max_concurrent):
             key = self._queue.pop(0)
             restore = self._restores[key]
             restore.ready_at = now + restore.latency
-
-    def _running(self) -> int:
-        return sum(1 for r in self._restores.values() if r.ready_at is not None)
+            self._started += 1
+            heapq.heappush(self._due, (restore.ready_at, key))
 
     def mode(self, key: str) -> str:
         with self._lock:
@@ -167,6 +174,8 @@ class TapeLibrary:
         """Force a state (tests: take a product offline again, or make it vanish)."""
         with self._lock:
             self._modes[key] = mode
-            self._restores.pop(key, None)
+            restore = self._restores.pop(key, None)
+            if restore is not None and restore.ready_at is not None:
+                self._started -= 1
             if key in self._queue:
                 self._queue.remove(key)

@@ -57,7 +57,8 @@ def test_stale_catalogue_state_is_corrected_by_the_archive(
 def test_timeout_reports_unknown_and_stuck_products(staging_sandbox, tmp_path: Path) -> None:
     catalogue = staging_catalogue(5, size_range=(50_000, 80_000), offline=0.4, unknown=1, seed=7)
     stuck = next(e.name for e in catalogue if e.storage == "tape")
-    sb = staging_sandbox(catalogue, never_finish=frozenset({stuck}))
+    # Both faults switched on: "unknown" products never come back, one restore never ends.
+    sb = staging_sandbox(catalogue, never_finish=frozenset({stuck}), unknown_restores=False)
     backend = peps_backend(sb)
     products = all_products(backend)
     unknown = next(p.id for p in products if p.availability is Availability.UNKNOWN)
