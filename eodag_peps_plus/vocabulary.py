@@ -18,6 +18,7 @@ import functools
 import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
@@ -361,8 +362,8 @@ COMMON_PROPERTIES = (
     "title", "start_datetime", "end_datetime", "created", "updated", "constellation", "platform",
     "instruments", "product:type", "processing:level", "processing:version", "sar:instrument_mode",
     "sar:polarizations", "sar:frequency_band", "eo:cloud_cover", "sat:absolute_orbit",
-    "sat:relative_orbit", "sat:orbit_cycle", "s1:datatake_id", "sat:orbit_state", "grid:code", "order:status", "file:size",
-    "file:checksum", "eodag:download_link", "eodag:quicklook",
+    "sat:relative_orbit", "sat:orbit_cycle", "s1:datatake_id", "sat:orbit_state", "grid:code",
+    "order:status", "file:size", "file:checksum", "eodag:download_link", "eodag:quicklook",
 )  # fmt: skip
 
 _LEVELS = {"LEVEL1C": "L1C", "LEVEL2A": "L2A", "LEVEL1": "L1", "LEVEL2": "L2", "L1C": "L1C", "L2A": "L2A", "L1": "L1", "L2": "L2"}  # fmt: skip
@@ -450,27 +451,35 @@ def sar_properties(name: str, mode: str | None) -> dict[str, Any]:
     return props
 
 
-def s1_properties(
-    name: str,
-    *,
-    mode: str | None,
-    polarisations: Any = None,
-    datatake: Any = None,
-    cycle: Any = None,
-) -> dict[str, Any]:
-    """Sentinel-1 fields from the server's own values where it gives them (PEPS
-    ``sensorMode``/``swath``, ``polarisation``, ``missionTakeId``, ``cycleNumber``; GEODES
-    ``sar:instrument_mode``/``swath``, ``sar:polarizations``, ``mission_take_id``,
-    ``sat:orbit_cycle``), else read from the product name."""
+@dataclass(frozen=True)
+class S1Fields:
+    """Where a server writes the Sentinel-1 fields (each backend has its own names)."""
+
+    mode: tuple[str, ...]  # first one present wins
+    polarisations: str
+    datatake: str
+    cycle: str
+
+
+def s1_properties(name: str, raw: Mapping[str, Any], fields: S1Fields) -> dict[str, Any]:
+    """Sentinel-1 fields from the server's own values where it gives them, else read from the
+    product name."""
+    mode = next((raw[k] for k in fields.mode if raw.get(k)), None)
+    polarisations, datatake, cycle = (
+        raw.get(fields.polarisations),
+        raw.get(fields.datatake),
+        raw.get(fields.cycle),
+    )
     props = sar_properties(name, mode if mode in _S1_MODES else name[4:6])
     if isinstance(polarisations, str) and polarisations.split():
         props["sar:polarizations"] = polarisations.split()
     elif isinstance(polarisations, list) and polarisations:
         props["sar:polarizations"] = [str(p) for p in polarisations]
-    if _whole(datatake) is not None:
-        props["s1:datatake_id"] = str(datatake)  # STAC sentinel-1 extension: a string
-    if _whole(cycle) is not None and int(cycle) >= 1:
-        props["sat:orbit_cycle"] = int(cycle)
+    take, orbit_cycle = _whole(datatake), _whole(cycle)
+    if take is not None:
+        props["s1:datatake_id"] = str(take)  # STAC sentinel-1 extension: a string
+    if orbit_cycle is not None and orbit_cycle >= 1:
+        props["sat:orbit_cycle"] = orbit_cycle
     return props
 
 

@@ -20,6 +20,7 @@ from ..http_io import archive_headers, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
+    S1Fields,
     cloud_cover,
     constellation,
     grid_code,
@@ -76,6 +77,13 @@ PRODUCT_TYPES: dict[str, tuple[str, str | None]] = {
     "S2MSI1C": (S2_L1C, "S2MSI1C"),
     **{alias: (MAJA_L2A, None) for alias in MAJA_L2A_ALIASES},
 }
+#: GEODES's names of the Sentinel-1 fields.
+S1_FIELDS = S1Fields(
+    mode=("sar:instrument_mode", "swath"),
+    polarisations="sar:polarizations",
+    datatake="mission_take_id",
+    cycle="sat:orbit_cycle",
+)
 #: How many products one ``fastavailability`` request asks about.
 AVAILABILITY_BATCH = 100
 KEY_HELP = (
@@ -197,15 +205,7 @@ def item_to_product(item: dict[str, Any], backend: str = "geodes") -> Product:
     if quicklook:
         props["eodag:quicklook"] = quicklook
     if platform.startswith("S1"):
-        props.update(
-            s1_properties(
-                name,
-                mode=p.get("sar:instrument_mode") or p.get("swath"),
-                polarisations=p.get("sar:polarizations"),
-                datatake=p.get("mission_take_id"),
-                cycle=p.get("sat:orbit_cycle"),
-            )
-        )
+        props.update(s1_properties(name, p, S1_FIELDS))
     elif platform.startswith("S2"):
         version = processing_version(name) or p.get("processing:version")
         if version:

@@ -20,6 +20,7 @@ from ..http_io import archive_headers, json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
+    S1Fields,
     cloud_cover,
     constellation,
     grid_code,
@@ -53,6 +54,15 @@ logger = logging.getLogger(__name__)
 #: Availability look-ups cover products with one search; split the group when a covering
 #: search would page through more than this many unrelated products.
 AVAILABILITY_SPREAD = 4
+
+
+#: resto's names of the Sentinel-1 fields.
+S1_FIELDS = S1Fields(
+    mode=("sensorMode", "swath"),
+    polarisations="polarisation",
+    datatake="missionTakeId",
+    cycle="cycleNumber",
+)
 
 
 def _fmt_time(moment: datetime) -> str:
@@ -144,15 +154,7 @@ def feature_to_product(feature: dict[str, Any], backend: str = "peps") -> Produc
     if p.get("quicklook"):
         props["eodag:quicklook"] = p["quicklook"]
     if platform.startswith("S1"):
-        props.update(
-            s1_properties(
-                name,
-                mode=p.get("sensorMode") or p.get("swath"),
-                polarisations=p.get("polarisation"),
-                datatake=p.get("missionTakeId"),
-                cycle=p.get("cycleNumber"),
-            )
-        )
+        props.update(s1_properties(name, p, S1_FIELDS))
     elif platform.startswith("S2"):
         version = processing_version(name)
         if version:
