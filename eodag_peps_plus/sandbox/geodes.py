@@ -230,7 +230,7 @@ class GeodesService(GeodesArchive):
                 if key in body:
                     body[key] = [v for v in str(body[key]).split(",") if v]
             if "bbox" in body:
-                body["bbox"] = [float(v) for v in str(body["bbox"]).split(",")]
+                body["bbox"] = str(body["bbox"]).split(",")  # the engine checks the numbers
         return self._search(body, request)
 
     def _search(self, body: dict[str, Any], request: Request) -> Response:
