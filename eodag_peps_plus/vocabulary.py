@@ -463,7 +463,17 @@ class S1Fields:
 
 def s1_properties(name: str, raw: Mapping[str, Any], fields: S1Fields) -> dict[str, Any]:
     """Sentinel-1 fields from the server's own values where it gives them, else read from the
-    product name."""
+    product name.
+
+    Args:
+        name: the ESA product name (``S1A_IW_GRDH_1SDV_...``).
+        raw: the server's properties (a resto feature's or a STAC item's).
+        fields: where this server writes each field.
+
+    Returns:
+        ``sar:*`` fields, plus ``sat:orbit_cycle`` and ``s1:datatake_id`` when the server gives
+        them as whole numbers (anything else is left out rather than guessed).
+    """
     mode = next((raw[k] for k in fields.mode if raw.get(k)), None)
     polarisations, datatake, cycle = (
         raw.get(fields.polarisations),
@@ -485,7 +495,15 @@ def s1_properties(name: str, raw: Mapping[str, Any], fields: S1Fields) -> dict[s
 
 def cloud_cover(platform: str, value: Any) -> float | None:
     """``eo:cloud_cover``, absent on radar products as in EODAG: PEPS and GEODES write 0 on
-    Sentinel-1, a placeholder that would read as a perfectly clear optical image."""
+    Sentinel-1, a placeholder that would read as a perfectly clear optical image.
+
+    Args:
+        platform: ``S1A``, ``S2B``...
+        value: the server's cloud cover (``cloudCover`` / ``eo:cloud_cover``).
+
+    Returns:
+        The percentage, or ``None`` for radar products and missing values.
+    """
     if value is None or platform.upper().startswith("S1"):
         return None
     return float(value)
