@@ -30,6 +30,7 @@ from ..http_io import archive_headers, error_detail, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
+    cloud_cover,
     constellation,
     grid_code,
     instruments,
@@ -152,7 +153,7 @@ def generic_item_to_product(item: dict[str, Any], backend: str) -> Product:
         "instruments": p.get("instruments") or instruments(p.get("instrument")),
         "product:type": p.get("product:type"),
         "processing:level": processing_level(p.get("processing:level")),
-        "eo:cloud_cover": p.get("eo:cloud_cover"),
+        "eo:cloud_cover": cloud_cover(platform, p.get("eo:cloud_cover")),
         "sat:absolute_orbit": p.get("sat:absolute_orbit"),
         "sat:relative_orbit": p.get("sat:relative_orbit"),
         "sat:orbit_state": orbit_state(p.get("sat:orbit_state")),
