@@ -5,6 +5,18 @@ The CLI turns any of these into a single error line and a non-zero exit code.
 
 from __future__ import annotations
 
+from typing import Any
+
+#: Longest piece of a user's or server's value an error line quotes.
+SHOWN_CHARS = 60
+
+
+def shorten(value: Any, limit: int = SHOWN_CHARS, *, quote: bool = True) -> str:
+    """``repr(value)`` (the string itself if not ``quote``) cut to ``limit`` characters: error
+    lines stay one readable line even when a server sends a megabyte where a number belongs."""
+    text = value if isinstance(value, str) and not quote else repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
 
 class PepsPlusError(Exception):
     """Base of every error raised on purpose by eodag-peps-plus."""
@@ -24,6 +36,17 @@ class BackendError(PepsPlusError):
     def __init__(self, message: str, status_code: int | None = None) -> None:
         super().__init__(message)
         self.status_code = status_code
+
+
+class MalformedReplyError(BackendError):
+    """A reply lacks a field its protocol promises or has it in the wrong form; the message
+    names the server, the product when known, and the field."""
+
+
+class PagingError(BackendError):
+    """Paging went wrong on the server's side: a ``next`` link leading back to a page already
+    read, or more pages than any real search needs. Raised rather than returning what was read,
+    which would pass for a complete result."""
 
 
 class AuthenticationError(BackendError):

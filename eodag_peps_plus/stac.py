@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 import pystac
 
 from ._lazy import lazy_attributes
+from .geometry import geometry_bbox
 from .product import Product, md5_multihash
 
 if TYPE_CHECKING:
@@ -131,35 +132,6 @@ def items_to_collection(products: Iterable[Product], **kwargs: Any) -> pystac.It
     return pystac.ItemCollection(
         [product_to_item(p, **kwargs) for p in products], clone_items=False
     )
-
-
-def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:
-    """``[west, south, east, north]`` of a GeoJSON geometry (plain loops: faster than shapely
-    for the few dozen points of a footprint)."""
-    if not geometry:
-        return None
-    if geometry.get("type") == "GeometryCollection":
-        boxes = [b for g in geometry.get("geometries") or [] if (b := geometry_bbox(g))]
-        if not boxes:
-            return None
-        return [
-            min(b[0] for b in boxes),
-            min(b[1] for b in boxes),
-            max(b[2] for b in boxes),
-            max(b[3] for b in boxes),
-        ]
-    points: Any = geometry.get("coordinates")
-    if not points:
-        return None
-    if isinstance(points[0], (int, float)):
-        points = [points]
-    while points and not isinstance(points[0][0], (int, float)):
-        points = [point for part in points for point in part]
-    if not points:
-        return None
-    xs = [p[0] for p in points]
-    ys = [p[1] for p in points]
-    return [min(xs), min(ys), max(xs), max(ys)]
 
 
 def _parse_time(text: str) -> datetime:

@@ -20,6 +20,7 @@ from ..exceptions import (
     BackendError,
     ConfigurationError,
     ForeignOriginError,
+    PagingError,
     QuotaExceededError,
 )
 from ..http_io import (
@@ -32,6 +33,7 @@ from ..http_io import (
 )
 from ..product import Availability, Product
 from ..query import Query
+from .paging import MAX_PAGES
 from .spec import BackendSpec, specs
 
 logger = logging.getLogger(__name__)
@@ -58,6 +60,9 @@ class Backend(abc.ABC):
     #: The largest page the server honours; larger requests are capped silently by servers.
     max_page_size: ClassVar[int] = 500
     default_page_size: ClassVar[int] = 100
+    #: Server pages one search may read before :class:`~.paging.PagingError` (see
+    #: :mod:`.paging`); an attribute so tests can lower it on an instance.
+    max_pages: int = MAX_PAGES
 
     def __init__(
         self,
@@ -125,11 +130,17 @@ class Backend(abc.ABC):
     def search(
         self, query: Query, *, limit: int | None = None, max_items: int | None = None
     ) -> Iterator[Product]:
-        """Every matching product, following the server's paging until exhausted."""
+        """Every matching product, following the server's paging until exhausted.
+
+        Raises:
+            PagingError: paging does not end (see :mod:`.paging`; ``search_page`` bounds the
+                server's pages, and a token handed out twice is refused here too).
+        """
         size = min(limit or self.max_page_size, self.max_page_size)
         if max_items is not None:
             size = max(1, min(size, max_items))
         yielded = 0
+        tokens: set[str] = set()
         page = self.search_page(query, limit=size)
         while True:
             for product in page.products:
@@ -139,6 +150,9 @@ class Backend(abc.ABC):
                     return
             if not page.next_token or not page.products:
                 return
+            if page.next_token in tokens:
+                raise PagingError(f"{self.name} search: paging came back to a page already read")
+            tokens.add(page.next_token)
             page = self.search_page(query, limit=size, token=page.next_token)
 
     def count(self, query: Query) -> int | None:

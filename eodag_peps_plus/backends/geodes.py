@@ -32,6 +32,7 @@ from ..vocabulary import (
     relative_orbit,
     s1_properties,
 )
+from .replies import FieldError, Fields, geometry, md5_hex
 from .spec import BackendSpec, Probe
 from .stac_api import (
     StacApiBackend,
@@ -169,62 +170,67 @@ def parse_description(text: str | None) -> dict[str, str]:
     return info
 
 
-def item_to_product(item: dict[str, Any], backend: str = "geodes") -> Product:
-    """One GEODES item -> :class:`Product` with PEPS's property names and values."""
-    p = item["properties"]
-    name = str(p.get("identifier") or item["id"])
-    platform = str(p.get("platform") or name[:3])
-    absolute = p.get("sat:absolute_orbit")
-    native_type = p.get("product:type")
-    is_l2a = item.get("collection") == MAJA_L2A
-    _, asset = data_asset(item)
-    info = parse_description(asset.get("description"))
+def item_to_product(item: Any, backend: str = "geodes") -> Product:
+    """One GEODES item -> :class:`Product` with PEPS's property names and values.
+
+    Raises:
+        FieldError: a field is missing or malformed (see :mod:`.replies`).
+    """
+    fields = Fields(item)
+    native_id = fields.ident("id")
+    p = fields.obj("properties")
+    name = p.text("identifier") or native_id
+    fields.product = p.product = name
+    platform = p.text("platform") or name[:3]
+    absolute = p.integer("sat:absolute_orbit")
+    native_type = p.text("product:type")
+    collection = fields.text("collection")
+    is_l2a = collection == MAJA_L2A
+    _, asset = data_asset(fields)
+    info = parse_description(asset.text("description"))
+    start = p.time("start_datetime", required=True)
     props: dict[str, Any] = {
         "title": name,
-        "start_datetime": iso_utc(p["start_datetime"]),
-        "end_datetime": iso_utc(p.get("end_datetime") or p["start_datetime"]),
+        "start_datetime": start,
+        "end_datetime": p.time("end_datetime") or start,
         "constellation": constellation(platform),
         "platform": platform,
-        "instruments": instruments(p.get("instrument")),
+        "instruments": instruments(p.text("instrument")),
         "product:type": MAJA_L2A_TYPE if is_l2a else native_type,
-        "processing:level": processing_level(p.get("processing:level")),
+        "processing:level": processing_level(p.text("processing:level")),
         "sat:absolute_orbit": absolute,
-        "sat:relative_orbit": relative_orbit(name, platform, absolute, p.get("sat:relative_orbit")),
-        "sat:orbit_state": orbit_state(p.get("sat:orbit_state")),
-        "geodes:collection": item.get("collection"),
-        "geodes:endpoint_url": p.get("endpoint_url"),
+        "sat:relative_orbit": relative_orbit(
+            name, platform, absolute, p.integer("sat:relative_orbit")
+        ),
+        "sat:orbit_state": orbit_state(p.text("sat:orbit_state")),
+        "geodes:collection": collection,
+        "geodes:endpoint_url": p.text("endpoint_url"),
+        "geodes:product_type": native_type if is_l2a else None,
+        "created": p.time("datetime"),
+        "eo:cloud_cover": cloud_cover(platform, p.number("eo:cloud_cover")),
+        "grid:code": grid_code(p.text("grid:code")),
+        "eodag:quicklook": overview_href(fields),
     }
-    if is_l2a and native_type:
-        props["geodes:product_type"] = native_type
-    if p.get("datetime"):
-        props["created"] = iso_utc(p["datetime"])
-    props["eo:cloud_cover"] = cloud_cover(platform, p.get("eo:cloud_cover"))
-    if p.get("grid:code"):
-        props["grid:code"] = grid_code(p["grid:code"])
-    quicklook = overview_href(item)
-    if quicklook:
-        props["eodag:quicklook"] = quicklook
     if platform.startswith("S1"):
-        props.update(s1_properties(name, p, S1_FIELDS))
+        props.update(s1_properties(name, p.data, S1_FIELDS))
     elif platform.startswith("S2"):
-        version = processing_version(name) or p.get("processing:version")
-        if version:
-            props["processing:version"] = version
-    size = re.match(r"\d+", info.get("file size", ""))
+        props["processing:version"] = processing_version(name) or p.text("processing:version")
+    size = re.match(r"\d{1,19}", info.get("file size", ""))
     md5 = info.get("checksum md5")
     online = info.get("is online", "").lower()
     availability = {"true": Availability.ONLINE, "false": Availability.OFFLINE}.get(
         online, Availability.UNKNOWN
     )
+    description = "the data asset's description: Checksum MD5"
     return Product(
         id=name,
-        native_id=str(item["id"]),
+        native_id=native_id,
         backend=backend,
-        geometry=item.get("geometry") or {},
+        geometry=geometry(fields),
         properties={k: v for k, v in props.items() if v is not None},
-        download_url=str(asset.get("href") or ""),
+        download_url=asset.text("href") or "",
         size=int(size.group(0)) if size else None,
-        md5=md5.lower() if md5 else None,
+        md5=md5_hex(md5, lambda problem: FieldError(description, problem, name)) if md5 else None,
         availability=availability,
     )
 

@@ -7,7 +7,7 @@ configuration spent its time.
 
 from __future__ import annotations
 
-import json
+import dataclasses
 import logging
 import re
 from collections.abc import Sequence
@@ -16,6 +16,11 @@ from typing import Any
 
 import requests
 
+from ..exceptions import (
+    InvalidQueryError,
+    PagingError,
+)
+from ..geometry import geometry_bbox
 from ..http_io import archive_headers, json_or_error, send
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
@@ -25,7 +30,6 @@ from ..vocabulary import (
     constellation,
     grid_code,
     instruments,
-    iso_utc,
     orbit_state,
     processing_level,
     processing_version,
@@ -33,6 +37,17 @@ from ..vocabulary import (
     s1_properties,
 )
 from .base import Backend, SearchPage
+from .paging import PageToken, Walk, past_count, read_token
+from .replies import (
+    Fields,
+    geometry,
+    map_features,
+    next_href,
+    reply_count,
+    reply_list,
+    reply_member,
+    reply_object,
+)
 from .spec import BackendSpec, Probe
 
 SPEC = BackendSpec(
@@ -54,6 +69,8 @@ logger = logging.getLogger(__name__)
 #: Availability look-ups cover products with one search; split the group when a covering
 #: search would page through more than this many unrelated products.
 AVAILABILITY_SPREAD = 4
+SEARCH = "PEPS search"
+AVAILABILITY = "PEPS availability"
 
 
 #: resto's names of the Sentinel-1 fields.
@@ -118,68 +135,84 @@ def route_collections(query: Query) -> list[str | None]:
     return wanted
 
 
-def feature_to_product(feature: dict[str, Any], backend: str = "peps") -> Product:
-    """One resto feature -> :class:`Product` (the hot path of every search)."""
-    p = feature["properties"]
-    name = p.get("title") or p["productIdentifier"]
-    platform = p.get("platform") or name[:3]
-    absolute = p.get("orbitNumber")
-    download = (p.get("services") or {}).get("download") or {}
-    storage = ((p.get("storage") or {}).get("mode") or "unknown").lower()
+def feature_to_product(feature: Any, backend: str = "peps") -> Product:
+    """One resto feature -> :class:`Product` (the hot path of every search).
+
+    Raises:
+        FieldError: a field is missing or malformed (see :mod:`.replies`).
+    """
+    item = Fields(feature)
+    native_id = item.ident("id")
+    p = item.obj("properties")
+    name = p.text("title") or p.text("productIdentifier", required=True)
+    assert name is not None  # required=True
+    item.product = p.product = name
+    platform = p.text("platform") or name[:3]
+    absolute = p.integer("orbitNumber")
+    download = p.obj("services").obj("download")
+    storage = (p.obj("storage").text("mode") or "unknown").lower()
+    start = p.time("startDate", required=True)
     props: dict[str, Any] = {
         "title": name,
-        "start_datetime": iso_utc(p["startDate"]),
-        "end_datetime": iso_utc(p.get("completionDate") or p["startDate"]),
+        "start_datetime": start,
+        "end_datetime": p.time("completionDate") or start,
         "constellation": constellation(platform),
         "platform": platform,
-        "instruments": instruments(p.get("instrument")),
-        "product:type": p.get("productType"),
-        "processing:level": processing_level(p.get("processingLevel")),
+        "instruments": instruments(p.text("instrument")),
+        "product:type": p.text("productType"),
+        "processing:level": processing_level(p.text("processingLevel")),
         "sat:absolute_orbit": absolute,
         "sat:relative_orbit": relative_orbit(
-            name, platform, absolute, p.get("relativeOrbitNumber")
+            name, platform, absolute, p.integer("relativeOrbitNumber")
         ),
-        "sat:orbit_state": orbit_state(p.get("orbitDirection")),
+        "sat:orbit_state": orbit_state(p.text("orbitDirection")),
         "peps:storage": storage,
-        "peps:collection": p.get("collection"),
-        "peps:id": feature["id"],
+        "peps:collection": p.text("collection"),
+        "peps:id": native_id,
+        "created": p.time("published"),
+        "updated": p.time("updated"),
+        "eo:cloud_cover": cloud_cover(platform, p.number("cloudCover")),
+        "grid:code": grid_code(p.text("mgrs")),
+        "eodag:quicklook": p.text("quicklook"),
     }
-    if p.get("published"):
-        props["created"] = iso_utc(p["published"])
-    if p.get("updated"):
-        props["updated"] = iso_utc(p["updated"])
-    props["eo:cloud_cover"] = cloud_cover(platform, p.get("cloudCover"))
-    if p.get("mgrs"):
-        props["grid:code"] = grid_code(p["mgrs"])
-    if p.get("quicklook"):
-        props["eodag:quicklook"] = p["quicklook"]
     if platform.startswith("S1"):
-        props.update(s1_properties(name, p, S1_FIELDS))
+        props.update(s1_properties(name, p.data, S1_FIELDS))
     elif platform.startswith("S2"):
-        version = processing_version(name)
-        if version:
-            props["processing:version"] = version
-    size = download.get("size") or p.get("resourceSize")
-    checksum = download.get("checksum") or p.get("resourceChecksum")
+        props["processing:version"] = processing_version(name)
     return Product(
         id=name,
-        native_id=feature["id"],
+        native_id=native_id,
         backend=backend,
-        geometry=feature["geometry"],
+        geometry=geometry(item),
         properties={k: v for k, v in props.items() if v is not None},
-        download_url=download.get("url") or "",
-        size=int(size) if size is not None else None,
-        md5=checksum.lower() if checksum else None,
+        download_url=download.text("url") or "",
+        size=download.integer("size") or p.integer("resourceSize"),
+        md5=download.md5("checksum") or p.md5("resourceChecksum"),
         availability=STORAGE_MODES.get(storage, Availability.UNKNOWN),
     )
 
 
-def _next_link(body: dict[str, Any]) -> str | None:
-    """The ``rel=next`` link; titles are localised ("suivant") and never looked at."""
-    for link in (body.get("properties") or {}).get("links") or []:
-        if link.get("rel") == "next" and link.get("href"):
-            return str(link["href"])
-    return None
+@dataclasses.dataclass
+class _Reply:
+    """One resto search reply, checked: features (not yet mapped), count, next link."""
+
+    features: list[Any]
+    matched: int | None
+    next_url: str | None
+
+
+def read_reply(data: Any, what: str) -> _Reply:
+    """``features``, ``properties.totalResults`` and the ``rel=next`` link (titles are
+    localised, "suivant", and never looked at), each checked for its JSON type.
+
+    Raises:
+        MalformedReplyError: naming the field that is not what resto sends.
+    """
+    body = reply_object(data, what)
+    props = reply_member(body, "properties", what)
+    matched = reply_count(props.get("totalResults"), "properties.totalResults", what)
+    link = next_href(reply_list(props, "links", what, "properties.links"), what, "properties.links")
+    return _Reply(reply_list(body, "features", what), matched, link["href"] if link else None)
 
 
 class PepsBackend(Backend):
@@ -193,19 +226,24 @@ class PepsBackend(Backend):
             return f"{self.base_url}/resto/api/collections/search.json"
         return f"{self.base_url}/resto/api/collections/{collection}/search.json"
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> dict[str, Any]:
-        response = send(
-            self.session, "GET", url, "PEPS search", params=params, timeout=self.timeout
-        )
-        data: dict[str, Any] = json_or_error(response, "PEPS search")
-        return data
+    def _get(self, url: str, params: dict[str, Any] | None = None) -> _Reply:
+        response = send(self.session, "GET", url, SEARCH, params=params, timeout=self.timeout)
+        return read_reply(json_or_error(response, SEARCH), SEARCH)
 
     def _page(
-        self, collection: str | None, params: dict[str, str], limit: int, page: int
-    ) -> dict[str, Any]:
-        return self._get(
-            self._search_url(collection), {**params, "maxRecords": limit, "page": page}
-        )
+        self, walk: Walk, collection: str | None, params: dict[str, str], limit: int, page: int
+    ) -> _Reply:
+        url = self._search_url(collection)
+        params = {**params, "maxRecords": str(limit), "page": str(page)}
+        walk.visit("GET", url, params, link=False)
+        return self._get(url, params)
+
+    def _follow(self, walk: Walk, url: str) -> _Reply:
+        walk.visit("GET", url)
+        return self._get(url)
+
+    def _products(self, features: list[Any]) -> list[Product]:
+        return map_features(features, feature_to_product, self.name, SEARCH)
 
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
@@ -213,36 +251,55 @@ class PepsBackend(Backend):
         """A page of ``limit`` products, which may span several server pages (the server caps
         at 500): callers such as EODAG pay their per-page overhead once per 10,000 products.
 
-        One collection: page numbers, then the server's ``rel=next`` links. Several (S2 then
-        S2ST): offsets into their concatenation. Either way every page but the last is full,
-        since EODAG stops paging at the first short page."""
+        One collection: page numbers, then the server's ``rel=next`` links, up to the server's
+        count. Several (S2 then S2ST): offsets into their concatenation. Either way every page
+        but the last is full, since EODAG stops paging at the first short page.
+
+        Raises:
+            MalformedReplyError: a reply or a feature is not what resto sends.
+            PagingError: the next links loop, or there are more than ``MAX_PAGES`` pages.
+            InvalidQueryError: ``token`` is not a token of this backend.
+        """
         limit = max(1, limit or self.default_page_size)
         size = min(limit, self.max_page_size)
         collections = route_collections(query)
         params = query_params(query)
-        if token is not None and token.isdigit():
-            page, token = int(token), None
-        state = json.loads(token) if token else {}
-        if len(collections) > 1 or limit % size or "o" in state:
-            offset = int(state.get("o", (page - 1) * limit))
-            return self._range(collections, params, offset, limit, state.get("t"))
-        if state.get("u"):
-            body, matched = self._get(state["u"]), state.get("m")
+        page, state = read_token(token, page, self.name)
+        walk = Walk(SEARCH, state, self.max_pages)
+        if len(collections) > 1 or limit % size or (state and state.offset is not None):
+            offset = state.offset if state and state.offset is not None else (page - 1) * limit
+            totals = list(state.totals) if state and state.totals is not None else None
+            return self._range(walk, collections, params, offset, limit, totals)
+        if state is not None and state.url:
+            reply, matched, seen = self._follow(walk, state.url), state.matched, state.seen
         else:
-            body = self._page(collections[0], params, size, (page - 1) * (limit // size) + 1)
-            matched = _total(body)
-        features = list(body.get("features") or [])
-        next_url = _next_link(body)
-        while len(features) < limit and next_url and body.get("features"):
-            body = self._get(next_url)
-            features.extend(body.get("features") or [])
-            next_url = _next_link(body)
-        products = [feature_to_product(f, self.name) for f in features]
-        next_token = json.dumps({"u": next_url, "m": matched}) if next_url and products else None
-        return SearchPage(products, matched, next_token)
+            first = (page - 1) * (limit // size) + 1
+            reply = self._page(walk, collections[0], params, size, first)
+            matched, seen = reply.matched, (page - 1) * limit
+        features = list(reply.features)
+        next_url = reply.next_url
+        while (
+            len(features) < limit
+            and next_url
+            and reply.features
+            and not past_count(seen + len(features), matched)
+        ):
+            reply = self._follow(walk, next_url)
+            features.extend(reply.features)
+            next_url = reply.next_url
+        products = self._products(features)
+        seen += len(products)
+        if not next_url or not reply.features or past_count(seen, matched):
+            return SearchPage(products, matched, None)
+        return SearchPage(
+            products,
+            matched,
+            walk.token(PageToken(self.name, url=next_url, matched=matched, seen=seen)),
+        )
 
     def _range(
         self,
+        walk: Walk,
         collections: list[str | None],
         params: dict[str, str],
         offset: int,
@@ -251,12 +308,14 @@ class PepsBackend(Backend):
     ) -> SearchPage:
         """``limit`` products from ``offset`` in the concatenation of several collections."""
         size = min(limit, self.max_page_size)
-        cached: dict[tuple[int, int], dict[str, Any]] = {}
+        cached: dict[tuple[int, int], _Reply] = {}
         if totals is None:
             totals = []
             for index, collection in enumerate(collections):
-                cached[(index, 1)] = self._page(collection, params, size, 1)
-                totals.append(_total(cached[(index, 1)]) or 0)
+                cached[(index, 1)] = self._page(walk, collection, params, size, 1)
+                totals.append(cached[(index, 1)].matched or 0)
+        if len(totals) != len(collections):
+            raise InvalidQueryError("not a paging token of this query (collections differ)")
         matched = sum(totals)
         products: list[Product] = []
         position = offset
@@ -266,20 +325,23 @@ class PepsBackend(Backend):
                 continue
             while len(products) < limit and position < total:
                 sub_page, skip = position // size + 1, position % size
-                body = cached.get((index, sub_page)) or self._page(
-                    collection, params, size, sub_page
+                reply = cached.get((index, sub_page)) or self._page(
+                    walk, collection, params, size, sub_page
                 )
-                features = (body.get("features") or [])[skip : skip + limit - len(products)]
+                features = reply.features[skip : skip + limit - len(products)]
                 if not features:
                     break
-                products.extend(feature_to_product(f, self.name) for f in features)
+                products.extend(self._products(features))
                 position += len(features)
             position = 0
             if len(products) >= limit:
                 break
         end = offset + len(products)
-        next_token = json.dumps({"o": end, "t": totals}) if products and end < matched else None
-        return SearchPage(products, matched, next_token)
+        if not products or end >= matched:
+            return SearchPage(products, matched, None)
+        return SearchPage(
+            products, matched, walk.token(PageToken(self.name, offset=end, totals=tuple(totals)))
+        )
 
     # -- archive ------------------------------------------------------------------------------
     def _archive_get(
@@ -336,24 +398,32 @@ class PepsBackend(Backend):
             bbox=_cover([p.geometry for p in group]),
         )
         params = query_params(query)
-        body = self._page(collection, params, self.max_page_size, 1)
-        total = _total(body) or 0
+        walk = Walk(AVAILABILITY, max_pages=self.max_pages)
+        reply = self._page(walk, collection, params, self.max_page_size, 1)
+        total = reply.matched or 0
         if len(group) > 1 and total > max(self.max_page_size, AVAILABILITY_SPREAD * len(group)):
             middle = len(group) // 2
             self._availability_group(collection, group[:middle], found)
             self._availability_group(collection, group[middle:], found)
             return
         while True:
-            for feature in body.get("features") or []:
-                props = feature["properties"]
+            for feature in reply.features:
+                props = feature.get("properties") if isinstance(feature, dict) else None
+                if not isinstance(props, dict):
+                    continue  # searches report malformed features; here they just say nothing
                 name = props.get("title") or props.get("productIdentifier")
-                if name in wanted:
-                    mode = ((props.get("storage") or {}).get("mode") or "unknown").lower()
+                if isinstance(name, str) and name in wanted:
+                    storage = props.get("storage")
+                    mode = storage.get("mode") if isinstance(storage, dict) else None
+                    mode = mode.lower() if isinstance(mode, str) else "unknown"
                     found[name] = STORAGE_MODES.get(mode, Availability.UNKNOWN)
-            next_url = _next_link(body)
-            if not next_url or wanted <= found.keys():
+            if not reply.next_url or not reply.features or wanted <= found.keys():
                 return
-            body = self._get(next_url)
+            try:
+                reply = self._follow(walk, reply.next_url)
+            except PagingError as exc:
+                logger.warning("%s; products not seen stay unknown", exc)
+                return
 
 
 def _collection_of(product: Product) -> str | None:
@@ -366,26 +436,18 @@ def _collection_of(product: Product) -> str | None:
     return match.group(1) if match else None
 
 
-def _total(body: dict[str, Any]) -> int | None:
-    value = (body.get("properties") or {}).get("totalResults")
-    return int(value) if value is not None else None
-
-
 def _parse(text: str) -> datetime:
     return datetime.fromisoformat(text.replace("Z", "+00:00"))
 
 
-def _cover(geometries: list[dict[str, Any]]) -> tuple[float, float, float, float]:
-    from shapely.geometry import shape
-
-    lonmin = latmin = float("inf")
-    lonmax = latmax = float("-inf")
-    for geometry in geometries:
-        a, b, c, d = shape(geometry).bounds
-        lonmin, latmin, lonmax, latmax = (
-            min(lonmin, a),
-            min(latmin, b),
-            max(lonmax, c),
-            max(latmax, d),
-        )
-    return lonmin, latmin, lonmax, latmax
+def _cover(geometries: list[dict[str, Any]]) -> tuple[float, float, float, float] | None:
+    """The box around footprints (``None`` when none has a position)."""
+    boxes = [box for geometry in geometries if (box := geometry_bbox(geometry))]
+    if not boxes:
+        return None
+    return (
+        min(b[0] for b in boxes),
+        min(b[1] for b in boxes),
+        max(b[2] for b in boxes),
+        max(b[3] for b in boxes),
+    )

@@ -15,7 +15,6 @@ mapping) is a :class:`StacProfile`, so one class serves GEODES, pgstac or any ot
 from __future__ import annotations
 
 import dataclasses
-import json
 import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -25,7 +24,7 @@ import requests
 from shapely import wkt
 from shapely.geometry import mapping
 
-from ..exceptions import BackendError, InvalidQueryError
+from ..exceptions import BackendError, InvalidQueryError, MalformedReplyError, shorten
 from ..http_io import archive_headers, error_detail, json_or_error, send
 from ..product import Availability, Product
 from ..query import Query
@@ -39,12 +38,24 @@ from ..vocabulary import (
     processing_level,
 )
 from .base import Backend, SearchPage
+from .paging import PageToken, Walk, past_count, read_token
+from .replies import (
+    Fields,
+    ItemMapper,
+    geometry,
+    map_features,
+    md5_hex,
+    next_href,
+    reply_count,
+    reply_list,
+    reply_member,
+    reply_object,
+)
 
 logger = logging.getLogger(__name__)
 
 Router = Callable[[Query], "list[str] | None"]
 FilterBuilder = Callable[[Query], "dict[str, Any]"]
-ItemMapper = Callable[[dict[str, Any], str], Product]
 
 
 def spatial_filter(query: Query) -> dict[str, Any]:
@@ -118,61 +129,80 @@ def route_by_collection(query: Query) -> list[str] | None:
     return [query.collection] if query.collection else None
 
 
-def data_asset(item: dict[str, Any]) -> tuple[str | None, dict[str, Any]]:
+def data_asset(item: Fields) -> tuple[str | None, Fields]:
     """The archive asset: role ``data`` (not a metadata XML), else the first asset."""
-    assets: dict[str, Any] = item.get("assets") or {}
-    for key, asset in assets.items():
-        if "data" in (asset.get("roles") or []) and asset.get("type") != "application/xml":
+    assets = item.obj("assets")
+    entries = [(key, assets.obj(key)) for key in assets.data]
+    for key, asset in entries:
+        if "data" in _roles(asset) and asset.text("type") != "application/xml":
             return key, asset
-    for key, asset in assets.items():
+    for key, asset in entries:
         return key, asset
-    return None, {}
+    return None, Fields({}, item.where("assets"), item.product)
 
 
-def overview_href(item: dict[str, Any]) -> str | None:
-    for asset in (item.get("assets") or {}).values():
-        roles = asset.get("roles") or []
+def overview_href(item: Fields) -> str | None:
+    """The quicklook: the first asset with role ``overview`` or ``thumbnail``."""
+    assets = item.obj("assets")
+    for key in assets.data:
+        asset = assets.obj(key)
+        roles = _roles(asset)
         if "overview" in roles or "thumbnail" in roles:
-            return str(asset.get("href"))
+            return asset.text("href")
     return None
 
 
-def generic_item_to_product(item: dict[str, Any], backend: str) -> Product:
-    """Any STAC item: properties already in the STAC vocabulary, file extension on the asset."""
-    p = item.get("properties") or {}
-    name = str(p.get("title") or p.get("identifier") or item["id"])
-    platform = str(p.get("platform") or "")
-    _, asset = data_asset(item)
-    start = p.get("start_datetime") or p.get("datetime")
+def _roles(asset: Fields) -> list[Any]:
+    return asset.items("roles")
+
+
+def generic_item_to_product(item: Any, backend: str) -> Product:
+    """Any STAC item: properties already in the STAC vocabulary, file extension on the asset.
+
+    Raises:
+        FieldError: a field is missing or malformed (see :mod:`.replies`).
+    """
+    fields = Fields(item)
+    native_id = fields.ident("id")
+    p = fields.obj("properties")
+    name = p.text("title") or p.text("identifier") or native_id
+    fields.product = p.product = name
+    platform = p.text("platform") or ""
+    _, asset = data_asset(fields)
+    start = p.time("start_datetime") or p.time("datetime")
+    if start is None:
+        raise p.fail("start_datetime", "is missing (and so is datetime)")
+    instrument_list = p.items("instruments")
+    if not all(isinstance(i, str) for i in instrument_list):
+        raise p.fail("instruments", "holds something other than strings")
     props: dict[str, Any] = {
         "title": name,
-        "start_datetime": iso_utc(start) if start else None,
-        "end_datetime": iso_utc(p.get("end_datetime") or start) if start else None,
+        "start_datetime": start,
+        "end_datetime": p.time("end_datetime") or start,
         "platform": platform or None,
-        "constellation": p.get("constellation") or (constellation(platform) if platform else None),
-        "instruments": p.get("instruments") or instruments(p.get("instrument")),
-        "product:type": p.get("product:type"),
-        "processing:level": processing_level(p.get("processing:level")),
-        "eo:cloud_cover": cloud_cover(platform, p.get("eo:cloud_cover")),
-        "sat:absolute_orbit": p.get("sat:absolute_orbit"),
-        "sat:relative_orbit": p.get("sat:relative_orbit"),
-        "sat:orbit_state": orbit_state(p.get("sat:orbit_state")),
-        "grid:code": grid_code(p.get("grid:code")),
-        "eodag:quicklook": overview_href(item),
-        f"{backend}:collection": item.get("collection"),
+        "constellation": p.text("constellation") or (constellation(platform) if platform else None),
+        "instruments": instrument_list or instruments(p.text("instrument")),
+        "product:type": p.text("product:type"),
+        "processing:level": processing_level(p.text("processing:level")),
+        "eo:cloud_cover": cloud_cover(platform, p.number("eo:cloud_cover")),
+        "sat:absolute_orbit": p.integer("sat:absolute_orbit"),
+        "sat:relative_orbit": p.integer("sat:relative_orbit"),
+        "sat:orbit_state": orbit_state(p.text("sat:orbit_state")),
+        "grid:code": grid_code(p.text("grid:code")),
+        "eodag:quicklook": overview_href(fields),
+        f"{backend}:collection": fields.text("collection"),
     }
-    checksum = str(asset.get("file:checksum") or "")
+    checksum = asset.text("file:checksum") or ""
     md5 = checksum[4:] if checksum.startswith("d510") and len(checksum) == 36 else None
-    size = asset.get("file:size")
     return Product(
         id=name,
-        native_id=str(item["id"]),
+        native_id=native_id,
         backend=backend,
-        geometry=item.get("geometry") or {},
+        geometry=geometry(fields),
         properties={k: v for k, v in props.items() if v is not None},
-        download_url=str(asset.get("href") or ""),
-        size=int(size) if size is not None else None,
-        md5=md5,
+        download_url=asset.text("href") or "",
+        size=asset.integer("file:size"),
+        md5=md5_hex(md5, lambda problem: asset.fail("file:checksum", problem)) if md5 else None,
         availability=Availability.UNKNOWN,
     )
 
@@ -198,46 +228,17 @@ class StacProfile:
     to_product: ItemMapper = generic_item_to_product
 
 
-def _matched(data: dict[str, Any]) -> int | None:
-    """``numberMatched`` (OGC API Features) or ``context.matched`` (STAC context ext)."""
-    for value in (data.get("numberMatched"), (data.get("context") or {}).get("matched")):
-        if isinstance(value, int) and not isinstance(value, bool):
-            return value
-    return None
+def _matched(data: dict[str, Any], what: str = "STAC search") -> int | None:
+    """``numberMatched`` (OGC API Features) or ``context.matched`` (STAC context ext).
 
-
-def _next_link(data: dict[str, Any]) -> dict[str, Any] | None:
-    for link in data.get("links") or []:
-        if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
-            return link
-    return None
-
-
-@dataclasses.dataclass
-class _Request:
-    """One search request, serialisable into an opaque paging token."""
-
-    method: str
-    url: str
-    body: dict[str, Any] | None
-    seen: int = 0
-    matched: int | None = None
-
-    def token(self) -> str:
-        return json.dumps(
-            {"m": self.method, "u": self.url, "b": self.body, "n": self.seen, "M": self.matched},
-            separators=(",", ":"),
-        )
-
-    @classmethod
-    def from_token(cls, token: str) -> _Request:
-        try:
-            state = json.loads(token)
-            return cls(
-                state["m"], state["u"], state.get("b"), int(state.get("n", 0)), state.get("M")
-            )
-        except (ValueError, KeyError, TypeError):
-            raise InvalidQueryError(f"not a paging token of this backend: {token[:60]!r}") from None
+    Raises:
+        MalformedReplyError: either is present but not a count.
+    """
+    matched = reply_count(data.get("numberMatched"), "numberMatched", what)
+    if matched is None:
+        context = reply_member(data, "context", what)
+        matched = reply_count(context.get("matched"), "context.matched", what)
+    return matched
 
 
 class StacApiBackend(Backend):
@@ -285,8 +286,12 @@ class StacApiBackend(Backend):
         body["limit"] = limit
         return body
 
+    @property
+    def _what(self) -> str:
+        return f"{self.server_name} search"
+
     def _post(self, url: str, body: dict[str, Any] | None, method: str = "POST") -> dict[str, Any]:
-        what = f"{self.server_name} search"
+        what = self._what
         response = send(self.session, method, url, what, json=body, timeout=self.timeout)
         if response.status_code in (400, 404, 422):
             detail = error_detail(response)
@@ -295,12 +300,18 @@ class StacApiBackend(Backend):
                 "remove or change the filter it names",
                 response.status_code,
             )
-        data = json_or_error(response, what)
-        if not isinstance(data, dict) or data.get("type") != "FeatureCollection":
-            raise BackendError(
-                f"{what}: the reply is not a STAC ItemCollection", response.status_code
+        data = reply_object(json_or_error(response, what), what)
+        if data.get("type") != "FeatureCollection":
+            raise MalformedReplyError(
+                f"{what}: the reply is not a STAC ItemCollection (type {shorten(data.get('type'))})",
+                response.status_code,
             )
         return data
+
+    def _fetch(self, walk: Walk, request: PageToken, *, link: bool) -> dict[str, Any]:
+        assert request.url is not None  # request tokens always have one
+        walk.visit(request.method, request.url, body=request.body, link=link)
+        return self._post(request.url, request.body, request.method)
 
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
@@ -308,85 +319,111 @@ class StacApiBackend(Backend):
         """A page of ``limit`` products, gathered from several server pages when the server
         caps pages lower (GEODES: 80), so callers such as EODAG pay their per-page overhead
         once per thousands of products. Server pages are sized to divide ``limit`` exactly,
-        which keeps page numbers and tokens consistent."""
+        which keeps page numbers and tokens consistent.
+
+        Raises:
+            MalformedReplyError: a reply or an item is not what a STAC API sends.
+            PagingError: the next links loop, or there are more than ``MAX_PAGES`` pages.
+            InvalidQueryError: ``token`` is not a token of this backend.
+        """
         limit = max(1, limit or self.default_page_size)
         cap = min(self.max_page_size, self.profile.max_page_size)
+        page, state = read_token(token, page, self.name)
+        if state is not None and state.url is None:
+            raise InvalidQueryError(f"not a paging token of this backend (no url): {token}")
+        walk = Walk(self._what, state, self.max_pages)
         if limit <= cap:
-            return self._server_page(query, limit, page, token)
-        size = next(d for d in range(cap, 0, -1) if limit % d == 0)
-        if token is not None and token.isdigit():
-            page, token = int(token), None
-        first = self._server_page(query, size, (page - 1) * (limit // size) + 1, token)
-        products, following = list(first.products), first.next_token
-        while len(products) < limit and following:
-            more = self._server_page(query, size, 1, following)
-            if not more.products:
-                break
-            products.extend(more.products)
-            following = more.next_token
-        return SearchPage(products, first.matched, following)
+            products, matched, following = self._server_page(walk, query, limit, page, state)
+        else:
+            size = next(d for d in range(cap, 0, -1) if limit % d == 0)
+            first = (page - 1) * (limit // size) + 1
+            products, matched, following = self._server_page(walk, query, size, first, state)
+            while len(products) < limit and following:
+                more, _, following = self._server_page(walk, query, size, 1, following)
+                if not more:
+                    break
+                products.extend(more)
+        return SearchPage(products, matched, walk.token(following) if following else None)
 
-    def _server_page(self, query: Query, limit: int, page: int, token: str | None) -> SearchPage:
-        """One page as the server serves it (``limit`` within its cap)."""
-        if token is not None and token.isdigit():  # EODAG may hand back a bare page number
-            page, token = int(token), None
-        if token:
-            request = _Request.from_token(token)
+    def _server_page(
+        self, walk: Walk, query: Query, limit: int, page: int, state: PageToken | None
+    ) -> tuple[list[Product], int | None, PageToken | None]:
+        """One page as the server serves it (``limit`` within its cap): its products, the
+        count, and the request for the following page."""
+        if state is not None:
+            request = state
+            data = self._fetch(walk, request, link=True)
         else:
             body = self.search_body(query, limit)
-            request = _Request("POST", self.base_url + self.profile.search_path, body)
+            request = PageToken(
+                self.name, url=self.base_url + self.profile.search_path, method="POST", body=body
+            )
             if page > 1:
                 if self.profile.page_param:
                     body[self.profile.page_param] = page
-                    request.seen = (page - 1) * limit
+                    request = dataclasses.replace(request, seen=(page - 1) * limit)
                 else:
-                    request = self._skip_pages(request, page - 1)
-                    if request.url == "":
-                        return SearchPage([], request.matched, None)
-        data = self._post(request.url, request.body, request.method)
-        products = [
-            self.profile.to_product(f, self.profile.name) for f in data.get("features") or []
-        ]
-        matched = _matched(data)
+                    skipped = self._skip_pages(walk, request, page - 1)
+                    if skipped is None:
+                        return [], None, None
+                    request = skipped
+            data = self._fetch(walk, request, link=page > 1 and not self.profile.page_param)
+        features = reply_list(data, "features", self._what)
+        products = map_features(features, self.profile.to_product, self.profile.name, self._what)
+        matched = _matched(data, self._what)
         if matched is None:
             matched = request.matched
-        if not products and not token and page == 1:
+        if not products and state is None and page == 1:
             self._check_collections(request.body)
         seen = request.seen + len(products)
         following = self._follow(data, request, seen, matched) if products else None
-        return SearchPage(products, matched, following.token() if following else None)
+        return products, matched, following
 
-    def _skip_pages(self, request: _Request, pages: int) -> _Request:
-        """Token-paged servers cannot jump to page N: walk the ``next`` links to it."""
-        for _ in range(pages):
-            data = self._post(request.url, request.body, request.method)
-            count = len(data.get("features") or [])
-            matched = _matched(data) if _matched(data) is not None else request.matched
+    def _skip_pages(self, walk: Walk, request: PageToken, pages: int) -> PageToken | None:
+        """Token-paged servers cannot jump to page N: walk the ``next`` links to it (``None``
+        when the results end before)."""
+        for index in range(pages):
+            data = self._fetch(walk, request, link=index > 0)
+            count = len(reply_list(data, "features", self._what))
+            matched = _matched(data, self._what)
+            if matched is None:
+                matched = request.matched
             following = (
                 self._follow(data, request, request.seen + count, matched) if count else None
             )
             if following is None:
-                return _Request("GET", "", None, request.seen + count, matched)
+                return None
             request = following
         return request
 
     def _follow(
-        self, data: dict[str, Any], request: _Request, seen: int, matched: int | None
-    ) -> _Request | None:
-        """The request for the next page, from the server's ``next`` link."""
-        if matched is not None and seen >= matched:
+        self, data: dict[str, Any], request: PageToken, seen: int, matched: int | None
+    ) -> PageToken | None:
+        """The request for the next page, from the server's ``next`` link; ``None`` at the
+        end (no link, or the server's count reached)."""
+        if past_count(seen, matched):
             return None
-        link = _next_link(data)
+        link = next_href(reply_list(data, "links", self._what), self._what)
         if link is None:
             return None
         href = str(link["href"])
-        method = str(link.get("method") or "GET").upper()
-        if method == "POST":
+        method = link.get("method") or "GET"
+        if not isinstance(method, str) or method.upper() not in ("GET", "POST"):
+            raise MalformedReplyError(
+                f"{self._what}: field links: the next link's method is {shorten(method)}"
+            )
+        if method.upper() == "POST":
             extra = link.get("body") or {}
+            if not isinstance(extra, dict):
+                raise MalformedReplyError(
+                    f"{self._what}: field links: the next link's body is not a JSON object"
+                )
             body = {**(request.body or {}), **extra} if link.get("merge") else dict(extra)
             if not body:
                 body = dict(request.body or {})
-            return _Request("POST", href, body, seen, matched)
+            return PageToken(
+                self.name, url=href, method="POST", body=body, seen=seen, matched=matched
+            )
         params = parse_qs(urlsplit(href).query)
         if request.method == "POST" and request.body is not None:
             # Re-POST our own body with the server's token or page: a GET link may drop the
@@ -398,8 +435,15 @@ class StacApiBackend(Backend):
                         value = int(value)
                     body = {k: v for k, v in request.body.items() if k not in ("token", "page")}
                     body[key] = value
-                    return _Request("POST", request.url, body, seen, matched)
-        return _Request("GET", href, None, seen, matched)
+                    return PageToken(
+                        self.name,
+                        url=request.url,
+                        method="POST",
+                        body=body,
+                        seen=seen,
+                        matched=matched,
+                    )
+        return PageToken(self.name, url=href, seen=seen, matched=matched)
 
     # -- collections -------------------------------------------------------------------------
     def collections(self) -> list[str]:
@@ -415,11 +459,11 @@ class StacApiBackend(Backend):
                 response = send(
                     self.session, "GET", url, what, params={"limit": 10000}, timeout=self.timeout
                 )
-            data = json_or_error(response, what)
+            data = reply_object(json_or_error(response, what), what)
             self._server_collections = [
                 str(c["id"])
-                for c in (data.get("collections") or [])
-                if isinstance(c, dict) and "id" in c
+                for c in reply_list(data, "collections", what)
+                if isinstance(c, dict) and isinstance(c.get("id"), (str, int))
             ]
         return self._server_collections
 

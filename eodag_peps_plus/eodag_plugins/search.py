@@ -13,14 +13,14 @@ import click
 from eodag.api.search_result import SearchResult
 from eodag.plugins.search import PreparedSearch
 from eodag.plugins.search.base import Search
-from eodag.utils.exceptions import ValidationError
 from shapely.geometry.base import BaseGeometry
 
 from .. import vocabulary
 from ..backends import Backend, get_backend
-from ..exceptions import InvalidQueryError
+from ..exceptions import InvalidQueryError, PepsPlusError
 from ..query import Query
 from .convert import shapes, to_eoproduct
+from .errors import to_eodag
 
 logger = logging.getLogger(__name__)
 
@@ -89,7 +89,8 @@ def refuse_in_eodag_cli(message: str) -> None:
 
     EODAG's core logs and swallows every search exception, so its CLI would report
     "Returned 0 products" and overwrite the results file; only ``SystemExit`` passes through.
-    The Python API (no eodag CLI context) gets a ``ValidationError`` instead.
+    The Python API (no eodag CLI context) gets EODAG's own exception instead
+    (``ValidationError``, ``RequestError``...: see :func:`.errors.to_eodag`).
     """
     ctx = click.get_current_context(silent=True)
     if ctx is not None and ctx.find_root().command.name in ("eodag", "eodag-cli", "eodag_cli"):
@@ -125,14 +126,14 @@ class PepsPlusSearch(Search):
 
     def query(self, prep: PreparedSearch = PreparedSearch(), **kwargs: Any) -> SearchResult:  # noqa: B008 - EODAG signature
         collection = kwargs.get("collection") or prep.collection
+        token = prep.next_page_token
         try:
             query = build_query(self.collection_config(collection), kwargs)
-        except InvalidQueryError as exc:
+            limit = prep.limit or self.backend.default_page_size
+            page = self.backend.search_page(query, limit=limit, page=prep.page or 1, token=token)
+        except PepsPlusError as exc:
             refuse_in_eodag_cli(str(exc))
-            raise ValidationError(str(exc)) from exc
-        limit = prep.limit or self.backend.default_page_size
-        token = prep.next_page_token
-        page = self.backend.search_page(query, limit=limit, page=prep.page or 1, token=token)
+            raise to_eodag(exc) from exc
         search_kwargs = {k: v for k, v in kwargs.items() if k not in ("number_matched",)}
         geometries = shapes(page.products)
         products = [

@@ -17,7 +17,8 @@ from eodag_peps_plus.backends.geodes import (
     item_to_product,
     parse_description,
 )
-from eodag_peps_plus.backends.stac_api import _matched, _Request
+from eodag_peps_plus.backends.paging import PageToken
+from eodag_peps_plus.backends.stac_api import _matched
 from eodag_peps_plus.product import Availability
 from eodag_peps_plus.sandbox import Sandbox
 
@@ -90,7 +91,9 @@ def test_recorded_paging_keeps_our_filters(recorded: dict[str, Any]) -> None:
     backend = GeodesBackend("https://geodes-portal.cnes.fr/api/stac/search")
     assert backend.base_url == "https://geodes-portal.cnes.fr"
     body = {"collections": ["PEPS_S2_L1C"], "query": {"grid:code": {"eq": "T14ULD"}}, "limit": 1}
-    request = _Request("POST", "https://geodes-portal.cnes.fr/api/stac/search", body)
+    request = PageToken(
+        "geodes", url="https://geodes-portal.cnes.fr/api/stac/search", method="POST", body=body
+    )
     following = backend._follow(reply, request, seen=1, matched=37273723)
     assert following is not None
     assert (following.method, following.url) == (
@@ -102,7 +105,9 @@ def test_recorded_paging_keeps_our_filters(recorded: dict[str, Any]) -> None:
 
 def test_pgstac_style_links() -> None:
     backend = GeodesBackend("http://x")
-    request = _Request("POST", "http://x/search", {"collections": ["C"], "limit": 2})
+    request = PageToken(
+        "geodes", url="http://x/search", method="POST", body={"collections": ["C"], "limit": 2}
+    )
     post_link = {
         "links": [
             {

@@ -1,0 +1,283 @@
+"""Reading search replies: the one boundary where server JSON becomes typed values.
+
+Servers (or whatever answers at their address) may send a list where an object belongs, a
+string where a number does, ``NaN``, a megabyte of text. Mappers read every field through
+:class:`Fields`, and :func:`map_features` turns a page's features into products, so a reply
+that does not have the promised shape ends the search with one :class:`MalformedReplyError`
+naming the server, the product and the field, never a ``KeyError`` traceback or a hang.
+
+Choice: a feature that cannot be mapped fails the search rather than being skipped with a
+warning. A skipped product would silently change results (and the counts users compare with
+the server's), and a server sending one broken feature is rarely sending good ones around it.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from ..exceptions import MalformedReplyError, shorten
+from ..geometry import GeometryError, check_geometry
+from ..product import Product
+from ..vocabulary import iso_utc
+
+#: A mapper takes a feature exactly as decoded (anything JSON) and the backend name.
+ItemMapper = Callable[[Any, str], Product]
+#: Integers larger than this are no size, orbit or count any archive has.
+MAX_INTEGER = 2**63 - 1
+#: Numeric strings longer than this are refused before conversion (Python refuses very long
+#: ones with its own message, and converting them costs quadratic time).
+MAX_DIGITS = 30
+_MISSING = object()
+
+
+class FieldError(MalformedReplyError):
+    """One field of one feature is missing or of the wrong form.
+
+    Raised by mappers (which do not know which server they read); :func:`map_features`
+    re-raises it as a :class:`MalformedReplyError` that names the server and the product.
+    """
+
+    def __init__(self, field: str, problem: str, product: str | None = None) -> None:
+        super().__init__(f"field {field} {problem}")
+        self.field = field
+        self.problem = problem
+        self.product = product
+
+
+def kind(value: Any) -> str:
+    """JSON's name for a decoded value's type, for messages."""
+    if value is None:
+        return "null"
+    names = {dict: "object", list: "list", str: "string", bool: "boolean"}
+    return names.get(type(value), "number" if isinstance(value, (int, float)) else "value")
+
+
+class Fields:
+    """Typed look-ups in one JSON object of a reply, each naming its field when it fails.
+
+    Missing and ``null`` fields read as ``None`` unless ``required``; a value of the wrong type
+    raises :class:`FieldError` with the dotted path (``properties.cloudCover``).
+    """
+
+    def __init__(self, data: Any, path: str = "", product: str | None = None) -> None:
+        self.path = path
+        #: The product's name once known, so later errors can say which product.
+        self.product = product
+        if not isinstance(data, dict):
+            raise FieldError(path or "(feature)", f"is not a JSON object ({kind(data)})", product)
+        self.data: dict[str, Any] = data
+
+    def where(self, key: str) -> str:
+        return f"{self.path}.{key}" if self.path else key
+
+    def fail(self, key: str, problem: str) -> FieldError:
+        return FieldError(self.where(key), problem, self.product)
+
+    def raw(self, key: str, *, required: bool = False) -> Any:
+        value = self.data.get(key)
+        if value is None and required:
+            raise self.fail(key, "is missing")
+        return value
+
+    def obj(self, key: str) -> Fields:
+        """A nested object; missing or ``null`` reads as an empty one."""
+        value = self.data.get(key)
+        return Fields({} if value is None else value, self.where(key), self.product)
+
+    def items(self, key: str) -> list[Any]:
+        """A list; missing or ``null`` reads as empty."""
+        value = self.data.get(key)
+        if value is None:
+            return []
+        if not isinstance(value, list):
+            raise self.fail(key, f"is not a list ({kind(value)})")
+        return value
+
+    def ident(self, key: str) -> str:
+        """A required identifier: a string, or an integer taken as its digits."""
+        value = self.raw(key, required=True)
+        if isinstance(value, int) and not isinstance(value, bool):
+            return str(value)
+        text = self.text(key, required=True)
+        assert text is not None  # required=True
+        return text
+
+    def text(self, key: str, *, required: bool = False) -> str | None:
+        """A string; empty reads as missing."""
+        value = self.raw(key, required=required)
+        if value is None or value == "":
+            if required:
+                raise self.fail(key, "is empty")
+            return None
+        if not isinstance(value, str):
+            raise self.fail(key, f"is not a string ({kind(value)})")
+        return value
+
+    def number(self, key: str) -> float | None:
+        """A finite number (a numeric string is accepted)."""
+        value = self.raw(key)
+        if value is None or value == "":
+            return None
+        number = _to_number(value)
+        if number is None:
+            raise self.fail(key, f"is not a finite number ({shorten(value)})")
+        return number
+
+    def integer(self, key: str) -> int | None:
+        """A non-negative integer (``3.0`` and ``"3"`` accepted)."""
+        value = self.raw(key)
+        if value is None or value == "":
+            return None
+        return count(value, lambda problem: self.fail(key, problem))
+
+    def md5(self, key: str) -> str | None:
+        """An MD5 digest in hex (lower-cased): a wrong one would fail every download later."""
+        value = self.text(key)
+        return None if value is None else md5_hex(value, lambda problem: self.fail(key, problem))
+
+    def time(self, key: str, *, required: bool = False) -> str | None:
+        """An ISO 8601 timestamp, normalised by :func:`~eodag_peps_plus.vocabulary.iso_utc`."""
+        value = self.text(key, required=required)
+        if value is None:
+            return None
+        try:
+            return iso_utc(value)
+        except (ValueError, OverflowError):
+            raise self.fail(key, f"is not an ISO 8601 date ({shorten(value)})") from None
+
+
+def count(value: Any, fail: Callable[[str], Exception]) -> int:
+    """A non-negative integer from JSON (``3``, ``3.0``, ``"3"``), else ``fail(problem)``."""
+    number = _to_number(value)
+    if number is None or not number.is_integer() or not 0 <= number <= MAX_INTEGER:
+        raise fail(f"is not a non-negative integer ({shorten(value)})")
+    return int(value) if isinstance(value, int) else int(number)
+
+
+def md5_hex(value: str, fail: Callable[[str], Exception]) -> str:
+    """``value`` lower-cased if it is 32 hex digits, else ``fail(problem)``."""
+    if len(value) != 32 or not all(c in "0123456789abcdefABCDEF" for c in value):
+        raise fail(f"is not an MD5 digest ({shorten(value)})")
+    return value.lower()
+
+
+def _to_number(value: Any) -> float | None:
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str):
+        if len(value.strip()) > MAX_DIGITS:
+            return None
+        try:
+            value = float(value)
+        except ValueError:
+            return None
+    if not isinstance(value, (int, float)):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:  # a JSON integer with hundreds of digits
+        return None
+    return number if math.isfinite(number) else None
+
+
+def geometry(item: Fields) -> dict[str, Any]:
+    """The feature's footprint, checked once here (see :mod:`eodag_peps_plus.geometry`)."""
+    try:
+        return check_geometry(item.data.get("geometry"), item.where("geometry"))
+    except GeometryError as exc:
+        raise FieldError(exc.field, exc.problem, item.product) from None
+
+
+def reply_object(data: Any, what: str) -> dict[str, Any]:
+    """The decoded reply, which must be a JSON object (not a list, a string...)."""
+    if not isinstance(data, dict):
+        raise MalformedReplyError(f"{what}: the reply is not a JSON object ({kind(data)})")
+    return data
+
+
+def reply_member(
+    data: dict[str, Any], key: str, what: str, field: str | None = None
+) -> dict[str, Any]:
+    """An object member of a reply (resto's ``properties``); missing or ``null`` reads empty."""
+    value = data.get(key)
+    if value is None:
+        return {}
+    if not isinstance(value, dict):
+        raise MalformedReplyError(
+            f"{what}: field {field or key} is not a JSON object ({kind(value)})"
+        )
+    return value
+
+
+def reply_list(data: dict[str, Any], key: str, what: str, field: str | None = None) -> list[Any]:
+    """A list member of a reply (``features``, ``links``); missing or ``null`` reads empty."""
+    value = data.get(key)
+    if value is None:
+        return []
+    if not isinstance(value, list):
+        raise MalformedReplyError(f"{what}: field {field or key} is not a list ({kind(value)})")
+    return value
+
+
+def next_href(links: list[Any], what: str, field: str = "links") -> dict[str, Any] | None:
+    """The ``rel=next`` link object of a reply's links, its ``href`` an http(s) URL."""
+    for link in links:
+        if isinstance(link, dict) and link.get("rel") == "next" and link.get("href"):
+            href = link["href"]
+            if not isinstance(href, str) or not href.startswith(("http://", "https://")):
+                raise MalformedReplyError(
+                    f"{what}: field {field}: the next link is not an http(s) URL ({shorten(href)})"
+                )
+            return link
+    return None
+
+
+def reply_count(value: Any, field: str, what: str) -> int | None:
+    """A count (``totalResults``, ``numberMatched``); ``None`` when the server gives none."""
+    if value is None:
+        return None
+    return count(value, lambda problem: MalformedReplyError(f"{what}: field {field} {problem}"))
+
+
+def map_features(
+    features: Iterable[Any], mapper: ItemMapper, backend: str, what: str
+) -> list[Product]:
+    """Each feature of a page through ``mapper``; the first one that cannot be mapped ends
+    the search with one line naming ``what`` (``PEPS search``), the product and the field.
+
+    Raises:
+        MalformedReplyError: a feature is not an object, or a field is missing or malformed.
+    """
+    products = []
+    for index, feature in enumerate(features):
+        try:
+            products.append(mapper(feature, backend))
+        except FieldError as exc:
+            name = exc.product or _name_of(feature)
+            label = f"product {shorten(name, quote=False)}" if name else f"feature #{index + 1}"
+            raise MalformedReplyError(f"{what}: {label}: {exc}") from None
+        except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
+            # A safety net: mappers read through Fields, so this means a case they missed.
+            name = _name_of(feature)
+            label = f"product {shorten(name, quote=False)}" if name else f"feature #{index + 1}"
+            raise MalformedReplyError(
+                f"{what}: {label}: a field has an unexpected form ({type(exc).__name__}: "
+                f"{shorten(str(exc), quote=False)})"
+            ) from None
+    return products
+
+
+def _name_of(feature: Any) -> str | None:
+    """Whatever names a feature, for messages only."""
+    if not isinstance(feature, dict):
+        return None
+    props = feature.get("properties")
+    for value in (
+        (props.get("title") or props.get("identifier")) if isinstance(props, dict) else None,
+        feature.get("id"),
+    ):
+        if isinstance(value, str) and value:
+            return value
+    return None

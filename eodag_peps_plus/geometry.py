@@ -1,0 +1,153 @@
+"""GeoJSON geometries from servers: one check of their shape, and their bounding box.
+
+Footprints feed shapely, pystac and EODAG, which each fail their own way on a shape they do
+not expect, or worse: a string where coordinates belong once made the bounding-box loop spin
+forever. Backends check every footprint once, where a reply becomes a ``Product``
+(:func:`check_geometry`), so the code downstream can trust it; :func:`geometry_bbox` walks the
+same way and cannot loop whatever it is given.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from typing import Any
+
+from .exceptions import shorten
+
+#: How deep ``coordinates`` nests above its positions, per GeoJSON type.
+DEPTHS: dict[str, int] = {
+    "Point": 0,
+    "MultiPoint": 1,
+    "LineString": 1,
+    "MultiLineString": 2,
+    "Polygon": 2,
+    "MultiPolygon": 3,
+}
+#: A footprint has tens of positions; a reply with more than this is not sending one, and
+#: checking or drawing it would take the CPU for nothing.
+MAX_POSITIONS = 100_000
+#: GeoJSON says geometry collections SHOULD NOT nest; a little nesting is tolerated.
+MAX_NESTING = 4
+
+_Array = (list, tuple)
+
+
+class GeometryError(ValueError):
+    """A geometry is not GeoJSON: ``field`` is where (``geometry.coordinates[0][3]``)."""
+
+    def __init__(self, field: str, problem: str) -> None:
+        super().__init__(f"{field} {problem}")
+        self.field = field
+        self.problem = problem
+
+
+def check_geometry(value: Any, field: str = "geometry") -> dict[str, Any]:
+    """``value`` if it is a GeoJSON geometry with at least one position, else raise.
+
+    Positions are 2 or 3 finite numbers, longitude within [-360, 360] and latitude within
+    [-90, 90]; linear rings are closed with at least 4 positions, lines have at least 2.
+
+    Args:
+        value: The decoded JSON (a dict for a valid geometry).
+        field: Where the value was found, for the error message.
+
+    Returns:
+        ``value`` itself, unchanged.
+
+    Raises:
+        GeometryError: naming the sub-field that is wrong and how.
+    """
+    if value is None:
+        raise GeometryError(field, "is missing (null)")
+    positions = sum(1 for _ in _positions(value, field, 0))  # walks it all: every check
+    if not positions:
+        raise GeometryError(field, "has no coordinates")
+    geometry: dict[str, Any] = value
+    return geometry
+
+
+def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:
+    """``[west, south, east, north]`` of a GeoJSON geometry, ``None`` when it has no position.
+
+    Plain loops: faster than shapely for the few dozen points of a footprint.
+
+    Raises:
+        GeometryError: the geometry is malformed (see :func:`check_geometry`).
+    """
+    if not geometry:
+        return None
+    west = south = math.inf
+    east = north = -math.inf
+    for x, y in _positions(geometry, "geometry", 0):
+        west, east = min(west, x), max(east, x)
+        south, north = min(south, y), max(north, y)
+    if west == math.inf:
+        return None
+    return [west, south, east, north]
+
+
+def _positions(geometry: Any, field: str, nesting: int) -> Iterator[tuple[float, float]]:
+    """Every ``(x, y)`` of a geometry, checking the shape on the way (nothing is built)."""
+    if not isinstance(geometry, dict):
+        raise GeometryError(field, f"is not a JSON object ({_kind(geometry)})")
+    kind = geometry.get("type")
+    if kind == "GeometryCollection":
+        if nesting >= MAX_NESTING:
+            raise GeometryError(field, f"nests geometry collections more than {MAX_NESTING} deep")
+        members = geometry.get("geometries")
+        if not isinstance(members, _Array):
+            raise GeometryError(f"{field}.geometries", f"is not a list ({_kind(members)})")
+        for index, member in enumerate(members):
+            yield from _positions(member, f"{field}.geometries[{index}]", nesting + 1)
+        return
+    if kind not in DEPTHS:
+        raise GeometryError(f"{field}.type", f"is not a GeoJSON geometry type ({shorten(kind)})")
+    count = 0
+    # Iterative walk with the depth fixed by the type: any other nesting is an error.
+    stack: list[tuple[Any, str, int]] = [(geometry.get("coordinates"), f"{field}.coordinates", 0)]
+    while stack:
+        value, where, depth = stack.pop()
+        if depth == DEPTHS[kind]:
+            count += 1
+            if count > MAX_POSITIONS:
+                raise GeometryError(f"{field}.coordinates", f"has over {MAX_POSITIONS} positions")
+            yield _position(value, where)
+            continue
+        if not isinstance(value, _Array):
+            raise GeometryError(where, f"is not a list ({_kind(value)})")
+        _check_run(kind, value, where, depth)
+        stack.extend((value[i], f"{where}[{i}]", depth + 1) for i in range(len(value) - 1, -1, -1))
+
+
+def _check_run(kind: str, value: Any, where: str, depth: int) -> None:
+    """Lines need 2 positions, linear rings 4 and closed (what GEOS will insist on)."""
+    run = depth == DEPTHS[kind] - 1
+    if not run or kind in ("Point", "MultiPoint") or not value:
+        return
+    ring = kind in ("Polygon", "MultiPolygon")
+    least = 4 if ring else 2
+    if len(value) < least:
+        raise GeometryError(where, f"has {len(value)} position(s), fewer than {least}")
+    if ring and isinstance(value[0], _Array) and list(value[0]) != list(value[-1]):
+        raise GeometryError(where, "is not closed (first and last positions differ)")
+
+
+def _position(value: Any, where: str) -> tuple[float, float]:
+    if not isinstance(value, _Array) or not 2 <= len(value) <= 3:
+        raise GeometryError(where, f"is not a position [x, y] ({shorten(value)})")
+    for number in value:
+        if (
+            isinstance(number, bool)
+            or not isinstance(number, (int, float))
+            or not math.isfinite(number)
+        ):
+            raise GeometryError(where, f"is not a position of finite numbers ({shorten(value)})")
+    x, y = float(value[0]), float(value[1])
+    if not -360 <= x <= 360 or not -90 <= y <= 90:
+        raise GeometryError(where, f"is out of longitude/latitude range ({shorten(value)})")
+    return x, y
+
+
+def _kind(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
