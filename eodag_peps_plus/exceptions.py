@@ -12,9 +12,11 @@ SHOWN_CHARS = 60
 
 
 def shorten(value: Any, limit: int = SHOWN_CHARS, *, quote: bool = True) -> str:
-    """``repr(value)`` (the string itself if not ``quote``) cut to ``limit`` characters: error
-    lines stay one readable line even when a server sends a megabyte where a number belongs."""
-    text = value if isinstance(value, str) and not quote else repr(value)
+    """``repr(value)`` (a printable string itself if not ``quote``) cut to ``limit`` characters:
+    error lines stay one readable line even when a server sends a megabyte where a number
+    belongs, or a line break in a name."""
+    plain = isinstance(value, str) and not quote and value.isprintable()
+    text = value if plain else repr(value)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 

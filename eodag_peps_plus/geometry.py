@@ -101,7 +101,7 @@ def _positions(geometry: Any, field: str, nesting: int) -> Iterator[tuple[float,
         for index, member in enumerate(members):
             yield from _positions(member, f"{field}.geometries[{index}]", nesting + 1)
         return
-    if kind not in DEPTHS:
+    if not isinstance(kind, str) or kind not in DEPTHS:
         raise GeometryError(f"{field}.type", f"is not a GeoJSON geometry type ({shorten(kind)})")
     count = 0
     # Iterative walk with the depth fixed by the type: any other nesting is an error.
@@ -129,7 +129,8 @@ def _check_run(kind: str, value: Any, where: str, depth: int) -> None:
     least = 4 if ring else 2
     if len(value) < least:
         raise GeometryError(where, f"has {len(value)} position(s), fewer than {least}")
-    if ring and isinstance(value[0], _Array) and list(value[0]) != list(value[-1]):
+    ends = (value[0], value[-1])
+    if ring and all(isinstance(end, _Array) for end in ends) and list(ends[0]) != list(ends[1]):
         raise GeometryError(where, "is not closed (first and last positions differ)")
 
 

@@ -70,7 +70,9 @@ class Fields:
         self.data: dict[str, Any] = data
 
     def where(self, key: str) -> str:
-        return f"{self.path}.{key}" if self.path else key
+        """The dotted path of ``key`` (a key a server made up is quoted and cut short)."""
+        name = shorten(key, 40, quote=False)
+        return f"{self.path}.{name}" if self.path else name
 
     def fail(self, key: str, problem: str) -> FieldError:
         return FieldError(self.where(key), problem, self.product)
