@@ -32,7 +32,7 @@ from ..vocabulary import (
     relative_orbit,
     s1_properties,
 )
-from .replies import FieldError, Fields, geometry, md5_hex
+from .replies import FieldError, geometry, md5_hex, open_feature
 from .spec import BackendSpec, Probe
 from .stac_api import (
     StacApiBackend,
@@ -176,11 +176,7 @@ def item_to_product(item: Any, backend: str = "geodes") -> Product:
     Raises:
         FieldError: a field is missing or malformed (see :mod:`.replies`).
     """
-    fields = Fields(item)
-    native_id = fields.ident("id")
-    p = fields.obj("properties")
-    name = p.text("identifier") or native_id
-    fields.product = p.product = name
+    fields, p, native_id, name = open_feature(item, ("identifier",))
     platform = p.text("platform") or name[:3]
     absolute = p.integer("sat:absolute_orbit")
     native_type = p.text("product:type")

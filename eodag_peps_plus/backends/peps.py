@@ -39,10 +39,10 @@ from ..vocabulary import (
 from .base import Backend, SearchPage
 from .paging import PageToken, Walk, past_count, read_token
 from .replies import (
-    Fields,
     geometry,
     map_features,
     next_href,
+    open_feature,
     reply_count,
     reply_list,
     reply_member,
@@ -141,12 +141,9 @@ def feature_to_product(feature: Any, backend: str = "peps") -> Product:
     Raises:
         FieldError: a field is missing or malformed (see :mod:`.replies`).
     """
-    item = Fields(feature)
-    native_id = item.ident("id")
-    p = item.obj("properties")
-    name = p.text("title") or p.text("productIdentifier", required=True)
-    assert name is not None  # required=True
-    item.product = p.product = name
+    item, p, native_id, name = open_feature(
+        feature, ("title", "productIdentifier"), id_is_name=False
+    )
     platform = p.text("platform") or name[:3]
     absolute = p.integer("orbitNumber")
     download = p.obj("services").obj("download")

@@ -150,6 +150,28 @@ class Fields:
             raise self.fail(key, f"is not an ISO 8601 date ({shorten(value)})") from None
 
 
+def open_feature(
+    feature: Any, names: tuple[str, ...], *, id_is_name: bool = True
+) -> tuple[Fields, Fields, str, str]:
+    """A feature's fields, its properties, its ``id`` and its product name: the first of
+    ``names`` found in the properties, else the ``id`` (when ``id_is_name``). Every later
+    error of either ``Fields`` names that product.
+
+    Raises:
+        FieldError: the feature is not an object, or has no id or no name.
+    """
+    fields = Fields(feature)
+    native_id = fields.ident("id")
+    props = fields.obj("properties")
+    name = next((text for key in names if (text := props.text(key))), None)
+    if name is None:
+        if not id_is_name:
+            raise props.fail(names[-1], "is missing")
+        name = native_id
+    fields.product = props.product = name
+    return fields, props, native_id, name
+
+
 def count(value: Any, fail: Callable[[str], Exception]) -> int:
     """A non-negative integer from JSON (``3``, ``3.0``, ``"3"``), else ``fail(problem)``."""
     number = _to_number(value)

@@ -46,6 +46,7 @@ from .replies import (
     map_features,
     md5_hex,
     next_href,
+    open_feature,
     reply_count,
     reply_list,
     reply_member,
@@ -162,11 +163,7 @@ def generic_item_to_product(item: Any, backend: str) -> Product:
     Raises:
         FieldError: a field is missing or malformed (see :mod:`.replies`).
     """
-    fields = Fields(item)
-    native_id = fields.ident("id")
-    p = fields.obj("properties")
-    name = p.text("title") or p.text("identifier") or native_id
-    fields.product = p.product = name
+    fields, p, native_id, name = open_feature(item, ("title", "identifier"))
     platform = p.text("platform") or ""
     _, asset = data_asset(fields)
     start = p.time("start_datetime") or p.time("datetime")

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import contextlib
 import json
-import threading
 from collections.abc import Callable
 from typing import Any
 
@@ -21,6 +20,7 @@ from eodag_peps_plus.exceptions import PepsPlusError
 from eodag_peps_plus.product import Product
 from eodag_peps_plus.stac import geometry_bbox, product_to_item
 from tests.conftest import recorded
+from tests.hostile.bounded import within
 
 MAPPERS: dict[str, Callable[[Any, str], Product]] = {
     "peps": feature_to_product,
@@ -74,25 +74,6 @@ def _replace(feature: Any, path: tuple[Any, ...], value: Any) -> Any:
     return copy
 
 
-def _bounded(call: Callable[[], Any], seconds: float = 10) -> Any:
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - re-raised in the test thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail("mapping a feature hangs")
-    if "error" in box:
-        raise box["error"]
-    return box.get("value")
-
-
 def _check(kind: str, feature: Any) -> None:
     """Maps to a usable product, or raises a one-line PepsPlusError; nothing else."""
 
@@ -106,7 +87,7 @@ def _check(kind: str, feature: Any) -> None:
         shapely_shape(product.geometry)  # EODAG needs a shape
         return product
 
-    _bounded(attempt)
+    within(attempt)
 
 
 def shapely_shape(geometry: dict[str, Any]) -> None:
@@ -145,4 +126,4 @@ def test_any_json_as_a_geometry_has_a_box_or_a_value_error(geometry: Any) -> Non
         with contextlib.suppress(ValueError):
             geometry_bbox(shape)
 
-    _bounded(attempt, 5)
+    within(attempt, 5)

@@ -15,10 +15,9 @@ import math
 import os
 import subprocess
 import sys
-import threading
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Any
 
 import pytest
 
@@ -31,34 +30,10 @@ from eodag_peps_plus.product import Availability
 from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox.app import Request, Response
 from tests.conftest import recorded
+from tests.hostile.bounded import within
 from tests.hostile.conftest import HostileServer
 
-T = TypeVar("T")
-
-#: Seconds any one search may take against a loopback server before it counts as hung.
-BOUND = 20.0
 PEPS_PATH = r"/resto/api/collections/[^/]+/search\.json"
-
-
-def within(call: Callable[[], T], seconds: float = BOUND) -> T:
-    """``call()`` in a thread: its result or exception, or a failure if it runs too long (the
-    thread is a daemon: a hang costs CPU until the session ends, never the CI job)."""
-    box: dict[str, Any] = {}
-
-    def run() -> None:
-        try:
-            box["value"] = call()
-        except BaseException as exc:  # noqa: BLE001 - handed to the test thread
-            box["error"] = exc
-
-    thread = threading.Thread(target=run, daemon=True)
-    thread.start()
-    thread.join(seconds)
-    if thread.is_alive():
-        pytest.fail(f"still running after {seconds:.0f} s: the search hangs")
-    if "error" in box:
-        raise box["error"]
-    return box["value"]  # type: ignore[no-any-return]
 
 
 # -- servers ------------------------------------------------------------------------------------
