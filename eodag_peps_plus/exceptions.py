@@ -20,6 +20,14 @@ def shorten(value: Any, limit: int = SHOWN_CHARS, *, quote: bool = True) -> str:
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
+def json_kind(value: Any) -> str:
+    """JSON's name for a decoded value's type (``object``, ``list``...), for messages."""
+    if value is None:
+        return "null"
+    names = {dict: "object", list: "list", tuple: "list", str: "string", bool: "boolean"}
+    return names.get(type(value), "number" if isinstance(value, (int, float)) else "value")
+
+
 class PepsPlusError(Exception):
     """Base of every error raised on purpose by eodag-peps-plus."""
 

@@ -13,7 +13,7 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from .exceptions import shorten
+from .exceptions import json_kind, shorten
 
 #: How deep ``coordinates`` nests above its positions, per GeoJSON type.
 DEPTHS: dict[str, int] = {
@@ -90,14 +90,14 @@ def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:
 def _positions(geometry: Any, field: str, nesting: int) -> Iterator[tuple[float, float]]:
     """Every ``(x, y)`` of a geometry, checking the shape on the way (nothing is built)."""
     if not isinstance(geometry, dict):
-        raise GeometryError(field, f"is not a JSON object ({_kind(geometry)})")
+        raise GeometryError(field, f"is not a JSON object ({json_kind(geometry)})")
     kind = geometry.get("type")
     if kind == "GeometryCollection":
         if nesting >= MAX_NESTING:
             raise GeometryError(field, f"nests geometry collections more than {MAX_NESTING} deep")
         members = geometry.get("geometries")
         if not isinstance(members, _Array):
-            raise GeometryError(f"{field}.geometries", f"is not a list ({_kind(members)})")
+            raise GeometryError(f"{field}.geometries", f"is not a list ({json_kind(members)})")
         for index, member in enumerate(members):
             yield from _positions(member, f"{field}.geometries[{index}]", nesting + 1)
         return
@@ -115,7 +115,7 @@ def _positions(geometry: Any, field: str, nesting: int) -> Iterator[tuple[float,
             yield _position(value, where)
             continue
         if not isinstance(value, _Array):
-            raise GeometryError(where, f"is not a list ({_kind(value)})")
+            raise GeometryError(where, f"is not a list ({json_kind(value)})")
         _check_run(kind, value, where, depth)
         stack.extend((value[i], f"{where}[{i}]", depth + 1) for i in range(len(value) - 1, -1, -1))
 
@@ -148,7 +148,3 @@ def _position(value: Any, where: str) -> tuple[float, float]:
     if not -360 <= x <= 360 or not -90 <= y <= 90:
         raise GeometryError(where, f"is out of longitude/latitude range ({shorten(value)})")
     return x, y
-
-
-def _kind(value: Any) -> str:
-    return "null" if value is None else type(value).__name__

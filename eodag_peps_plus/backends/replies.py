@@ -17,7 +17,7 @@ import math
 from collections.abc import Callable, Iterable
 from typing import Any
 
-from ..exceptions import MalformedReplyError, shorten
+from ..exceptions import MalformedReplyError, json_kind, shorten
 from ..geometry import GeometryError, check_geometry
 from ..product import Product
 from ..vocabulary import iso_utc
@@ -40,18 +40,10 @@ class FieldError(MalformedReplyError):
     """
 
     def __init__(self, field: str, problem: str, product: str | None = None) -> None:
-        super().__init__(f"field {field} {problem}")
+        super().__init__(f"field {field} {problem}" if field else f"the feature {problem}")
         self.field = field
         self.problem = problem
         self.product = product
-
-
-def kind(value: Any) -> str:
-    """JSON's name for a decoded value's type, for messages."""
-    if value is None:
-        return "null"
-    names = {dict: "object", list: "list", str: "string", bool: "boolean"}
-    return names.get(type(value), "number" if isinstance(value, (int, float)) else "value")
 
 
 class Fields:
@@ -66,7 +58,7 @@ class Fields:
         #: The product's name once known, so later errors can say which product.
         self.product = product
         if not isinstance(data, dict):
-            raise FieldError(path or "(feature)", f"is not a JSON object ({kind(data)})", product)
+            raise FieldError(path, f"is not a JSON object ({json_kind(data)})", product)
         self.data: dict[str, Any] = data
 
     def where(self, key: str) -> str:
@@ -94,7 +86,7 @@ class Fields:
         if value is None:
             return []
         if not isinstance(value, list):
-            raise self.fail(key, f"is not a list ({kind(value)})")
+            raise self.fail(key, f"is not a list ({json_kind(value)})")
         return value
 
     def ident(self, key: str) -> str:
@@ -114,7 +106,7 @@ class Fields:
                 raise self.fail(key, "is empty")
             return None
         if not isinstance(value, str):
-            raise self.fail(key, f"is not a string ({kind(value)})")
+            raise self.fail(key, f"is not a string ({json_kind(value)})")
         return value
 
     def number(self, key: str) -> float | None:
@@ -217,7 +209,7 @@ def geometry(item: Fields) -> dict[str, Any]:
 def reply_object(data: Any, what: str) -> dict[str, Any]:
     """The decoded reply, which must be a JSON object (not a list, a string...)."""
     if not isinstance(data, dict):
-        raise MalformedReplyError(f"{what}: the reply is not a JSON object ({kind(data)})")
+        raise MalformedReplyError(f"{what}: the reply is not a JSON object ({json_kind(data)})")
     return data
 
 
@@ -230,7 +222,7 @@ def reply_member(
         return {}
     if not isinstance(value, dict):
         raise MalformedReplyError(
-            f"{what}: field {field or key} is not a JSON object ({kind(value)})"
+            f"{what}: field {field or key} is not a JSON object ({json_kind(value)})"
         )
     return value
 
@@ -241,7 +233,9 @@ def reply_list(data: dict[str, Any], key: str, what: str, field: str | None = No
     if value is None:
         return []
     if not isinstance(value, list):
-        raise MalformedReplyError(f"{what}: field {field or key} is not a list ({kind(value)})")
+        raise MalformedReplyError(
+            f"{what}: field {field or key} is not a list ({json_kind(value)})"
+        )
     return value
 
 
@@ -281,7 +275,8 @@ def map_features(
         except FieldError as exc:
             name = exc.product or _name_of(feature)
             label = f"product {shorten(name, quote=False)}" if name else f"feature #{index + 1}"
-            raise MalformedReplyError(f"{what}: {label}: {exc}") from None
+            detail = f" {exc.problem}" if not exc.field else f": {exc}"
+            raise MalformedReplyError(f"{what}: {label}{detail}") from None
         except (KeyError, TypeError, ValueError, AttributeError, IndexError, OverflowError) as exc:
             # A safety net: mappers read through Fields, so this means a case they missed.
             name = _name_of(feature)
