@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(
         ["<root>", "_lazy", "exceptions", "files", "http_io", "archive_reply", "query", "product",
          "vocabulary", "stac",
-         "collection_names", "schemas"],
+         "collection_names", "geometry", "schemas"],
         0,
     ),
     "backends": 1,
