@@ -257,7 +257,7 @@ def _product(feature: dict[str, Any], index: int) -> ReportProduct:
 def _bbox_or_none(geometry: dict[str, Any]) -> list[float] | None:
     try:
         box = geometry_bbox(geometry)
-    except (TypeError, IndexError, KeyError, AttributeError):
+    except (ValueError, TypeError, IndexError, KeyError, AttributeError):  # GeometryError
         return None
     if box is None or not all(isinstance(v, (int, float)) and math.isfinite(v) for v in box):
         return None
