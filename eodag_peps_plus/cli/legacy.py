@@ -51,7 +51,6 @@ LEGACY_COMMANDS = (
     "full_maja_process",
     "full_maja_download",
 )
-_announced: set[str] = set()
 
 
 def register(group: click.Group) -> None:
@@ -115,10 +114,14 @@ def place_options(func: F) -> F:
 
 def announce(backend: Backend) -> None:
     """Say once which server the legacy command talks to: users expect PEPS."""
+    ctx = click.get_current_context(silent=True)
+    announced: set[str] = (
+        ctx.find_root().meta.setdefault("legacy_announced", set()) if ctx else set()
+    )
     key = f"{backend.name} {backend.base_url}"
-    if key in _announced:
+    if key in announced:
         return
-    _announced.add(key)
+    announced.add(key)
     other = "peps" if backend.name == "geodes" else "geodes"
     click.echo(
         f"Using {backend.name.upper()} at {backend.base_url} (--backend {other} or "
