@@ -27,9 +27,10 @@ from ..exceptions import InvalidQueryError, ProcessingError
 from ..legacy.authfile import PROVIDERS, credentials_for
 from ..legacy.gazetteer import Town, resolve_town
 from ..processing.base import JobState
-from ..processing.store import STORE_ENV, JobRecord, JobStore
+from ..processing.store import JobRecord, JobStore
 from ..product import Availability, Product
 from .common import build_query
+from .maja import store_option
 from .search import write_atomically
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -58,14 +59,9 @@ def register(group: click.Group) -> None:
 
 
 # -- shared options and helpers ------------------------------------------------------------------
-def server_options(func: F) -> F:
-    """``--backend`` (default GEODES, or ``$PEPS_PLUS_LEGACY_BACKEND``) and ``--url``."""
-    func = click.option(
-        "--url",
-        help="Server base URL (default: the backend's public server, or "
-        "EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).",
-    )(func)
-    func = click.option(
+def backend_option(func: F) -> F:
+    """``--backend``: GEODES by default (PEPS is retired), or ``$PEPS_PLUS_LEGACY_BACKEND``."""
+    return click.option(
         "--backend",
         "backend_name",
         type=click.Choice(sorted(REGISTRY)),
@@ -74,7 +70,16 @@ def server_options(func: F) -> F:
         show_default=True,
         help=f"Which server (also ${BACKEND_ENV}). PEPS is retired; GEODES is its successor.",
     )(func)
-    return func
+
+
+def server_options(func: F) -> F:
+    """``--backend`` and ``--url``."""
+    func = click.option(
+        "--url",
+        help="Server base URL (default: the backend's public server, or "
+        "EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).",
+    )(func)
+    return backend_option(func)
 
 
 def auth_option(func: F) -> F:
@@ -84,16 +89,6 @@ def auth_option(func: F) -> F:
         type=click.Path(dir_okay=False, path_type=Path),
         help="PEPS: file with 'email password' on one line; GEODES: file with the API key "
         "(default: EODAG's environment variables or eodag.yml).",
-    )(func)
-
-
-def store_option(func: F) -> F:
-    return click.option(
-        "--store",
-        "store_path",
-        type=click.Path(dir_okay=False, path_type=Path),
-        envvar=STORE_ENV,
-        help=f"Job store (default: ${STORE_ENV}, else the per-user data folder).",
     )(func)
 
 

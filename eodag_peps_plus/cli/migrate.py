@@ -17,16 +17,14 @@ from typing import Any
 
 import click
 
-from ..backends import REGISTRY
 from ..collection_names import ALIASES
 from ..exceptions import InvalidQueryError, PepsPlusError
 from ..legacy.authfile import PROVIDERS
 from ..query import Query
 from .common import build_query
 from .legacy import (
-    BACKEND_ENV,
     COMMANDS,
-    DEFAULT_BACKEND,
+    backend_option,
     check_place,
     legacy_end,
     place_params,
@@ -518,15 +516,7 @@ _BUILDERS = {
     type=click.Path(exists=True, dir_okay=False, path_type=Path),
     help="Translate every legacy call in this shell script.",
 )
-@click.option(
-    "--backend",
-    "backend_name",
-    type=click.Choice(sorted(REGISTRY)),
-    envvar=BACKEND_ENV,
-    default=DEFAULT_BACKEND,
-    show_default=True,
-    help=f"Server the new commands use (also ${BACKEND_ENV}).",
-)
+@backend_option
 @click.option("--url", help="Server URL to write into the commands (default: EODAG's environment).")  # fmt: skip
 @click.option(
     "--only",
