@@ -14,7 +14,7 @@ import pytest
 from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, Sandbox, SandboxConfig
 
 from .conftest import Run, auth_file, server_env
-from .examples import EXAMPLE_IDS, PEPS_DOWNLOAD
+from .examples import PEPS_DOWNLOAD
 from .test_peps_download import BACKENDS, unified_ids
 
 
@@ -47,25 +47,44 @@ def ids_in(text: str) -> set[str]:
     return {line.split()[0] for line in text.splitlines() if line.startswith(("S1", "S2"))}
 
 
+def _sections(text: str) -> dict[int, set[str]]:
+    """Products printed under each ``### N`` marker."""
+    found: dict[int, set[str]] = {}
+    current = -1
+    for line in text.splitlines():
+        if line.startswith("### "):
+            current = int(line.split()[1])
+            found[current] = set()
+        elif current >= 0:
+            found[current] |= ids_in(line)
+    return found
+
+
 @pytest.mark.parametrize("backend", BACKENDS)
-@pytest.mark.parametrize(("args", "fields"), PEPS_DOWNLOAD, ids=EXAMPLE_IDS)
 def test_peps_plus_and_python_forms_run_as_printed(
     migrate: Callable[..., Run], shell: Callable[..., Run], sandbox: Sandbox, workdir: Path,
-    backend: str, args: list[str], fields: dict[str, Any],
+    backend: str,
 ) -> None:  # fmt: skip
+    """Every documented example: the printed peps-plus command and Python snippet list the
+    unified search's products (all examples in one shell and one Python process)."""
     env = server_env(sandbox.url, backend)
-    legacy_line = ["peps_download.py", *args, "-a", auth_file(workdir, backend), "-n"]
-    expected = unified_ids(sandbox.url, backend, fields)
-    printed = migrate("--only", "peps-plus", "--", *legacy_line, env=env)
-    assert printed.code == 0, printed.err
-    assert printed.out.startswith(f"peps-plus download -B {backend}")
-    run = shell(printed.out, env=env)
+    commands, snippets, expected = [], [], {}
+    for index, (args, fields) in enumerate(PEPS_DOWNLOAD):
+        legacy_line = ["peps_download.py", *args, "-a", auth_file(workdir, backend), "-n"]
+        expected[index] = unified_ids(sandbox.url, backend, fields)
+        printed = migrate("--only", "peps-plus", "--", *legacy_line, env=env)
+        assert printed.code == 0, printed.err
+        assert printed.out.startswith(f"peps-plus download -B {backend}")
+        commands.append(f"echo '### {index}'\n{printed.out}")
+        snippet = migrate("--only", "python", "--", *legacy_line, env=env)
+        assert snippet.code == 0, snippet.err
+        snippets.append(f"print('### {index}', flush=True)\n{snippet.out}")
+    run = shell("\n".join(commands), env=env)
     assert run.code == 0, run.err
-    assert ids_in(run.out) == expected
-    snippet = migrate("--only", "python", "--", *legacy_line, env=env)
-    run = shell(snippet.out, python=True, env=env)
+    assert _sections(run.out) == expected
+    run = shell("\n".join(snippets), python=True, env=env)
     assert run.code == 0, run.err
-    assert ids_in(run.out) == expected
+    assert _sections(run.out) == expected
 
 
 EODAG_CASES = [PEPS_DOWNLOAD[i] for i in (0, 4, 5, 8)]
