@@ -13,7 +13,6 @@ GEODES is the default server (PEPS is retired); ``--backend peps`` or
 from __future__ import annotations
 
 import json
-import os
 import re
 import sys
 from collections.abc import Callable, Iterable
@@ -22,14 +21,15 @@ from typing import Any, TypeVar
 
 import click
 
-from ..backends import REGISTRY, Backend, get_backend
+from ..backends import Backend, spec_for
+from ..eodag_support import open_backend
 from ..exceptions import InvalidQueryError, ProcessingError
-from ..legacy.authfile import PROVIDERS, credentials_for
+from ..legacy.authfile import credentials_for
 from ..legacy.gazetteer import Town, resolve_town
 from ..processing.base import JobState
 from ..processing.store import JobRecord, JobStore
 from ..product import Availability, Product
-from .common import build_query
+from .common import BackendChoice, build_query
 from .maja import store_option
 from .search import write_atomically
 
@@ -64,7 +64,7 @@ def backend_option(func: F) -> F:
     return click.option(
         "--backend",
         "backend_name",
-        type=click.Choice(sorted(REGISTRY)),
+        type=BackendChoice(),
         envvar=BACKEND_ENV,
         default=DEFAULT_BACKEND,
         show_default=True,
@@ -119,7 +119,7 @@ def announce(backend: Backend) -> None:
     announced.add(key)
     other = "peps" if backend.name == "geodes" else "geodes"
     click.echo(
-        f"Using {backend.name.upper()} at {backend.base_url} (--backend {other} or "
+        f"Using {spec_for(backend.name).label} at {backend.base_url} (--backend {other} or "
         f"{BACKEND_ENV}={other} to change)",
         err=True,
     )
@@ -127,9 +127,7 @@ def announce(backend: Backend) -> None:
 
 def open_server(backend_name: str, url: str | None, auth: Path | None) -> Backend:
     """The backend with the legacy ``-a`` credentials (or EODAG's), announced once."""
-    provider = PROVIDERS.get(backend_name, backend_name)
-    url = url or os.environ.get(f"EODAG__{provider.upper()}__SEARCH__API_ENDPOINT")
-    backend = get_backend(backend_name, url, credentials=credentials_for(auth, backend_name))
+    backend = open_backend(backend_name, url, credentials=credentials_for(auth, backend_name))
     announce(backend)
     return backend
 
@@ -330,7 +328,7 @@ def maja_jobs(
     from ..processing.jobs import MajaJobs
 
     def factory(name: str, base_url: str) -> Backend:
-        backend = get_backend(name, base_url, credentials=credentials_for(auth, name))
+        backend = open_backend(name, base_url, credentials=credentials_for(auth, name))
         announce(backend)
         return backend
 

@@ -17,9 +17,10 @@ from typing import Any
 
 import click
 
+from ..backends import spec_for
 from ..collection_names import ALIASES
 from ..exceptions import InvalidQueryError, PepsPlusError
-from ..legacy.authfile import PROVIDERS
+from ..legacy.authfile import credentials_env
 from ..query import Query
 from .common import build_query
 from .legacy import (
@@ -162,14 +163,11 @@ class _Target:
 
     @property
     def provider(self) -> str:
-        return PROVIDERS[self.backend]
+        return spec_for(self.backend).provider
 
     @property
     def credentials_env(self) -> str:
-        prefix = f"EODAG__{self.provider.upper()}__AUTH__CREDENTIALS__"
-        if self.backend == "peps":
-            return f"{prefix}USERNAME and {prefix}PASSWORD"
-        return f"{prefix}APIKEY"
+        return credentials_env(self.backend)
 
     @property
     def endpoint_env(self) -> str:

@@ -11,16 +11,21 @@ import logging
 import stat
 from pathlib import Path
 
+from ..backends import spec_for
 from ..eodag_support import credentials_from_env
 from ..exceptions import AuthenticationError
 from ..http_io import Credentials
 
 logger = logging.getLogger(__name__)
 
-#: EODAG provider name of each backend, for the ``EODAG__<PROVIDER>__AUTH__...`` fallback.
-PROVIDERS = {"peps": "peps", "geodes": "geodes_plus"}
-#: Variable the GEODES API key may come from (EODAG's own name for it).
-GEODES_KEY_ENV = "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY"
+
+def credentials_env(backend: str) -> str:
+    """The EODAG variable(s) holding ``backend``'s secret, for messages (never the value)."""
+    spec = spec_for(backend)
+    prefix = f"EODAG__{spec.provider.upper()}__AUTH__CREDENTIALS__"
+    if spec.auth == "basic":
+        return f"{prefix}USERNAME and {prefix}PASSWORD"
+    return f"{prefix}APIKEY"
 
 
 def read_auth_file(path: str | Path, backend: str) -> Credentials:
@@ -28,8 +33,9 @@ def read_auth_file(path: str | Path, backend: str) -> Credentials:
 
     Args:
         path: the ``-a`` file.
-        backend: ``peps`` (needs ``email password``) or ``geodes`` (needs an API key; a
-            PEPS-style file falls back to the key in the environment or eodag.yml).
+        backend: a backend name; one with basic auth (PEPS) needs ``email password``, one
+            with an API key (GEODES) needs the key alone (a PEPS-style file falls back to the
+            key in the environment or eodag.yml).
 
     Returns:
         The credentials, never logged.
@@ -52,22 +58,24 @@ def read_auth_file(path: str | Path, backend: str) -> Credentials:
     lines = [line.rstrip("\r\n") for line in text.splitlines()]
     line = next((entry for entry in lines if entry.strip()), "")
     parts = line.strip().split(None, 1)
-    if backend == "peps":
+    spec = spec_for(backend)
+    if spec.auth == "basic":
         if len(parts) != 2:
             raise AuthenticationError(
-                f"{file}: expected 'email password' on the first line (PEPS account)"
+                f"{file}: expected 'email password' on the first line ({spec.label} account)"
             )
         email = parts[0]
         password = line.lstrip()[len(email) :].lstrip(" \t")
         return Credentials(username=email, password=password)
     if len(parts) == 1:
         return Credentials(api_key=parts[0])
-    fallback = credentials_from_env(PROVIDERS.get(backend, backend))
+    fallback = credentials_from_env(spec.provider)
     if fallback.api_key:
         return Credentials(api_key=fallback.api_key)
     raise AuthenticationError(
-        f"{file} holds a PEPS account ('email password'); GEODES needs an API key: put it alone "
-        f"on one line of the file, or set {GEODES_KEY_ENV} (or geodes_plus's apikey in eodag.yml)"
+        f"{file} holds an account ('email password'); {spec.label} needs an API key: put it "
+        f"alone on one line of the file, or set {credentials_env(backend)} (or "
+        f"{spec.provider}'s apikey in eodag.yml)"
     )
 
 
@@ -75,7 +83,7 @@ def credentials_for(auth: str | Path | None, backend: str) -> Credentials:
     """From the ``-a`` file when given, else the EODAG way (environment, eodag.yml)."""
     if auth is not None:
         return read_auth_file(auth, backend)
-    return credentials_from_env(PROVIDERS.get(backend, backend))
+    return credentials_from_env(spec_for(backend).provider)
 
 
-__all__ = ["GEODES_KEY_ENV", "PROVIDERS", "credentials_for", "read_auth_file"]
+__all__ = ["credentials_env", "credentials_for", "read_auth_file"]
