@@ -234,3 +234,17 @@ def test_tier_products_are_downloaded(
                  "-a", auth_file(workdir, backend), "--timeout", "1", "-w", "out")  # fmt: skip
     assert run.code == 0, run.out + run.err
     assert (workdir / "out" / f"{entry.name}.zip").stat().st_size == entry.size
+
+
+def test_console_script_and_subcommand(
+    shell: Callable[..., Run], sandbox: Sandbox, workdir: Path
+) -> None:
+    """The installed ``peps_download`` and ``peps-plus legacy peps_download`` are the same
+    command (``--windows`` accepted and ignored)."""
+    args = f"-c S2ST -t T31TCJ -d 2017-01-01 -f 2017-01-10 -n --windows --url {sandbox.url} -a geodes.txt"
+    script = shell(f"peps_download {args} --json a.json")
+    sub = shell(f"peps-plus legacy peps_download {args} --json b.json")
+    assert script.code == 0 and sub.code == 0, script.err + sub.err
+    assert listed(script) == listed(sub) and listed(script)
+    assert saved_ids(workdir / "a.json") == saved_ids(workdir / "b.json") == listed(script)
+    assert script.err.count("Using GEODES") == 1
