@@ -600,6 +600,7 @@ def legacy() -> None:
 
 
 for _command in COMMANDS.values():
+    _command.context_settings.setdefault("help_option_names", ["-h", "--help"])  # as optparse
     legacy.add_command(_command)
 
 

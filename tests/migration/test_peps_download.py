@@ -203,13 +203,16 @@ def test_download_layout_zip_then_safe_with_x(
 
 
 @pytest.mark.parametrize("backend", BACKENDS)
+@pytest.mark.parametrize("reply", ["200-json", "200-empty"])
 def test_product_never_leaving_tape_times_out_with_a_report(
     legacy: Callable[..., Run], make_sandbox: Callable[..., Sandbox], catalogue: Catalogue,
-    workdir: Path, backend: str,
+    workdir: Path, backend: str, reply: str,
 ) -> None:  # fmt: skip
+    """No endless loop, and the "not yet" replies (JSON, empty 200) are never saved."""
     stuck = _entry(catalogue, "tape")
     sb = make_sandbox(
-        SandboxConfig(time_scale=0.001, restore_latency=(100, 300), never_finish=frozenset({stuck.name}))
+        SandboxConfig(time_scale=0.001, restore_latency=(100, 300),
+                      never_finish=frozenset({stuck.name}), offline_reply=reply)
     )  # fmt: skip
     run = legacy("peps_download", *_day_args(stuck), "--backend", backend, "--url", sb.url,
                  "-a", auth_file(workdir, backend), "--timeout", "0.05", "-w", "out")  # fmt: skip
