@@ -11,7 +11,7 @@ import click
 from ..exceptions import PepsPlusError
 
 #: Modules under ``eodag_peps_plus.cli`` that each define ``register(group)``.
-COMMAND_MODULES = ("sandbox", "search", "download", "maja", "report", "legacy")
+COMMAND_MODULES = ("sandbox", "search", "download", "maja", "report", "legacy", "migrate")
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -35,10 +35,11 @@ for _name in COMMAND_MODULES:
     _module.register(cli)
 
 
-def main() -> None:
-    """Entry point: typed errors become one line on stderr and exit code 1."""
+def main(command: click.Command | None = None) -> None:
+    """Entry point (``peps-plus``, or one of the legacy commands): typed errors become one line
+    on stderr and exit code 1."""
     try:
-        code = cli.main(standalone_mode=False)
+        code = (command or cli).main(standalone_mode=False)
     except click.exceptions.Abort:
         click.echo("Aborted.", err=True)
         sys.exit(130)
