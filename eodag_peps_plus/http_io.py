@@ -211,7 +211,10 @@ class OriginBoundAuth(requests.auth.AuthBase):
         if self.kind == "apikey" and self.credentials.api_key:
             request.headers["X-API-Key"] = self.credentials.api_key
         elif self.kind == "basic" and self.credentials.basic:
-            request.prepare_auth(requests.auth.HTTPBasicAuth(*self.credentials.basic))
+            # UTF-8, as curl and the legacy scripts sent them (requests would use Latin-1,
+            # which cannot carry every password and garbles the ones it can).
+            user, password = (part.encode("utf-8") for part in self.credentials.basic)
+            request.prepare_auth(requests.auth.HTTPBasicAuth(user, password))
         return request
 
 

@@ -395,3 +395,20 @@ def test_a_url_read_from_a_file_gets_the_credentials_only_if_it_is_the_server(
     with pytest.raises(PepsPlusError, match="username and password"):
         foreign.open_download(_product(f"{collector.url}/resto/collections/S2ST/a/download"))
     assert collector.requests == []
+
+
+def test_non_ascii_password_is_sent_as_utf8(make_sandbox) -> None:
+    """Passwords with accents and symbols work, as they did with the legacy scripts (curl)."""
+    from eodag_peps_plus.sandbox import SandboxConfig
+
+    password = "pässwörd €:Ω 😀"
+    sandbox = make_sandbox(SandboxConfig(time_scale=0.01, users={DEFAULT_USER: password}))
+    backend = get_backend("peps", sandbox.url, credentials=Credentials(DEFAULT_USER, password))
+    product = next(
+        p
+        for p in backend.search(Query.create(collection="S2ST", tile="31TCJ", start="2020-06-01"))
+        if p.availability is Availability.ONLINE
+    )
+    with backend.open_download(product) as response:
+        assert response.status_code == 200
+        assert response.headers["Content-Type"].startswith("application/zip")
