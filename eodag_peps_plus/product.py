@@ -62,6 +62,17 @@ def md5_multihash(md5_hex: str) -> str:
     return "d510" + md5_hex.lower()
 
 
+def single_part(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A one-part ``MultiPolygon`` as the ``Polygon`` it is: PEPS wraps every footprint in a
+    MultiPolygon, GEODES does not, and the same product must have the same geometry (and EODAG
+    search intersection) whichever server answered."""
+    if geometry.get("type") == "MultiPolygon":
+        parts = geometry.get("coordinates") or []
+        if len(parts) == 1:
+            return {"type": "Polygon", "coordinates": parts[0]}
+    return geometry
+
+
 @dataclasses.dataclass
 class Product:
     """One catalogue entry.
@@ -82,6 +93,9 @@ class Product:
     availability: Availability = Availability.UNKNOWN
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.geometry = single_part(self.geometry)
+
     @property
     def filename(self) -> str:
         """The name the legacy script saved the archive under."""
@@ -96,4 +110,11 @@ class Product:
             props["file:size"] = self.size
         if self.md5:
             props["file:checksum"] = md5_multihash(self.md5)
+        return props
+
+    def native_properties(self) -> dict[str, Any]:
+        """The server's own id and extra fields as ``<backend>:<key>`` properties: what a
+        product needs to be rebuilt from a saved item (EODAG's search results files)."""
+        props = {f"{self.backend}:{key}": value for key, value in self.extra.items()}
+        props[f"{self.backend}:id"] = self.native_id
         return props
