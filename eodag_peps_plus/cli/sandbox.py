@@ -172,6 +172,7 @@ def demo(tile: str, start: str, end: str, max_items: int) -> None:
             end=end,
             geom=toulouse,
             count=True,
+            limit=max_items,
         )
         rows = product_rows(product_to_item(from_eoproduct(p, "peps")) for p in results)
         click.echo(
