@@ -68,8 +68,9 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
         click.echo(backend.count(query))
         return
     products = list(ItemSearch(backend, [query], max_items=max_items, limit=limit).products())
-    print_table(product_rows(product_to_item(p) for p in products), PRODUCT_HEADERS)
-    click.echo(f"{len(products)} product(s)", err=True)
+    items = [product_to_item(p) for p in products]
+    print_table(product_rows(items), PRODUCT_HEADERS)
+    click.echo(f"{len(items)} product(s)", err=True)
     if json_path is not None:
         # Written as EODAG writes search results, so ``eodag download --search-results`` reads it.
         provider = spec_for(backend_name).provider
