@@ -93,7 +93,8 @@ def test_sandbox_serve_prints_peps_and_geodes_settings(tmp_path: Path) -> None:
         server.wait(timeout=30)
     text = "".join(lines)
     assert "export EODAG__PEPS__SEARCH__API_ENDPOINT=http://127.0.0.1:" in text
-    assert f"EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD={DEFAULT_PASSWORD}" in text
+    assert "export EODAG__PEPS__AUTH__CREDENTIALS__USERNAME=" in text
+    assert DEFAULT_PASSWORD not in text
     assert "export EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT=http://127.0.0.1:" in text
     assert f"export EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY={DEFAULT_API_KEY}" in text
 

@@ -123,7 +123,7 @@ def startup_lines(server: Sandbox) -> list[str]:
         f"Sandbox serving {len(server.catalogue)} products at {url}",
         f"  PEPS search:    {url}/resto/api/collections/S2ST/search.json?tileid=31TCJ",
         f"  GEODES search:  {url}/api/stac/search",
-        f"  PEPS account:   {DEFAULT_USER} (password: eodag_peps_plus.sandbox.DEFAULT_PASSWORD)",
+        f"  PEPS account:   {DEFAULT_USER} (password: README.md, or eodag_peps_plus.sandbox.DEFAULT_PASSWORD)",
         f"  GEODES API key: {DEFAULT_API_KEY} (the sandbox's public key)",
         "  Point EODAG and peps-plus at it:",
         f"    export EODAG__PEPS__SEARCH__API_ENDPOINT={url}",
