@@ -10,6 +10,8 @@ import dataclasses
 import enum
 from typing import Any
 
+from .geometry import single_part
+
 
 class Availability(str, enum.Enum):
     """Where the archive file is, as far as the catalogue knows."""
@@ -60,17 +62,6 @@ _ORDER_TO_AVAILABILITY = {
 def md5_multihash(md5_hex: str) -> str:
     """STAC ``file:checksum`` is a multihash: 0xd5 (md5), 0x10 (16 bytes), then the digest."""
     return "d510" + md5_hex.lower()
-
-
-def single_part(geometry: dict[str, Any]) -> dict[str, Any]:
-    """A one-part ``MultiPolygon`` as the ``Polygon`` it is: PEPS wraps every footprint in a
-    MultiPolygon, GEODES does not, and the same product must have the same geometry (and EODAG
-    search intersection) whichever server answered."""
-    if geometry.get("type") == "MultiPolygon":
-        parts = geometry.get("coordinates") or []
-        if len(parts) == 1:
-            return {"type": "Polygon", "coordinates": parts[0]}
-    return geometry
 
 
 @dataclasses.dataclass
