@@ -8,6 +8,7 @@ way EODAG reads them, for the CLI and for plugins EODAG hands no auth.
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Mapping
 from importlib import resources
@@ -19,7 +20,10 @@ import yaml
 from .http_io import Credentials
 
 if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
     from .backends import Backend
+    from .product import Product
 
 
 def providers_yaml() -> str:
@@ -53,6 +57,42 @@ def gateway(**endpoints: str) -> Any:
         }
         dag.update_providers_config(yaml.safe_dump(overrides))
     return dag
+
+
+def eodag_feature(
+    product: Product, provider: str, searched: BaseGeometry | None = None
+) -> dict[str, Any]:
+    """A product as the GeoJSON feature EODAG writes when it serializes an ``EOProduct``.
+
+    ``eodag download --search-results FILE`` rebuilds a product with its provider's plugins only
+    when the feature names the provider (``eodag:provider``) and carries the search
+    intersection; without them EODAG falls back to a generic STAC provider and its plain HTTP
+    download. The server's own id and fields (``geodes:id``...) let the downloader find the
+    product again.
+
+    Args:
+        product: a product from a search.
+        provider: the EODAG provider name (``peps``, ``geodes_plus``).
+        searched: the searched footprint; without one the intersection is the footprint.
+
+    Returns:
+        A STAC item as a dict, with EODAG's fields.
+    """
+    from shapely.geometry import mapping, shape
+
+    from .stac import product_to_item
+
+    item = product_to_item(product).to_dict()
+    footprint = item.get("geometry")
+    intersection = footprint
+    if footprint and searched is not None:
+        intersection = json.loads(json.dumps(mapping(shape(footprint).intersection(searched))))
+    props = item["properties"]
+    props.update(product.native_properties())
+    props["eodag:provider"] = provider
+    props["eodag:search_intersection"] = intersection
+    props["federation:backends"] = [provider]
+    return item
 
 
 #: Names users write for each secret in eodag.yml or EODAG__<PROVIDER>__AUTH__CREDENTIALS__*.

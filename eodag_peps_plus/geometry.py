@@ -87,6 +87,17 @@ def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:
     return [west, south, east, north]
 
 
+def single_part(geometry: dict[str, Any]) -> dict[str, Any]:
+    """A one-part ``MultiPolygon`` as the ``Polygon`` it is: PEPS wraps every footprint in a
+    MultiPolygon, GEODES does not, and the same product must have the same geometry (and EODAG
+    search intersection) whichever server answered."""
+    if geometry.get("type") == "MultiPolygon":
+        parts = geometry.get("coordinates") or []
+        if len(parts) == 1:
+            return {"type": "Polygon", "coordinates": parts[0]}
+    return geometry
+
+
 def _positions(geometry: Any, field: str, nesting: int) -> Iterator[tuple[float, float]]:
     """Every ``(x, y)`` of a geometry, checking the shape on the way (nothing is built)."""
     if not isinstance(geometry, dict):

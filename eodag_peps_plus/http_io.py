@@ -7,6 +7,7 @@ Like pystac-client's ``StacApiIO``: retries (429, 5xx, dropped connections, hono
 from __future__ import annotations
 
 import dataclasses
+import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
@@ -19,6 +20,8 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .exceptions import AuthenticationError, BackendError, QuotaExceededError
+
+logger = logging.getLogger(__name__)
 
 USER_AGENT = f"eodag-peps-plus/{__version__}"
 RETRY_STATUSES = (429, 500, 502, 503, 504)
@@ -304,6 +307,8 @@ def send(
         max_bytes: the largest body accepted.
         **kwargs: ``requests`` arguments (``params``, ``json``, ``timeout``...).
 
+    Each request is logged at INFO (``peps-plus -v``) with its status and duration.
+
     Raises:
         BackendError: network failure, TLS failure, a reply too slow or too large.
     """
@@ -327,6 +332,14 @@ def send(
                     )
                 chunks.append(chunk)
         response._content = b"".join(chunks)
+        logger.info(
+            "%s: %s %s -> HTTP %s in %.2f s",
+            what,
+            method,
+            redact_url(response.url or url),
+            response.status_code,
+            time.monotonic() - started,
+        )
         return response
     except requests.exceptions.SSLError as exc:
         raise BackendError(

@@ -10,6 +10,8 @@ import dataclasses
 import enum
 from typing import Any
 
+from .geometry import single_part
+
 
 class Availability(str, enum.Enum):
     """Where the archive file is, as far as the catalogue knows."""
@@ -82,6 +84,9 @@ class Product:
     availability: Availability = Availability.UNKNOWN
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
 
+    def __post_init__(self) -> None:
+        self.geometry = single_part(self.geometry)
+
     @property
     def filename(self) -> str:
         """The name the legacy script saved the archive under."""
@@ -96,4 +101,11 @@ class Product:
             props["file:size"] = self.size
         if self.md5:
             props["file:checksum"] = md5_multihash(self.md5)
+        return props
+
+    def native_properties(self) -> dict[str, Any]:
+        """The server's own id and extra fields as ``<backend>:<key>`` properties: what a
+        product needs to be rebuilt from a saved item (EODAG's search results files)."""
+        props = {f"{self.backend}:{key}": value for key, value in self.extra.items()}
+        props[f"{self.backend}:id"] = self.native_id
         return props

@@ -163,3 +163,5 @@ def test_demo_runs() -> None:
     assert result.returncode == 0, result.stderr
     assert "pystac-style client" in result.stdout and "EODAG search -p peps" in result.stdout
     assert result.stdout.count("S2") >= 3 and "S1A_IW_GRDH" in result.stdout
+    # Each table says how much of the result it shows.
+    assert result.stdout.count("the first 3 of ") == 2, result.stdout

@@ -123,10 +123,11 @@ def startup_lines(server: Sandbox) -> list[str]:
         f"Sandbox serving {len(server.catalogue)} products at {url}",
         f"  PEPS search:    {url}/resto/api/collections/S2ST/search.json?tileid=31TCJ",
         f"  GEODES search:  {url}/api/stac/search",
-        f"  PEPS account:   {DEFAULT_USER} (password: eodag_peps_plus.sandbox.DEFAULT_PASSWORD)",
+        f"  PEPS account:   {DEFAULT_USER} (password: README.md, or eodag_peps_plus.sandbox.DEFAULT_PASSWORD)",
         f"  GEODES API key: {DEFAULT_API_KEY} (the sandbox's public key)",
         "  Point EODAG and peps-plus at it:",
         f"    export EODAG__PEPS__SEARCH__API_ENDPOINT={url}",
+        f"    export EODAG__PEPS__AUTH__CREDENTIALS__USERNAME={DEFAULT_USER}",
         f"    export EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT={url}",
         f"    export EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY={DEFAULT_API_KEY}",
         f"  Faults: {'; '.join(faults) if faults else 'none'}",
@@ -155,10 +156,12 @@ def demo(tile: str, start: str, end: str, max_items: int) -> None:
         items = Client.open(server.url, backend="peps").search(
             collections="S2_MSI_L1C", datetime=f"{start}/{end}", tile=tile, max_items=max_items
         )
+        rows = product_rows(items.items())
         click.echo(
-            f"pystac-style client: {items.matched()} S2 L1C products on tile {tile}, {start} to {end}"
+            f"pystac-style client: {items.matched()} S2 L1C products on tile {tile}, {start} to "
+            f"{end}; {shown(len(rows), items.matched())}:"
         )
-        print_table(product_rows(items.items()), PRODUCT_HEADERS)
+        print_table(rows, PRODUCT_HEADERS)
 
         dag = gateway(peps=server.url)
         toulouse = {"lonmin": 0.5, "latmin": 43.0, "lonmax": 2.0, "latmax": 44.0}
@@ -169,11 +172,18 @@ def demo(tile: str, start: str, end: str, max_items: int) -> None:
             end=end,
             geom=toulouse,
             count=True,
+            limit=max_items,
         )
+        rows = product_rows(product_to_item(from_eoproduct(p, "peps")) for p in results)
         click.echo(
-            f"\nEODAG search -p peps: {results.number_matched} S1 GRD products near Toulouse"
+            f"\nEODAG search -p peps: {results.number_matched} S1 GRD products near Toulouse; "
+            f"{shown(len(rows), results.number_matched)}:"
         )
-        print_table(
-            product_rows(product_to_item(from_eoproduct(p, "peps")) for p in results),
-            PRODUCT_HEADERS,
-        )
+        print_table(rows, PRODUCT_HEADERS)
+
+
+def shown(rows: int, matched: int | None) -> str:
+    """Say how much of the result a table shows: "the first 12 of 71"."""
+    if matched is None:
+        return f"the first {rows}"
+    return f"all {rows}" if rows >= matched else f"the first {rows} of {matched}"

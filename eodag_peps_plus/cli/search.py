@@ -57,6 +57,8 @@ def register(group: click.Group) -> None:
 )
 def search(backend_name: str, url: str | None, max_items: int | None, limit: int | None, count: bool, json_path: Path | None, html_path: Path | None, png_path: Path | None, **params: Any) -> None:  # fmt: skip
     """Search the catalogue and print one line per product."""
+    from ..backends import spec_for
+    from ..eodag_support import eodag_feature
     from ..item_search import ItemSearch
     from ..stac import product_to_item
 
@@ -65,14 +67,16 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     if count:
         click.echo(backend.count(query))
         return
-    items = [
-        product_to_item(p)
-        for p in ItemSearch(backend, [query], max_items=max_items, limit=limit).products()
-    ]
+    products = list(ItemSearch(backend, [query], max_items=max_items, limit=limit).products())
+    items = [product_to_item(p) for p in products]
     print_table(product_rows(items), PRODUCT_HEADERS)
     click.echo(f"{len(items)} product(s)", err=True)
     if json_path is not None:
-        collection = {"type": "FeatureCollection", "features": [item.to_dict() for item in items]}
+        # Written as EODAG writes search results, so ``eodag download --search-results`` reads it.
+        provider = spec_for(backend_name).provider
+        footprint = query.footprint()
+        features = [eodag_feature(p, provider, footprint) for p in products]
+        collection = {"type": "FeatureCollection", "features": features}
         write_atomically(json_path, json.dumps(collection, indent=1))
     if html_path is not None or png_path is not None:
         from .report import write_search_pictures

@@ -32,9 +32,7 @@ def to_eoproduct(
     props = product.stac_properties()
     props["id"] = product.id
     props["geometry"] = geometry if geometry is not None else product.geometry
-    props[f"{product.backend}:id"] = product.native_id
-    for key, value in product.extra.items():
-        props[f"{product.backend}:{key}"] = value
+    props.update(product.native_properties())
     return EOProduct(provider, props, collection=collection, **search_kwargs)
 
 

@@ -1,7 +1,8 @@
 """Progress for people: one bar for the batch, one bytes bar per active transfer (tqdm).
 
-Quiet mode disables the bars; state changes are logged at INFO either way, so a log file tells
-the same story as the terminal.
+Quiet mode disables the bars, and so does an output that is not a terminal (a file or a pipe
+would get escape codes and one line per refresh); state changes are logged at INFO either way
+(``peps-plus -v``), so a log file tells the same story as the terminal.
 """
 
 from __future__ import annotations
@@ -22,15 +23,17 @@ class Progress:
         #: An external bytes bar (EODAG's ProgressCallback for a single product).
         self._external = bytes_bar
         self.batch: Any = tqdm(
-            total=total, unit="product", desc="products", disable=quiet or total <= 1, leave=True
+            total=total, unit="product", desc="products", disable=_disable(quiet or total <= 1)
         )
 
     def counts(self, counts: Mapping[str, int]) -> None:
-        """Batch bar postfix: done / downloading / restoring / waiting."""
+        """Batch bar postfix: done / downloading / restoring / waiting (/ failed)."""
         waiting = counts.get("offline", 0) + counts.get("online", 0)
+        failed = counts.get("failed", 0) + counts.get("unavailable", 0)
         self.batch.set_postfix_str(
             f"done {counts.get('done', 0)}, downloading {counts.get('downloading', 0)}, "
-            f"restoring {counts.get('restoring', 0)}, waiting {waiting}",
+            f"restoring {counts.get('restoring', 0)}, waiting {waiting}"
+            + (f", failed {failed}" if failed else ""),
             refresh=True,
         )
 
@@ -40,8 +43,11 @@ class Progress:
         if not self.quiet:
             tqdm.write(text, file=sys.stderr)
 
-    def finished(self, n: int = 1) -> None:
-        self.batch.update(n)
+    def finished(self, n: int = 1, *, ok: bool = True) -> None:
+        """``ok=False``: the product ended without being downloaded; the bar does not move, so
+        it never shows 100 % for a batch with failures."""
+        if ok:
+            self.batch.update(n)
 
     def transfer(self, product_id: str, amount: int, total: int | None, initial: int) -> None:
         """Called from transfer threads: first with ``amount == 0`` to open the bar."""
@@ -64,7 +70,7 @@ class Progress:
                     unit_divisor=1024,
                     desc=product_id[:40],
                     leave=False,
-                    disable=self.quiet,
+                    disable=_disable(self.quiet),
                 )
                 return
         if bar is not None:
@@ -83,3 +89,8 @@ class Progress:
         for bar in bars:
             bar.close()
         self.batch.close()
+
+
+def _disable(quiet: bool) -> bool | None:
+    """tqdm's ``disable``: ``None`` lets tqdm hide the bar when its output is not a terminal."""
+    return True if quiet else None

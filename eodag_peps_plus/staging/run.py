@@ -142,7 +142,7 @@ class _Run:
         self.counts[status.value] += 1
         t.status, t.reason = status, reason
         if status.final and not was_final:
-            self.progress.finished()
+            self.progress.finished(ok=status is DownloadStatus.DONE)
             if status is not DownloadStatus.DONE:
                 self.ledger.set_status(t.id, status.value, reason)
         self.progress.counts(self.counts)

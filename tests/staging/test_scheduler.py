@@ -194,7 +194,7 @@ def test_thread_pool_executor_is_used_and_left_open(
 
 def test_dask_executor(staging_sandbox, small_catalogue, tmp_path: Path) -> None:
     distributed = pytest.importorskip(
-        "distributed", reason="dask[distributed] not installed (pip install eodag-peps-plus[dask])"
+        "distributed", reason="dask[distributed] not installed (pip install '.[dask]')"
     )
     sb = staging_sandbox(small_catalogue)
     backend = peps_backend(sb)
