@@ -10,7 +10,7 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from datetime import date
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
@@ -115,6 +115,24 @@ class Submission:
     inputs: dict[str, Any]
 
 
+@dataclasses.dataclass
+class JobLookup:
+    """What a server's job list says about a submission whose reply was lost.
+
+    ``matches`` are the server's jobs with the same process and inputs, created around the
+    submission time; ``complete`` is True only when the server answered for every job it
+    holds in that window (so no match proves it never got the submission).
+    """
+
+    matches: list[Submission]
+    complete: bool
+    detail: str = ""
+
+
+#: How far a server's ``created`` time may be from ours (clock skew, queueing).
+LOOKUP_WINDOW = timedelta(minutes=15)
+
+
 class ProcessingBackend(abc.ABC):
     """MAJA on one server. Implementations translate; they do not validate user input (see
     :mod:`.checks`), so a test can still send what the server must refuse."""
@@ -148,6 +166,16 @@ class ProcessingBackend(abc.ABC):
     @abc.abstractmethod
     def status(self, reference: str, status_url: str | None = None) -> JobStatus:
         """Ask the server where the job is (state, progress, results when finished)."""
+
+    def find_jobs(self, process: str, inputs: dict[str, Any], submitted: datetime) -> JobLookup:
+        """Look for the job a lost submission may have created (same process and inputs,
+        created within :data:`LOOKUP_WINDOW` of ``submitted``). Protocols without a job list
+        cannot tell."""
+        return JobLookup(
+            [],
+            complete=False,
+            detail=f"{self.protocol.upper()} offers no job list to look the job up in",
+        )
 
     def results(self, reference: str, status_url: str | None = None) -> list[ResultFile]:
         """The files of a finished job (empty while it runs)."""

@@ -11,7 +11,7 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 
-from ..exceptions import InvalidQueryError
+from ..exceptions import InvalidQueryError, clip
 from ..query import normalize_tile, parse_datetime
 from ..vocabulary import tile_latitude  # noqa: F401 - the core tile validator; re-exported
 
@@ -62,7 +62,7 @@ def check_orbit(value: int | str | None) -> int | None:
     try:
         orbit = int(value)
     except (TypeError, ValueError):
-        raise InvalidQueryError(f"orbit: {value!r} is not an integer") from None
+        raise InvalidQueryError(f"orbit: {clip(value)} is not an integer") from None
     low, high = ORBIT_RANGE
     if not low <= orbit <= high:
         raise InvalidQueryError(f"orbit: Sentinel-2 relative orbits are {low}-{high}, got {orbit}")
@@ -139,18 +139,23 @@ def check_product(name: str, latitude: float | None = None) -> str:
         name = name[:-4]
     if not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
         raise InvalidQueryError(
-            f"product: {name!r} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
+            f"product: {clip(name)} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
         )
     found = _NAME_DATE.search(name)
     if found:
-        sensed = datetime.strptime(found.group(1), "%Y%m%d").date()
+        try:
+            sensed = datetime.strptime(found.group(1), "%Y%m%d").date()
+        except ValueError:
+            raise InvalidQueryError(
+                f"product {clip(name)}: {found.group(1)} is not a date; not a real product name"
+            ) from None
         if sensed <= EARLIEST_END:
             raise InvalidQueryError(
-                f"product {name}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
+                f"product {clip(name)}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
                 "products lack what MAJA needs"
             )
     if latitude is not None:
-        check_latitude(latitude, f"product {name}")
+        check_latitude(latitude, f"product {clip(name)}")
     else:
         tile = product_tile(name)
         if tile:

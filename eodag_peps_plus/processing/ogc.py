@@ -11,15 +11,25 @@ from __future__ import annotations
 import dataclasses
 import json
 import os
-from datetime import date
+from datetime import date, datetime, timezone
 from typing import Any
-from urllib.parse import unquote, urljoin, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
 import requests
 
-from ..exceptions import BackendError, ProcessingError
+from ..exceptions import BackendError, ProcessingError, clip
 from ..http_io import check_status, error_detail
-from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
+from .base import (
+    FULL_MAJA,
+    LOOKUP_WINDOW,
+    MAJA,
+    JobLookup,
+    JobState,
+    JobStatus,
+    ProcessingBackend,
+    ResultFile,
+    Submission,
+)
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
 #: OGC ``statusInfo.status`` -> our states.
@@ -69,6 +79,55 @@ class OgcConfig:
                 f"known: {', '.join(sorted(known))}"
             )
         return cls(**values)
+
+
+#: Jobs per page asked of ``/jobs``, and at most this many pages read while reconciling.
+LOOKUP_PAGE = 100
+LOOKUP_MAX_PAGES = 20
+
+
+def _stamp(moment: datetime) -> str:
+    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def _parse_time(value: Any) -> datetime | None:
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.fromisoformat(value.strip().replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return moment if moment.tzinfo else moment.replace(tzinfo=timezone.utc)
+
+
+def _job_id(info: Any) -> str | None:
+    if not isinstance(info, dict):
+        return None
+    value = info.get("jobID") or info.get("jobId") or info.get("id")
+    return str(value) if isinstance(value, (str, int)) and str(value) else None
+
+
+def _same_inputs(wanted: dict[str, Any], got: dict[str, Any]) -> bool:
+    """Every input we send has the same value on the server (``"51"`` == ``51``); inputs the
+    server added (defaults) do not matter."""
+
+    def norm(value: Any) -> str:
+        if isinstance(value, dict) and "value" in value:  # qualified input value
+            value = value["value"]
+        return str(value).strip().lower()
+
+    return all(key in got and norm(got[key]) == norm(value) for key, value in wanted.items())
+
+
+def _next_link(data: Any, url: str) -> str | None:
+    for link in data.get("links") or [] if isinstance(data, dict) else []:
+        if (
+            isinstance(link, dict)
+            and link.get("rel") == "next"
+            and isinstance(link.get("href"), str)
+        ):
+            return urljoin(url, link["href"])
+    return None
 
 
 def _multihash_md5(value: str) -> str | None:
@@ -250,26 +309,108 @@ class OgcProcessing(ProcessingBackend):
             str(reference), status_url or self._job_url(str(reference)), process, inputs
         )
 
+    def server_inputs(self, process: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """Our neutral inputs (as the job store keeps them) -> the process id and the inputs
+        the server is sent; submission and reconciliation both use it, so they agree."""
+        cfg = self.config
+        if process == MAJA:
+            process_id = cfg.maja_process
+            sent: dict[str, Any] = {cfg.product_input: inputs["product"]}
+        elif process == FULL_MAJA:
+            process_id = cfg.full_maja_process
+            sent = {
+                cfg.tile_input: inputs["tile"],
+                cfg.start_input: str(inputs["start"]),
+                cfg.end_input: str(inputs["end"]),
+            }
+            if inputs.get("relative_orbit") is not None:
+                sent[cfg.orbit_input] = inputs["relative_orbit"]
+        else:
+            raise ProcessingError(f"unknown process {process!r}")
+        if cfg.notify_input:
+            sent[cfg.notify_input] = False
+        return process_id, sent
+
     def submit_product(self, product: str) -> Submission:
-        inputs: dict[str, Any] = {self.config.product_input: product}
-        if self.config.notify_input:
-            inputs[self.config.notify_input] = False
-        return self._execute(MAJA, self.config.maja_process, inputs)
+        inputs: dict[str, Any] = {"product": product}
+        return self._execute(MAJA, *self.server_inputs(MAJA, inputs))
 
     def submit_series(
         self, tile: str, start: date, end: date, relative_orbit: int | None = None
     ) -> Submission:
-        cfg = self.config
-        inputs: dict[str, Any] = {
-            cfg.tile_input: tile,
-            cfg.start_input: start.isoformat(),
-            cfg.end_input: end.isoformat(),
-        }
+        inputs: dict[str, Any] = {"tile": tile, "start": start.isoformat(), "end": end.isoformat()}
         if relative_orbit is not None:
-            inputs[cfg.orbit_input] = relative_orbit
-        if cfg.notify_input:
-            inputs[cfg.notify_input] = False
-        return self._execute(FULL_MAJA, cfg.full_maja_process, inputs)
+            inputs["relative_orbit"] = relative_orbit
+        return self._execute(FULL_MAJA, *self.server_inputs(FULL_MAJA, inputs))
+
+    # -- reconciliation ----------------------------------------------------------------------
+    def find_jobs(self, process: str, inputs: dict[str, Any], submitted: datetime) -> JobLookup:
+        """Read ``/jobs`` (filtered by ``processID`` and a ``datetime`` window on ``created``,
+        filters re-applied here in case the server ignores them) and compare each candidate's
+        inputs (inline, or from ``/jobs/{id}/inputs``) with what we would have sent."""
+        process_id, wanted = self.server_inputs(process, inputs)
+        low, high = submitted - LOOKUP_WINDOW, submitted + LOOKUP_WINDOW
+        if self._root is None:
+            self.processes()
+        what = "GEODES job list"
+        url: str | None = f"{self.root_url}/{self.config.jobs_path}?" + urlencode(
+            {
+                "processID": process_id,
+                "datetime": f"{_stamp(low)}/{_stamp(high)}",
+                "limit": LOOKUP_PAGE,
+            }
+        )
+        matches: list[Submission] = []
+        seen: set[str] = set()
+        unknown = 0
+        while url is not None:
+            if url in seen or len(seen) >= LOOKUP_MAX_PAGES:
+                return JobLookup(
+                    matches, False, f"{what}: paging stopped ({len(seen)} pages, or a cycle)"
+                )
+            seen.add(url)
+            data = self._json(self._request("GET", url, what), what)
+            jobs = data.get("jobs") if isinstance(data, dict) else None
+            if not isinstance(jobs, list):
+                raise BackendError(f"{what}: the reply has no 'jobs' list")
+            for info in jobs:
+                reference = _job_id(info)
+                if reference is None or str(info.get("processID") or process_id) != process_id:
+                    continue
+                created = _parse_time(info.get("created"))
+                if created is not None and not low <= created <= high:
+                    continue
+                got = info.get("inputs")
+                if not isinstance(got, dict):
+                    got = self._job_inputs(reference)
+                if got is None:
+                    unknown += 1
+                elif _same_inputs(wanted, got):
+                    matches.append(Submission(reference, self._job_url(reference), process, inputs))
+            url = _next_link(data, url)
+        if unknown:
+            return JobLookup(
+                matches,
+                False,
+                f"{unknown} job(s) of that time do not show their inputs, so none can be ruled out",
+            )
+        return JobLookup(matches, True)
+
+    def _job_inputs(self, reference: str) -> dict[str, Any] | None:
+        """``/jobs/{id}/inputs`` (OGC API - Processes Part 4), None when not offered."""
+        what = f"GEODES job {clip(reference)} inputs"
+        try:
+            response = self._request(
+                "GET", f"{self._job_url(reference)}/inputs", what, allow_404=True
+            )
+        except ProcessingError:
+            return None
+        if response.status_code == 404:
+            return None
+        data = self._json(response, what)
+        if isinstance(data, dict) and isinstance(data.get("inputs"), dict):
+            data = data["inputs"]
+        return data if isinstance(data, dict) else None
 
     def status(self, reference: str, status_url: str | None = None) -> JobStatus:
         url = status_url or self._job_url(reference)
