@@ -94,10 +94,11 @@ class ProcessingError(PepsPlusError):
 ECHO_LIMIT = 80
 
 
-def clip(value: object, limit: int = ECHO_LIMIT) -> str:
-    """``repr(value)`` for an error line, cut to ``limit`` characters: a 10,000-character
-    input (or server field) must not drown the one line that says what is wrong."""
-    text = repr(value)
+def clip(value: object, limit: int = ECHO_LIMIT, *, plain: bool = False) -> str:
+    """``repr(value)`` (``str`` if ``plain``: a server's message) for an error line, cut to
+    ``limit`` characters: a 10,000-character input or server field must not drown the one
+    line that says what is wrong."""
+    text = str(value) if plain else repr(value)
     if len(text) <= limit:
         return text
     size = f" ({len(value)} characters)" if isinstance(value, (str, bytes)) else ""

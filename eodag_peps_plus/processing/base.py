@@ -129,6 +129,8 @@ class JobLookup:
     detail: str = ""
 
 
+#: Longest server text (a job's message, an exception report) kept or shown.
+SERVER_TEXT = 500
 #: How far a server's ``created`` time may be from ours (clock skew, queueing).
 LOOKUP_WINDOW = timedelta(minutes=15)
 

@@ -21,6 +21,8 @@ MAX_PERIOD_DAYS = 366
 EARLIEST_END = date(2016, 4, 1)
 ORBIT_RANGE = (1, 143)
 MAX_LATITUDE = 60.0
+#: Longer than any ESA name (the old multi-tile ones are about 80 characters).
+MAX_NAME = 128
 #: Submitting this many per-product jobs asks for confirmation (they recompute shared dates).
 CONFIRM_AT = 10
 
@@ -137,7 +139,7 @@ def check_product(name: str, latitude: float | None = None) -> str:
     name = name.strip()
     if name.lower().endswith(".zip"):
         name = name[:-4]
-    if not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
+    if len(name) > MAX_NAME or not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
         raise InvalidQueryError(
             f"product: {clip(name)} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
         )

@@ -23,6 +23,7 @@ from .base import (
     FULL_MAJA,
     LOOKUP_WINDOW,
     MAJA,
+    SERVER_TEXT,
     JobLookup,
     JobState,
     JobStatus,
@@ -215,9 +216,8 @@ class OgcProcessing(ProcessingBackend):
         if response.status_code == 404 and allow_404:
             return response
         if response.status_code in (400, 404, 405, 409, 422):
-            raise ProcessingError(
-                f"{what} refused (HTTP {response.status_code}): {error_detail(response)}"
-            )
+            detail = clip(error_detail(response), SERVER_TEXT, plain=True)
+            raise ProcessingError(f"{what} refused (HTTP {response.status_code}): {detail}")
         check_status(response, what)
         return response
 
@@ -424,7 +424,7 @@ class OgcProcessing(ProcessingBackend):
         status = JobStatus(
             state=state,
             progress=float(progress) if isinstance(progress, (int, float)) else None,
-            message=str(info["message"]) if info.get("message") else None,
+            message=clip(info["message"], SERVER_TEXT, plain=True) if info.get("message") else None,
             server_status=word or None,
         )
         if state is JobState.FINISHED:

@@ -19,9 +19,18 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
-from ..exceptions import BackendError, ProcessingError
+from ..exceptions import BackendError, ProcessingError, clip
 from ..http_io import check_status, json_or_error
-from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
+from .base import (
+    FULL_MAJA,
+    MAJA,
+    SERVER_TEXT,
+    JobState,
+    JobStatus,
+    ProcessingBackend,
+    ResultFile,
+    Submission,
+)
 
 WPS_PATH = "/resto/wps"
 NS = {
@@ -121,7 +130,7 @@ def parse_report(data: Any) -> JobStatus:
     return JobStatus(
         state=state,
         progress=progress,
-        message=str(message) if message else None,
+        message=clip(message, SERVER_TEXT, plain=True) if message else None,
         results=results,
         unprocessed=int(unprocessed) if unprocessed.isdigit() else None,
         server_status=word or None,
@@ -170,7 +179,7 @@ class WpsProcessing(ProcessingBackend):
         root = parse_xml(response.content, what)
         error = exception_text(root)
         if error is not None:
-            raise ProcessingError(f"{what} refused: {error}")
+            raise ProcessingError(f"{what} refused: {clip(error, SERVER_TEXT, plain=True)}")
         return root
 
     def _submit(self, identifier: str, datainputs: str, inputs: dict[str, Any]) -> Submission:

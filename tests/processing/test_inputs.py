@@ -1,0 +1,153 @@
+"""Impossible inputs to ``maja submit`` are one clear line, nothing is sent or stored, no
+secret and no 10,000-character echo reaches the terminal."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from eodag_peps_plus.exceptions import InvalidQueryError, clip
+from eodag_peps_plus.processing import checks
+from eodag_peps_plus.processing.store import JobStore, without_userinfo
+from eodag_peps_plus.query import normalize_tile
+from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, Sandbox
+
+from .proc_helpers import sandbox_jobs
+
+PERIOD = ["-d", "2019-03-01", "-e", "2019-05-01"]
+GOOD = "S2A_MSIL1C_20190302T103326_N0209_R008_T31TCJ_20190302T161026"
+
+TILES = [
+    ("00CAA", "zones are 01-60"),
+    ("61TCJ", "zones are 01-60"),
+    ("99XZZ", "zones are 01-60"),
+    ("31ICJ", "not an MGRS tile"),
+    ("31OCJ", "not an MGRS tile"),
+    ("31TSJ", "no column S in zone 31"),
+    ("31TCW", "rows are A-V"),
+    ("31TCZ", "rows are A-V"),
+    ("31TCI", "not an MGRS tile"),
+]
+
+
+@pytest.mark.parametrize(("tile", "message"), TILES)
+def test_impossible_tiles_are_refused_by_the_shared_validator(tile: str, message: str) -> None:
+    with pytest.raises(InvalidQueryError, match=message):
+        normalize_tile(tile)
+    with pytest.raises(InvalidQueryError, match=message):
+        checks.check_series(tile, "2019-03-01", "2019-05-01")
+
+
+def _submit_fails(run_cli: Callable[..., Any], sandbox: Sandbox, store: str, *args: str) -> str:
+    res = run_cli("maja", "submit", "--url", sandbox.url, *args)
+    assert res.code == 1, res.out
+    assert res.err.startswith("Error: ") and res.err.count("\n") == 1, res.err
+    assert "Traceback" not in res.err
+    assert sandbox_jobs(sandbox) == 0 and JobStore(store).list() == []
+    return str(res.err)
+
+
+@pytest.mark.parametrize(("tile", "message"), TILES)
+def test_impossible_tile_one_line(
+    run_cli: Callable[..., Any],
+    idle_sandbox: Sandbox,
+    cli_env: dict[str, str],
+    tile: str,
+    message: str,
+) -> None:
+    err = _submit_fails(run_cli, idle_sandbox, cli_env["PEPS_PLUS_JOB_STORE"], "-t", tile, *PERIOD)
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    ("name", "message"),
+    [
+        (GOOD.replace("20190302T103326", "20191340T103326"), "is not a date"),
+        (GOOD.replace("20190302T103326", "20190230T103326"), "is not a date"),
+        (GOOD.replace("T31TCJ", "T00CAA"), "zones are 01-60"),
+        (GOOD.replace("T31TCJ", "T31TCZ"), "rows are A-V"),
+    ],
+)
+def test_impossible_product_name_one_line(
+    run_cli: Callable[..., Any],
+    idle_sandbox: Sandbox,
+    cli_env: dict[str, str],
+    name: str,
+    message: str,
+) -> None:
+    err = _submit_fails(run_cli, idle_sandbox, cli_env["PEPS_PLUS_JOB_STORE"], "-P", name)
+    assert message in err
+
+
+@pytest.mark.parametrize(
+    "content",
+    [b"\x89PNG\r\n\x1a\n\x00\x00\x00\rIHDR\xff\xfe", b"S2A_\xff\xfe\n", b"abc\x00def\n"],
+    ids=["png", "latin1", "nul"],
+)
+def test_binary_products_file_one_line(
+    run_cli: Callable[..., Any],
+    idle_sandbox: Sandbox,
+    cli_env: dict[str, str],
+    tmp_path: Path,
+    content: bytes,
+) -> None:
+    path = tmp_path / "products.txt"
+    path.write_bytes(content)
+    err = _submit_fails(
+        run_cli, idle_sandbox, cli_env["PEPS_PLUS_JOB_STORE"], "--products-file", str(path)
+    )
+    assert "--products-file" in err
+
+
+@pytest.mark.parametrize("command", ["submit", "ensure"])
+def test_password_in_url_is_refused_never_shown_nor_stored(
+    run_cli: Callable[..., Any], idle_sandbox: Sandbox, cli_env: dict[str, str], command: str
+) -> None:
+    secret = "pw-in-url-12345"
+    url = idle_sandbox.url.replace("http://", f"http://user%40example.com:{secret}@")
+    res = run_cli("maja", command, "--url", url, "-t", "31TCJ", *PERIOD)
+    assert res.code == 1 and res.err.count("\n") == 1
+    assert "user and password in the URL are refused" in res.err
+    assert secret not in res.err + res.out
+    assert sandbox_jobs(idle_sandbox) == 0
+    store = Path(cli_env["PEPS_PLUS_JOB_STORE"])
+    assert not store.exists() or secret.encode() not in store.read_bytes()
+
+
+def test_stored_url_never_keeps_userinfo() -> None:
+    assert without_userinfo("https://u:p@host:8443/x?y=1") == "https://host:8443/x?y=1"
+    assert without_userinfo("http://host/x") == "http://host/x"
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["-t", "3" * 10_000, *PERIOD],
+        ["-t", "31TCJ", "-d", "2" * 10_000, "-e", "2019-05-01"],
+        ["-t", "31TCJ", *PERIOD, "-o", "9" * 10_000 + "x"],
+        ["-P", "S2A_MSIL1C_" + "A" * 10_000],
+        ["-P", "X" * 10_000],
+    ],
+    ids=["tile", "date", "orbit", "product", "not-a-product"],
+)
+def test_huge_inputs_are_clipped_in_the_error_line(
+    run_cli: Callable[..., Any], idle_sandbox: Sandbox, cli_env: dict[str, str], args: list[str]
+) -> None:
+    err = _submit_fails(run_cli, idle_sandbox, cli_env["PEPS_PLUS_JOB_STORE"], *args)
+    assert len(err) < 400 and "characters)" in err
+
+
+def test_clip() -> None:
+    assert clip("short") == "'short'"
+    text = clip("x" * 10_000)
+    assert len(text) < 120 and text.endswith("(10000 characters)")
+
+
+def test_secret_free_sandbox_password_not_in_errors(
+    run_cli: Callable[..., Any], idle_sandbox: Sandbox
+) -> None:
+    res = run_cli("maja", "submit", "--url", idle_sandbox.url, "-t", "00CAA", *PERIOD)
+    assert DEFAULT_PASSWORD not in res.err + res.out
