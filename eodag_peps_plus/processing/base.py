@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
+from ..exceptions import BackendError
 from ..http_io import archive_headers
 from ..product import Product
 
@@ -71,7 +72,7 @@ class ResultFile:
         return cls(
             name=str(data["name"]),
             url=str(data["url"]),
-            size=int(data["size"]) if data.get("size") is not None else None,
+            size=byte_count(data.get("size")),
             md5=str(data["md5"]).lower() if data.get("md5") else None,
         )
 
@@ -131,6 +132,47 @@ class JobLookup:
 
 #: Longest server text (a job's message, an exception report) kept or shown.
 SERVER_TEXT = 500
+
+
+def byte_count(value: Any) -> int | None:
+    """A size from a server reply (``1234``, ``"1234"``), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+#: Largest processing reply read into memory (status, report, job list, results list).
+MAX_REPLY_BYTES = 16 * 2**20
+
+
+def read_capped(
+    response: requests.Response, what: str, limit: int = MAX_REPLY_BYTES
+) -> requests.Response:
+    """Read a (streamed) reply into memory, refusing one larger than ``limit``: a status
+    document is a few kB, a hostile one must not fill the memory."""
+    declared = response.headers.get("Content-Length", "")
+    if declared.isdigit() and int(declared) > limit:
+        response.close()
+        raise BackendError(f"{what}: a {int(declared):,}-byte reply; refused (limit {limit:,})")
+    chunks: list[bytes] = []
+    size = 0
+    try:
+        for chunk in response.iter_content(65536):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                raise BackendError(f"{what}: reply larger than {limit:,} bytes; refused")
+            chunks.append(chunk)
+    except requests.RequestException as exc:
+        raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
+    response._content = b"".join(chunks)  # what requests does when it reads a reply itself
+    return response
+
+
 #: How far a server's ``created`` time may be from ours (clock skew, queueing).
 LOOKUP_WINDOW = timedelta(minutes=15)
 

@@ -15,6 +15,7 @@ from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
 
+import orjson
 import requests
 
 from ..exceptions import BackendError, ProcessingError, clip
@@ -30,6 +31,8 @@ from .base import (
     ProcessingBackend,
     ResultFile,
     Submission,
+    byte_count,
+    read_capped,
 )
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
@@ -120,13 +123,15 @@ def _same_inputs(wanted: dict[str, Any], got: dict[str, Any]) -> bool:
     return all(key in got and norm(got[key]) == norm(value) for key, value in wanted.items())
 
 
+def _link_list(data: Any) -> list[dict[str, Any]]:
+    """The ``links`` of a reply, keeping only link objects."""
+    links = data.get("links") if isinstance(data, dict) else None
+    return [link for link in links if isinstance(link, dict)] if isinstance(links, list) else []
+
+
 def _next_link(data: Any, url: str) -> str | None:
-    for link in data.get("links") or [] if isinstance(data, dict) else []:
-        if (
-            isinstance(link, dict)
-            and link.get("rel") == "next"
-            and isinstance(link.get("href"), str)
-        ):
+    for link in _link_list(data):
+        if link.get("rel") == "next" and isinstance(link.get("href"), str):
             return urljoin(url, link["href"])
     return None
 
@@ -141,18 +146,23 @@ def _multihash_md5(value: str) -> str | None:
 
 
 def _links(obj: Any) -> list[dict[str, Any]]:
-    """Every ``{"href": ...}`` object in a results document, outputs in document order."""
+    """Every ``{"href": ...}`` object in a results document, outputs in document order (walked
+    with a stack: a hostile document nests deeper than Python recursion goes)."""
     found: list[dict[str, Any]] = []
-    if isinstance(obj, dict):
-        if isinstance(obj.get("href"), str) and obj.get("rel") not in ("self", "up", "status"):
-            found.append(obj)
-        else:
-            for key, value in obj.items():
-                if key != "links":
-                    found.extend(_links(value))
-    elif isinstance(obj, list):
-        for value in obj:
-            found.extend(_links(value))
+    stack: list[Any] = [obj]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("href"), str) and node.get("rel") not in (
+                "self",
+                "up",
+                "status",
+            ):
+                found.append(node)
+            else:
+                stack.extend(reversed([v for k, v in node.items() if k != "links"]))
+        elif isinstance(node, list):
+            stack.extend(reversed(node))
     return found
 
 
@@ -165,23 +175,26 @@ def parse_results(data: Any, base_url: str) -> tuple[list[ResultFile], int | Non
         if url in seen:
             continue
         seen.add(url)
-        name = str(link.get("title") or unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1]))
+        title = link.get("title")
+        name = (
+            title
+            if isinstance(title, str) and title
+            else unquote(urlsplit(url).path.rstrip("/").rsplit("/", 1)[-1])
+        )
         size = link.get("file:size", link.get("size", link.get("length")))
         checksum = link.get("file:checksum") or link.get("checksum") or link.get("md5")
         files.append(
             ResultFile(
                 name,
                 url,
-                int(size) if size is not None else None,
-                _multihash_md5(str(checksum)) if checksum else None,
+                byte_count(size),
+                _multihash_md5(checksum) if isinstance(checksum, str) else None,
             )
         )
     unprocessed = data.get("unprocessed") if isinstance(data, dict) else None
     if isinstance(unprocessed, dict):
         unprocessed = unprocessed.get("value")
-    return files, int(unprocessed) if isinstance(unprocessed, (int, str)) and str(
-        unprocessed
-    ).isdigit() else None
+    return files, byte_count(unprocessed)
 
 
 class OgcProcessing(ProcessingBackend):
@@ -222,8 +235,9 @@ class OgcProcessing(ProcessingBackend):
         return response
 
     def _json(self, response: requests.Response, what: str) -> Any:
+        read_capped(response, what)
         try:
-            return response.json()
+            return orjson.loads(response.content)  # refuses nesting past 1024 levels
         except ValueError:
             raise BackendError(
                 f"{what}: the server did not answer JSON (HTTP {response.status_code})",
@@ -298,7 +312,7 @@ class OgcProcessing(ProcessingBackend):
                 f"{what}: the server answered no job id (HTTP {response.status_code})"
             )
         status_url = urljoin(url, location) if location else None
-        for link in data.get("links") or []:
+        for link in _link_list(data):
             if (
                 link.get("rel") in ("monitor", "status", "self")
                 and link.get("href")
@@ -369,7 +383,7 @@ class OgcProcessing(ProcessingBackend):
                     matches, False, f"{what}: paging stopped ({len(seen)} pages, or a cycle)"
                 )
             seen.add(url)
-            data = self._json(self._request("GET", url, what), what)
+            data = self._json(self._request("GET", url, what, stream=True), what)
             jobs = data.get("jobs") if isinstance(data, dict) else None
             if not isinstance(jobs, list):
                 raise BackendError(f"{what}: the reply has no 'jobs' list")
@@ -415,7 +429,7 @@ class OgcProcessing(ProcessingBackend):
     def status(self, reference: str, status_url: str | None = None) -> JobStatus:
         url = status_url or self._job_url(reference)
         what = f"GEODES job {reference}"
-        info = self._json(self._request("GET", url, what), what)
+        info = self._json(self._request("GET", url, what, stream=True), what)
         if not isinstance(info, dict):
             raise BackendError(f"{what}: unexpected status document")
         word = str(info.get("status") or "").lower()
@@ -432,12 +446,14 @@ class OgcProcessing(ProcessingBackend):
             results_url = next(
                 (
                     urljoin(url, link["href"])
-                    for link in info.get("links") or []
-                    if link.get("rel") in _RESULTS_RELS and link.get("href")
+                    for link in _link_list(info)
+                    if link.get("rel") in _RESULTS_RELS and isinstance(link.get("href"), str)
                 ),
                 f"{url.rstrip('/')}/results",
             )
             results_what = f"GEODES job {reference} results"
-            data = self._json(self._request("GET", results_url, results_what), results_what)
+            data = self._json(
+                self._request("GET", results_url, results_what, stream=True), results_what
+            )
             status.results, status.unprocessed = parse_results(data, results_url)
         return status

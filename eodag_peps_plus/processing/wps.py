@@ -30,6 +30,8 @@ from .base import (
     ProcessingBackend,
     ResultFile,
     Submission,
+    byte_count,
+    read_capped,
 )
 
 WPS_PATH = "/resto/wps"
@@ -102,28 +104,31 @@ def parse_report(data: Any) -> JobStatus:
     info = data.get("USER_INFO") if isinstance(data, dict) else None
     if not isinstance(info, dict):
         raise BackendError("PEPS processing report: no USER_INFO in the JSON report")
-    word = str(info.get("job_status") or "").upper()
+    word = clip(info.get("job_status") or "", 40, plain=True).upper()
     state = REPORT_STATES.get(word, JobState.UNKNOWN)
+    listed = info.get("results") or []
+    if not isinstance(listed, list):
+        raise BackendError("PEPS processing report: USER_INFO.results is not a list")
     results: list[ResultFile] = []
-    for item in info.get("results") or []:
+    for item in listed:
         if isinstance(item, str):
             results.append(ResultFile(result_name(item), item))
-        elif isinstance(item, dict) and (item.get("url") or item.get("href")):
+        elif isinstance(item, dict) and isinstance(item.get("url") or item.get("href"), str):
             url = str(item.get("url") or item.get("href"))
-            size = item.get("size")
+            md5 = item.get("md5")
             results.append(
                 ResultFile(
                     str(item.get("name") or result_name(url)),
                     url,
-                    int(size) if size is not None else None,
-                    str(item["md5"]).lower() if item.get("md5") else None,
+                    byte_count(item.get("size")),
+                    md5.lower() if isinstance(md5, str) and md5 else None,
                 )
             )
     unprocessed = str(info.get("unprocessed") or "").strip()
     message = info.get("message")
-    logs = info.get("logs") or []
-    if state in (JobState.FAILED, JobState.CANCELED) and logs:
-        message = f"{message or word} (logs: {logs[0]})"
+    logs = info.get("logs")
+    if state in (JobState.FAILED, JobState.CANCELED) and isinstance(logs, list) and logs:
+        message = f"{message or word} (logs: {clip(logs[0], SERVER_TEXT, plain=True)})"
     progress = parse_progress(info.get("process"))
     if state is JobState.FINISHED:
         progress = 100.0
@@ -150,9 +155,10 @@ class WpsProcessing(ProcessingBackend):
         session = self.submit_session if once else self.session
         self.backend.require_credentials(what)
         try:
-            response = session.get(url, timeout=self.timeout)
+            response = session.get(url, timeout=self.timeout, stream=True)
         except requests.RequestException as exc:
             raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
+        read_capped(response, what)
         if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
             return response  # pywps answers an ows:ExceptionReport with HTTP 400
         check_status(response, what)
