@@ -534,6 +534,7 @@ def unusable_name(result: ResultFile, folder: Path) -> str | None:
 
     try:
         safe_name(result.filename)
+        safe_name(result.filename[: -len(".zip")])  # the product name the downloader uses
         folder.mkdir(parents=True, exist_ok=True)
         os.lstat(folder / f"{result.filename}.part")
     except FileNotFoundError:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from xml.etree.ElementTree import Element  # noqa: S405 - type only; parsing uses defusedxml
 
 import requests
@@ -239,6 +239,7 @@ class WpsProcessing(ProcessingBackend):
                 )
             return JobStatus(JobState.PENDING, server_status="ProcessAccepted")
         report_what = f"PEPS job {reference} report"
+        href = urljoin(status_url, href)
         return parse_report(json_or_error(self._get(href, report_what), report_what))
 
     def _guess_status_url(self, reference: str) -> str:
