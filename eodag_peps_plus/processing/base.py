@@ -10,12 +10,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
-from ..exceptions import BackendError
+from ..exceptions import AuthenticationError, BackendError, PepsPlusError
 from ..http_io import archive_headers
 from ..product import Product
 
@@ -220,6 +221,21 @@ class ProcessingBackend(abc.ABC):
             complete=False,
             detail=f"{self.protocol.upper()} offers no job list to look the job up in",
         )
+
+    def statuses(
+        self, jobs: Sequence[tuple[str, str | None]]
+    ) -> dict[str, JobStatus | PepsPlusError]:
+        """Where several jobs (``(reference, status_url)``) are, each answer or the error that
+        came instead; one status request per job here, fewer where the server lists jobs."""
+        found: dict[str, JobStatus | PepsPlusError] = {}
+        for reference, status_url in jobs:
+            try:
+                found[reference] = self.status(reference, status_url)
+            except AuthenticationError:
+                raise
+            except PepsPlusError as exc:
+                found[reference] = exc
+        return found
 
     def results(self, reference: str, status_url: str | None = None) -> list[ResultFile]:
         """The files of a finished job (empty while it runs)."""

@@ -28,7 +28,15 @@ from ..exceptions import (
 )
 from ..product import Product
 from . import checks
-from .base import FULL_MAJA, MAJA, JobState, ProcessingBackend, ResultFile, Submission
+from .base import (
+    FULL_MAJA,
+    MAJA,
+    JobState,
+    JobStatus,
+    ProcessingBackend,
+    ResultFile,
+    Submission,
+)
 from .download import DownloadOutcome, download_results, present
 from .store import JobRecord, JobStore, now_iso, submitter_alive, without_userinfo
 
@@ -231,15 +239,15 @@ class MajaJobs:
             return Reconciliation(record, "acknowledged")
         if record.state not in (JobState.SUBMITTING, JobState.UNKNOWN):
             return Reconciliation(record, "refused", record.message or record.state.value)
-        if record.state is JobState.SUBMITTING and submitter_alive(record.submitter):
+        submitted = _parse_stamp(record.submitted_at)
+        age = (datetime.now(timezone.utc) - submitted).total_seconds()
+        if record.state is JobState.SUBMITTING and submitter_alive(record.submitter, age):
             return Reconciliation(
                 record, "in-flight", f"still being submitted by process {record.submitter}"
             )
         try:
             processing = self.processing_for(record.backend, record.base_url)
-            lookup = processing.find_jobs(
-                record.process, dict(record.inputs), _parse_stamp(record.submitted_at)
-            )
+            lookup = processing.find_jobs(record.process, dict(record.inputs), submitted)
         except AuthenticationError:
             raise
         except PepsPlusError as exc:
@@ -430,28 +438,29 @@ class MajaJobs:
         delay = interval
         deadline = None if timeout is None else started + timeout
         while True:
-            for record in [r for r in current.values() if not r.is_final]:
-                try:
-                    record = self.refresh(record.id)
-                except AuthenticationError:
-                    raise
-                except ProcessingError as exc:  # the server says no such job (any more)
-                    report.unseen.append(Reconciliation(record, "lost", str(exc), exc))
+            for record, answer in self._poll_round([r for r in current.values() if not r.is_final]):
+                if isinstance(answer, ProcessingError):  # the server says no such job (any more)
+                    report.unseen.append(Reconciliation(record, "lost", str(answer), answer))
                     del current[record.id]
                     continue
-                except BackendError as exc:
+                if isinstance(answer, PepsPlusError):
                     failures[record.id] += 1
                     if failures[record.id] >= max_failures:
                         report.unseen.append(
                             Reconciliation(
-                                record, "unreachable", f"{max_failures} polls failed: {exc}", exc
+                                record,
+                                "unreachable",
+                                f"{max_failures} polls failed: {answer}",
+                                answer,
                             )
                         )
                         del current[record.id]
                         continue
-                    logger.warning("job %s: %s; will retry", record.id, exc)
+                    logger.warning("job %s: %s; will retry", record.id, answer)
                 else:
                     failures[record.id] = 0
+                    self.store.update_status(record.id, answer)
+                    record = self.store.get(record.id)
                 current[record.id] = record
                 if on_status is not None:
                     on_status(record)
@@ -467,6 +476,24 @@ class MajaJobs:
         report.jobs = list(current.values())
         report.elapsed = clock() - started
         return report
+
+    def _poll_round(
+        self, records: Sequence[JobRecord]
+    ) -> Sequence[tuple[JobRecord, JobStatus | PepsPlusError]]:
+        """One status answer (or error) per job, asking each server for all of its jobs at once
+        (:meth:`ProcessingBackend.statuses`)."""
+        groups: dict[tuple[str, str], list[JobRecord]] = {}
+        for record in records:
+            groups.setdefault((record.backend, record.base_url.rstrip("/")), []).append(record)
+        answers: dict[int, JobStatus | PepsPlusError] = {}
+        for (name, base_url), members in groups.items():
+            processing = self.processing_for(name, base_url)
+            found = processing.statuses([(str(r.reference), r.status_url) for r in members])
+            for record in members:
+                answers[record.id] = found.get(
+                    str(record.reference), BackendError(f"job {record.id}: no answer")
+                )
+        return [(record, answers[record.id]) for record in records]
 
     # -- results -----------------------------------------------------------------------------
     def fetch(

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import math
 import os
+from collections.abc import Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
@@ -18,7 +20,7 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 import orjson
 import requests
 
-from ..exceptions import BackendError, ProcessingError, clip
+from ..exceptions import AuthenticationError, BackendError, PepsPlusError, ProcessingError, clip
 from ..http_io import check_status, error_detail
 from .base import (
     FULL_MAJA,
@@ -121,6 +123,28 @@ def _same_inputs(wanted: dict[str, Any], got: dict[str, Any]) -> bool:
         return str(value).strip().lower()
 
     return all(key in got and norm(got[key]) == norm(value) for key, value in wanted.items())
+
+
+def _status_info(info: dict[str, Any]) -> JobStatus:
+    """An OGC ``statusInfo`` object -> :class:`JobStatus` (results not included)."""
+    word = clip(info.get("status") or "", 40, plain=True).lower()
+    state = OGC_STATES.get(word, JobState.UNKNOWN)
+    progress = info.get("progress")
+    message = info.get("message")
+    return JobStatus(
+        state=state,
+        progress=100.0
+        if state is JobState.FINISHED
+        else (
+            min(100.0, max(0.0, float(progress)))
+            if isinstance(progress, (int, float))
+            and not isinstance(progress, bool)
+            and math.isfinite(progress)
+            else None
+        ),
+        message=clip(message, SERVER_TEXT, plain=True) if message else None,
+        server_status=word or None,
+    )
 
 
 def _link_list(data: Any) -> list[dict[str, Any]]:
@@ -432,17 +456,8 @@ class OgcProcessing(ProcessingBackend):
         info = self._json(self._request("GET", url, what, stream=True), what)
         if not isinstance(info, dict):
             raise BackendError(f"{what}: unexpected status document")
-        word = str(info.get("status") or "").lower()
-        state = OGC_STATES.get(word, JobState.UNKNOWN)
-        progress = info.get("progress")
-        status = JobStatus(
-            state=state,
-            progress=float(progress) if isinstance(progress, (int, float)) else None,
-            message=clip(info["message"], SERVER_TEXT, plain=True) if info.get("message") else None,
-            server_status=word or None,
-        )
-        if state is JobState.FINISHED:
-            status.progress = 100.0
+        status = _status_info(info)
+        if status.state is JobState.FINISHED:
             results_url = next(
                 (
                     urljoin(url, link["href"])
@@ -457,3 +472,50 @@ class OgcProcessing(ProcessingBackend):
             )
             status.results, status.unprocessed = parse_results(data, results_url)
         return status
+
+    def statuses(
+        self, jobs: Sequence[tuple[str, str | None]]
+    ) -> dict[str, JobStatus | PepsPlusError]:
+        """Several jobs from one ``/jobs?status=accepted,running`` listing (bounded paging);
+        jobs it does not show (ended, or beyond the pages read) are asked one by one, since
+        an ended job's results need their own request anyway."""
+        if len(jobs) < 2:
+            return super().statuses(jobs)
+        wanted = {reference for reference, _ in jobs}
+        listed: dict[str, JobStatus] = {}
+        try:
+            listed = self._running_jobs(wanted)
+        except AuthenticationError:
+            raise
+        except PepsPlusError:
+            listed = {}  # no usable list: ask each job
+        found: dict[str, JobStatus | PepsPlusError] = dict(listed)
+        rest = [(reference, url) for reference, url in jobs if reference not in listed]
+        found.update(super().statuses(rest))
+        return found
+
+    def _running_jobs(self, wanted: set[str]) -> dict[str, JobStatus]:
+        if self._root is None:
+            self.processes()
+        what = "GEODES job list"
+        url: str | None = f"{self.root_url}/{self.config.jobs_path}?" + urlencode(
+            {"status": "accepted,running", "limit": LOOKUP_PAGE}
+        )
+        found: dict[str, JobStatus] = {}
+        seen: set[str] = set()
+        while url is not None and url not in seen and len(seen) < LOOKUP_MAX_PAGES:
+            seen.add(url)
+            data = self._json(self._request("GET", url, what, stream=True), what)
+            jobs = data.get("jobs") if isinstance(data, dict) else None
+            if not isinstance(jobs, list):
+                raise BackendError(f"{what}: the reply has no 'jobs' list")
+            for info in jobs:
+                reference = _job_id(info)
+                if reference in wanted:
+                    status = _status_info(info)
+                    if not status.state.is_final and status.state is not JobState.UNKNOWN:
+                        found[reference] = status
+            if wanted <= found.keys():
+                break
+            url = _next_link(data, url)
+        return found

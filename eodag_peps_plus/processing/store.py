@@ -96,19 +96,24 @@ def without_userinfo(url: str) -> str:
     return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
+#: Longer than any submission request takes (connect retries and read timeouts included).
+MAX_SUBMISSION_SECONDS = 900.0
+
+
 def submitter_id() -> str:
     """``host:pid`` of this process, recorded with each submission it sends."""
     return f"{socket.gethostname()}:{os.getpid()}"
 
 
-def submitter_alive(submitter: str | None) -> bool:
-    """Whether the process that recorded a submission may still be sending it: alive on this
-    host, or on another host (which we cannot see, so we assume it may be)."""
+def submitter_alive(submitter: str | None, age: float = 0.0) -> bool:
+    """Whether the process that recorded a submission ``age`` seconds ago may still be
+    sending it: alive on this host; on another host (which we cannot see), for as long as a
+    submission can take."""
     if not submitter or ":" not in submitter:
         return False
     host, _, pid = submitter.rpartition(":")
     if host != socket.gethostname():
-        return True
+        return age < MAX_SUBMISSION_SECONDS
     if not pid.isdigit() or int(pid) == os.getpid():
         return False
     try:

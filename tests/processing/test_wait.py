@@ -104,3 +104,22 @@ def test_wait_all_reports_every_job(proc_sandbox: Sandbox, store: JobStore, back
     assert report.ok and not report.timed_out
     assert {r.id for r in report.jobs} == {r.id for r in records}
     assert all(r.state is JobState.FINISHED for r in report.jobs)
+
+
+def test_ogc_jobs_polled_with_one_listing_per_round(proc_sandbox: Sandbox, store: JobStore) -> None:
+    """GEODES answers for all running jobs in one ``/jobs`` request: fewer than one request
+    per job per round."""
+    proc_sandbox.config.time_scale = 1.0
+    jobs = MajaJobs(backend_for(proc_sandbox, "geodes"), store)
+    records = [jobs.submit_series(**SERIES), *jobs.submit_products([PRODUCT])]
+    records.append(jobs.submit_series(**{**SERIES, "relative_orbit": 8}))
+    stats = proc_sandbox.stats
+    before = (stats.get("processing.ogc.list", 0), stats.get("processing.ogc.status", 0))
+    clock = FakeClock()
+    report = jobs.wait_all(records, interval=30, timeout=100, sleep=clock.sleep, clock=clock)
+    rounds = len(clock.sleeps) + 1
+    assert report.timed_out and rounds == 4
+    assert stats.get("processing.ogc.list", 0) - before[0] == rounds
+    assert stats.get("processing.ogc.status", 0) - before[1] == 0
+    assert all(store.get(r.id).state is JobState.RUNNING for r in records)
+    assert all(store.get(r.id).progress is not None for r in records)

@@ -30,6 +30,14 @@ PROCESSES = {
     },
 }
 OGC_PROCESS = {"maja": "MAJA", "full-maja": "FULL_MAJA"}
+#: Simulator states -> OGC ``statusInfo.status``.
+OGC_STATUS = {
+    "pending": "accepted",
+    "running": "running",
+    "finished": "successful",
+    "failed": "failed",
+    "canceled": "dismissed",
+}
 JOBS_PAGE_DEFAULT = 10
 JOBS_PAGE_MAX = 100
 
@@ -155,13 +163,7 @@ class OgcFrontEnd:
     def _status_info(self, job: SimJob, base: str) -> dict[str, Any]:
         with self.sim.lock:
             self.sim.advance()
-            status = {
-                "pending": "accepted",
-                "running": "running",
-                "finished": "successful",
-                "failed": "failed",
-                "canceled": "dismissed",
-            }[job.state]
+            status = OGC_STATUS[job.state]
             url = f"{base}{OGC_ROOT}/jobs/{job.id}"
             info: dict[str, Any] = {
                 "jobID": job.id,
@@ -192,7 +194,7 @@ class OgcFrontEnd:
 
     def ogc_jobs(self, request: Request) -> Response:
         """The caller's jobs, oldest first, ``limit`` per page with a ``next`` link; filtered
-        by ``processID`` (repeatable as a comma list) and ``datetime`` (an interval on
+        by ``processID`` and ``status`` (comma lists) and ``datetime`` (an interval on
         ``created``, open ends as ``..``)."""
         user = self._ogc_user(request)
         if isinstance(user, Response):
@@ -205,13 +207,17 @@ class OgcFrontEnd:
         except ValueError as exc:
             return _ogc_error(400, "invalid-parameter-value", str(exc))
         wanted = {p for p in (query.get("processID") or "").split(",") if p}
+        states = {s for s in (query.get("status") or "").split(",") if s}
+        self.sim.sandbox.count("processing.ogc.list")
         with self.sim.lock:
+            self.sim.advance()
             mine = [
                 j
                 for j in (self.sim.jobs[i] for i in self.sim.order)
                 if j.owner == user
                 and j.protocol == "ogc"
                 and (not wanted or _process_id(j) in wanted)
+                and (not states or OGC_STATUS[j.state] in states)
                 and (low is None or j.created >= low)
                 and (high is None or j.created <= high)
             ]
@@ -236,6 +242,7 @@ class OgcFrontEnd:
         return Response.json({"inputs": job.inputs})
 
     def ogc_job(self, request: Request) -> Response:
+        self.sim.sandbox.count("processing.ogc.status")
         job = self._ogc_job(request)
         if isinstance(job, Response):
             return job
