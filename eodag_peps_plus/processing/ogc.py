@@ -12,7 +12,7 @@ import dataclasses
 import json
 import math
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from datetime import date, datetime, timezone
 from typing import Any
 from urllib.parse import unquote, urlencode, urljoin, urlsplit
@@ -90,6 +90,10 @@ class OgcConfig:
 #: Jobs per page asked of ``/jobs``, and at most this many pages read while reconciling.
 LOOKUP_PAGE = 100
 LOOKUP_MAX_PAGES = 20
+
+
+class _PagingStopped(BackendError):
+    """A job list that pages on past the bound, or in a cycle."""
 
 
 def _stamp(moment: datetime) -> str:
@@ -388,30 +392,11 @@ class OgcProcessing(ProcessingBackend):
         inputs (inline, or from ``/jobs/{id}/inputs``) with what we would have sent."""
         process_id, wanted = self.server_inputs(process, inputs)
         low, high = submitted - LOOKUP_WINDOW, submitted + LOOKUP_WINDOW
-        if self._root is None:
-            self.processes()
-        what = "GEODES job list"
-        url: str | None = f"{self.root_url}/{self.config.jobs_path}?" + urlencode(
-            {
-                "processID": process_id,
-                "datetime": f"{_stamp(low)}/{_stamp(high)}",
-                "limit": LOOKUP_PAGE,
-            }
-        )
+        window = {"processID": process_id, "datetime": f"{_stamp(low)}/{_stamp(high)}"}
         matches: list[Submission] = []
-        seen: set[str] = set()
         unknown = 0
-        while url is not None:
-            if url in seen or len(seen) >= LOOKUP_MAX_PAGES:
-                return JobLookup(
-                    matches, False, f"{what}: paging stopped ({len(seen)} pages, or a cycle)"
-                )
-            seen.add(url)
-            data = self._json(self._request("GET", url, what, stream=True), what)
-            jobs = data.get("jobs") if isinstance(data, dict) else None
-            if not isinstance(jobs, list):
-                raise BackendError(f"{what}: the reply has no 'jobs' list")
-            for info in jobs:
+        try:
+            for info in self._listed_jobs(window):
                 reference = _job_id(info)
                 if reference is None or str(info.get("processID") or process_id) != process_id:
                     continue
@@ -425,7 +410,8 @@ class OgcProcessing(ProcessingBackend):
                     unknown += 1
                 elif _same_inputs(wanted, got):
                     matches.append(Submission(reference, self._job_url(reference), process, inputs))
-            url = _next_link(data, url)
+        except _PagingStopped as exc:
+            return JobLookup(matches, False, str(exc))
         if unknown:
             return JobLookup(
                 matches,
@@ -433,6 +419,26 @@ class OgcProcessing(ProcessingBackend):
                 f"{unknown} job(s) of that time do not show their inputs, so none can be ruled out",
             )
         return JobLookup(matches, True)
+
+    def _listed_jobs(self, params: dict[str, str]) -> Iterator[Any]:
+        """Every entry of ``/jobs?params``, page after page along ``next`` links: at most
+        :data:`LOOKUP_MAX_PAGES` pages, never one URL twice (raises :class:`_PagingStopped`)."""
+        if self._root is None:
+            self.processes()
+        what = "GEODES job list"
+        query = urlencode({**params, "limit": LOOKUP_PAGE})
+        url: str | None = f"{self.root_url}/{self.config.jobs_path}?{query}"
+        seen: set[str] = set()
+        while url is not None:
+            if url in seen or len(seen) >= LOOKUP_MAX_PAGES:
+                raise _PagingStopped(f"{what}: paging stopped ({len(seen)} pages, or a cycle)")
+            seen.add(url)
+            data = self._json(self._request("GET", url, what, stream=True), what)
+            jobs = data.get("jobs") if isinstance(data, dict) else None
+            if not isinstance(jobs, list):
+                raise BackendError(f"{what}: the reply has no 'jobs' list")
+            yield from jobs
+            url = _next_link(data, url)
 
     def _job_inputs(self, reference: str) -> dict[str, Any] | None:
         """``/jobs/{id}/inputs`` (OGC API - Processes Part 4), None when not offered."""
@@ -495,27 +501,16 @@ class OgcProcessing(ProcessingBackend):
         return found
 
     def _running_jobs(self, wanted: set[str]) -> dict[str, JobStatus]:
-        if self._root is None:
-            self.processes()
-        what = "GEODES job list"
-        url: str | None = f"{self.root_url}/{self.config.jobs_path}?" + urlencode(
-            {"status": "accepted,running", "limit": LOOKUP_PAGE}
-        )
         found: dict[str, JobStatus] = {}
-        seen: set[str] = set()
-        while url is not None and url not in seen and len(seen) < LOOKUP_MAX_PAGES:
-            seen.add(url)
-            data = self._json(self._request("GET", url, what, stream=True), what)
-            jobs = data.get("jobs") if isinstance(data, dict) else None
-            if not isinstance(jobs, list):
-                raise BackendError(f"{what}: the reply has no 'jobs' list")
-            for info in jobs:
+        try:
+            for info in self._listed_jobs({"status": "accepted,running"}):
                 reference = _job_id(info)
                 if reference in wanted:
                     status = _status_info(info)
                     if not status.state.is_final and status.state is not JobState.UNKNOWN:
                         found[reference] = status
-            if wanted <= found.keys():
-                break
-            url = _next_link(data, url)
+                        if wanted <= found.keys():
+                            break
+        except _PagingStopped:
+            pass  # the jobs not seen are asked one by one
         return found

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import hashlib
 import io
-import sys
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from processing.proc_helpers import CliResult, run_main
 
 from eodag_peps_plus.backends import get_backend
 from eodag_peps_plus.exceptions import PepsPlusError
@@ -61,16 +61,20 @@ def _ogc_job(hostile: HostileServer, store: JobStore, status: Response | None = 
     )
     if status is not None:
         hostile.route("GET", f"{OGC}/jobs/abc/?", status)
-    job_id = store.begin_submission(
+    job_id = _maja_row(store, hostile)
+    store.complete_submission(job_id, Submission("abc", f"{hostile.url}{OGC}/jobs/abc", "MAJA", {}))
+    backend = get_backend("geodes", hostile.url, credentials=Credentials(api_key=KEY))
+    return MajaJobs(backend, store)
+
+
+def _maja_row(store: JobStore, hostile: HostileServer) -> int:
+    return store.begin_submission(
         backend="geodes",
         base_url=hostile.url,
         process="MAJA",
         inputs={"product": "S2A_MSIL1C_x"},
         label="x",
     )
-    store.complete_submission(job_id, Submission("abc", f"{hostile.url}{OGC}/jobs/abc", "MAJA", {}))
-    backend = get_backend("geodes", hostile.url, credentials=Credentials(api_key=KEY))
-    return MajaJobs(backend, store)
 
 
 def _wps_job(hostile: HostileServer, store: JobStore, status_doc: Response) -> MajaJobs:
@@ -245,16 +249,11 @@ def test_wait_gives_up_on_garbage_after_bounded_retries(
 
 # -- reconciliation against a hostile job list ----------------------------------------------------
 def _orphan(store: JobStore, hostile: HostileServer) -> int:
+    """A MAJA row whose sender died before the server's reply reached the store."""
     import socket
     import sqlite3
 
-    job_id = store.begin_submission(
-        backend="geodes",
-        base_url=hostile.url,
-        process="MAJA",
-        inputs={"product": "S2A_MSIL1C_x"},
-        label="x",
-    )
+    job_id = _maja_row(store, hostile)
     with sqlite3.connect(store.path) as conn:
         conn.execute(
             "UPDATE jobs SET submitter = ? WHERE id = ?",
@@ -374,30 +373,18 @@ def test_unsafe_result_names_cli_report(
 @pytest.fixture
 def run_jobs_cli(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
-) -> Iterator[Callable[..., Any]]:
-    from eodag_peps_plus.cli import main
-
+) -> Iterator[Callable[..., CliResult]]:
+    """``peps-plus ARGS`` on a given store, checking no secret is ever printed."""
     monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__USERNAME", USER)
     monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD", PASSWORD)
     monkeypatch.setenv("EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY", KEY)
     monkeypatch.setenv("EODAG_CFG_FILE", str(tmp_path / "none.yml"))
 
-    class Result:
-        def __init__(self, code: int, out: str, err: str) -> None:
-            self.code, self.out, self.err = code, out, err
-
-    def run(store: JobStore, *args: str) -> Result:
-        capsys.readouterr()
+    def run(store: JobStore, *args: str) -> CliResult:
         monkeypatch.setenv("PEPS_PLUS_JOB_STORE", str(store.path))
-        monkeypatch.setattr(sys, "argv", ["peps-plus", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-        captured = capsys.readouterr()
+        result = run_main(monkeypatch, capsys, *args)
         for secret in (PASSWORD, KEY):
-            assert secret not in captured.out + captured.err
-        return Result(code, captured.out, captured.err)
+            assert secret not in result.out + result.err
+        return result
 
     yield run

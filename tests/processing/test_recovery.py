@@ -150,29 +150,28 @@ def test_two_orphans_one_server_job(sandbox: Sandbox, store: JobStore) -> None:
     jobs = MajaJobs(backend_for(sandbox, "geodes"), store)
     sent = jobs.submit_series(**SERIES)
     assert sent.reference
-    inputs = dict(sent.inputs)
-    rows = []
-    for _ in range(2):
-        row = store.begin_submission(
-            backend="geodes", base_url=sandbox.url, process="FULL_MAJA", inputs=inputs, label="x"
-        )
-        _orphan(store, row)
-        rows.append(row)
-    # the first submission's reference is held already: nothing left to adopt
-    assert [jobs.reconcile(r).outcome for r in rows] == ["absent", "absent"]
 
+    def two_orphans() -> list[int]:
+        rows = []
+        for _ in range(2):
+            row = store.begin_submission(
+                backend="geodes",
+                base_url=sandbox.url,
+                process="FULL_MAJA",
+                inputs=dict(sent.inputs),
+                label="x",
+            )
+            _orphan(store, row)
+            rows.append(row)
+        return rows
+
+    # the first submission's reference is held already: nothing left to adopt
+    assert [jobs.reconcile(r).outcome for r in two_orphans()] == ["absent", "absent"]
     # a server job nobody holds (its reply was lost) is adopted once
     processing_for(backend_for(sandbox, "geodes")).submit_series(
         "31TCJ", date(2019, 3, 1), date(2019, 5, 1), 51
     )
-    rows = []
-    for _ in range(2):
-        row = store.begin_submission(
-            backend="geodes", base_url=sandbox.url, process="FULL_MAJA", inputs=inputs, label="x"
-        )
-        _orphan(store, row)
-        rows.append(row)
-    assert [jobs.reconcile(r).outcome for r in rows] == ["adopted", "absent"]
+    assert [jobs.reconcile(r).outcome for r in two_orphans()] == ["adopted", "absent"]
 
 
 def test_a_live_submitter_is_left_alone(sandbox: Sandbox, store: JobStore) -> None:
