@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from ..exceptions import (
     AuthenticationError,
@@ -41,6 +41,8 @@ from .download import DownloadOutcome, download_results, present
 from .store import JobRecord, JobStore, now_iso, submitter_alive, without_userinfo
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
+
     from ..backends.base import Backend
 
 logger = logging.getLogger(__name__)
@@ -112,6 +114,19 @@ class WaitReport:
     @property
     def ok(self) -> bool:
         return not self.unseen and all(r.state is JobState.FINISHED for r in self.jobs)
+
+
+class WaitOptions(TypedDict, total=False):
+    """Keyword options of :meth:`MajaJobs.wait_all` (and ``wait``)."""
+
+    interval: float
+    max_interval: float
+    backoff: float
+    timeout: float | None
+    max_failures: int
+    on_status: StatusCallback | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
 
 
 class MajaJobs:
@@ -361,34 +376,15 @@ class MajaJobs:
         self.store.update_status(record.id, status)
         return self.store.get(record.id)
 
-    def wait(
-        self,
-        job: int | str,
-        *,
-        interval: float = 30.0,
-        max_interval: float = 600.0,
-        backoff: float = 1.5,
-        timeout: float | None = None,
-        max_failures: int = 20,
-        on_status: StatusCallback | None = None,
-        sleep: Callable[[float], None] = time.sleep,
-    ) -> JobRecord:
-        """Poll one job until it ends (see :meth:`wait_all`).
+    def wait(self, job: int | str, **options: Unpack[WaitOptions]) -> JobRecord:
+        """Poll one job until it ends; ``options`` are :meth:`wait_all`'s.
 
         Raises:
             ProcessingError: the job is not on the server (never acknowledged and not found),
                 or still unfinished after ``timeout`` seconds.
+            BackendError: the server could not be reached ``max_failures`` polls in a row.
         """
-        report = self.wait_all(
-            [job],
-            interval=interval,
-            max_interval=max_interval,
-            backoff=backoff,
-            timeout=timeout,
-            max_failures=max_failures,
-            on_status=on_status,
-            sleep=sleep,
-        )
+        report = self.wait_all([job], **options)
         if report.unseen:
             unseen = report.unseen[0]
             raise unseen.error or ProcessingError(unseen.line())
