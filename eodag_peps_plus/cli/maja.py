@@ -17,8 +17,9 @@ from typing import Any, TypeVar
 import click
 
 from ..exceptions import InvalidQueryError, ProcessingError, clip
+from ..http_io import redact_url
 from ..processing.base import JobState
-from ..processing.store import STORE_ENV, JobRecord, JobStore, without_userinfo
+from ..processing.store import STORE_ENV, JobRecord, JobStore
 from .common import backend_options, build_query, open_backend, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -53,9 +54,9 @@ LOG_EVERY = 60.0
 def check_url(url: str | None) -> None:
     """Refuse ``--url`` with ``user:password@``: a URL is stored with each job and shown in
     messages, a password must be neither. Credentials go in the EODAG config."""
-    if url is not None and without_userinfo(url) != url:
+    if url is not None and redact_url(url) != url:
         raise InvalidQueryError(
-            f"--url {without_userinfo(url)}: user and password in the URL are refused (the URL "
+            f"--url {redact_url(url)}: user and password in the URL are refused (the URL "
             "is stored with each job and shown in messages); set the credentials in your EODAG "
             "config or EODAG__PEPS__AUTH__CREDENTIALS__USERNAME / ..._PASSWORD"
         )

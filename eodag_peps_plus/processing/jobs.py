@@ -26,6 +26,7 @@ from ..exceptions import (
     ProcessingError,
     clip,
 )
+from ..http_io import redact_url
 from ..product import Product
 from . import checks
 from .base import (
@@ -38,7 +39,7 @@ from .base import (
     Submission,
 )
 from .download import DownloadOutcome, download_results, present
-from .store import JobRecord, JobStore, now_iso, submitter_alive, without_userinfo
+from .store import JobRecord, JobStore, now_iso, submitter_alive
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+
@@ -188,7 +189,7 @@ class MajaJobs:
         resubmit: bool = False,
     ) -> JobRecord:
         processing = self.processing
-        base_url = without_userinfo(processing.base_url)
+        base_url = redact_url(processing.base_url)
         recovered = self._earlier_submission(processing, base_url, process, inputs, resubmit)
         if recovered is not None:
             return recovered

@@ -19,7 +19,6 @@ from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
-from urllib.parse import urlsplit, urlunsplit
 
 import platformdirs
 
@@ -85,15 +84,6 @@ class JobStoreError(PepsPlusError):
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def without_userinfo(url: str) -> str:
-    """``http://user:pw@host/x`` -> ``http://host/x``: what a job row keeps and messages show
-    (credentials never go into the store)."""
-    parts = urlsplit(url)
-    if "@" not in parts.netloc:
-        return url
-    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 #: Longer than any submission request takes (connect retries and read timeouts included).

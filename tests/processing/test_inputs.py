@@ -10,8 +10,9 @@ from typing import Any
 import pytest
 
 from eodag_peps_plus.exceptions import InvalidQueryError, clip
+from eodag_peps_plus.http_io import redact_url
 from eodag_peps_plus.processing import checks
-from eodag_peps_plus.processing.store import JobStore, without_userinfo
+from eodag_peps_plus.processing.store import JobStore
 from eodag_peps_plus.query import normalize_tile
 from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, Sandbox
 
@@ -118,8 +119,8 @@ def test_password_in_url_is_refused_never_shown_nor_stored(
 
 
 def test_stored_url_never_keeps_userinfo() -> None:
-    assert without_userinfo("https://u:p@host:8443/x?y=1") == "https://host:8443/x?y=1"
-    assert without_userinfo("http://host/x") == "http://host/x"
+    assert redact_url("https://u:p@host:8443/x?y=1") == "https://host:8443/x?y=1"
+    assert redact_url("http://host/x") == "http://host/x"
 
 
 @pytest.mark.parametrize(
