@@ -581,14 +581,16 @@ def fetch(
         report = jobs.fetch(record.id, write_dir, quiet=no_progress)
         job = report.job
         if not report.finished:
-            extra = f" ({_progress(job)}, {job.server_status})" if job.progress is not None else ""
             if job.state in (JobState.FAILED, JobState.CANCELED):
                 click.echo(f"job {job.id}: {job.state.value}: {job.message or 'no message'}")
                 problems += 1
-            else:
+            elif job.reference is None:  # reconciled and still not found on the server
                 click.echo(
-                    f"job {job.id}: not finished yet: {job.state.value}{extra}; try again later"
+                    f"job {job.id}: not seen on the server: {job.message or job.state.value}"
                 )
+                problems += 1
+            else:
+                click.echo(f"job {job.id}: not finished yet: {_state_text(job)}; try again later")
             continue
         for path in report.downloaded:
             click.echo(f"job {job.id}: downloaded {path}")

@@ -116,6 +116,8 @@ def test_killed_wps_submission_is_never_reported_done(
     assert f"job {orphan.id}: undetermined" in err and "no job list" in err
     assert "finished" not in res.out
     assert store.get(orphan.id).state is JobState.UNKNOWN
+    res = run_cli("maja", "fetch", str(orphan.id), "--no-progress")
+    assert res.code == 1 and f"job {orphan.id}: not seen on the server" in res.out
 
     res = run_cli("maja", "submit", "-B", "peps", "--url", sandbox.url, *SUBMIT)
     assert res.code == 1 and "--resubmit" in res.err
