@@ -494,10 +494,10 @@ def wait(
         )
 
 
-def _state_text(record: JobRecord) -> str:
+def _state_text(record: JobRecord, *, percent: bool = True) -> str:
     """Our state first (``running 38%``); the server's own word only as detail."""
     text = record.state.value
-    if record.progress is not None and not record.is_final:
+    if percent and record.progress is not None and not record.is_final:
         text += f" {record.progress:.0f}%"
     word = record.server_status
     if word and word.lower() != record.state.value:
@@ -521,16 +521,14 @@ class _WaitDisplay:
                     desc=f"job {record.id}",
                     position=position,
                     leave=True,
-                    bar_format="{desc}: {percentage:3.0f}%|{bar}| {postfix}",
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}|",
                 )
 
     def show(self, record: JobRecord) -> None:
         bar = self.bars.get(record.id)
         if bar is not None:
             bar.n = min(100.0, record.progress or (100.0 if record.is_final else 0.0))
-            bar.set_description_str(f"job {record.id} {record.state.value}", refresh=False)
-            word = record.server_status
-            bar.set_postfix_str(f"server: {word}" if word else "", refresh=True)
+            bar.set_description_str(f"job {record.id} {_state_text(record, percent=False)}")
             return
         text = _state_text(record)
         now = time.monotonic()

@@ -123,3 +123,53 @@ def test_ogc_jobs_polled_with_one_listing_per_round(proc_sandbox: Sandbox, store
     assert stats.get("processing.ogc.status", 0) - before[1] == 0
     assert all(store.get(r.id).state is JobState.RUNNING for r in records)
     assert all(store.get(r.id).progress is not None for r in records)
+
+
+def test_one_bar_per_job_on_a_terminal(proc_sandbox: Sandbox, cli_env: dict[str, str]) -> None:
+    """On a terminal: one tqdm bar per job, labelled with our state."""
+    import fcntl
+    import os
+    import pty
+    import select
+    import struct
+    import subprocess
+    import sys
+    import termios
+    import time
+    from pathlib import Path
+
+    jobs = MajaJobs(backend_for(proc_sandbox, "geodes"), JobStore(cli_env["PEPS_PLUS_JOB_STORE"]))
+    records = [jobs.submit_series(**SERIES), *jobs.submit_products([PRODUCT])]
+    main, child = pty.openpty()
+    fcntl.ioctl(child, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
+    peps_plus = str(Path(sys.executable).with_name("peps-plus"))
+    proc = subprocess.Popen(
+        [peps_plus, "maja", "wait", "--interval", "0.05", "--max-interval", "0.2"],
+        env=cli_env,
+        stdin=child,
+        stdout=child,
+        stderr=child,
+    )
+    os.close(child)
+    screen = b""
+    deadline = time.monotonic() + 60
+    try:
+        while time.monotonic() < deadline:  # read as it comes: a full pty would block the bars
+            ready, _, _ = select.select([main], [], [], 0.2)
+            try:
+                chunk = os.read(main, 65536) if ready else b""
+            except OSError:  # the child side closed
+                break
+            screen += chunk
+            if not chunk and proc.poll() is not None:
+                break
+        assert proc.wait(5) == 0, screen[-500:]
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(5)
+        os.close(main)
+    text = screen.decode("utf-8", "replace")
+    for record in records:
+        assert f"job {record.id} finished" in text and f"job {record.id}: finished" in text
+    assert "100%|" in text
