@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
-from ..exceptions import AuthenticationError, BackendError, PepsPlusError
+from ..exceptions import AuthenticationError, PepsPlusError
 from ..http_io import archive_headers
 from ..product import Product
 
@@ -146,32 +146,9 @@ def byte_count(value: Any) -> int | None:
     return None
 
 
-#: Largest processing reply read into memory (status, report, job list, results list).
+#: Largest processing reply read into memory (status, report, job list, results list): a
+#: status document is a few kB, a hostile one must not fill the memory.
 MAX_REPLY_BYTES = 16 * 2**20
-
-
-def read_capped(
-    response: requests.Response, what: str, limit: int = MAX_REPLY_BYTES
-) -> requests.Response:
-    """Read a (streamed) reply into memory, refusing one larger than ``limit``: a status
-    document is a few kB, a hostile one must not fill the memory."""
-    declared = response.headers.get("Content-Length", "")
-    if declared.isdigit() and int(declared) > limit:
-        response.close()
-        raise BackendError(f"{what}: a {int(declared):,}-byte reply; refused (limit {limit:,})")
-    chunks: list[bytes] = []
-    size = 0
-    try:
-        for chunk in response.iter_content(65536):
-            size += len(chunk)
-            if size > limit:
-                response.close()
-                raise BackendError(f"{what}: reply larger than {limit:,} bytes; refused")
-            chunks.append(chunk)
-    except requests.RequestException as exc:
-        raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
-    response._content = b"".join(chunks)  # what requests does when it reads a reply itself
-    return response
 
 
 #: How far a server's ``created`` time may be from ours (clock skew, queueing).

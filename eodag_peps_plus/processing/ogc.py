@@ -21,11 +21,12 @@ import orjson
 import requests
 
 from ..exceptions import AuthenticationError, BackendError, PepsPlusError, ProcessingError, clip
-from ..http_io import check_status, error_detail
+from ..http_io import check_status, error_detail, send
 from .base import (
     FULL_MAJA,
     LOOKUP_WINDOW,
     MAJA,
+    MAX_REPLY_BYTES,
     SERVER_TEXT,
     JobLookup,
     JobState,
@@ -34,7 +35,6 @@ from .base import (
     ResultFile,
     Submission,
     byte_count,
-    read_capped,
 )
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
@@ -250,10 +250,16 @@ class OgcProcessing(ProcessingBackend):
         session = self.submit_session if once else self.session
         self.backend.require_credentials(what)
         headers = {"Accept": "application/json", **kwargs.pop("headers", {})}
-        try:
-            response = session.request(method, url, headers=headers, timeout=self.timeout, **kwargs)
-        except requests.RequestException as exc:
-            raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
+        response = send(
+            session,
+            method,
+            url,
+            what,
+            max_bytes=MAX_REPLY_BYTES,
+            headers=headers,
+            timeout=self.timeout,
+            **kwargs,
+        )
         if response.status_code == 404 and allow_404:
             return response
         if response.status_code in (400, 404, 405, 409, 422):
@@ -263,7 +269,6 @@ class OgcProcessing(ProcessingBackend):
         return response
 
     def _json(self, response: requests.Response, what: str) -> Any:
-        read_capped(response, what)
         try:
             return orjson.loads(response.content)  # refuses nesting past 1024 levels
         except ValueError:
@@ -433,7 +438,7 @@ class OgcProcessing(ProcessingBackend):
             if url in seen or len(seen) >= LOOKUP_MAX_PAGES:
                 raise _PagingStopped(f"{what}: paging stopped ({len(seen)} pages, or a cycle)")
             seen.add(url)
-            data = self._json(self._request("GET", url, what, stream=True), what)
+            data = self._json(self._request("GET", url, what), what)
             jobs = data.get("jobs") if isinstance(data, dict) else None
             if not isinstance(jobs, list):
                 raise BackendError(f"{what}: the reply has no 'jobs' list")
@@ -459,7 +464,7 @@ class OgcProcessing(ProcessingBackend):
     def status(self, reference: str, status_url: str | None = None) -> JobStatus:
         url = status_url or self._job_url(reference)
         what = f"GEODES job {reference}"
-        info = self._json(self._request("GET", url, what, stream=True), what)
+        info = self._json(self._request("GET", url, what), what)
         if not isinstance(info, dict):
             raise BackendError(f"{what}: unexpected status document")
         status = _status_info(info)
@@ -473,9 +478,7 @@ class OgcProcessing(ProcessingBackend):
                 f"{url.rstrip('/')}/results",
             )
             results_what = f"GEODES job {reference} results"
-            data = self._json(
-                self._request("GET", results_url, results_what, stream=True), results_what
-            )
+            data = self._json(self._request("GET", results_url, results_what), results_what)
             status.results, status.unprocessed = parse_results(data, results_url)
         return status
 

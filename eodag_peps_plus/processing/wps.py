@@ -20,10 +20,11 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from ..exceptions import BackendError, ProcessingError, clip
-from ..http_io import check_status, json_or_error
+from ..http_io import check_status, json_or_error, send
 from .base import (
     FULL_MAJA,
     MAJA,
+    MAX_REPLY_BYTES,
     SERVER_TEXT,
     JobState,
     JobStatus,
@@ -31,7 +32,6 @@ from .base import (
     ResultFile,
     Submission,
     byte_count,
-    read_capped,
 )
 
 WPS_PATH = "/resto/wps"
@@ -154,11 +154,7 @@ class WpsProcessing(ProcessingBackend):
     def _get(self, url: str, what: str, *, once: bool = False) -> requests.Response:
         session = self.submit_session if once else self.session
         self.backend.require_credentials(what)
-        try:
-            response = session.get(url, timeout=self.timeout, stream=True)
-        except requests.RequestException as exc:
-            raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
-        read_capped(response, what)
+        response = send(session, "GET", url, what, max_bytes=MAX_REPLY_BYTES, timeout=self.timeout)
         if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
             return response  # pywps answers an ows:ExceptionReport with HTTP 400
         check_status(response, what)
