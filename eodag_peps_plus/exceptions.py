@@ -88,18 +88,3 @@ class DownloadError(PepsPlusError):
 
 class ProcessingError(PepsPlusError):
     """A processing request was refused or a job failed."""
-
-
-#: Longest echo of an input in an error line; past it the value is cut and its length given.
-ECHO_LIMIT = 80
-
-
-def clip(value: object, limit: int = ECHO_LIMIT, *, plain: bool = False) -> str:
-    """``repr(value)`` (``str`` if ``plain``: a server's message) for an error line, cut to
-    ``limit`` characters: a 10,000-character input or server field must not drown the one
-    line that says what is wrong."""
-    text = str(value) if plain else repr(value)
-    if len(text) <= limit:
-        return text
-    size = f" ({len(value)} characters)" if isinstance(value, (str, bytes)) else ""
-    return f"{text[: max(8, limit - 1)]}\N{HORIZONTAL ELLIPSIS}{size}"

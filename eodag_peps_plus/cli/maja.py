@@ -16,10 +16,11 @@ from typing import Any, TypeVar
 
 import click
 
-from ..exceptions import InvalidQueryError, ProcessingError, clip
+from ..exceptions import InvalidQueryError, ProcessingError
 from ..http_io import redact_url
 from ..processing.base import JobState
 from ..processing.store import STORE_ENV, JobRecord, JobStore
+from ..vocabulary import shown
 from .common import backend_options, build_query, open_backend, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -597,7 +598,7 @@ def fetch(
         for result in report.novald:
             click.echo(f"job {job.id}: {result.name} was too cloudy (NOVALD), not downloaded")
         for outcome in report.failed:
-            click.echo(f"job {job.id}: FAILED {clip(outcome.result.name)}: {outcome.error}")
+            click.echo(f"job {job.id}: FAILED {shown(outcome.result.name)}: {outcome.error}")
             problems += 1
         if report.unprocessed:
             click.echo(

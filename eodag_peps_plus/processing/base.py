@@ -146,6 +146,13 @@ def byte_count(value: Any) -> int | None:
     return None
 
 
+def server_text(value: Any, limit: int = SERVER_TEXT) -> str:
+    """A server's own words (a job message, an exception report), cut to ``limit``
+    characters: kept in the store and shown in one line."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}\N{HORIZONTAL ELLIPSIS}"
+
+
 #: Largest processing reply read into memory (status, report, job list, results list): a
 #: status document is a few kB, a hostile one must not fill the memory.
 MAX_REPLY_BYTES = 16 * 2**20

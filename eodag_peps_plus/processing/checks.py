@@ -11,9 +11,9 @@ import re
 from collections.abc import Callable
 from datetime import date, datetime
 
-from ..exceptions import InvalidQueryError, clip
+from ..exceptions import InvalidQueryError
 from ..query import normalize_tile, parse_datetime
-from ..vocabulary import tile_latitude  # noqa: F401 - the core tile validator; re-exported
+from ..vocabulary import shown, tile_latitude  # tile_latitude: the core validator, re-exported
 
 MIN_PERIOD_DAYS = 50
 MAX_PERIOD_DAYS = 366
@@ -64,7 +64,7 @@ def check_orbit(value: int | str | None) -> int | None:
     try:
         orbit = int(value)
     except (TypeError, ValueError):
-        raise InvalidQueryError(f"orbit: {clip(value)} is not an integer") from None
+        raise InvalidQueryError(f"orbit: {shown(value)} is not an integer") from None
     low, high = ORBIT_RANGE
     if not low <= orbit <= high:
         raise InvalidQueryError(f"orbit: Sentinel-2 relative orbits are {low}-{high}, got {orbit}")
@@ -141,7 +141,7 @@ def check_product(name: str, latitude: float | None = None) -> str:
         name = name[:-4]
     if len(name) > MAX_NAME or not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
         raise InvalidQueryError(
-            f"product: {clip(name)} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
+            f"product: {shown(name)} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
         )
     found = _NAME_DATE.search(name)
     if found:
@@ -149,15 +149,15 @@ def check_product(name: str, latitude: float | None = None) -> str:
             sensed = datetime.strptime(found.group(1), "%Y%m%d").date()
         except ValueError:
             raise InvalidQueryError(
-                f"product {clip(name)}: {found.group(1)} is not a date; not a real product name"
+                f"product {shown(name)}: {found.group(1)} is not a date; not a real product name"
             ) from None
         if sensed <= EARLIEST_END:
             raise InvalidQueryError(
-                f"product {clip(name)}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
+                f"product {shown(name)}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
                 "products lack what MAJA needs"
             )
     if latitude is not None:
-        check_latitude(latitude, f"product {clip(name)}")
+        check_latitude(latitude, f"product {shown(name)}")
     else:
         tile = product_tile(name)
         if tile:

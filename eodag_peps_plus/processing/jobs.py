@@ -24,10 +24,10 @@ from ..exceptions import (
     DownloadError,
     PepsPlusError,
     ProcessingError,
-    clip,
 )
 from ..http_io import redact_url
 from ..product import Product
+from ..vocabulary import shown
 from . import checks
 from .base import (
     FULL_MAJA,
@@ -567,7 +567,7 @@ def unusable_name(result: ResultFile, folder: Path) -> str | None:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
         if isinstance(exc, DownloadError):
             reason = "not a plain file name"
-        return f"unsafe result name {clip(result.name)} refused: {reason}"
+        return f"unsafe result name {shown(result.name)} refused: {reason}"
     return None
 
 

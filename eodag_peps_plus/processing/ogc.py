@@ -20,14 +20,14 @@ from urllib.parse import unquote, urlencode, urljoin, urlsplit
 import orjson
 import requests
 
-from ..exceptions import AuthenticationError, BackendError, PepsPlusError, ProcessingError, clip
+from ..exceptions import AuthenticationError, BackendError, PepsPlusError, ProcessingError
 from ..http_io import check_status, error_detail, send
+from ..vocabulary import shown
 from .base import (
     FULL_MAJA,
     LOOKUP_WINDOW,
     MAJA,
     MAX_REPLY_BYTES,
-    SERVER_TEXT,
     JobLookup,
     JobState,
     JobStatus,
@@ -35,6 +35,7 @@ from .base import (
     ResultFile,
     Submission,
     byte_count,
+    server_text,
 )
 
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
@@ -131,7 +132,7 @@ def _same_inputs(wanted: dict[str, Any], got: dict[str, Any]) -> bool:
 
 def _status_info(info: dict[str, Any]) -> JobStatus:
     """An OGC ``statusInfo`` object -> :class:`JobStatus` (results not included)."""
-    word = clip(info.get("status") or "", 40, plain=True).lower()
+    word = server_text(info.get("status") or "", 40).lower()
     state = OGC_STATES.get(word, JobState.UNKNOWN)
     progress = info.get("progress")
     message = info.get("message")
@@ -146,7 +147,7 @@ def _status_info(info: dict[str, Any]) -> JobStatus:
             and math.isfinite(progress)
             else None
         ),
-        message=clip(message, SERVER_TEXT, plain=True) if message else None,
+        message=server_text(message) if message else None,
         server_status=word or None,
     )
 
@@ -263,7 +264,7 @@ class OgcProcessing(ProcessingBackend):
         if response.status_code == 404 and allow_404:
             return response
         if response.status_code in (400, 404, 405, 409, 422):
-            detail = clip(error_detail(response), SERVER_TEXT, plain=True)
+            detail = server_text(error_detail(response))
             raise ProcessingError(f"{what} refused (HTTP {response.status_code}): {detail}")
         check_status(response, what)
         return response
@@ -447,7 +448,7 @@ class OgcProcessing(ProcessingBackend):
 
     def _job_inputs(self, reference: str) -> dict[str, Any] | None:
         """``/jobs/{id}/inputs`` (OGC API - Processes Part 4), None when not offered."""
-        what = f"GEODES job {clip(reference)} inputs"
+        what = f"GEODES job {shown(reference)} inputs"
         try:
             response = self._request(
                 "GET", f"{self._job_url(reference)}/inputs", what, allow_404=True

@@ -19,19 +19,19 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
-from ..exceptions import BackendError, ProcessingError, clip
+from ..exceptions import BackendError, ProcessingError
 from ..http_io import check_status, json_or_error, send
 from .base import (
     FULL_MAJA,
     MAJA,
     MAX_REPLY_BYTES,
-    SERVER_TEXT,
     JobState,
     JobStatus,
     ProcessingBackend,
     ResultFile,
     Submission,
     byte_count,
+    server_text,
 )
 
 WPS_PATH = "/resto/wps"
@@ -104,7 +104,7 @@ def parse_report(data: Any) -> JobStatus:
     info = data.get("USER_INFO") if isinstance(data, dict) else None
     if not isinstance(info, dict):
         raise BackendError("PEPS processing report: no USER_INFO in the JSON report")
-    word = clip(info.get("job_status") or "", 40, plain=True).upper()
+    word = server_text(info.get("job_status") or "", 40).upper()
     state = REPORT_STATES.get(word, JobState.UNKNOWN)
     listed = info.get("results") or []
     if not isinstance(listed, list):
@@ -128,14 +128,14 @@ def parse_report(data: Any) -> JobStatus:
     message = info.get("message")
     logs = info.get("logs")
     if state in (JobState.FAILED, JobState.CANCELED) and isinstance(logs, list) and logs:
-        message = f"{message or word} (logs: {clip(logs[0], SERVER_TEXT, plain=True)})"
+        message = f"{message or word} (logs: {server_text(logs[0])})"
     progress = parse_progress(info.get("process"))
     if state is JobState.FINISHED:
         progress = 100.0
     return JobStatus(
         state=state,
         progress=progress,
-        message=clip(message, SERVER_TEXT, plain=True) if message else None,
+        message=server_text(message) if message else None,
         results=results,
         unprocessed=int(unprocessed) if unprocessed.isdigit() else None,
         server_status=word or None,
@@ -181,7 +181,7 @@ class WpsProcessing(ProcessingBackend):
         root = parse_xml(response.content, what)
         error = exception_text(root)
         if error is not None:
-            raise ProcessingError(f"{what} refused: {clip(error, SERVER_TEXT, plain=True)}")
+            raise ProcessingError(f"{what} refused: {server_text(error)}")
         return root
 
     def _submit(self, identifier: str, datainputs: str, inputs: dict[str, Any]) -> Submission:
