@@ -11,7 +11,6 @@ import dataclasses
 import functools
 import json
 import logging
-import os
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -21,7 +20,6 @@ from typing import TYPE_CHECKING, Any, TypedDict
 from ..exceptions import (
     AuthenticationError,
     BackendError,
-    DownloadError,
     PepsPlusError,
     ProcessingError,
 )
@@ -513,7 +511,7 @@ class MajaJobs:
                 report.novald.append(result)
                 self.store.record_download(record.id, result.name, "novald", detail="too cloudy")
                 continue
-            refusal = unusable_name(result, folder)
+            refusal = unusable_name(result)
             if refusal is not None:  # this result fails alone; the others are still fetched
                 report.failed.append(DownloadOutcome(result, None, refusal))
                 self.store.record_download(record.id, result.name, "failed", detail=refusal)
@@ -551,23 +549,15 @@ class MajaJobs:
         return report
 
 
-def unusable_name(result: ResultFile, folder: Path) -> str | None:
-    """Why a result named by the server cannot be saved in ``folder`` (a path, ``..``, NUL,
-    too long for the file system), or None. Checked per result, before any transfer."""
-    from ..staging.extract import safe_name
+def unusable_name(result: ResultFile) -> str | None:
+    """Why a result named by the server cannot be saved (a path, ``..``, NUL, too long...),
+    or None: checked per result before any transfer, by staging's one file-name rule."""
+    from ..staging.extract import name_problem
 
-    try:
-        safe_name(result.filename)
-        safe_name(result.filename[: -len(".zip")])  # the product name the downloader uses
-        folder.mkdir(parents=True, exist_ok=True)
-        os.lstat(folder / f"{result.filename}.part")
-    except FileNotFoundError:
-        return None
-    except (DownloadError, OSError, ValueError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        if isinstance(exc, DownloadError):
-            reason = "not a plain file name"
-        return f"unsafe result name {shown(result.name)} refused: {reason}"
+    for name in (result.filename, result.filename[: -len(".zip")]):
+        problem = name_problem(name)
+        if problem is not None:
+            return f"unsafe result name {shown(result.name)} refused: {problem}"
     return None
 
 
