@@ -8,6 +8,8 @@ of a log file the user names, so a reused name, a killed terminal or a reboot lo
 from __future__ import annotations
 
 import json
+import sys
+import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any, TypeVar
@@ -15,8 +17,10 @@ from typing import Any, TypeVar
 import click
 
 from ..exceptions import InvalidQueryError, ProcessingError
+from ..http_io import redact_url
 from ..processing.base import JobState
 from ..processing.store import STORE_ENV, JobRecord, JobStore
+from ..vocabulary import shown
 from .common import backend_options, build_query, open_backend, print_table
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -42,9 +46,51 @@ def json_option(func: F) -> F:
     )
 
 
+#: Longest products file read (one name a line; a real list is a few kB).
+MAX_PRODUCTS_FILE = 1_000_000
+#: Without a terminal, a job's state is logged when it changes, else at most this often (s).
+LOG_EVERY = 60.0
+
+
+def check_url(url: str | None) -> None:
+    """Refuse ``--url`` with ``user:password@``: a URL is stored with each job and shown in
+    messages, a password must be neither. Credentials go in the EODAG config."""
+    if url is not None and redact_url(url) != url:
+        raise InvalidQueryError(
+            f"--url {redact_url(url)}: user and password in the URL are refused (the URL "
+            "is stored with each job and shown in messages); set the credentials in your EODAG "
+            "config or EODAG__PEPS__AUTH__CREDENTIALS__USERNAME / ..._PASSWORD"
+        )
+
+
+def read_products_file(path: Path) -> list[str]:
+    """One product name a line; a binary, non-UTF-8 or huge file is one clear error."""
+    try:
+        with path.open("rb") as handle:
+            data = handle.read(MAX_PRODUCTS_FILE + 1)
+    except OSError as exc:
+        raise InvalidQueryError(f"--products-file {path}: {exc.strerror or exc}") from None
+    if len(data) > MAX_PRODUCTS_FILE:
+        raise InvalidQueryError(
+            f"--products-file {path}: larger than {MAX_PRODUCTS_FILE:,} bytes; not a list of "
+            "product names"
+        )
+    try:
+        text = data.decode("utf-8-sig")
+    except UnicodeDecodeError as exc:
+        raise InvalidQueryError(
+            f"--products-file {path}: not a UTF-8 text file (byte {exc.start}); expected one "
+            "product name per line"
+        ) from None
+    if "\x00" in text:
+        raise InvalidQueryError(f"--products-file {path}: binary content (NUL bytes)")
+    return [line.strip() for line in text.splitlines() if line.strip()]
+
+
 def _jobs(store_path: Path | None, backend_name: str | None = None, url: str | None = None) -> Any:
     from ..processing.jobs import MajaJobs
 
+    check_url(url)
     backend = open_backend(backend_name, url) if backend_name else None
     return MajaJobs(backend, JobStore(store_path), backend_factory=open_backend)
 
@@ -170,6 +216,12 @@ def maja() -> None:
 @click.option(
     "-y", "--yes", is_flag=True, help="Do not ask before submitting 10 or more per-product jobs."
 )
+@click.option(
+    "--resubmit",
+    is_flag=True,
+    help="Submit even when an earlier submission of the same inputs may be on the server "
+    "(its reply was lost and the server cannot say): risks a duplicate job.",
+)
 def submit(
     backend_name: str,
     url: str | None,
@@ -184,15 +236,17 @@ def submit(
     per_product: bool,
     dry_run: bool,
     yes: bool,
+    resubmit: bool,
     **search: Any,
 ) -> None:
     """Submit MAJA: a FULL_MAJA series (-t -d -e [-o]) or per-product jobs (-P NAME,
     --products-file, or --per-product with search options)."""
     from ..processing import checks
 
+    check_url(url)
     names = [p.strip() for p in products if p.strip()]
     if products_file is not None:
-        names += [line.strip() for line in products_file.read_text().splitlines() if line.strip()]
+        names += read_products_file(products_file)
     search_given = [k for k, v in search.items() if v is not None]
     if names and (per_product or search_given or tile or start or end):
         raise InvalidQueryError(
@@ -209,7 +263,14 @@ def submit(
         else:
             candidates = names
         _submit_products(
-            backend_name, url, store_path, candidates, dry_run=dry_run, yes=yes, as_json=as_json
+            backend_name,
+            url,
+            store_path,
+            candidates,
+            dry_run=dry_run,
+            yes=yes,
+            as_json=as_json,
+            resubmit=resubmit,
         )
         return
     missing = [
@@ -232,7 +293,9 @@ def submit(
         )
         return
     jobs = _jobs(store_path, backend_name, url)
-    record = jobs.submit_series(request.tile, request.start, request.end, request.relative_orbit)
+    record = jobs.submit_series(
+        request.tile, request.start, request.end, request.relative_orbit, resubmit=resubmit
+    )
     _announce([record], jobs.store, as_json)
 
 
@@ -272,6 +335,7 @@ def _submit_products(
     dry_run: bool,
     yes: bool,
     as_json: bool,
+    resubmit: bool = False,
 ) -> None:
     from ..processing import checks
     from ..product import Product
@@ -296,7 +360,7 @@ def _submit_products(
             err=True,
         )
 
-    records = jobs.submit_products(candidates, yes=yes, confirm=confirm)
+    records = jobs.submit_products(candidates, yes=yes, confirm=confirm, resubmit=resubmit)
     _announce(records, jobs.store, as_json)
 
 
@@ -305,8 +369,9 @@ def _announce(records: list[JobRecord], store: JobStore, as_json: bool) -> None:
         click.echo(json.dumps([r.as_dict() for r in records], indent=1, default=str))
         return
     for record in records:
+        how = "recovered from" if (record.message or "").startswith("recovered") else "submitted to"
         click.echo(
-            f"job {record.id}: {record.process} {record.label} submitted to {record.backend} "
+            f"job {record.id}: {record.process} {record.label} {how} {record.backend} "
             f"(reference {record.reference})"
         )
     click.echo(
@@ -384,55 +449,98 @@ def wait(
     timeout: float | None,
     no_progress: bool,
 ) -> None:
-    """Poll jobs until they end (default: every unfinished job), with a progress bar.
+    """Poll jobs until they end (default: every unfinished job): all of them in one loop, one
+    progress bar each (log lines when stderr is not a terminal).
 
-    Interrupting loses nothing: run it again and it picks up the jobs from the store."""
-    from tqdm import tqdm
-
+    Interrupting loses nothing: run it again and it picks up the jobs from the store. A job
+    the server never acknowledged is looked up on it first; one it cannot see is an error."""
     jobs = _jobs(store_path)
     records = _select(jobs, job_ids)
     if not records:
         click.echo("no unfinished job to wait for", err=True)
         return
-    failed: list[JobRecord] = []
-    for record in records:
-        if record.reference is None:
+    display = _WaitDisplay(records, bars=not no_progress and sys.stderr.isatty())
+    try:
+        report = jobs.wait_all(
+            records,
+            interval=interval,
+            max_interval=max_interval,
+            timeout=timeout,
+            on_status=display.show,
+        )
+    finally:
+        display.close()
+    problems = [f"job {r.job.id}: {r.outcome} on the server: {r.detail}" for r in report.unseen]
+    for line in problems:
+        click.echo(line, err=True)
+    for record in report.jobs:
+        if record.is_final:
             click.echo(
-                f"job {record.id}: never acknowledged by the server "
-                f"({record.message or record.state.value}); nothing to wait for",
-                err=True,
+                f"job {record.id}: {record.state.value}"
+                + (f" - {record.message}" if record.message else "")
             )
-            continue
-        with tqdm(
-            total=100,
-            desc=f"job {record.id}",
-            unit="%",
-            disable=no_progress,
-            bar_format="{desc}: {percentage:3.0f}%|{bar}|",
-        ) as bar:
+            if record.state is not JobState.FINISHED:
+                problems.append(
+                    f"job {record.id} {record.state.value}: {record.message or 'no message'}"
+                )
+    if report.timed_out:
+        from ..processing.jobs import timeout_line
 
-            def show(current: JobRecord, bar: Any = bar) -> None:
-                bar.n = min(100.0, current.progress or 0.0)
-                word = current.server_status or current.state.value
-                bar.set_description_str(f"job {current.id} {word}", refresh=True)
-
-            final = jobs.wait(
-                record.id,
-                interval=interval,
-                max_interval=max_interval,
-                timeout=timeout,
-                on_status=show,
-            )
-        click.echo(
-            f"job {final.id}: {final.state.value}"
-            + (f" - {final.message}" if final.message else "")
-        )
-        if final.state is not JobState.FINISHED:
-            failed.append(final)
-    if failed:
+        problems.append(timeout_line(report))
+    if problems:
         raise ProcessingError(
-            "; ".join(f"job {r.id} {r.state.value}: {r.message or 'no message'}" for r in failed)
+            "; ".join(problems)
+            if len(problems) < 4
+            else (f"{len(problems)} jobs did not finish: " + "; ".join(problems[:3]) + "; ...")
         )
+
+
+def _state_text(record: JobRecord, *, percent: bool = True) -> str:
+    """Our state first (``running 38%``); the server's own word only as detail."""
+    text = record.state.value
+    if percent and record.progress is not None and not record.is_final:
+        text += f" {record.progress:.0f}%"
+    word = record.server_status
+    if word and word.lower() != record.state.value:
+        text += f" (server: {word})"
+    return text
+
+
+class _WaitDisplay:
+    """One tqdm bar per job on a terminal; otherwise a log line when a job's state changes
+    (or every ``LOG_EVERY`` seconds), since bars in a file or pipe are escape-code noise."""
+
+    def __init__(self, records: list[JobRecord], *, bars: bool) -> None:
+        self.bars: dict[int, Any] = {}
+        self.last: dict[int, tuple[str, float]] = {}
+        if bars:
+            from tqdm import tqdm
+
+            for position, record in enumerate(records):
+                self.bars[record.id] = tqdm(
+                    total=100,
+                    desc=f"job {record.id}",
+                    position=position,
+                    leave=True,
+                    bar_format="{desc}: {percentage:3.0f}%|{bar}|",
+                )
+
+    def show(self, record: JobRecord) -> None:
+        bar = self.bars.get(record.id)
+        if bar is not None:
+            bar.n = min(100.0, record.progress or (100.0 if record.is_final else 0.0))
+            bar.set_description_str(f"job {record.id} {_state_text(record, percent=False)}")
+            return
+        text = _state_text(record)
+        now = time.monotonic()
+        previous = self.last.get(record.id)
+        if previous is None or previous[0] != text or now - previous[1] >= LOG_EVERY:
+            self.last[record.id] = (text, now)
+            click.echo(f"job {record.id}: {text}", err=True)
+
+    def close(self) -> None:
+        for bar in self.bars.values():
+            bar.close()
 
 
 # -- fetch ---------------------------------------------------------------------------------------
@@ -472,14 +580,16 @@ def fetch(
         report = jobs.fetch(record.id, write_dir, quiet=no_progress)
         job = report.job
         if not report.finished:
-            extra = f" ({_progress(job)}, {job.server_status})" if job.progress is not None else ""
             if job.state in (JobState.FAILED, JobState.CANCELED):
                 click.echo(f"job {job.id}: {job.state.value}: {job.message or 'no message'}")
                 problems += 1
-            else:
+            elif job.reference is None:  # reconciled and still not found on the server
                 click.echo(
-                    f"job {job.id}: not finished yet: {job.state.value}{extra}; try again later"
+                    f"job {job.id}: not seen on the server: {job.message or job.state.value}"
                 )
+                problems += 1
+            else:
+                click.echo(f"job {job.id}: not finished yet: {_state_text(job)}; try again later")
             continue
         for path in report.downloaded:
             click.echo(f"job {job.id}: downloaded {path}")
@@ -488,7 +598,7 @@ def fetch(
         for result in report.novald:
             click.echo(f"job {job.id}: {result.name} was too cloudy (NOVALD), not downloaded")
         for outcome in report.failed:
-            click.echo(f"job {job.id}: FAILED {outcome.result.name}: {outcome.error}")
+            click.echo(f"job {job.id}: FAILED {shown(outcome.result.name)}: {outcome.error}")
             problems += 1
         if report.unprocessed:
             click.echo(

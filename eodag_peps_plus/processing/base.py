@@ -10,11 +10,13 @@ from __future__ import annotations
 import abc
 import dataclasses
 import enum
-from datetime import date
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
+from ..exceptions import AuthenticationError, PepsPlusError
 from ..http_io import archive_headers
 from ..product import Product
 
@@ -71,7 +73,7 @@ class ResultFile:
         return cls(
             name=str(data["name"]),
             url=str(data["url"]),
-            size=int(data["size"]) if data.get("size") is not None else None,
+            size=byte_count(data.get("size")),
             md5=str(data["md5"]).lower() if data.get("md5") else None,
         )
 
@@ -115,6 +117,51 @@ class Submission:
     inputs: dict[str, Any]
 
 
+@dataclasses.dataclass
+class JobLookup:
+    """What a server's job list says about a submission whose reply was lost.
+
+    ``matches`` are the server's jobs with the same process and inputs, created around the
+    submission time; ``complete`` is True only when the server answered for every job it
+    holds in that window (so no match proves it never got the submission).
+    """
+
+    matches: list[Submission]
+    complete: bool
+    detail: str = ""
+
+
+#: Longest server text (a job's message, an exception report) kept or shown.
+SERVER_TEXT = 500
+
+
+def byte_count(value: Any) -> int | None:
+    """A size from a server reply (``1234``, ``"1234"``), or None when it is not one."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int):
+        return value if value >= 0 else None
+    if isinstance(value, str) and value.strip().isdigit():
+        return int(value.strip())
+    return None
+
+
+def server_text(value: Any, limit: int = SERVER_TEXT) -> str:
+    """A server's own words (a job message, an exception report), cut to ``limit``
+    characters: kept in the store and shown in one line."""
+    text = " ".join(str(value).split())
+    return text if len(text) <= limit else f"{text[: limit - 1]}\N{HORIZONTAL ELLIPSIS}"
+
+
+#: Largest processing reply read into memory (status, report, job list, results list): a
+#: status document is a few kB, a hostile one must not fill the memory.
+MAX_REPLY_BYTES = 16 * 2**20
+
+
+#: How far a server's ``created`` time may be from ours (clock skew, queueing).
+LOOKUP_WINDOW = timedelta(minutes=15)
+
+
 class ProcessingBackend(abc.ABC):
     """MAJA on one server. Implementations translate; they do not validate user input (see
     :mod:`.checks`), so a test can still send what the server must refuse."""
@@ -148,6 +195,31 @@ class ProcessingBackend(abc.ABC):
     @abc.abstractmethod
     def status(self, reference: str, status_url: str | None = None) -> JobStatus:
         """Ask the server where the job is (state, progress, results when finished)."""
+
+    def find_jobs(self, process: str, inputs: dict[str, Any], submitted: datetime) -> JobLookup:
+        """Look for the job a lost submission may have created (same process and inputs,
+        created within :data:`LOOKUP_WINDOW` of ``submitted``). Protocols without a job list
+        cannot tell."""
+        return JobLookup(
+            [],
+            complete=False,
+            detail=f"{self.protocol.upper()} offers no job list to look the job up in",
+        )
+
+    def statuses(
+        self, jobs: Sequence[tuple[str, str | None]]
+    ) -> dict[str, JobStatus | PepsPlusError]:
+        """Where several jobs (``(reference, status_url)``) are, each answer or the error that
+        came instead; one status request per job here, fewer where the server lists jobs."""
+        found: dict[str, JobStatus | PepsPlusError] = {}
+        for reference, status_url in jobs:
+            try:
+                found[reference] = self.status(reference, status_url)
+            except AuthenticationError:
+                raise
+            except PepsPlusError as exc:
+                found[reference] = exc
+        return found
 
     def results(self, reference: str, status_url: str | None = None) -> list[ResultFile]:
         """The files of a finished job (empty while it runs)."""

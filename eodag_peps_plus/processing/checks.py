@@ -13,7 +13,7 @@ from datetime import date, datetime
 
 from ..exceptions import InvalidQueryError
 from ..query import normalize_tile, parse_datetime
-from ..vocabulary import tile_latitude  # noqa: F401 - the core tile validator; re-exported
+from ..vocabulary import shown, tile_latitude  # tile_latitude: the core validator, re-exported
 
 MIN_PERIOD_DAYS = 50
 MAX_PERIOD_DAYS = 366
@@ -21,6 +21,8 @@ MAX_PERIOD_DAYS = 366
 EARLIEST_END = date(2016, 4, 1)
 ORBIT_RANGE = (1, 143)
 MAX_LATITUDE = 60.0
+#: Longer than any ESA name (the old multi-tile ones are about 80 characters).
+MAX_NAME = 128
 #: Submitting this many per-product jobs asks for confirmation (they recompute shared dates).
 CONFIRM_AT = 10
 
@@ -62,7 +64,7 @@ def check_orbit(value: int | str | None) -> int | None:
     try:
         orbit = int(value)
     except (TypeError, ValueError):
-        raise InvalidQueryError(f"orbit: {value!r} is not an integer") from None
+        raise InvalidQueryError(f"orbit: {shown(value)} is not an integer") from None
     low, high = ORBIT_RANGE
     if not low <= orbit <= high:
         raise InvalidQueryError(f"orbit: Sentinel-2 relative orbits are {low}-{high}, got {orbit}")
@@ -137,20 +139,25 @@ def check_product(name: str, latitude: float | None = None) -> str:
     name = name.strip()
     if name.lower().endswith(".zip"):
         name = name[:-4]
-    if not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
+    if len(name) > MAX_NAME or not re.fullmatch(r"S2[A-D]_\w+", name) or "MSIL1C" not in name:
         raise InvalidQueryError(
-            f"product: {name!r} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
+            f"product: {shown(name)} is not a Sentinel-2 L1C product name (MAJA processes L1C)"
         )
     found = _NAME_DATE.search(name)
     if found:
-        sensed = datetime.strptime(found.group(1), "%Y%m%d").date()
+        try:
+            sensed = datetime.strptime(found.group(1), "%Y%m%d").date()
+        except ValueError:
+            raise InvalidQueryError(
+                f"product {shown(name)}: {found.group(1)} is not a date; not a real product name"
+            ) from None
         if sensed <= EARLIEST_END:
             raise InvalidQueryError(
-                f"product {name}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
+                f"product {shown(name)}: sensed {sensed}, not after {EARLIEST_END}; older L1C "
                 "products lack what MAJA needs"
             )
     if latitude is not None:
-        check_latitude(latitude, f"product {name}")
+        check_latitude(latitude, f"product {shown(name)}")
     else:
         tile = product_tile(name)
         if tile:

@@ -9,21 +9,39 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+import json
 import logging
 import time
-from collections.abc import Callable, Mapping, Sequence
-from datetime import date, datetime
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from datetime import date, datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, TypedDict
 
-from ..exceptions import AuthenticationError, BackendError, PepsPlusError, ProcessingError
+from ..exceptions import (
+    AuthenticationError,
+    BackendError,
+    PepsPlusError,
+    ProcessingError,
+)
+from ..http_io import redact_url
 from ..product import Product
+from ..vocabulary import shown
 from . import checks
-from .base import FULL_MAJA, MAJA, JobState, ProcessingBackend, ResultFile, Submission
+from .base import (
+    FULL_MAJA,
+    MAJA,
+    JobState,
+    JobStatus,
+    ProcessingBackend,
+    ResultFile,
+    Submission,
+)
 from .download import DownloadOutcome, download_results, present
-from .store import JobRecord, JobStore
+from .store import JobRecord, JobStore, now_iso, submitter_alive
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack  # typing.Unpack is 3.11+
+
     from ..backends.base import Backend
 
 logger = logging.getLogger(__name__)
@@ -49,6 +67,65 @@ class FetchReport:
     @property
     def unprocessed(self) -> int:
         return self.job.unprocessed or 0
+
+
+@dataclasses.dataclass
+class Reconciliation:
+    """What became of a job whose submission reply never reached the store.
+
+    ``outcome``: ``acknowledged`` (it had its reference), ``adopted`` (found on the server and
+    now followed), ``absent`` (the server provably has no such job: safe to submit again),
+    ``refused`` (the server said no), ``in-flight`` (its sender is still running) or
+    ``undetermined`` (the server cannot be asked, or did not answer).
+    """
+
+    job: JobRecord
+    outcome: str
+    detail: str = ""
+    #: The error that ended following the job, if one did (``lost``, ``unreachable``).
+    error: PepsPlusError | None = None
+
+    @property
+    def followed(self) -> bool:
+        """The job is known on the server and can be polled."""
+        return self.outcome in ("acknowledged", "adopted")
+
+    def line(self) -> str:
+        """One line for the user."""
+        return f"job {self.job.id} ({self.job.label}): {self.outcome}: {self.detail}"
+
+
+@dataclasses.dataclass
+class WaitReport:
+    """Where every job stands when ``wait_all`` returns."""
+
+    jobs: list[JobRecord]
+    #: Jobs that cannot be followed: never seen on the server, or lost on the way.
+    unseen: list[Reconciliation] = dataclasses.field(default_factory=list)
+    timed_out: bool = False
+    #: Real seconds spent waiting.
+    elapsed: float = 0.0
+
+    @property
+    def unfinished(self) -> list[JobRecord]:
+        return [r for r in self.jobs if not r.is_final]
+
+    @property
+    def ok(self) -> bool:
+        return not self.unseen and all(r.state is JobState.FINISHED for r in self.jobs)
+
+
+class WaitOptions(TypedDict, total=False):
+    """Keyword options of :meth:`MajaJobs.wait_all` (and ``wait``)."""
+
+    interval: float
+    max_interval: float
+    backoff: float
+    timeout: float | None
+    max_failures: int
+    on_status: StatusCallback | None
+    sleep: Callable[[float], None]
+    clock: Callable[[], float]
 
 
 class MajaJobs:
@@ -101,12 +178,22 @@ class MajaJobs:
 
     # -- submitting --------------------------------------------------------------------------
     def _submit(
-        self, process: str, inputs: Mapping[str, object], label: str, send: Callable[[], Submission]
+        self,
+        process: str,
+        inputs: Mapping[str, object],
+        label: str,
+        send: Callable[[], Submission],
+        *,
+        resubmit: bool = False,
     ) -> JobRecord:
         processing = self.processing
+        base_url = redact_url(processing.base_url)
+        recovered = self._earlier_submission(processing, base_url, process, inputs, resubmit)
+        if recovered is not None:
+            return recovered
         job_id = self.store.begin_submission(
             backend=processing.backend.name,
-            base_url=processing.base_url,
+            base_url=base_url,
             process=process,
             inputs=dict(inputs),
             label=label,
@@ -123,14 +210,96 @@ class MajaJobs:
         self.store.complete_submission(job_id, submission)
         return self.store.get(job_id)
 
+    def _earlier_submission(
+        self,
+        processing: ProcessingBackend,
+        base_url: str,
+        process: str,
+        inputs: Mapping[str, object],
+        resubmit: bool,
+    ) -> JobRecord | None:
+        """A job with these inputs whose submission reply was lost: the job found on the server
+        (returned: nothing is sent again), or proof the server has none (submit anew), or an
+        error unless ``resubmit`` (the user accepts a possible duplicate)."""
+        same = _canonical(inputs)
+        for earlier in self.store.list(
+            states=[JobState.SUBMITTING, JobState.UNKNOWN],
+            backend=processing.backend.name,
+            base_url=base_url,
+            process=process,
+        ):
+            if earlier.reference is not None or _canonical(earlier.inputs) != same:
+                continue
+            result = self.reconcile(earlier)
+            if result.followed:
+                logger.warning("%s: not submitted again", result.line())
+                return result.job
+            if result.outcome in ("in-flight", "undetermined") and not resubmit:
+                raise ProcessingError(
+                    f"job {earlier.id} with the same inputs may already be on the server "
+                    f"({result.detail}); not submitted again. Pass --resubmit (resubmit=True) "
+                    "to submit anyway, at the risk of a duplicate job"
+                )
+        return None
+
+    # -- reconciling -------------------------------------------------------------------------
+    def reconcile(self, job: int | str | JobRecord) -> Reconciliation:
+        """Settle a job whose submission was never acknowledged (command killed, reply lost):
+        find it on the server by process, inputs and submit time and follow it, or record
+        that the server provably never got it. Where the server cannot be asked (WPS has no
+        job list), the job stays ``unknown`` and the detail says why."""
+        record = job if isinstance(job, JobRecord) else self.store.get(job)
+        if record.reference is not None:
+            return Reconciliation(record, "acknowledged")
+        if record.state not in (JobState.SUBMITTING, JobState.UNKNOWN):
+            return Reconciliation(record, "refused", record.message or record.state.value)
+        submitted = _parse_stamp(record.submitted_at)
+        age = (datetime.now(timezone.utc) - submitted).total_seconds()
+        if record.state is JobState.SUBMITTING and submitter_alive(record.submitter, age):
+            return Reconciliation(
+                record, "in-flight", f"still being submitted by process {record.submitter}"
+            )
+        try:
+            processing = self.processing_for(record.backend, record.base_url)
+            lookup = processing.find_jobs(record.process, dict(record.inputs), submitted)
+        except AuthenticationError:
+            raise
+        except PepsPlusError as exc:
+            detail = f"the server could not be asked: {exc}"
+            self.store.fail_submission(record.id, _unknown(detail), refused=False)
+            return Reconciliation(self.store.get(record.id), "undetermined", detail)
+        claimed = self.store.references(record.backend, record.base_url)
+        matches = [m for m in lookup.matches if m.reference not in claimed]
+        if matches:
+            found = matches[0]
+            detail = f"found on the server as {found.reference} (same inputs, submitted {record.submitted_at})"
+            if len(matches) > 1:
+                detail += f"; {len(matches) - 1} other job(s) with the same inputs are on it too"
+            self.store.complete_submission(record.id, found, message=f"recovered: {detail}")
+            return Reconciliation(self.store.get(record.id), "adopted", detail)
+        if lookup.complete:
+            detail = (
+                f"the server's job list at {now_iso()} has no {record.process} job with these "
+                "inputs from that time: the submission never reached it; submit again"
+            )
+            self.store.fail_submission(record.id, f"never reached the server: {detail}")
+            return Reconciliation(self.store.get(record.id), "absent", detail)
+        detail = lookup.detail or "the server cannot say whether it holds the job"
+        self.store.fail_submission(record.id, _unknown(detail), refused=False)
+        return Reconciliation(self.store.get(record.id), "undetermined", detail)
+
     def submit_series(
         self,
         tile: str,
         start: str | date | datetime,
         end: str | date | datetime,
         relative_orbit: int | str | None = None,
+        *,
+        resubmit: bool = False,
     ) -> JobRecord:
-        """FULL_MAJA for one tile; every rule is checked before anything is sent."""
+        """FULL_MAJA for one tile; every rule is checked before anything is sent. An earlier
+        submission of the same inputs whose reply was lost is reconciled first (see
+        :meth:`reconcile`); ``resubmit`` sends anyway when the server cannot tell."""
         request = checks.check_series(tile, start, end, relative_orbit)
         label = f"{request.tile} {request.start}..{request.end}"
         if request.relative_orbit is not None:
@@ -142,6 +311,7 @@ class MajaJobs:
             lambda: self.processing.submit_series(
                 request.tile, request.start, request.end, request.relative_orbit
             ),
+            resubmit=resubmit,
         )
 
     def submit_products(
@@ -150,6 +320,7 @@ class MajaJobs:
         *,
         yes: bool = False,
         confirm: Callable[[int], bool] | None = None,
+        resubmit: bool = False,
     ) -> list[JobRecord]:
         """Per-product MAJA. All names are checked first; 10 or more need ``yes`` or a
         ``confirm(count)`` callback answering True."""
@@ -167,7 +338,11 @@ class MajaJobs:
         for name in names:
             records.append(
                 self._submit(
-                    MAJA, {"product": name}, name, functools.partial(self._send_product, name)
+                    MAJA,
+                    {"product": name},
+                    name,
+                    functools.partial(self._send_product, name),
+                    resubmit=resubmit,
                 )
             )
         return records
@@ -188,8 +363,11 @@ class MajaJobs:
 
     def refresh(self, job: int | str | JobRecord, *, force: bool = False) -> JobRecord:
         """Ask the server once and record the answer. Final jobs are not asked again unless
-        ``force``; a job the server never acknowledged cannot be asked at all."""
+        ``force``; a job the server never acknowledged is reconciled first (:meth:`reconcile`)
+        and asked only if found."""
         record = job if isinstance(job, JobRecord) else self.store.get(job)
+        if record.reference is None and record.state in (JobState.SUBMITTING, JobState.UNKNOWN):
+            record = self.reconcile(record).job
         if record.reference is None or (record.is_final and not force):
             return record
         processing = self.processing_for(record.backend, record.base_url)
@@ -197,9 +375,25 @@ class MajaJobs:
         self.store.update_status(record.id, status)
         return self.store.get(record.id)
 
-    def wait(
+    def wait(self, job: int | str, **options: Unpack[WaitOptions]) -> JobRecord:
+        """Poll one job until it ends; ``options`` are :meth:`wait_all`'s.
+
+        Raises:
+            ProcessingError: the job is not on the server (never acknowledged and not found),
+                or still unfinished after ``timeout`` seconds.
+            BackendError: the server could not be reached ``max_failures`` polls in a row.
+        """
+        report = self.wait_all([job], **options)
+        if report.unseen:
+            unseen = report.unseen[0]
+            raise unseen.error or ProcessingError(unseen.line())
+        if report.timed_out:
+            raise ProcessingError(timeout_line(report))
+        return report.jobs[0]
+
+    def wait_all(
         self,
-        job: int | str,
+        jobs: Iterable[int | str | JobRecord],
         *,
         interval: float = 30.0,
         max_interval: float = 600.0,
@@ -208,43 +402,93 @@ class MajaJobs:
         max_failures: int = 20,
         on_status: StatusCallback | None = None,
         sleep: Callable[[float], None] = time.sleep,
-    ) -> JobRecord:
-        """Poll until the job ends, spacing polls out (``interval`` x ``backoff`` up to
-        ``max_interval``). Network hiccups are retried (up to ``max_failures`` polls in a
-        row); the store is updated at every poll, so an interrupted wait loses nothing and a
-        new one picks up where it was."""
-        record = self.store.get(job)
-        if record.reference is None:
-            raise ProcessingError(
-                f"job {record.id} was never acknowledged by the server "
-                f"({record.message or record.state.value})"
-            )
+        clock: Callable[[], float] = time.monotonic,
+    ) -> WaitReport:
+        """Poll every job in one loop until all end: each round asks the server once per
+        unfinished job, then sleeps (``interval`` x ``backoff`` up to ``max_interval``).
+
+        A job never acknowledged is reconciled first (:meth:`reconcile`); one that cannot be
+        found is reported in ``unseen``, never as done. Network hiccups are retried (up to
+        ``max_failures`` polls in a row per job); the store is updated at every poll, so an
+        interrupted wait loses nothing. At ``timeout`` (real seconds) the last round is made
+        and the report says ``timed_out``; jobs keep running on the server.
+
+        Raises:
+            AuthenticationError: the server refused the credentials.
+        """
+        started = clock()
+        report = WaitReport([])
+        followed: list[JobRecord] = []
+        for job in jobs:
+            record = job if isinstance(job, JobRecord) else self.store.get(job)
+            if record.reference is None:
+                result = self.reconcile(record)
+                if not result.followed:
+                    report.unseen.append(result)
+                    continue
+                record = result.job
+            followed.append(record)
+        failures = dict.fromkeys((r.id for r in followed), 0)
+        current = {r.id: r for r in followed}
         delay = interval
-        failures = 0
-        started = time.monotonic()
+        deadline = None if timeout is None else started + timeout
         while True:
-            try:
-                record = self.refresh(record.id)
-            except (AuthenticationError, ProcessingError):
-                raise
-            except BackendError as exc:
-                failures += 1
-                if failures >= max_failures:
-                    raise
-                logger.warning("job %s: %s; will retry", record.id, exc)
-            else:
-                failures = 0
-            if on_status is not None:
-                on_status(record)
-            if record.is_final:
-                return record
-            if timeout is not None and time.monotonic() - started + delay > timeout:
-                raise ProcessingError(
-                    f"job {record.id} still {record.state.value} after {timeout:g} s; "
-                    "run wait again later (the job is kept in the store)"
-                )
-            sleep(delay)
+            for record, answer in self._poll_round([r for r in current.values() if not r.is_final]):
+                if isinstance(answer, ProcessingError):  # the server says no such job (any more)
+                    report.unseen.append(Reconciliation(record, "lost", str(answer), answer))
+                    del current[record.id]
+                    continue
+                if isinstance(answer, PepsPlusError):
+                    failures[record.id] += 1
+                    if failures[record.id] >= max_failures:
+                        report.unseen.append(
+                            Reconciliation(
+                                record,
+                                "unreachable",
+                                f"{max_failures} polls failed: {answer}",
+                                answer,
+                            )
+                        )
+                        del current[record.id]
+                        continue
+                    logger.warning("job %s: %s; will retry", record.id, answer)
+                else:
+                    failures[record.id] = 0
+                    self.store.update_status(record.id, answer)
+                    record = self.store.get(record.id)
+                current[record.id] = record
+                if on_status is not None:
+                    on_status(record)
+            if all(r.is_final for r in current.values()):
+                break
+            now = clock()
+            if deadline is not None and now >= deadline:
+                report.timed_out = True
+                break
+            pause = delay if deadline is None else min(delay, deadline - now)
+            sleep(max(0.0, pause))
             delay = min(max_interval, delay * backoff)
+        report.jobs = list(current.values())
+        report.elapsed = clock() - started
+        return report
+
+    def _poll_round(
+        self, records: Sequence[JobRecord]
+    ) -> Sequence[tuple[JobRecord, JobStatus | PepsPlusError]]:
+        """One status answer (or error) per job, asking each server for all of its jobs at once
+        (:meth:`ProcessingBackend.statuses`)."""
+        groups: dict[tuple[str, str], list[JobRecord]] = {}
+        for record in records:
+            groups.setdefault((record.backend, record.base_url.rstrip("/")), []).append(record)
+        answers: dict[int, JobStatus | PepsPlusError] = {}
+        for (name, base_url), members in groups.items():
+            processing = self.processing_for(name, base_url)
+            found = processing.statuses([(str(r.reference), r.status_url) for r in members])
+            for record in members:
+                answers[record.id] = found.get(
+                    str(record.reference), BackendError(f"job {record.id}: no answer")
+                )
+        return [(record, answers[record.id]) for record in records]
 
     # -- results -----------------------------------------------------------------------------
     def fetch(
@@ -266,6 +510,11 @@ class MajaJobs:
             if result.novald:
                 report.novald.append(result)
                 self.store.record_download(record.id, result.name, "novald", detail="too cloudy")
+                continue
+            refusal = unusable_name(result)
+            if refusal is not None:  # this result fails alone; the others are still fetched
+                report.failed.append(DownloadOutcome(result, None, refusal))
+                self.store.record_download(record.id, result.name, "failed", detail=refusal)
             elif present(result, folder):
                 path = folder / result.filename
                 report.present.append(path)
@@ -300,6 +549,41 @@ class MajaJobs:
         return report
 
 
+def unusable_name(result: ResultFile) -> str | None:
+    """Why a result named by the server cannot be saved (a path, ``..``, NUL, too long...),
+    or None: checked per result before any transfer, by staging's one file-name rule."""
+    from ..staging.extract import name_problem
+
+    for name in (result.filename, result.filename[: -len(".zip")]):
+        problem = name_problem(name)
+        if problem is not None:
+            return f"unsafe result name {shown(result.name)} refused: {problem}"
+    return None
+
+
+def timeout_line(report: WaitReport) -> str:
+    left = ", ".join(f"job {r.id} still {r.state.value}" for r in report.unfinished)
+    return (
+        f"{left} after {report.elapsed:.0f} s of waiting; run wait again later "
+        "(the jobs are kept in the store and keep running on the server)"
+    )
+
+
+def _canonical(inputs: Mapping[str, Any]) -> str:
+    return json.dumps(dict(inputs), sort_keys=True, default=str)
+
+
+def _parse_stamp(text: str) -> datetime:
+    try:
+        return datetime.strptime(text, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=timezone.utc)
+    except ValueError:
+        return datetime.now(timezone.utc)
+
+
+def _unknown(detail: str) -> str:
+    return f"submission not acknowledged; {detail}"
+
+
 def _centre_latitude(product: Product) -> float | None:
     if not product.geometry:
         return None
@@ -311,4 +595,12 @@ def _centre_latitude(product: Product) -> float | None:
         return None
 
 
-__all__ = ["MajaJobs", "FetchReport", "JobRecord", "JobStore", "PepsPlusError"]
+__all__ = [
+    "FetchReport",
+    "JobRecord",
+    "JobStore",
+    "MajaJobs",
+    "PepsPlusError",
+    "Reconciliation",
+    "WaitReport",
+]

@@ -13,6 +13,7 @@ import contextlib
 import dataclasses
 import json
 import os
+import socket
 import sqlite3
 from collections.abc import Iterator, Sequence
 from datetime import datetime, timezone
@@ -48,7 +49,8 @@ CREATE TABLE IF NOT EXISTS jobs (
     results TEXT NOT NULL DEFAULT '[]',
     unprocessed INTEGER,
     checked_at TEXT,
-    finished_at TEXT
+    finished_at TEXT,
+    submitter TEXT
 );
 CREATE INDEX IF NOT EXISTS jobs_reference ON jobs (reference);
 CREATE INDEX IF NOT EXISTS jobs_state ON jobs (state);
@@ -82,6 +84,35 @@ class JobStoreError(PepsPlusError):
 
 def now_iso() -> str:
     return datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+#: Longer than any submission request takes (connect retries and read timeouts included).
+MAX_SUBMISSION_SECONDS = 900.0
+
+
+def submitter_id() -> str:
+    """``host:pid`` of this process, recorded with each submission it sends."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def submitter_alive(submitter: str | None, age: float = 0.0) -> bool:
+    """Whether the process that recorded a submission ``age`` seconds ago may still be
+    sending it: alive on this host; on another host (which we cannot see), for as long as a
+    submission can take."""
+    if not submitter or ":" not in submitter:
+        return False
+    host, _, pid = submitter.rpartition(":")
+    if host != socket.gethostname():
+        return age < MAX_SUBMISSION_SECONDS
+    if not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return False
+    except OSError:
+        return True  # exists, owned by someone else
+    return True
 
 
 def default_store_path() -> Path:
@@ -126,10 +157,17 @@ class JobRecord:
     checked_at: str | None
     finished_at: str | None
     downloads: list[DownloadRecord] = dataclasses.field(default_factory=list)
+    #: ``host:pid`` of the process that sent the submission.
+    submitter: str | None = None
 
     @property
     def is_final(self) -> bool:
         return self.state.is_final
+
+    @property
+    def acknowledged(self) -> bool:
+        """The server's reference is known: the job can be asked about."""
+        return self.reference is not None
 
     def as_dict(self) -> dict[str, Any]:
         data = dataclasses.asdict(self)
@@ -151,6 +189,9 @@ class JobStore:
             with self._connect() as conn:
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
+                columns = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
+                if "submitter" not in columns:  # stores written before reconciliation existed
+                    conn.execute("ALTER TABLE jobs ADD COLUMN submitter TEXT")
                 conn.execute(
                     "INSERT OR IGNORE INTO meta (key, value) VALUES ('schema', ?)",
                     (str(SCHEMA_VERSION),),
@@ -194,11 +235,13 @@ class JobStore:
     def begin_submission(
         self, *, backend: str, base_url: str, process: str, inputs: dict[str, Any], label: str
     ) -> int:
-        """Record a job before sending it: if we crash mid-request, the row says so."""
+        """Record a job before sending it: if we crash mid-request, the row says so, and which
+        process was sending it (``host:pid``), so a later command can tell a submission still
+        in flight from one whose sender died."""
         with self._write() as conn:
             cursor = conn.execute(
-                "INSERT INTO jobs (backend, base_url, process, inputs, label, submitted_at, state)"
-                " VALUES (?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO jobs (backend, base_url, process, inputs, label, submitted_at, state,"
+                " submitter) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
                 (
                     backend,
                     base_url,
@@ -207,23 +250,41 @@ class JobStore:
                     label,
                     now_iso(),
                     JobState.SUBMITTING.value,
+                    submitter_id(),
                 ),
             )
             return int(cursor.lastrowid or 0)
 
-    def complete_submission(self, job_id: int, submission: Submission) -> None:
+    def complete_submission(
+        self, job_id: int, submission: Submission, *, message: str | None = None
+    ) -> bool:
+        """Record the server's reference (once: a reference is never rewritten). ``message``
+        says how it was learnt when not from the submission reply (reconciliation). Returns
+        False if the row already had one."""
         with self._write() as conn:
-            conn.execute(
-                "UPDATE jobs SET reference = ?, status_url = ?, state = ?, checked_at = ?"
-                " WHERE id = ? AND reference IS NULL",
+            cursor = conn.execute(
+                "UPDATE jobs SET reference = ?, status_url = ?, state = ?, checked_at = ?,"
+                " message = ?, finished_at = NULL WHERE id = ? AND reference IS NULL",
                 (
                     submission.reference,
                     submission.status_url,
                     JobState.PENDING.value,
                     now_iso(),
+                    message,
                     job_id,
                 ),
             )
+            return cursor.rowcount == 1
+
+    def references(self, backend: str, base_url: str) -> set[str]:
+        """Server references already held by rows for this server (never adopted twice)."""
+        with self._connect() as conn:
+            rows = conn.execute(
+                "SELECT reference FROM jobs WHERE backend = ? AND base_url = ?"
+                " AND reference IS NOT NULL",
+                (backend, base_url),
+            ).fetchall()
+        return {str(r["reference"]) for r in rows}
 
     def fail_submission(self, job_id: int, message: str, *, refused: bool = True) -> None:
         """Keep the row of a submission that did not complete, with why: ``refused`` (the
@@ -362,4 +423,5 @@ class JobStore:
             checked_at=row["checked_at"],
             finished_at=row["finished_at"],
             downloads=downloads,
+            submitter=row["submitter"],
         )

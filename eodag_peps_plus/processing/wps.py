@@ -11,7 +11,7 @@ from __future__ import annotations
 import re
 from datetime import date
 from typing import Any
-from urllib.parse import unquote, urlencode, urlsplit
+from urllib.parse import unquote, urlencode, urljoin, urlsplit
 from xml.etree.ElementTree import Element  # noqa: S405 - type only; parsing uses defusedxml
 
 import requests
@@ -20,8 +20,19 @@ from defusedxml.ElementTree import ParseError
 from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from ..exceptions import BackendError, ProcessingError
-from ..http_io import check_status, json_or_error
-from .base import FULL_MAJA, MAJA, JobState, JobStatus, ProcessingBackend, ResultFile, Submission
+from ..http_io import check_status, json_or_error, send
+from .base import (
+    FULL_MAJA,
+    MAJA,
+    MAX_REPLY_BYTES,
+    JobState,
+    JobStatus,
+    ProcessingBackend,
+    ResultFile,
+    Submission,
+    byte_count,
+    server_text,
+)
 
 WPS_PATH = "/resto/wps"
 NS = {
@@ -93,35 +104,38 @@ def parse_report(data: Any) -> JobStatus:
     info = data.get("USER_INFO") if isinstance(data, dict) else None
     if not isinstance(info, dict):
         raise BackendError("PEPS processing report: no USER_INFO in the JSON report")
-    word = str(info.get("job_status") or "").upper()
+    word = server_text(info.get("job_status") or "", 40).upper()
     state = REPORT_STATES.get(word, JobState.UNKNOWN)
+    listed = info.get("results") or []
+    if not isinstance(listed, list):
+        raise BackendError("PEPS processing report: USER_INFO.results is not a list")
     results: list[ResultFile] = []
-    for item in info.get("results") or []:
+    for item in listed:
         if isinstance(item, str):
             results.append(ResultFile(result_name(item), item))
-        elif isinstance(item, dict) and (item.get("url") or item.get("href")):
+        elif isinstance(item, dict) and isinstance(item.get("url") or item.get("href"), str):
             url = str(item.get("url") or item.get("href"))
-            size = item.get("size")
+            md5 = item.get("md5")
             results.append(
                 ResultFile(
                     str(item.get("name") or result_name(url)),
                     url,
-                    int(size) if size is not None else None,
-                    str(item["md5"]).lower() if item.get("md5") else None,
+                    byte_count(item.get("size")),
+                    md5.lower() if isinstance(md5, str) and md5 else None,
                 )
             )
     unprocessed = str(info.get("unprocessed") or "").strip()
     message = info.get("message")
-    logs = info.get("logs") or []
-    if state in (JobState.FAILED, JobState.CANCELED) and logs:
-        message = f"{message or word} (logs: {logs[0]})"
+    logs = info.get("logs")
+    if state in (JobState.FAILED, JobState.CANCELED) and isinstance(logs, list) and logs:
+        message = f"{message or word} (logs: {server_text(logs[0])})"
     progress = parse_progress(info.get("process"))
     if state is JobState.FINISHED:
         progress = 100.0
     return JobStatus(
         state=state,
         progress=progress,
-        message=str(message) if message else None,
+        message=server_text(message) if message else None,
         results=results,
         unprocessed=int(unprocessed) if unprocessed.isdigit() else None,
         server_status=word or None,
@@ -140,10 +154,7 @@ class WpsProcessing(ProcessingBackend):
     def _get(self, url: str, what: str, *, once: bool = False) -> requests.Response:
         session = self.submit_session if once else self.session
         self.backend.require_credentials(what)
-        try:
-            response = session.get(url, timeout=self.timeout)
-        except requests.RequestException as exc:
-            raise BackendError(f"{what}: {type(exc).__name__}: {exc}") from None
+        response = send(session, "GET", url, what, max_bytes=MAX_REPLY_BYTES, timeout=self.timeout)
         if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
             return response  # pywps answers an ows:ExceptionReport with HTTP 400
         check_status(response, what)
@@ -170,7 +181,7 @@ class WpsProcessing(ProcessingBackend):
         root = parse_xml(response.content, what)
         error = exception_text(root)
         if error is not None:
-            raise ProcessingError(f"{what} refused: {error}")
+            raise ProcessingError(f"{what} refused: {server_text(error)}")
         return root
 
     def _submit(self, identifier: str, datainputs: str, inputs: dict[str, Any]) -> Submission:
@@ -224,6 +235,7 @@ class WpsProcessing(ProcessingBackend):
                 )
             return JobStatus(JobState.PENDING, server_status="ProcessAccepted")
         report_what = f"PEPS job {reference} report"
+        href = urljoin(status_url, href)
         return parse_report(json_or_error(self._get(href, report_what), report_what))
 
     def _guess_status_url(self, reference: str) -> str:

@@ -4,9 +4,7 @@ in a temporary folder, the façade on either backend, and an in-process ``peps-p
 from __future__ import annotations
 
 import os
-import sys
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -22,7 +20,7 @@ from eodag_peps_plus.sandbox import (
     SandboxConfig,
 )
 
-from .proc_helpers import FAST, backend_for
+from .proc_helpers import FAST, CliResult, backend_for, run_main
 
 
 @pytest.fixture
@@ -52,13 +50,6 @@ def jobs(proc_sandbox: Sandbox, store: JobStore, backend_name: str) -> MajaJobs:
     return MajaJobs(backend_for(proc_sandbox, backend_name), store)
 
 
-@dataclass
-class CliResult:
-    code: int
-    out: str
-    err: str
-
-
 @pytest.fixture
 def cli_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> dict[str, str]:
     """Credentials the EODAG way and a job store, for the CLI (in-process or subprocess)."""
@@ -79,17 +70,8 @@ def run_cli(
     cli_env: dict[str, str], capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[Callable[..., CliResult]]:
     """``peps-plus ARGS`` in this process, through ``main()`` (one-line errors, exit codes)."""
-    from eodag_peps_plus.cli import main
 
     def run(*args: str) -> CliResult:
-        capsys.readouterr()
-        monkeypatch.setattr(sys, "argv", ["peps-plus", *args])
-        code = 0
-        try:
-            main()
-        except SystemExit as exc:
-            code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
-        captured = capsys.readouterr()
-        return CliResult(code, captured.out, captured.err)
+        return run_main(monkeypatch, capsys, *args)
 
     yield run

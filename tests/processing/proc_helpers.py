@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import sys
+from dataclasses import dataclass
 from typing import Any
+
+import pytest
 
 from eodag_peps_plus.backends import get_backend
 from eodag_peps_plus.backends.base import Backend
@@ -36,3 +40,27 @@ def backend_for(sandbox: Sandbox, name: str, credentials: Credentials | None = N
         else Credentials(DEFAULT_USER, DEFAULT_PASSWORD, DEFAULT_API_KEY)
     )
     return get_backend(name, sandbox.url, credentials=creds)
+
+
+@dataclass
+class CliResult:
+    code: int
+    out: str
+    err: str
+
+
+def run_main(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], *args: str
+) -> CliResult:
+    """``peps-plus ARGS`` in this process, through ``main()`` (one-line errors, exit codes)."""
+    from eodag_peps_plus.cli import main
+
+    capsys.readouterr()
+    monkeypatch.setattr(sys, "argv", ["peps-plus", *args])
+    code = 0
+    try:
+        main()
+    except SystemExit as exc:
+        code = int(exc.code or 0) if not isinstance(exc.code, str) else 1
+    captured = capsys.readouterr()
+    return CliResult(code, captured.out, captured.err)
