@@ -15,6 +15,9 @@ says to activate the ``.venv``); ``HOME`` is a fresh folder (no user config, a f
 store); EODAG's external collections list is an empty local file (no network here); and, for
 an editable install only, ``EODAG_PROVIDERS_CFG_DIR`` holds our ``providers.yml`` (EODAG reads
 the copy a regular ``pip install .`` ships in the package).
+
+The examples share one session, so they run in order in one process: the suite is run with
+pytest-xdist's ``--dist loadfile``, which keeps a file's tests on one worker, in order.
 """
 
 from __future__ import annotations
