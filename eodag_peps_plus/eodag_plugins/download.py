@@ -186,8 +186,11 @@ class StagingDownload(Download):
             **options,
         )
 
-    def _record(self, eo_product: EOProduct, output_dir: Path) -> None:
-        """EODAG's ``.downloaded/`` record, so EODAG tooling also sees the product as done."""
+    def _record(self, eo_product: EOProduct, output_dir: Path | None) -> None:
+        """EODAG's ``.downloaded/`` record, so EODAG tooling also sees the product as done
+        (in an output folder; none in a bucket)."""
+        if output_dir is None:
+            return
         records = output_dir / ".downloaded"
         try:
             records.mkdir(parents=True, exist_ok=True)
@@ -221,7 +224,7 @@ class StagingDownload(Download):
         def on_done(product: Product, path: str) -> None:
             eo_product = records[product.id]
             eo_product.location = path_to_uri(path)
-            self._record(eo_product, downloader.output_dir)
+            self._record(eo_product, downloader.output.folder)
             if count_bar is not None:
                 count_bar(1)
             if downloaded_callback is not None:
@@ -237,7 +240,7 @@ class StagingDownload(Download):
             if entry.status is DownloadStatus.DONE and entry.path:
                 eo_product.location = path_to_uri(entry.path)
                 if entry.reason.startswith("already on disk"):
-                    self._record(eo_product, downloader.output_dir)
+                    self._record(eo_product, downloader.output.folder)
         return report
 
     # -- EODAG API ----------------------------------------------------------------------------
