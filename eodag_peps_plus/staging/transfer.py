@@ -196,6 +196,8 @@ class _Attempt:
 
     # -- the attempt ------------------------------------------------------------------------
     def run(self) -> TransferResult:
+        if self.job.cancel is not None and self.job.cancel.is_set():  # queued before Ctrl-C
+            return self.result(Outcome.CANCELLED, "interrupted")
         self.part.parent.mkdir(parents=True, exist_ok=True)
         if isinstance(self.output, LocalFolder):
             self.output.prepare()
