@@ -316,3 +316,84 @@ def test_extract_into_a_bucket_is_refused(staging_sandbox, small_catalogue, tmp_
     backend = peps_backend(staging_sandbox(small_catalogue))
     with pytest.raises(ConfigurationError, match="cannot extract into memory://"):
         dl(backend, "memory://bucket/x", state_dir=tmp_path, extract=True)
+
+
+# -- the command line -------------------------------------------------------------------------------
+def test_cli_local_process_cluster_into_s3(
+    s3: dict[str, Any], staging_sandbox, small_catalogue, tmp_path: Path, monkeypatch
+) -> None:
+    """The README command: ``--dask-workers N -w s3://bucket/prefix``, the endpoint and the
+    keys from the AWS variables (inherited by the worker processes)."""
+    from click.testing import CliRunner
+
+    from eodag_peps_plus.cli import cli
+    from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER
+
+    sb = staging_sandbox(small_catalogue)
+    monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__USERNAME", DEFAULT_USER)
+    monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD", DEFAULT_PASSWORD)
+    monkeypatch.setenv("AWS_ENDPOINT_URL", s3["client_kwargs"]["endpoint_url"])
+    monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3["key"])
+    monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3["secret"])
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
+    args = ["download", "--url", sb.url, "-c", "S2ST", "-t", "31TCJ", "-d", "2018-01-01",
+            "-f", "2018-01-31", "-w", "s3://bucket/cli", "--state-dir", str(tmp_path),
+            "--dask-workers", "1", "--max-transfers", "4", "-q", "--timeout", "1",
+            "--poll-initial", "0.05", "--poll-max", "0.2"]  # fmt: skip
+    result = CliRunner().invoke(cli, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert f"{len(small_catalogue.entries)} done" in result.output
+    fs = _bucket(s3)
+    for entry in small_catalogue.entries:
+        assert _object_md5(fs, f"bucket/cli/{entry.name}.zip") == entry.md5
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["-w", "s3://bucket/x", "-x"], "cannot extract into s3://bucket/x"),
+        (["--dask-workers", "2", "--dask-scheduler", "tcp://h:1"], "not both"),
+    ],
+)
+def test_cli_bad_cluster_or_output_options(args: list[str], message: str, tmp_path) -> None:
+    import subprocess
+    import sys
+
+    run = subprocess.run(
+        [sys.executable, "-c", "from eodag_peps_plus.cli import main; main()", "download",
+         "-t", "31TCJ", "--url", "http://127.0.0.1:9", "--state-dir", str(tmp_path), *args],
+        capture_output=True, text=True, cwd=tmp_path, timeout=60,
+    )  # fmt: skip
+    assert run.returncode == 1, run.stderr
+    assert run.stderr.strip().startswith("Error:") and message in run.stderr, run.stderr
+    assert len(run.stderr.strip().splitlines()) == 1
+
+
+def test_eodag_download_all_on_the_cluster_into_s3(
+    engine: DaskTransfers, s3: dict[str, Any], staging_sandbox, tmp_path: Path, monkeypatch
+) -> None:
+    """The plugin config keys ``dask_scheduler``, ``output_dir`` (a URL), ``storage_options``
+    and ``state_dir``: ``dag.download_all`` on the cluster, into the bucket."""
+    import yaml
+
+    from eodag_peps_plus.eodag_support import gateway
+    from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER
+
+    catalogue = staging_catalogue(3, size_range=(100_000, 150_000), offline=0.34, seed=64)
+    sb = staging_sandbox(catalogue)
+    monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__USERNAME", DEFAULT_USER)
+    monkeypatch.setenv("EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD", DEFAULT_PASSWORD)
+    dag = gateway(peps=sb.url)
+    download = {"poll_initial": 0.05, "poll_max": 0.2, "quiet": True, "extract": False,
+                "dask_scheduler": engine.client.scheduler.address, "state_dir": str(tmp_path),
+                "output_dir": "s3://bucket/eodag", "storage_options": s3}  # fmt: skip
+    dag.update_providers_config(yaml.safe_dump({"peps": {"download": download}}))
+    results = dag.search(
+        collection="S2_MSI_L1C", provider="peps", start="2018-01-01", end="2018-02-01"
+    )
+    paths = dag.download_all(results, timeout=0.5)
+    assert sorted(paths) == sorted(f"s3://bucket/eodag/{e.name}.zip" for e in catalogue.entries)
+    fs = _bucket(s3)
+    for entry in catalogue.entries:
+        assert _object_md5(fs, f"bucket/eodag/{entry.name}.zip") == entry.md5
+    assert all(p.location.startswith("s3://bucket/eodag/") for p in results)
