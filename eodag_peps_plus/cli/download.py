@@ -176,7 +176,7 @@ def download(
     report says why; run the same command again to continue), 1 on errors.
     """
     from ..staging import Downloader
-    from ..staging.cluster import DaskTransfers
+    from ..staging.cluster import download_on
     from ..staging.storage import is_url
 
     given = [k for k in QUERY_OPTION_NAMES if params.get(k) not in (None, (), False)]
@@ -227,14 +227,7 @@ def download(
             click.echo(f"{product.id}  {product.availability.value}")
         click.echo(f"{len(products)} product(s) would be downloaded to {output_dir}", err=True)
         return
-    cluster = dask_scheduler or dask_workers
-    if cluster:
-        per_worker = -(-max_transfers // (dask_workers or 1))
-        with DaskTransfers(cluster, threads_per_worker=per_worker) as engine:
-            downloader.executor = engine
-            report = downloader.download(products)
-    else:
-        report = downloader.download(products)
+    report = download_on(downloader, products, dask_scheduler or dask_workers)
     click.echo(report.format())
     if not report.ok:
         sys.exit(2)

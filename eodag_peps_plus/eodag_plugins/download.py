@@ -73,7 +73,7 @@ from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailable
 from ..http_io import Credentials, OriginBoundAuth
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
-from ..staging.cluster import DaskTransfers
+from ..staging.cluster import download_on
 from ..staging.storage import is_url
 from ..staging.stream import open_stream, wait_until_online
 from ..staging.transfer import STALL_TIMEOUT
@@ -251,19 +251,10 @@ class StagingDownload(Download):
                 downloaded_callback(eo_product)
 
         downloader.on_done = on_done
-        cluster = self._option(kwargs, "dask_scheduler") or self._option(kwargs, "dask_workers")
+        workers = self._option(kwargs, "dask_workers")
+        cluster = self._option(kwargs, "dask_scheduler") or (int(workers) if workers else None)
         try:
-            if cluster:
-                workers = int(self._option(kwargs, "dask_workers", 1))
-                per_worker = -(-downloader.max_transfers // workers)
-                with DaskTransfers(
-                    int(cluster) if str(cluster).isdigit() else str(cluster),
-                    threads_per_worker=per_worker,
-                ) as engine:
-                    downloader.executor = engine
-                    report = downloader.download(products)
-            else:
-                report = downloader.download(products)
+            report = download_on(downloader, products, cluster)
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         for entry in report.products:

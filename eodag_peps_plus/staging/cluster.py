@@ -26,11 +26,16 @@ import logging
 import threading
 import time
 import uuid
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
 from .transfer import TransferJob
+
+if TYPE_CHECKING:
+    from ..product import Product
+    from .report import DownloadReport
+    from .scheduler import Downloader
 
 logger = logging.getLogger(__name__)
 
@@ -39,7 +44,7 @@ CANCEL_CHECK_EVERY = 1.0
 #: Seconds between two looks of the scheduler side at the batch's own flag.
 WATCH_EVERY = 0.2
 
-__all__ = ["ClusterCancel", "DaskTransfers"]
+__all__ = ["ClusterCancel", "DaskTransfers", "download_on"]
 
 
 def _distributed() -> Any:
@@ -239,3 +244,21 @@ class DaskTransfers(cf.Executor):
             _distributed().Event(name, client=self.client).set()
         except Exception as exc:  # the scheduler is gone: its workers are too
             logger.debug("could not set %s: %s", name, exc)
+
+
+def download_on(
+    downloader: Downloader, products: Iterable[Product], cluster: str | int | None
+) -> DownloadReport:
+    """``downloader.download(products)`` with its transfers on ``cluster``: a scheduler address,
+    or a number of local worker processes sharing ``max_transfers`` threads (``None``: this
+    process's threads). The client (and a local cluster) is closed at the end."""
+    if not cluster:
+        return downloader.download(products)
+    workers = cluster if isinstance(cluster, int) else 1
+    per_worker = -(-downloader.max_transfers // max(workers, 1))
+    with DaskTransfers(cluster, threads_per_worker=per_worker) as engine:
+        downloader.executor = engine
+        try:
+            return downloader.download(products)
+        finally:
+            downloader.executor = None
