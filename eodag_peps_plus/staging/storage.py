@@ -82,11 +82,14 @@ class Stored:
 class PartState:
     """What the bytes of a part file are, written by the worker before it streams them: the
     server's validator (``If-Range`` may only be sent with it) and the catalogue size and MD5
-    of the product they belong to (a reprocessed product never continues an old part)."""
+    of the product they belong to (a reprocessed product never continues an old part), and the
+    writing attempt's ``token``: a worker left running by a killed scheduler sees the next
+    run's attempt take its part over, and stops (:meth:`taken_over`)."""
 
     validator: str | None
     size: int | None
     md5: str | None
+    token: str = ""
 
     @staticmethod
     def path(part: Path) -> Path:
@@ -98,7 +101,9 @@ class PartState:
         resumed, unless the ledger recorded a validator for it: see :class:`TransferJob`)."""
         try:
             data = json.loads(cls.path(part).read_text())
-            return cls(data.get("validator"), data.get("size"), data.get("md5"))
+            return cls(
+                data.get("validator"), data.get("size"), data.get("md5"), data.get("token", "")
+            )
         except (OSError, ValueError, AttributeError):
             return None
 
@@ -108,6 +113,11 @@ class PartState:
         tmp = target.with_name(f".{target.name}.{os.getpid()}")
         tmp.write_text(json.dumps(dataclasses.asdict(self)))
         os.replace(tmp, target)
+
+    def taken_over(self, part: Path) -> bool:
+        """Whether another attempt has written the sidecar since this one did."""
+        current = self.read(part)
+        return current is not None and current.token != self.token
 
     @classmethod
     def forget(cls, part: Path) -> None:

@@ -33,6 +33,7 @@ import logging
 import os
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -62,6 +63,8 @@ logger = logging.getLogger(__name__)
 CHUNK = 1 << 18
 #: The scheduler renews the claims of its running transfers this often.
 RENEW_EVERY = 5.0
+#: Seconds between two looks of a transfer at its part's sidecar (taken over by another?).
+TAKEOVER_CHECK_EVERY = 1.0
 #: Defaults of the stall guard (seconds, bytes per second, seconds).
 STALL_TIMEOUT = 60.0
 MIN_RATE = 1024.0
@@ -190,6 +193,7 @@ class _Attempt:
         self.size = job.product.size
         self.md5 = (job.product.md5 or "").lower() or None
         self.validator: str | None = None  # of the bytes in the part file
+        self.state: PartState | None = None  # the sidecar this attempt wrote
 
     def result(self, outcome: Outcome, reason: str = "", **kwargs: Any) -> TransferResult:
         return TransferResult(self.name, outcome, reason, **kwargs)
@@ -240,8 +244,10 @@ class _Attempt:
         digest = file_md5(self.part, start) if start else hashlib.md5(usedforsecurity=False)
         if not start:  # new bytes: the old ones go before the sidecar names the new ones
             self.part.unlink(missing_ok=True)
-        PartState(validator, self.size, self.md5).write(self.part)
+        self.state = PartState(validator, self.size, self.md5, uuid.uuid4().hex)
+        self.state.write(self.part)
         self.validator = validator
+        next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
         received = 0
         position = start
         cancel, progress = self.job.cancel, self.job.progress
@@ -293,6 +299,10 @@ class _Attempt:
                             validator=validator,
                         )
                     now = time.monotonic()
+                    if now >= next_look:
+                        next_look = now + TAKEOVER_CHECK_EVERY
+                        if self.state.taken_over(self.part):
+                            return self._taken_over(received, start)
                     stalled = guard.check(now, received)
                     if stalled:
                         out.flush()
@@ -338,8 +348,20 @@ class _Attempt:
             )
         return self._finish(digest, received=received, resumed_from=start)
 
+    def _taken_over(self, received: int, start: int) -> TransferResult:
+        """Another attempt (of a later run: this one's scheduler was killed) writes this part
+        now: leave it alone, and never commit it."""
+        return self.result(
+            Outcome.RETRY,
+            "another transfer took this part over",
+            received=received,
+            resumed_from=start,
+        )
+
     def _finish(self, digest: Any, *, received: int, resumed_from: int) -> TransferResult:
         """Verify the part file with every check available, then give it its final name."""
+        if self.state is not None and self.state.taken_over(self.part):
+            return self._taken_over(received, resumed_from)
         checks: list[str] = ["size"] if self.size is not None else []
         actual = digest.hexdigest()
         if self.md5 is not None:

@@ -399,3 +399,26 @@ def test_eodag_download_all_on_the_cluster_into_s3(
     for entry in catalogue.entries:
         assert _object_md5(fs, f"bucket/eodag/{entry.name}.zip") == entry.md5
     assert all(p.location.startswith("s3://bucket/eodag/") for p in results)
+
+
+def test_a_part_taken_over_by_a_later_run_is_left_alone(staging_sandbox, tmp_path: Path) -> None:
+    """A worker left running by a killed scheduler: the next run's attempt on the same part
+    takes it over; the first one stops within a second, never commits, and the part ends
+    verified."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from eodag_peps_plus.staging.transfer import Outcome, run_transfer
+
+    catalogue = staging_catalogue(1, size_range=(1_000_000, 1_000_000), offline=0.0, seed=65)
+    sb = staging_sandbox(catalogue, per_connection_bps=250_000)  # 4 s for the whole file
+    backend = peps_backend(sb)
+    product = all_products(backend)[0]
+    part = tmp_path / f"{product.id}.zip.part"
+    with ThreadPoolExecutor(2) as pool:
+        orphan = pool.submit(run_transfer, TransferJob(product, backend, tmp_path))
+        _wait_for(lambda: part.exists() and part.stat().st_size > 200_000, 30, "bytes")
+        later = pool.submit(run_transfer, TransferJob(product, backend, tmp_path))
+        first, second = orphan.result(timeout=60), later.result(timeout=60)
+    assert first.outcome is Outcome.RETRY and "took this part over" in first.reason, first
+    assert second.outcome is Outcome.DONE and second.resumed_from > 0, second
+    assert md5_of(tmp_path / f"{product.id}.zip") == product.md5
