@@ -59,37 +59,33 @@ def _distributed() -> Any:
 
 class ClusterCancel:
     """A batch's cancel flag as workers see it: the dask ``Event`` named ``name``, looked up at
-    most every :data:`CANCEL_CHECK_EVERY` seconds (once set, it stays set)."""
+    most every :data:`CANCEL_CHECK_EVERY` seconds per worker process (shared by all the
+    transfers it runs; once set, it stays set)."""
+
+    #: name -> [event, time of the next look, set]: one per batch and worker process.
+    _looks: dict[str, list[Any]] = {}
+    _lock = threading.Lock()
 
     def __init__(self, name: str) -> None:
         self.name = name
-        self._event: Any = None
-        self._next = 0.0
-        self._set = False
 
     def __repr__(self) -> str:
         return f"ClusterCancel({self.name!r})"
 
-    def __getstate__(self) -> dict[str, Any]:
-        return {"name": self.name}
-
-    def __setstate__(self, state: dict[str, Any]) -> None:
-        self.__init__(state["name"])  # type: ignore[misc]
-
     def is_set(self) -> bool:
-        if self._set:
-            return True
         now = time.monotonic()
-        if now < self._next:
-            return False
-        self._next = now + CANCEL_CHECK_EVERY
+        with self._lock:
+            look = self._looks.setdefault(self.name, [None, 0.0, False])
+            if look[2] or now < look[1]:
+                return bool(look[2])
+            look[1] = now + CANCEL_CHECK_EVERY
         try:
-            if self._event is None:
-                self._event = _distributed().Event(self.name)
-            self._set = bool(self._event.is_set())
+            if look[0] is None:
+                look[0] = _distributed().Event(self.name)
+            look[2] = bool(look[0].is_set())
         except Exception as exc:  # not on a worker, or the scheduler is gone: keep going
             logger.debug("cancel flag %s unreadable: %s", self.name, exc)
-        return self._set
+        return bool(look[2])
 
 
 class DaskTransfers(cf.Executor):
@@ -131,6 +127,7 @@ class DaskTransfers(cf.Executor):
             if self._cluster is not None:
                 self._cluster.close()
             raise ConfigurationError(f"cannot reach the dask scheduler {cluster}: {exc}") from None
+        self._executor = self.client.get_executor(pure=False)
         self._lock = threading.Lock()
         self._pending: set[cf.Future[Any]] = set()
         self._flags: dict[str, threading.Event] = {}  # dask Event name -> the batch's flag
@@ -156,31 +153,13 @@ class DaskTransfers(cf.Executor):
         args = tuple(self._with_flag(a, names) if isinstance(a, TransferJob) else a for a in args)
         product = next((a.product.id for a in args if isinstance(a, TransferJob)), "task")
         key = f"transfer-{product[:80]}-{uuid.uuid4().hex[:8]}"
-        future = self.client.submit(fn, *args, key=key, pure=False, **kwargs)
-        wrapped: cf.Future[Any] = cf.Future()
+        # Distributed's own wrapper waits for results on the client's event loop (a blocking
+        # ``result()`` per future in a callback would fetch them one at a time).
+        wrapped: cf.Future[Any] = self._executor.submit(fn, *args, key=key, **kwargs)
 
-        def cascade(done: Any) -> None:  # in dask's callback thread
-            if wrapped.done():
-                return
-            if done.status == "cancelled":
-                wrapped.cancel()
-                wrapped.set_running_or_notify_cancel()
-                return
-            try:
-                wrapped.set_result(done.result())
-            except BaseException as exc:  # the task failed (a worker died too often...)
-                wrapped.set_exception(exc)
-
-        def forget(done: cf.Future[Any]) -> None:
-            with self._lock:
+        def forget(done: cf.Future[Any]) -> None:  # the watcher sets the flags, not here:
+            with self._lock:  # this may run on the client's event loop
                 self._pending.discard(done)
-            if done.cancelled():  # Ctrl-C: the worker must stop writing now
-                if future.status not in ("finished", "cancelled"):
-                    future.cancel()
-                for name in names:
-                    flag = self._flags.get(name)
-                    if flag is not None and flag.is_set():
-                        self._set_cluster_flag(name)
 
         wrapped.add_done_callback(forget)
         with self._lock:
@@ -190,7 +169,6 @@ class DaskTransfers(cf.Executor):
                     target=self._watch, name="dask-cancel", daemon=True
                 )
                 self._watcher.start()
-        future.add_done_callback(cascade)
         return wrapped
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -225,13 +203,14 @@ class DaskTransfers(cf.Executor):
         return dataclasses.replace(job, cancel=ClusterCancel(name), progress=None)
 
     def _watch(self) -> None:
-        """Mirror each batch's flag into its dask Event, while transfers run."""
+        """Mirror each batch's flag into its dask Event, while transfers run (a batch sets its
+        flag before it cancels its futures: the last ones are mirrored too)."""
         while True:
             with self._lock:
-                if self._closed or not self._pending:
+                fired = [name for name, flag in self._flags.items() if flag.is_set()]
+                if self._closed or (not self._pending and not fired):
                     self._watcher = None
                     return
-                fired = [name for name, flag in self._flags.items() if flag.is_set()]
             for name in fired:
                 self._set_cluster_flag(name)
             time.sleep(WATCH_EVERY)
