@@ -86,9 +86,10 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     help="Download the products of a GeoJSON from `eodag search` or `peps-plus search --json`.",
 )
 @click.option(
-    "-w", "--write-dir", "--write_dir", "--output-dir", "output_dir",
-    type=click.Path(file_okay=False, path_type=Path), default=Path("."), show_default=True,
-    help="Where <name>.zip (and <name>.SAFE) go; the ledger lives there too.",
+    "-w", "--write-dir", "--write_dir", "--output-dir", "output_dir", default=".",
+    show_default=True,
+    help="Where <name>.zip (and <name>.SAFE) go, the ledger too: a folder, or an fsspec URL "
+    "such as s3://bucket/prefix (credentials and endpoint from the AWS_* variables).",
 )  # fmt: skip
 @click.option(
     "--max-items", type=click.IntRange(min=1), default=None, help="Stop after this many products."
@@ -119,8 +120,24 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
 @click.option(
     "--state-dir",
     type=click.Path(file_okay=False, path_type=Path),
-    help="Keep the ledger here instead of the output folder.",
+    help="Keep the ledger here instead of the output folder (for a URL: a folder per URL in "
+    "your state folder).",
 )
+@click.option(
+    "--part-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where unfinished downloads go for a URL output (default: <state-dir>/parts); shared "
+    "by dask workers on several machines, they resume each other's transfers.",
+)
+@click.option(
+    "--dask-scheduler", metavar="ADDRESS",
+    help="Run the transfers on this dask.distributed cluster (tcp://host:8786); the output "
+    "must be reachable by its workers (a shared folder or a URL).",
+)  # fmt: skip
+@click.option(
+    "--dask-workers", type=click.IntRange(1, 256), metavar="N",
+    help="Run the transfers on N local dask worker processes.",
+)  # fmt: skip
 @_float_option(
     "--stall-timeout", 60.0, 0.1,
     "Seconds without a byte after which a transfer is cut and resumed with Range.",
@@ -146,9 +163,10 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     help="Only list what would be downloaded.",
 )
 def download(
-    backend_name: str, url: str | None, results_path: Path | None, output_dir: Path,
+    backend_name: str, url: str | None, results_path: Path | None, output_dir: str,
     max_items: int | None, timeout: float, extract: bool, delete_archive: bool, quiet: bool,
-    max_transfers: int, max_restores: int, state_dir: Path | None, dry_run: bool,
+    max_transfers: int, max_restores: int, state_dir: Path | None, part_dir: Path | None,
+    dask_scheduler: str | None, dask_workers: int | None, dry_run: bool,
     stall_timeout: float, min_rate: float, rate_window: float, report_every: float,
     poll_initial: float, poll_max: float, **params: Any,
 ) -> None:  # fmt: skip
@@ -158,13 +176,38 @@ def download(
     report says why; run the same command again to continue), 1 on errors.
     """
     from ..staging import Downloader
+    from ..staging.cluster import download_on
+    from ..staging.storage import is_url
 
     given = [k for k in QUERY_OPTION_NAMES if params.get(k) not in (None, (), False)]
     if results_path is not None and given:
         raise InvalidQueryError("give either --search-results or query options, not both")
     if delete_archive and not extract:
         raise InvalidQueryError("--delete-archive only makes sense with --extract")
+    if dask_scheduler and dask_workers:
+        raise InvalidQueryError("give either --dask-scheduler or --dask-workers, not both")
+    if not is_url(output_dir) and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise InvalidQueryError(f"--output-dir: {output_dir} is a file, not a folder")
     backend = open_backend(backend_name, url)
+    # Before searching: options that cannot work (extracting into a bucket) fail first.
+    downloader = Downloader(
+        backend,
+        output_dir,
+        part_dir=part_dir,
+        timeout=timeout * 60.0,
+        extract=extract,
+        delete_archive=delete_archive,
+        quiet=quiet,
+        max_transfers=max_transfers,
+        max_restores=max_restores,
+        state_dir=state_dir,
+        poll_initial=poll_initial,
+        poll_max=poll_max,
+        stall_timeout=stall_timeout,
+        min_rate=min_rate,
+        rate_window=rate_window,
+        report_every=report_every,
+    )
     if results_path is not None:
         if not results_path.is_file():
             raise InvalidQueryError(f"--search-results: no such file: {results_path}")
@@ -184,24 +227,7 @@ def download(
             click.echo(f"{product.id}  {product.availability.value}")
         click.echo(f"{len(products)} product(s) would be downloaded to {output_dir}", err=True)
         return
-    downloader = Downloader(
-        backend,
-        output_dir,
-        timeout=timeout * 60.0,
-        extract=extract,
-        delete_archive=delete_archive,
-        quiet=quiet,
-        max_transfers=max_transfers,
-        max_restores=max_restores,
-        state_dir=state_dir,
-        poll_initial=poll_initial,
-        poll_max=poll_max,
-        stall_timeout=stall_timeout,
-        min_rate=min_rate,
-        rate_window=rate_window,
-        report_every=report_every,
-    )
-    report = downloader.download(products)
+    report = download_on(downloader, products, dask_scheduler or dask_workers)
     click.echo(report.format())
     if not report.ok:
         sys.exit(2)

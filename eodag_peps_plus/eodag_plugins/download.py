@@ -15,7 +15,16 @@ argument of ``download``/``download_all``):
   catalogue base URL; credentials go there and to ``trusted_origins`` only, never to a host a
   product link names.
 * ``trusted_origins`` (list of str, default none): mirrors trusted with the credentials.
-* ``output_dir`` (str, default: the system's temporary folder).
+* ``output_dir`` (str, default: the system's temporary folder): a folder, or an fsspec URL
+  such as ``s3://bucket/prefix`` (then ``extract`` must be ``False``).
+* ``part_dir`` (str, default ``<state_dir>/parts``): for a URL output, where unfinished
+  downloads go; shared by dask workers on several machines, they resume each other's parts.
+* ``storage_options`` (dict, default none): fsspec options for a URL output (``key``,
+  ``secret``, ``client_kwargs: {endpoint_url: ...}``); else the ``AWS_*`` variables apply.
+* ``dask_scheduler`` (str, default none): run the transfers on this dask.distributed
+  cluster (``tcp://host:8786``); its workers must reach the output.
+* ``dask_workers`` (int, default none): run the transfers on this many local dask worker
+  processes (``max_transfers`` threads in all).
 * ``extract`` (bool, default ``True``, like EODAG); ``delete_archive`` (bool, default ``False``).
 * ``max_transfers`` (int, default 8), ``max_restores`` (int, default 4): concurrency.
 * ``poll_initial`` (float s, default 5), ``poll_factor`` (float, default 1.5), ``poll_max``
@@ -30,7 +39,8 @@ argument of ``download``/``download_all``):
   default 60): a transfer slower than ``min_rate`` over ``rate_window`` is cut and resumed.
 * ``report_every`` (float s, default 60): how often the products still awaited are listed.
 * ``lease`` (float s, default 60): transfer claim lease in the ledger.
-* ``state_dir`` (str, default: the output folder): where the ledger lives.
+* ``state_dir`` (str, default: the output folder; for a URL, a folder per URL in the user's
+  state folder): where the ledger lives.
 * ``quiet`` (bool, default ``False``): no progress bars.
 """
 
@@ -63,6 +73,8 @@ from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailable
 from ..http_io import Credentials, OriginBoundAuth
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
+from ..staging.cluster import download_on
+from ..staging.storage import is_url
 from ..staging.stream import open_stream, wait_until_online
 from ..staging.transfer import STALL_TIMEOUT
 from .convert import from_eoproduct
@@ -126,10 +138,12 @@ class StagingDownload(Download):
             value = getattr(self.config, key, None)
         return default if value is None else value
 
-    def _output_dir(self, kwargs: dict[str, Any]) -> Path:
+    def _output_dir(self, kwargs: dict[str, Any]) -> Path | str:
         """``eodag download`` passes ``output_dir=None`` without ``--output-dir``: fall back
-        to the plugin config, then EODAG's temporary folder."""
+        to the plugin config, then EODAG's temporary folder (a URL is kept as it is)."""
         value = kwargs.get("output_dir") or getattr(self.config, "output_dir", None)
+        if value and is_url(str(value)):
+            return str(value)
         return Path(value or tempfile.gettempdir()).expanduser().resolve()
 
     def _auth(self, auth: Any, products: Sequence[EOProduct]) -> tuple[Credentials, list[str]]:
@@ -183,11 +197,16 @@ class StagingDownload(Download):
             quiet=bool(self._option(kwargs, "quiet", False)) if quiet is None else quiet,
             state_dir=state_dir,
             bytes_bar=bytes_bar,
+            part_dir=self._option(kwargs, "part_dir"),
+            storage_options=self._option(kwargs, "storage_options"),
             **options,
         )
 
-    def _record(self, eo_product: EOProduct, output_dir: Path) -> None:
-        """EODAG's ``.downloaded/`` record, so EODAG tooling also sees the product as done."""
+    def _record(self, eo_product: EOProduct, output_dir: Path | None) -> None:
+        """EODAG's ``.downloaded/`` record, so EODAG tooling also sees the product as done
+        (in an output folder; none in a bucket)."""
+        if output_dir is None:
+            return
         records = output_dir / ".downloaded"
         try:
             records.mkdir(parents=True, exist_ok=True)
@@ -217,27 +236,33 @@ class StagingDownload(Download):
             records.setdefault(product.id, eo_product)
             products.append(product)
         downloader = self._downloader(backend, kwargs, timeout, executor, bytes_bar, quiet)
+        folder = downloader.output.folder
+
+        def location(path: str) -> str:
+            return path_to_uri(path) if folder is not None else path
 
         def on_done(product: Product, path: str) -> None:
             eo_product = records[product.id]
-            eo_product.location = path_to_uri(path)
-            self._record(eo_product, downloader.output_dir)
+            eo_product.location = location(path)
+            self._record(eo_product, downloader.output.folder)
             if count_bar is not None:
                 count_bar(1)
             if downloaded_callback is not None:
                 downloaded_callback(eo_product)
 
         downloader.on_done = on_done
+        workers = self._option(kwargs, "dask_workers")
+        cluster = self._option(kwargs, "dask_scheduler") or (int(workers) if workers else None)
         try:
-            report = downloader.download(products)
+            report = download_on(downloader, products, cluster)
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         for entry in report.products:
             eo_product = records[entry.id]
             if entry.status is DownloadStatus.DONE and entry.path:
-                eo_product.location = path_to_uri(entry.path)
+                eo_product.location = location(entry.path)
                 if entry.reason.startswith("already on disk"):
-                    self._record(eo_product, downloader.output_dir)
+                    self._record(eo_product, downloader.output.folder)
         return report
 
     # -- EODAG API ----------------------------------------------------------------------------

@@ -353,3 +353,44 @@ class Ledger:
                 "UPDATE products SET status = 'done', extracted = 1, updated_at = ? WHERE id = ?",
                 (time.time(), product_id),
             )
+
+    # -- what the scheduler records for its transfers (workers never open the ledger) ---------
+    def renew_all(self, owner: str, *, lease: float) -> None:
+        """Extend every transfer claim ``owner`` holds, in one transaction."""
+        with self._tx() as db:
+            db.execute(
+                "UPDATE products SET lease_until = ? WHERE owner = ?", (time.time() + lease, owner)
+            )
+
+    def record_transfer(
+        self,
+        product_id: str,
+        owner: str,
+        *,
+        validator: str | None,
+        file_size: int | None = None,
+        mtime_ns: int | None = None,
+        extracted: bool = False,
+    ) -> None:
+        """The end of one attempt, in one transaction: the claim released, and either the
+        archive in place (its size and mtime; extracted or not) or the validator of the part
+        file kept for a resume (``None``: nothing resumable)."""
+        now = time.time()
+        with self._tx() as db:
+            if file_size is not None:
+                db.execute(
+                    "UPDATE products SET status = 'done', reason = NULL, validator = NULL,"
+                    " file_size = ?, file_mtime_ns = ?, owner = NULL, lease_until = NULL,"
+                    " extracted = MAX(extracted, ?), updated_at = ? WHERE id = ?",
+                    (file_size, mtime_ns, int(extracted), now, product_id),
+                )
+            else:
+                db.execute(
+                    "UPDATE products SET validator = ?, updated_at = ? WHERE id = ?",
+                    (validator, now, product_id),
+                )
+                db.execute(
+                    "UPDATE products SET owner = NULL, lease_until = NULL"
+                    " WHERE id = ? AND owner = ?",
+                    (product_id, owner),
+                )

@@ -1,5 +1,5 @@
-"""Copies already on disk: a product found complete is not fetched again, and a file that
-cannot be verified against the catalogue is never trusted."""
+"""Copies already there (on disk or in the bucket): a product found complete is not fetched
+again, and a file that cannot be verified against the catalogue is never trusted."""
 
 from __future__ import annotations
 
@@ -9,9 +9,9 @@ from pathlib import Path
 
 from ..exceptions import PepsPlusError
 from ..product import Product
-from .extract import clean_leftovers, extract_archive, safe_dir
+from .extract import clean_leftovers, extract_archive, safe_dir, safe_name
 from .ledger import Ledger, LedgerRow
-from .transfer import file_md5, zip_path
+from .storage import Output, open_output
 
 logger = logging.getLogger(__name__)
 
@@ -26,56 +26,62 @@ class OnDisk:
 
 def complete_copy(
     product: Product,
-    out: Path,
+    out: Path | Output,
     ledger: Ledger,
     row: LedgerRow,
     *,
     extract: bool,
     delete_archive: bool,
 ) -> OnDisk | None:
-    """A complete copy of ``product`` in ``out``: ``<name>.SAFE`` (legacy layout), or
-    ``<name>.zip`` whose length and MD5 match the catalogue (re-hashed unless the ledger
-    recorded this very file); extracted when ``extract`` asks for it. ``None``: fetch it."""
+    """A complete copy of ``product`` in ``out`` (a folder or an object store): ``<name>.SAFE``
+    (legacy layout, folders only), or ``<name>.zip`` whose length and MD5 match the catalogue
+    (re-hashed unless the ledger recorded this very file, or the store gives its MD5);
+    extracted when ``extract`` asks for it. ``None``: fetch it."""
     name = product.id
-    safe = out / safe_dir(name)
-    archive = zip_path(out, name)
-    clean_leftovers(out, name)
-    if safe.is_dir() and (
-        row.extracted or (safe / "manifest.safe").exists() or not archive.exists()
-    ):
-        if delete_archive and archive.exists() and row.extracted:
-            archive.unlink(missing_ok=True)
-        return OnDisk(str(safe), ("folder present",))
-    if not archive.is_file():
+    output = open_output(out)
+    folder = output.folder
+    if folder is not None:
+        safe = folder / safe_dir(name)
+        archive = folder / f"{safe_name(name)}.zip"
+        clean_leftovers(folder, name)
+        if safe.is_dir() and (
+            row.extracted or (safe / "manifest.safe").exists() or not archive.exists()
+        ):
+            if delete_archive and archive.exists() and row.extracted:
+                archive.unlink(missing_ok=True)
+            return OnDisk(str(safe), ("folder present",))
+    stored = output.stat(name)
+    if stored is None:
         return None
-    info = archive.stat()
-    expected_size, expected_md5 = product.size, product.md5
-    if expected_size is not None and info.st_size != expected_size:
+    expected_size, expected_md5 = product.size, (product.md5 or "").lower() or None
+    if expected_size is not None and stored.size != expected_size:
         logger.warning(
             "%s exists but has %d bytes, not %d: fetching it again",
-            archive,
-            info.st_size,
+            stored.location,
+            stored.size,
             expected_size,
         )
         return None
-    if row.file_size == info.st_size and row.file_mtime_ns == info.st_mtime_ns:
+    if row.file_size == stored.size and row.file_mtime_ns == stored.mtime_ns:
         checks: tuple[str, ...] = ("verified by an earlier run",)
     elif expected_md5 is not None:
-        if file_md5(archive).hexdigest() != expected_md5.lower():
+        # An ETag is not always the MD5 (encrypted objects): read it before refusing it.
+        if stored.md5 != expected_md5 and output.md5(name) != expected_md5:
             logger.warning(
-                "%s exists but its MD5 does not match the catalogue: fetching it again", archive
+                "%s exists but its MD5 does not match the catalogue: fetching it again",
+                stored.location,
             )
             return None
-        ledger.mark_done(name, info.st_size, info.st_mtime_ns)
+        ledger.mark_done(name, stored.size, stored.mtime_ns)
         checks = ("size", "MD5") if expected_size is not None else ("MD5",)
     else:
         return None  # nothing to verify it against: do not trust it
-    if extract:
+    if extract and folder is not None:
         try:
-            folder = extract_archive(archive, name, delete_archive=delete_archive)
+            extracted = extract_archive(Path(stored.location), name, delete_archive=delete_archive)
         except PepsPlusError as exc:
             logger.warning("%s: %s", name, exc)
             return None
         ledger.mark_extracted(name)
-        return OnDisk(str(folder), checks)
-    return OnDisk(str(archive), checks)
+        return OnDisk(str(extracted), checks)
+    return OnDisk(stored.location, checks)

@@ -23,6 +23,7 @@ from .progress import Progress
 from .report import DownloadReport, DownloadStatus, ProductReport
 from .transfer import (
     BAD_URL_ERRORS,
+    RENEW_EVERY,
     Outcome,
     TransferJob,
     TransferResult,
@@ -468,6 +469,9 @@ class _Run:
     # -- transfers ----------------------------------------------------------------------------
     def dispatch_transfers(self, now: float) -> None:
         running = sum(1 for t in self.tracks if t.transfer_future is not None)
+        if running and now >= getattr(self, "renew_at", 0.0):  # workers never write the ledger
+            self.ledger.renew_all(self.owner, lease=self.cfg.lease)
+            self.renew_at = now + RENEW_EVERY
         if running >= self.cfg.max_transfers:
             return
         ready = [
@@ -487,20 +491,20 @@ class _Run:
                 self.held_elsewhere(t)
                 continue
             t.elsewhere = False
+            row = self.ledger.get(t.id)
             job = TransferJob(
                 product=t.product,
                 backend=self.cfg.backend,
-                output_dir=self.cfg.output_dir,
-                ledger_path=self.cfg.ledger_path,
+                output=self.cfg.output,
+                validator=row.validator if row is not None else None,
                 owner=self.owner,
-                lease=self.cfg.lease,
                 extract=self.cfg.extract,
                 delete_archive=self.cfg.delete_archive,
                 stall_timeout=self.cfg.stall_timeout,
                 min_rate=self.cfg.min_rate,
                 rate_window=self.cfg.rate_window,
                 progress=self.progress.transfer if self.in_process else None,
-                cancel=self.cfg.cancel if self.in_process else None,
+                cancel=self.cfg.cancel,  # a cluster engine passes it on to its workers
             )
             t.attempts += 1
             t.transfer_future = self.executor.submit(run_transfer, job)
@@ -536,7 +540,16 @@ class _Run:
             return
         except Exception as exc:  # the executor itself failed (a dask worker died...)
             result = TransferResult(t.id, Outcome.RETRY, f"transfer task failed: {exc!r}")
-        self.ledger.release_transfer(t.id, self.owner)
+            self.ledger.release_transfer(t.id, self.owner)  # the part's sidecar still holds
+        else:  # the worker reports, the scheduler alone writes the ledger
+            self.ledger.record_transfer(
+                t.id,
+                self.owner,
+                validator=result.validator,
+                file_size=result.file_size,
+                mtime_ns=result.file_mtime_ns,
+                extracted=result.extracted is not None,
+            )
         t.received += result.received
         outcome = result.outcome
         now = time.monotonic()

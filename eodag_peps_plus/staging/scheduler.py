@@ -10,8 +10,8 @@ In the spirit of sentinelsat's ``Downloader``, with what PEPS users lacked:
 * the user's ``timeout`` ends the waiting, not the program: what is still offline (including
   ``unknown`` products that never come back) is reported, and the ledger remembers the
   restore requests so the next run only has to wait;
-* transfers run on any ``concurrent.futures.Executor`` (a dask client's executor spreads them
-  over machines writing to shared storage).
+* transfers run on any ``concurrent.futures.Executor``, or on a dask cluster
+  (:class:`~.cluster.DaskTransfers`), into a folder or an fsspec URL (:mod:`.storage`).
 """
 
 from __future__ import annotations
@@ -24,10 +24,12 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.base import Backend
+from ..exceptions import ConfigurationError
 from ..product import Product
 from .ledger import LEDGER_NAME
 from .report import DownloadReport, DownloadStatus, ProductReport
 from .run import _Run, _Track
+from .storage import Output, open_output
 from .stream import wait_until_online
 from .transfer import MIN_RATE, RATE_WINDOW, STALL_TIMEOUT
 
@@ -42,12 +44,16 @@ class Downloader:
     byte came for ``stall_timeout`` seconds or fewer than ``min_rate`` bytes/s over
     ``rate_window`` seconds (``min_rate=0`` disables that check); every ``report_every``
     seconds a line says which products are still waited for, and why.
+
+    ``output_dir`` may also be an fsspec URL (``s3://bucket/prefix``): parts then go to
+    ``part_dir`` (default ``<state_dir>/parts``), and ``storage_options`` to fsspec; the
+    ledger stays in ``state_dir`` (default: a folder per URL in the user's state folder).
     """
 
     def __init__(
         self,
         backend: Backend,
-        output_dir: str | Path,
+        output_dir: str | Path | Output,
         *,
         executor: cf.Executor | None = None,
         max_transfers: int = 8,
@@ -71,13 +77,24 @@ class Downloader:
         report_every: float = 60.0,
         on_done: Callable[[Product, str], None] | None = None,
         bytes_bar: Any = None,
+        part_dir: str | Path | None = None,
+        storage_options: dict[str, Any] | None = None,
     ) -> None:
         if max_transfers < 1 or max_restores < 1:
             raise ValueError("max_transfers and max_restores must be at least 1")
         if stall_timeout <= 0 or rate_window <= 0 or min_rate < 0:
             raise ValueError("stall_timeout and rate_window must be positive, min_rate >= 0")
         self.backend = backend
-        self.output_dir = Path(output_dir)
+        self.output = open_output(
+            output_dir, part_dir=part_dir, state_dir=state_dir, storage_options=storage_options
+        )
+        if self.output.folder is None and extract:
+            raise ConfigurationError(
+                f"cannot extract into {output_dir} (an object store): download the archives "
+                "there, or extract into a folder"
+            )
+        #: The output folder; for a URL output, the :class:`~.storage.Output` itself.
+        self.output_dir: Path | Output = self.output.folder or self.output
         self.executor = executor
         self.max_transfers = max_transfers
         self.max_restores = max_restores
@@ -88,7 +105,7 @@ class Downloader:
         self.extract = extract
         self.delete_archive = delete_archive
         self.quiet = quiet
-        self.ledger_path = Path(state_dir or self.output_dir) / LEDGER_NAME
+        self.ledger_path = Path(state_dir or self.output.state_dir) / LEDGER_NAME
         self.max_attempts = max_attempts
         self.backoff_base = backoff_base
         self.backoff_max = backoff_max
@@ -112,7 +129,7 @@ class Downloader:
         """
         started = time.monotonic()
         self.cancel.clear()
-        self.output_dir.mkdir(parents=True, exist_ok=True)
+        self.output.prepare()
         tracks: dict[str, _Track] = {}
         for product in products:
             tracks.setdefault(product.id, _Track(product, DownloadStatus.OFFLINE))

@@ -6,18 +6,22 @@ decides. What it guarantees:
 * only bytes that can be the product reach the part file: a reply that is not the archive
   (:func:`~eodag_peps_plus.archive_reply.classify_archive_reply`) is never written;
 * a part file is resumed with ``Range`` only with ``If-Range`` set to the validator recorded
-  (in the ledger) for its bytes, and a reply that does not continue it exactly restarts it;
+  for its bytes (in its sidecar, :class:`~.storage.PartState`, written before the bytes), and
+  a reply that does not continue it exactly restarts it;
 * a transfer that stalls (no byte for ``stall_timeout`` seconds, or less than ``min_rate``
   bytes/s over ``rate_window`` seconds) is cut and reported for a resume, so a server that
   drips bytes cannot hold it forever;
-* ``<name>.zip`` appears only by an atomic rename after the checks it could get passed: the
-  catalogue's length and MD5 when known, and always the zip structure (central directory;
-  every member's CRC when the catalogue has no MD5), so a truncated archive never lands;
+* ``<name>.zip`` appears only by an atomic commit (a rename, or one upload to an object store:
+  :mod:`.storage`) after the checks it could get passed: the catalogue's length and MD5 when
+  known, and always the zip structure (central directory; every member's CRC when the
+  catalogue has no MD5), so a truncated archive never lands;
 * whatever goes wrong with one product (its name, its link, an unexpected error) is this
   product's outcome, never an exception that ends the batch.
 
 A job is a plain picklable object, so any ``concurrent.futures.Executor`` (threads, processes,
-a dask client's executor) can run :func:`run_transfer`.
+a dask cluster: :mod:`.cluster`) can run :func:`run_transfer`. The attempt never opens the
+ledger: the scheduler is its only writer, and records what the :class:`TransferResult` brings
+back (the part's validator, the final size and mtime, the extraction).
 """
 
 from __future__ import annotations
@@ -29,10 +33,11 @@ import logging
 import os
 import threading
 import time
+import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -50,14 +55,16 @@ from ..backends.base import Backend
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
 from ..http_io import iter_body, safe_origin
 from ..product import Product
-from .extract import clean_leftovers, extract_archive, safe_name
-from .ledger import Ledger
+from .extract import clean_leftovers, extract_archive
+from .storage import LocalFolder, ObjectStore, Output, PartState, file_md5, open_output
 
 logger = logging.getLogger(__name__)
 
 CHUNK = 1 << 18
-#: Renew a transfer claim this often while bytes flow.
+#: The scheduler renews the claims of its running transfers this often.
 RENEW_EVERY = 5.0
+#: Seconds between two looks of a transfer at its part's sidecar (taken over by another?).
+TAKEOVER_CHECK_EVERY = 1.0
 #: Defaults of the stall guard (seconds, bytes per second, seconds).
 STALL_TIMEOUT = 60.0
 MIN_RATE = 1024.0
@@ -91,6 +98,7 @@ __all__ = [
     "check_zip",
     "classify_reply",
     "credentials_refused",
+    "file_md5",
     "link_problem",
     "parse_retry_after",
     "run_transfer",
@@ -125,19 +133,34 @@ class TransferResult:
     #: What the saved archive was checked against (``size``, ``MD5``, ``zip directory``,
     #: ``zip CRCs``), for the report.
     checks: tuple[str, ...] = ()
+    #: For the scheduler to record in the ledger: the validator of the part file kept for a
+    #: resume (``None``: nothing resumable), and the final archive's size and modification
+    #: time (a later run trusts an archive that still has them without re-hashing it).
+    validator: str | None = None
+    file_size: int | None = None
+    file_mtime_ns: int | None = None
+
+
+class CancelFlag(Protocol):
+    """``threading.Event`` in-process; a cluster's flag on its workers (:mod:`.cluster`)."""
+
+    def is_set(self) -> bool: ...
 
 
 @dataclasses.dataclass
 class TransferJob:
-    """Everything one attempt needs; ``progress``/``cancel`` only make sense in-process and
-    are dropped when the job is pickled to another process."""
+    """Everything one attempt needs; ``progress`` and a ``threading.Event`` as ``cancel`` only
+    make sense in-process and are dropped when the job is pickled to another process.
+
+    ``validator`` is the one the ledger recorded for the part file: it is used only for a part
+    without a sidecar (left by an earlier version); ``owner`` tags the scheduler's claim.
+    """
 
     product: Product
     backend: Backend
-    output_dir: Path
-    ledger_path: Path | None = None
+    output: Output | Path
+    validator: str | None = None
     owner: str = ""
-    lease: float = 60.0
     extract: bool = False
     delete_archive: bool = False
     #: Stall guard: no byte for ``stall_timeout`` s, or under ``min_rate`` bytes/s over
@@ -147,36 +170,17 @@ class TransferJob:
     rate_window: float = RATE_WINDOW
     #: ``progress(product_id, bytes_now, total, initial)``: called with each chunk.
     progress: Callable[[str, int, int | None, int], None] | None = None
-    cancel: threading.Event | None = None
+    cancel: CancelFlag | None = None
+
+    def __repr__(self) -> str:  # short, for the logs of a cluster
+        return f"TransferJob({self.product.id!r}, {self.backend!r}, {self.output!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["progress"] = None
-        state["cancel"] = None
+        if isinstance(state["cancel"], threading.Event):
+            state["cancel"] = None
         return state
-
-
-def part_path(output_dir: Path, name: str) -> Path:
-    return output_dir / f"{safe_name(name)}.zip.part"
-
-
-def zip_path(output_dir: Path, name: str) -> Path:
-    return output_dir / f"{safe_name(name)}.zip"
-
-
-def file_md5(path: Path, limit: int | None = None) -> Any:
-    """An MD5 object over the first ``limit`` bytes of a file (all of it by default)."""
-    digest = hashlib.md5(usedforsecurity=False)
-    remaining = limit
-    with open(path, "rb") as handle:
-        while remaining is None or remaining > 0:
-            chunk = handle.read(1 << 20 if remaining is None else min(1 << 20, remaining))
-            if not chunk:
-                break
-            digest.update(chunk)
-            if remaining is not None:
-                remaining -= len(chunk)
-    return digest
 
 
 class _Attempt:
@@ -184,21 +188,25 @@ class _Attempt:
         self.job = job
         self.product = job.product
         self.name = job.product.id
-        self.part = part_path(job.output_dir, self.name)
-        self.final = zip_path(job.output_dir, self.name)
-        self.ledger = Ledger(job.ledger_path) if job.ledger_path else None
+        self.output = open_output(job.output)
+        self.part = self.output.part(self.name)
         self.size = job.product.size
         self.md5 = (job.product.md5 or "").lower() or None
+        self.validator: str | None = None  # of the bytes in the part file
+        self.state: PartState | None = None  # the sidecar this attempt wrote
 
     def result(self, outcome: Outcome, reason: str = "", **kwargs: Any) -> TransferResult:
         return TransferResult(self.name, outcome, reason, **kwargs)
 
     # -- the attempt ------------------------------------------------------------------------
     def run(self) -> TransferResult:
-        self.job.output_dir.mkdir(parents=True, exist_ok=True)
-        row = self.ledger.get(self.name) if self.ledger is not None else None
-        validator = row.validator if row is not None else None
-        offset = self._resumable_offset(validator)
+        if self.job.cancel is not None and self.job.cancel.is_set():  # queued before Ctrl-C
+            return self.result(Outcome.CANCELLED, "interrupted")
+        self.part.parent.mkdir(parents=True, exist_ok=True)
+        if isinstance(self.output, LocalFolder):
+            self.output.prepare()
+        offset = self._resumable_offset()
+        validator = self.validator = self.validator if offset else None
         if offset and self.size is not None and offset == self.size:
             return self._finish(file_md5(self.part), received=0, resumed_from=offset)
         response = self.job.backend.open_download(self.product, offset=offset, if_range=validator)
@@ -207,18 +215,25 @@ class _Attempt:
             if verdict is not None:
                 if verdict.restart:
                     self._forget_part()
+                verdict.validator = self.validator
                 return verdict
             start = offset if response.status_code == 206 else 0
             return self._stream(response, start)
 
-    def _resumable_offset(self, validator: str | None) -> int:
-        """Bytes of the part file worth keeping: only with a recorded validator, and never more
-        than the catalogue size."""
+    def _resumable_offset(self) -> int:
+        """Bytes of the part file worth keeping: only with a strong validator recorded for
+        them (its sidecar; the ledger's for a part without one), for this very product (same
+        catalogue size and MD5), and never more than the catalogue size."""
         try:
             have = self.part.stat().st_size
         except FileNotFoundError:
             return 0
-        if not validator or have == 0 or (self.size is not None and have > self.size):
+        state = PartState.read(self.part)
+        if state is None:
+            self.validator = self.job.validator
+        elif state.size == self.size and (state.md5 or None) == self.md5:
+            self.validator = state.validator
+        if not self.validator or have == 0 or (self.size is not None and have > self.size):
             return 0
         return have
 
@@ -227,11 +242,14 @@ class _Attempt:
         if validator and validator.startswith("W/"):
             validator = None  # weak validators cannot guard byte ranges
         digest = file_md5(self.part, start) if start else hashlib.md5(usedforsecurity=False)
-        if self.ledger is not None:
-            self.ledger.set_validator(self.name, validator)
+        if not start:  # new bytes: the old ones go before the sidecar names the new ones
+            self.part.unlink(missing_ok=True)
+        self.state = PartState(validator, self.size, self.md5, uuid.uuid4().hex)
+        self.state.write(self.part)
+        self.validator = validator
+        next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
         received = 0
         position = start
-        last_renew = time.monotonic()
         cancel, progress = self.job.cancel, self.job.progress
         guard = _StallGuard(self.job)
         set_read_timeout(response, self.job.stall_timeout)
@@ -274,16 +292,21 @@ class _Attempt:
                     if cancel is not None and cancel.is_set():
                         out.flush()
                         return self.result(
-                            Outcome.CANCELLED, "interrupted", received=received, resumed_from=start
+                            Outcome.CANCELLED,
+                            "interrupted",
+                            received=received,
+                            resumed_from=start,
+                            validator=validator,
                         )
                     now = time.monotonic()
+                    if now >= next_look:
+                        next_look = now + TAKEOVER_CHECK_EVERY
+                        if self.state.taken_over(self.part):
+                            return self._taken_over(received, start)
                     stalled = guard.check(now, received)
                     if stalled:
                         out.flush()
                         return self._cut(f"{stalled} after {position} bytes", received, start)
-                    if self.ledger is not None and now - last_renew > RENEW_EVERY:
-                        self.ledger.renew(self.name, self.job.owner, lease=self.job.lease)
-                        last_renew = now
                 if head:  # the whole reply was shorter than a zip signature
                     out.close()
                     self._forget_part()
@@ -304,6 +327,7 @@ class _Attempt:
                 f"connection lost after {position} of {total} bytes ({type(exc).__name__})",
                 received=received,
                 resumed_from=start,
+                validator=validator,
             )
         except OSError as exc:
             return self.result(Outcome.FAILED, f"cannot write {self.part}: {exc}")
@@ -320,11 +344,24 @@ class _Attempt:
                 f"the reply ended after {position} of {self.size} bytes",
                 received=received,
                 resumed_from=start,
+                validator=validator,
             )
         return self._finish(digest, received=received, resumed_from=start)
 
+    def _taken_over(self, received: int, start: int) -> TransferResult:
+        """Another attempt (of a later run: this one's scheduler was killed) writes this part
+        now: leave it alone, and never commit it."""
+        return self.result(
+            Outcome.RETRY,
+            "another transfer took this part over",
+            received=received,
+            resumed_from=start,
+        )
+
     def _finish(self, digest: Any, *, received: int, resumed_from: int) -> TransferResult:
         """Verify the part file with every check available, then give it its final name."""
+        if self.state is not None and self.state.taken_over(self.part):
+            return self._taken_over(received, resumed_from)
         checks: list[str] = ["size"] if self.size is not None else []
         actual = digest.hexdigest()
         if self.md5 is not None:
@@ -345,35 +382,43 @@ class _Attempt:
                 Outcome.CORRUPT, problem, received=received, resumed_from=resumed_from
             )
         checks.append("zip directory" if self.md5 is not None else "zip CRCs")
-        os.replace(self.part, self.final)
-        _fsync_dir(self.final.parent)
-        info = self.final.stat()
-        if self.ledger is not None:
-            self.ledger.mark_done(self.name, info.st_size, info.st_mtime_ns)
+        try:
+            stored = self.output.commit(self.part, self.name, actual)
+        except OSError as exc:
+            if not isinstance(self.output, ObjectStore):
+                raise
+            # The verified part stays: the next attempt only uploads it again.
+            return self.result(
+                Outcome.RETRY,
+                str(exc),
+                received=received,
+                resumed_from=resumed_from,
+                validator=self.validator,
+            )
+        PartState.path(self.part).unlink(missing_ok=True)
+        done = {"file_size": stored.size, "file_mtime_ns": stored.mtime_ns}
         extracted = None
-        if self.job.extract:
-            clean_leftovers(self.final.parent, self.name)
+        if self.job.extract and self.output.folder is not None:
+            final = Path(stored.location)
+            clean_leftovers(final.parent, self.name)
             try:
-                folder = extract_archive(
-                    self.final, self.name, delete_archive=self.job.delete_archive
-                )
+                folder = extract_archive(final, self.name, delete_archive=self.job.delete_archive)
             except DownloadError as exc:
                 return self.result(
-                    Outcome.FAILED, str(exc), path=str(self.final), received=received
+                    Outcome.FAILED, str(exc), path=str(final), received=received, **done
                 )
             extracted = str(folder)
-            if self.ledger is not None:
-                self.ledger.mark_extracted(self.name)
         missing = [what for what, known in (("size", self.size), ("MD5", self.md5)) if not known]
         note = f" (no {' or '.join(missing)} in the catalogue)" if missing else ""
         return self.result(
             Outcome.DONE,
             f"verified: {', '.join(checks)}{note}",
-            path=extracted or str(self.final),
+            path=extracted or stored.location,
             extracted=extracted,
             received=received,
             resumed_from=resumed_from,
             checks=tuple(checks),
+            **done,
         )
 
     def _cut(self, reason: str, received: int, start: int) -> TransferResult:
@@ -384,12 +429,12 @@ class _Attempt:
             received=received,
             resumed_from=start,
             stalled=True,
+            validator=self.validator,
         )
 
     def _forget_part(self) -> None:
-        self.part.unlink(missing_ok=True)
-        if self.ledger is not None:
-            self.ledger.set_validator(self.name, None)
+        PartState.forget(self.part)
+        self.validator = None
 
 
 class _StallGuard:
@@ -519,19 +564,6 @@ def link_problem(url: str) -> str | None:
     return None
 
 
-def _fsync_dir(path: Path) -> None:
-    try:
-        fd = os.open(path, os.O_RDONLY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
-
-
 def run_transfer(job: TransferJob) -> TransferResult:
     """One attempt; every error a server, a link or a name can cause becomes this product's
     outcome (an unexpected one too: it fails this product, not the batch)."""
@@ -559,9 +591,6 @@ def run_transfer(job: TransferJob) -> TransferResult:
         return attempt.result(Outcome.FAILED, f"file system error: {exc}")
     except Exception as exc:
         return attempt.result(Outcome.FAILED, _unexpected(product, exc))
-    finally:
-        if attempt.ledger is not None:
-            attempt.ledger.close()
 
 
 def _unexpected(product: Product, exc: Exception) -> str:

@@ -19,6 +19,7 @@ from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER, Fault, Sandb
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 from eodag_peps_plus.staging import DownloadStatus
 from eodag_peps_plus.staging.ledger import LEDGER_NAME, Ledger
+from eodag_peps_plus.staging.storage import PartState
 from eodag_peps_plus.staging.transfer import Outcome, TransferJob, run_transfer
 
 from .helpers import all_products, downloader, md5_of, peps_backend
@@ -70,7 +71,10 @@ def test_kill_9_mid_transfer_then_clean_resume(staging_sandbox, tmp_path: Path) 
     assert 0 < cut < 1_500_000
     assert not (tmp_path / f"{name}.zip").exists(), "a partial file must never look like a product"
     row = Ledger(tmp_path / LEDGER_NAME).get(name)
-    assert row is not None and row.status == "downloading" and row.validator
+    assert row is not None and row.status == "downloading"
+    # The worker never writes the ledger: the validator of the part's bytes is beside it.
+    state = PartState.read(part)
+    assert state is not None and state.validator and state.size == 1_500_000
 
     sb.httpd.per_connection_rate = None
     backend = peps_backend(sb)
@@ -104,12 +108,10 @@ def test_resume_from_any_cut_points(cut: int, cut2: int) -> None:
         out = Path(tmp)
         backend = peps_backend(sb)
         product = all_products(backend)[0]
-        ledger_path = out / LEDGER_NAME
-        Ledger(ledger_path).ensure(product.id, product.size, product.md5)
         sb.faults.add(Fault("drop", at=cut, times=1))
         if second is not None and second > cut:
             sb.faults.add(Fault("drop", at=second - cut, times=1))
-        job = TransferJob(product, backend, out, ledger_path)
+        job = TransferJob(product, backend, out)
         results = [run_transfer(job)]
         while results[-1].outcome is Outcome.RETRY and len(results) < 4:
             results.append(run_transfer(job))
@@ -119,6 +121,7 @@ def test_resume_from_any_cut_points(cut: int, cut2: int) -> None:
         assert results[1].resumed_from == (cut if cut >= 4 else 0)
         assert md5_of(out / f"{product.id}.zip") == product.md5
         assert not (out / f"{product.id}.zip.part").exists()
+        assert not (out / f"{product.id}.zip.part.json").exists()
 
 
 def test_interrupted_run_keeps_part_and_claim_is_released(staging_sandbox, tmp_path: Path) -> None:
