@@ -92,7 +92,7 @@ class SandboxProcess:
         start_timeout: float = START_TIMEOUT,
     ) -> None:
         self._make = make
-        self._context = multiprocessing.get_context(start_method)
+        self._context: Any = multiprocessing.get_context(start_method)  # typeshed: no .Process
         self._start_timeout = start_timeout
         self._conn: Connection | None = None
         self._process: Any = None
