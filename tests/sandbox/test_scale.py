@@ -5,6 +5,7 @@ same matches as a scan, tape restores at a tiny time scale, and serving from a c
 from __future__ import annotations
 
 import functools
+import re
 import time
 
 import pytest
@@ -14,6 +15,8 @@ from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER, Sandbox, San
 from eodag_peps_plus.sandbox.filters import build_filter
 from eodag_peps_plus.sandbox.process import SandboxProcess, SandboxProcessError, staging_sandbox
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
+
+from .helpers import serve_cli
 
 AUTH = (DEFAULT_USER, DEFAULT_PASSWORD)
 
@@ -106,3 +109,15 @@ def test_sandbox_process_reports_a_failed_build() -> None:
 
     with pytest.raises(SandboxProcessError, match="no such scenario"):
         SandboxProcess(broken, start_timeout=60).start()
+
+
+def test_serve_a_staging_scenario() -> None:
+    options = ("--staging", "30", "--staging-size", "2000", "3000", "--time-scale", "0.001")
+    with serve_cli(*options) as text:
+        url = re.search(r"30 products at (http://\S+)", text)
+        assert url, text
+        reply = requests.get(
+            f"{url.group(1)}/resto/api/collections/S2ST/search.json", timeout=30
+        ).json()
+        sizes = [f["properties"]["resourceSize"] for f in reply["features"]]
+        assert reply["properties"]["totalResults"] == 30 and all(2000 <= s <= 3000 for s in sizes)
