@@ -112,6 +112,7 @@ def dask_executor() -> Iterator[Executor]:
     transfers on dask; switch here when the distributed engine lands."""
     import distributed
 
+    logging.getLogger("distributed").setLevel(logging.ERROR)  # its own INFO lines otherwise
     with (
         distributed.LocalCluster(
             n_workers=2,
