@@ -404,7 +404,7 @@ def main() -> None:
         result = rows[(largest, client)]
         checks = {
             f"overhead <= {TARGET_OVERHEAD_MS:g} ms at {largest}": at_largest <= TARGET_OVERHEAD_MS,
-            "slope ~0 (< 0.1 ms per 10k)": slope(points) < 0.1,
+            "slope <= 0.1 ms per 10k (not growing)": slope(points) <= 0.1,
             f"RSS <= {TARGET_KB:g} kB/product": result.rss_kb <= TARGET_KB,
             f"requests <= {TARGET_REQUESTS:g}/product": result.requests / largest
             <= TARGET_REQUESTS,
