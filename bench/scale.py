@@ -15,8 +15,8 @@ child process against a fresh sandbox (same catalogue, same per-product restore 
   A GET answered 202 anyway is retried 10 ms later (and counted in requests/product).
 * ``ours``: ``staging.Downloader`` (Python API), polling scaled to the time scale.
 * ``eodag``: ``dag.download_all`` through our EODAG plugin (provider ``peps``).
-* ``dask``: ``Downloader(executor=...)`` on a ``LocalCluster(processes=True, n_workers=2)``
-  (:func:`dask_executor`: the one place to switch to the distributed engine).
+* ``dask``: ``Downloader(executor=DaskTransfers(2))``: the distributed engine on a local
+  cluster of 2 worker processes (:func:`dask_executor`: the one place to change it).
 
 Printed per N and client: seconds, overhead beyond raw ``(t - t_raw) / N`` in ms, requests
 per product (counted by the sandbox; catalogue searches separately), products whose file has
@@ -108,22 +108,13 @@ _CLEANUP = contextlib.ExitStack()
 # -- the clients (each in its own spawned process) ----------------------------------------------
 @contextlib.contextmanager
 def dask_executor() -> Iterator[Executor]:
-    """A 2-worker *process* cluster as a ``concurrent.futures`` executor: today's way to run
-    transfers on dask; switch here when the distributed engine lands."""
-    import distributed
+    """The distributed engine (``staging.cluster.DaskTransfers``) on a local cluster of 2
+    worker *processes* sharing the 8 transfers: the one place to change the cluster."""
+    from eodag_peps_plus.staging.cluster import DaskTransfers
 
     logging.getLogger("distributed").setLevel(logging.ERROR)  # its own INFO lines otherwise
-    with (
-        distributed.LocalCluster(
-            n_workers=2,
-            threads_per_worker=TRANSFERS // 2,
-            processes=True,
-            dashboard_address=":0",
-            silence_logs=logging.ERROR,
-        ) as cluster,  # fmt: skip
-        distributed.Client(cluster) as client,
-    ):
-        yield client.get_executor()
+    with DaskTransfers(2, threads_per_worker=TRANSFERS // 2) as engine:
+        yield engine
 
 
 def _backend(url: str) -> Any:
