@@ -4,10 +4,8 @@ config, so runs are repeatable on any machine."""
 from __future__ import annotations
 
 import contextlib
-import multiprocessing
 import os
 import tempfile
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -38,20 +36,7 @@ def sandbox_process(make: Callable[[], Sandbox]) -> Iterator[str]:
 
     A real server runs elsewhere: in the same process its threads would compete with the
     client under test for the GIL and blur the figures."""
-    context = multiprocessing.get_context("fork")
-    receiver, sender = context.Pipe(duplex=False)
+    from eodag_peps_plus.sandbox.process import SandboxProcess
 
-    def serve() -> None:
-        sandbox = make().start()
-        sender.send(sandbox.url)
-        threading.Event().wait()
-
-    process = context.Process(target=serve, daemon=True)
-    process.start()
-    try:
-        if not receiver.poll(180):
-            raise RuntimeError("the sandbox process did not start")
-        yield str(receiver.recv())
-    finally:
-        process.terminate()
-        process.join(10)
+    with SandboxProcess(make) as served:
+        yield served.url

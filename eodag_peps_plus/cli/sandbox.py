@@ -8,6 +8,7 @@ import time
 
 import click
 
+from ..sandbox.scenarios import staging_catalogue
 from ..sandbox.server import (
     DEFAULT_API_KEY,
     DEFAULT_USER,
@@ -76,10 +77,27 @@ def sandbox() -> None:
     metavar="NAME",
     help="Fault: the restore of this product, once asked, never finishes (repeatable).",
 )
+@click.option(
+    "--staging",
+    type=click.IntRange(min=1),
+    default=None,
+    metavar="N",
+    help="Serve a staging scenario instead of the default catalogue: N Sentinel-2 products, "
+    "half on tape (scale benchmarks: up to 100,000; ~10 s to build).",
+)
+@click.option(
+    "--staging-size",
+    nargs=2,
+    type=int,
+    default=(2_000, 4_000),
+    show_default=True,
+    help="Archive size range in bytes of --staging products.",
+)
 def serve(
     host: str, port: int, time_scale: float, restore_latency: tuple[float, float], offline_reply: str,
     max_restores: int | None, bandwidth: float | None, total_bandwidth: float | None,
-    stuck_unknown: bool, never_finish: tuple[str, ...],
+    stuck_unknown: bool, never_finish: tuple[str, ...], staging: int | None,
+    staging_size: tuple[int, int],
 ) -> None:  # fmt: skip
     """Serve PEPS resto (and GEODES, processing) on HOST:PORT until interrupted."""
     config = SandboxConfig(
@@ -92,8 +110,14 @@ def serve(
         per_connection_bps=bandwidth * 1e6 if bandwidth else None,
         total_bps=total_bandwidth * 1e6 if total_bandwidth else None,
     )
+    catalogue = None
+    if staging is not None:
+        try:
+            catalogue = staging_catalogue(staging, size_range=staging_size)
+        except ValueError as exc:
+            raise click.ClickException(f"--staging: {exc}") from None
     try:
-        server = Sandbox(config=config, host=host, port=port)
+        server = Sandbox(catalogue, config=config, host=host, port=port)
     except OSError as exc:
         raise click.ClickException(f"cannot listen on {host}:{port}: {exc.strerror}") from None
     unknown = [name for name in never_finish if name not in server.catalogue.by_name]

@@ -95,16 +95,19 @@ class ArchiveFile:
 
     @functools.cached_property
     def _block(self) -> bytes:
-        """64 KiB of payload: 4 KiB of seeded noise repeated (drawing 64 KiB of random bytes
-        per product was most of the time spent checksumming a whole catalogue)."""
-        return random.Random(self.seed).randbytes(_NOISE) * (BLOCK // _NOISE)
+        """Up to 64 KiB of payload: 4 KiB of seeded noise repeated (drawing 64 KiB of random
+        bytes per product was most of the time spent checksumming a whole catalogue); no
+        more than the payload needs, so 100,000 tiny archives stay small in memory."""
+        repeats = min(BLOCK, max(self.payload_size, 1) + _NOISE - 1) // _NOISE
+        return random.Random(self.seed).randbytes(_NOISE) * repeats
 
     def _payload(self, start: int, end: int) -> Iterator[bytes]:
         block = self._block
+        period = len(block)
         pos = start
         while pos < end:
-            offset = pos % BLOCK
-            take = min(BLOCK - offset, end - pos)
+            offset = pos % period
+            take = min(period - offset, end - pos)
             yield block[offset : offset + take]
             pos += take
 

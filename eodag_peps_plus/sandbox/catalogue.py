@@ -224,18 +224,27 @@ def generate(
     l2a = set(l2a_tiles)
     for tile in tiles:
         lon, lat, orbits = TILES[tile]
-        day = start
-        while day <= end:
-            for platform in _s2_platforms(day):
-                for rel in orbits:
-                    entries.extend(
-                        _s2_entries(tile, lon, lat, rel, platform, day, now, size_scale, l2a)
-                    )
-            day += timedelta(days=5)
+        entries.extend(tile_entries(tile, lon, lat, orbits, start, end, now, size_scale, l2a))
     if s1:
         entries.extend(_s1_entries(start, end, now, size_scale))
     entries.sort(key=lambda e: (e.start, e.name))
     return entries
+
+
+def tile_entries(
+    tile: str, lon: float, lat: float, orbits: Iterable[int], start: datetime, end: datetime,
+    now: datetime, size_scale: float = 3e-5, l2a: set[str] | frozenset[str] = frozenset(),
+) -> Iterator[Entry]:  # fmt: skip
+    """The Sentinel-2 products of one tile centred at ``(lon, lat)``, every 5 days from
+    ``start`` to ``end``, in acquisition-loop order (callers sort)."""
+    orbits = tuple(orbits)
+    l2a = set(l2a)
+    day = start
+    while day <= end:
+        for platform in _s2_platforms(day):
+            for rel in orbits:
+                yield from _s2_entries(tile, lon, lat, rel, platform, day, now, size_scale, l2a)
+        day += timedelta(days=5)
 
 
 def _s2_entries(

@@ -4,18 +4,22 @@ with Basic auth, tape staging and ``Range``.
 
 from __future__ import annotations
 
+import bisect
+import collections
 import functools
 import hashlib
 import json
+import threading
 import time
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
 from .app import Request, Response
 from .catalogue import Entry, iso, place
-from .filters import FilterError, build_filter
+from .filters import FilterError, build_filter, parse_date
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -43,6 +47,12 @@ _MONTHS = ("January", "February", "March", "April", "May", "June", "July", "Augu
 _LANDUSE = (("Cultivated", 48.2), ("Forest", 31.5), ("Herbaceous", 12.9))
 
 
+#: Query parameters that choose a page of the matches, not the matches.
+_PAGING = frozenset({"page", "maxRecords"})
+#: Queries whose matches are kept (availability polls repeat a few date windows).
+_MATCH_CACHE = 32
+
+
 #: Kept for callers of the former names: the engine lives in :mod:`.filters`.
 ParamError = FilterError
 __all__ = ["COLLECTIONS", "PAGE_CAP", "ParamError", "PepsService", "build_filter", "iso"]
@@ -55,6 +65,12 @@ class PepsService:
         self.sandbox = sandbox
         self._text_cache: dict[tuple[str, str, str], str] = {}
         self._by_collection: dict[str | None, list[Entry]] = {}
+        #: Per collection: starts sorted, and the catalogue positions in that order.
+        self._by_start: dict[str | None, tuple[list[datetime], list[int]]] = {}
+        self._match_cache: collections.OrderedDict[
+            tuple[str | None, tuple[tuple[str, str], ...]], list[Entry]
+        ] = collections.OrderedDict()
+        self._lock = threading.Lock()
         router = sandbox.router
         router.add("GET", r"/resto/api/collections/(?P<collection>[^/]+)/search\.json", self.search)
         router.add("GET", r"/resto/api/collections/search\.json", self.search)
@@ -95,7 +111,7 @@ class PepsService:
             accept, _geom = build_filter(params)
         except FilterError as exc:
             return _error(400, str(exc))
-        matches = [e for e in self._entries(collection) if accept(e)]
+        matches = self._matches(collection, params, accept)
         total = len(matches)
         chunk = matches[(page - 1) * limit : page * limit]
         base = request.base_url
@@ -136,17 +152,69 @@ class PepsService:
 
     def invalidate(self) -> None:
         """Forget everything derived from the catalogue (an entry was reprocessed)."""
-        self._text_cache.clear()
-        self._by_collection.clear()
+        with self._lock:
+            self._text_cache.clear()
+            self._by_collection.clear()
+            self._by_start.clear()
+            self._match_cache.clear()
 
     def _entries(self, collection: str | None) -> list[Entry]:
         """Entries of one collection (all PEPS ones for ``None``), indexed once."""
-        if not self._by_collection:
-            for entry in self.sandbox.catalogue:
-                if entry.collection in COLLECTIONS:
-                    self._by_collection.setdefault(entry.collection, []).append(entry)
-                    self._by_collection.setdefault(None, []).append(entry)
-        return self._by_collection.get(collection, [])
+        with self._lock:
+            if not self._by_collection:
+                for entry in self.sandbox.catalogue:
+                    if entry.collection in COLLECTIONS:
+                        self._by_collection.setdefault(entry.collection, []).append(entry)
+                        self._by_collection.setdefault(None, []).append(entry)
+            return self._by_collection.get(collection, [])
+
+    def _matches(
+        self, collection: str | None, params: dict[str, str], accept: Callable[[Entry], bool]
+    ) -> list[Entry]:
+        """The entries a query matches, in catalogue order.
+
+        Paging through 100,000 products or polling availability by date window must not scan
+        the whole catalogue per request: candidates come from a date index (bisection on
+        ``startDate``/``completionDate``) and the matches of recent queries are kept, keyed by
+        everything but the page."""
+        key = (collection, tuple(sorted((k, v) for k, v in params.items() if k not in _PAGING)))
+        with self._lock:
+            cached = self._match_cache.get(key)
+            if cached is not None:
+                self._match_cache.move_to_end(key)
+                return cached
+        entries = self._entries(collection)
+        candidates = self._date_window(collection, entries, params)
+        matches = [e for e in candidates if accept(e)]
+        with self._lock:
+            self._match_cache[key] = matches
+            while len(self._match_cache) > _MATCH_CACHE:
+                self._match_cache.popitem(last=False)
+        return matches
+
+    def _date_window(
+        self, collection: str | None, entries: list[Entry], params: dict[str, str]
+    ) -> list[Entry]:
+        """Entries whose start lies in the query's dates (all of them without dates), in
+        catalogue order; the caller's filter still applies every test."""
+        if not params.get("startDate") and not params.get("completionDate"):
+            return entries
+        with self._lock:
+            index = self._by_start.get(collection)
+            if index is None:
+                order = sorted(range(len(entries)), key=lambda i: entries[i].start)
+                index = ([entries[i].start for i in order], order)
+                self._by_start[collection] = index
+        starts, order = index
+        low, high = 0, len(starts)
+        if params.get("startDate"):
+            low = bisect.bisect_left(starts, parse_date(params["startDate"], "startDate"))
+        if params.get("completionDate"):
+            end = parse_date(params["completionDate"], "completionDate")
+            high = bisect.bisect_right(starts, end)
+        if high - low == len(entries):
+            return entries
+        return [entries[i] for i in sorted(order[low:high])]
 
     def feature(self, request: Request) -> Response:
         entry = self.sandbox.catalogue.by_uuid.get(request.params["uuid"])

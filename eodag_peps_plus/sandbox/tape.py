@@ -14,7 +14,7 @@ import math
 import random
 import threading
 import time
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Callable
 
 ONLINE_MODES = ("disk", "tier2")
@@ -96,7 +96,7 @@ class TapeLibrary:
         self._clock = clock
         self._modes: dict[str, str] = {}
         self._restores: dict[str, _Restore] = {}
-        self._queue: list[str] = []
+        self._queue: deque[str] = deque()  # FIFO of restores waiting for a drive
         #: (ready time, product) of started restores, and how many are started.
         self._due: list[tuple[float, str]] = []
         self._started = 0
@@ -128,7 +128,7 @@ class TapeLibrary:
             del self._restores[key]
             self._started -= 1
         while self._queue and (self.max_concurrent is None or self._started < self.max_concurrent):
-            key = self._queue.pop(0)
+            key = self._queue.popleft()
             restore = self._restores[key]
             restore.ready_at = now + restore.latency
             self._started += 1

@@ -3,12 +3,9 @@ finishes is a fault switched on explicitly (``SandboxConfig``, ``sandbox serve``
 
 from __future__ import annotations
 
-import os
-import queue
 import re
 import subprocess
 import sys
-import threading
 import time
 from collections.abc import Iterator
 
@@ -23,6 +20,8 @@ from eodag_peps_plus.sandbox import (
     SandboxConfig,
 )
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
+
+from .helpers import serve_cli
 
 TIMEOUT = 30
 
@@ -74,37 +73,9 @@ def test_never_coming_back_is_a_fault_to_switch_on() -> None:
         assert _mode(sb, name) == "unknown"
 
 
-def _lines(stream: queue.Queue[str], until: str, timeout: float) -> list[str]:
-    lines: list[str] = []
-    deadline = time.monotonic() + timeout
-    while not lines or until not in lines[-1]:
-        try:
-            lines.append(stream.get(timeout=max(0.1, deadline - time.monotonic())))
-        except queue.Empty:
-            pytest.fail(f"no {until!r} within {timeout} s; got {lines}")
-    return lines
-
-
 def test_serve_prints_both_services_and_switches_faults_on() -> None:
-    command = [sys.executable, "-m", "eodag_peps_plus", "sandbox", "serve", "--port", "0"]
-    command += ["--stuck-unknown"]
-    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    process = subprocess.Popen(
-        command, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=env
-    )
-    out: queue.Queue[str] = queue.Queue()
-
-    def pump() -> None:
-        assert process.stdout is not None
-        for line in process.stdout:
-            out.put(line.rstrip("\n"))
-
-    threading.Thread(target=pump, daemon=True).start()
-    try:
-        text = "\n".join(_lines(out, "Press Ctrl-C", timeout=120))
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
+    with serve_cli("--stuck-unknown") as text:
+        pass
     url = re.search(r"products at (http://\S+)", text)
     assert url, text
     assert f"export EODAG__PEPS__SEARCH__API_ENDPOINT={url.group(1)}" in text
