@@ -10,6 +10,8 @@ from __future__ import annotations
 import os
 import shutil
 import stat
+import threading
+import time
 import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
@@ -142,7 +144,34 @@ def extract_archive(zip_path: Path, name: str, *, delete_archive: bool = False) 
     return target
 
 
+#: Leftover extraction folders per output folder, from one listing: a batch checks every
+#: product, and listing a folder of 100,000 archives once per product would be quadratic.
+_LEFTOVERS: dict[Path, tuple[float, dict[str, list[Path]]]] = {}
+_LEFTOVERS_LOCK = threading.Lock()
+#: A listing is reused this long (seconds); leftovers only come from runs killed earlier.
+LEFTOVERS_TTL = 600.0
+
+
 def clean_leftovers(out_dir: Path, name: str) -> None:
     """Remove temporary extraction folders of a run that was killed."""
-    for leftover in out_dir.glob(f".{safe_dir(name)}.extracting-*"):
+    for leftover in _leftovers(out_dir).pop(safe_dir(name), []):
         shutil.rmtree(leftover, ignore_errors=True)
+
+
+def _leftovers(out_dir: Path) -> dict[str, list[Path]]:
+    now = time.monotonic()
+    with _LEFTOVERS_LOCK:
+        cached = _LEFTOVERS.get(out_dir)
+        if cached is not None and now - cached[0] < LEFTOVERS_TTL:
+            return cached[1]
+        found: dict[str, list[Path]] = {}
+        try:
+            with os.scandir(out_dir) as entries:
+                for entry in entries:
+                    base, marker, _ = entry.name.partition(".extracting-")
+                    if marker and base.startswith("."):
+                        found.setdefault(base[1:], []).append(Path(entry.path))
+        except OSError:
+            pass
+        _LEFTOVERS[out_dir] = (now, found)
+        return found

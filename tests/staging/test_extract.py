@@ -67,3 +67,32 @@ def test_bad_archive_and_names(tmp_path: Path) -> None:
     for name in ("", "..", "a/b", "a\\b"):
         with pytest.raises(DownloadError):
             safe_name(name)
+
+
+def test_leftovers_of_a_killed_extraction_are_removed_from_one_listing(tmp_path: Path) -> None:
+    """A run killed mid-extraction leaves ``.<name>.SAFE.extracting-<pid>``; the next one removes
+    it, from one listing of the folder per batch (not one per product)."""
+    from eodag_peps_plus.staging import extract
+
+    out = tmp_path / "out"
+    out.mkdir()
+    other = NAME.replace("T31TCJ", "T31TCK")
+    for name in (NAME, other):
+        (out / f".{name}.SAFE.extracting-4242" / "half").mkdir(parents=True)
+    (out / "unrelated.extracting-1").mkdir()
+    scans = []
+    real_scandir = extract.os.scandir
+
+    def counting(path):  # type: ignore[no-untyped-def]
+        scans.append(path)
+        return real_scandir(path)
+
+    extract.os.scandir = counting  # type: ignore[assignment]
+    try:
+        extract.clean_leftovers(out, NAME)
+        extract.clean_leftovers(out, other)
+        extract.clean_leftovers(out, "S1A_NOT_THERE")
+    finally:
+        extract.os.scandir = real_scandir  # type: ignore[assignment]
+    assert sorted(p.name for p in out.iterdir()) == ["unrelated.extracting-1"]
+    assert [s for s in scans if s == out] == [out]  # rmtree itself lists by descriptor
