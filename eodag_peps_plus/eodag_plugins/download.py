@@ -49,7 +49,7 @@ from __future__ import annotations
 import logging
 import tempfile
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Executor
+from concurrent.futures import Executor, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -237,6 +237,9 @@ class StagingDownload(Download):
             products.append(product)
         downloader = self._downloader(backend, kwargs, timeout, executor, bytes_bar, quiet)
         folder = downloader.output.folder
+        # EODAG's record files are written by a thread of their own: the scheduler's thread
+        # (which calls on_done) only hands them over.
+        writer = ThreadPoolExecutor(1, thread_name_prefix="eodag-records")
 
         def location(path: str) -> str:
             return path_to_uri(path) if folder is not None else path
@@ -244,7 +247,7 @@ class StagingDownload(Download):
         def on_done(product: Product, path: str) -> None:
             eo_product = records[product.id]
             eo_product.location = location(path)
-            self._record(eo_product, downloader.output.folder)
+            writer.submit(self._record, eo_product, folder)
             if count_bar is not None:
                 count_bar(1)
             if downloaded_callback is not None:
@@ -257,6 +260,8 @@ class StagingDownload(Download):
             report = download_on(downloader, products, cluster)
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
+        finally:
+            writer.shutdown(wait=True)
         for entry in report.products:
             eo_product = records[entry.id]
             if entry.status is DownloadStatus.DONE and entry.path:
@@ -313,7 +318,8 @@ class StagingDownload(Download):
             count_bar=progress_callback,
         )
         level = logging.INFO if report.ok else logging.WARNING
-        logger.log(level, "download report:\n%s", report.format())
+        if logger.isEnabledFor(level):  # a table of a large batch is not built for nothing
+            logger.log(level, "download report:\n%s", report.format())
         return report.paths
 
     def stream_download(

@@ -16,7 +16,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -26,6 +26,8 @@ LEDGER_NAME = ".peps-plus-downloads.sqlite"
 #: Seconds after which a restore intent nobody confirmed is taken for never sent (a process
 #: on another host sharing the folder; a dead process on this host is noticed at once).
 RESTORE_INTENT_LEASE = 300.0
+#: Ids per ``SELECT ... IN (...)`` (under SQLite's oldest limit of 999 parameters).
+_SELECT_CHUNK = 500
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS products (
@@ -144,8 +146,14 @@ class Ledger:
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """``BEGIN IMMEDIATE``: take the write lock up front so read-then-write is atomic
-        across processes."""
+        across processes. Inside :meth:`batch`, the batch's transaction (begun by its first
+        write)."""
         db = self._db()
+        if getattr(self._local, "batch", False):
+            if not db.in_transaction:
+                db.execute("BEGIN IMMEDIATE")
+            yield db
+            return
         db.execute("BEGIN IMMEDIATE")
         try:
             yield db
@@ -153,6 +161,36 @@ class Ledger:
             db.execute("ROLLBACK")
             raise
         db.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group the writes made in the block (in this thread) into one transaction: a turn
+        of the scheduler costs one commit, not one per product (and, in a busy process, each
+        SQLite call is a wait for the GIL). The transaction begins at the first write; what
+        was written is committed even if the block raises, unless SQLite itself failed.
+        Nested blocks join the outer one."""
+        if getattr(self._local, "batch", False):
+            yield
+            return
+        self._local.batch = True
+        commit = True
+        try:
+            yield
+        except sqlite3.Error:
+            commit = False
+            raise
+        finally:
+            self._local.batch = False
+            db = self._db()
+            if db.in_transaction:
+                db.execute("COMMIT" if commit else "ROLLBACK")
+
+    def commit(self) -> None:
+        """Commit a batch's writes so far (before a slow step: other processes wait for the
+        lock); the batch goes on, its next write begins a new transaction."""
+        db = self._db()
+        if db.in_transaction:
+            db.execute("COMMIT")
 
     def close(self) -> None:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -179,38 +217,60 @@ class Ledger:
 
     # -- writes ---------------------------------------------------------------------------------
     def ensure(self, product_id: str, size: int | None, md5: str | None) -> LedgerRow:
-        """The product's row, created if new. A changed size or checksum (the product was
-        reprocessed) forgets the file and the part validator, not the restore request."""
+        """The product's row, created if new (see :meth:`ensure_many`)."""
+        return self.ensure_many([(product_id, size, md5)])[product_id]
+
+    def ensure_many(
+        self, products: Sequence[tuple[str, int | None, str | None]]
+    ) -> dict[str, LedgerRow]:
+        """The rows of ``(id, size, md5)`` products, created if new, in one transaction. A
+        changed size or checksum (the product was reprocessed) forgets the file and the part
+        validator, not the restore request."""
+        wanted = {product_id: (size, md5) for product_id, size, md5 in products}
         now = time.time()
         with self._tx() as db:
-            row = self._row(
-                db.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+            rows = self._select(db, list(wanted))
+            inserts, resets, fills = [], [], []
+            for product_id, (size, md5) in wanted.items():
+                row = rows.get(product_id)
+                if row is None:
+                    inserts.append((product_id, size, md5, now))
+                elif (size is not None and row.size not in (None, size)) or (
+                    md5 is not None and row.md5 not in (None, md5)
+                ):
+                    resets.append((size, md5, now, product_id))
+                elif (row.size is None and size is not None) or (
+                    row.md5 is None and md5 is not None
+                ):
+                    fills.append((size, md5, product_id))
+            db.executemany(
+                "INSERT INTO products (id, size, md5, updated_at) VALUES (?, ?, ?, ?)", inserts
             )
-            if row is None:
-                db.execute(
-                    "INSERT INTO products (id, size, md5, updated_at) VALUES (?, ?, ?, ?)",
-                    (product_id, size, md5, now),
-                )
-            elif (size is not None and row.size not in (None, size)) or (
-                md5 is not None and row.md5 not in (None, md5)
-            ):
-                db.execute(
-                    "UPDATE products SET size = ?, md5 = ?, status = 'offline', validator = NULL,"
-                    " file_size = NULL, file_mtime_ns = NULL, extracted = 0, updated_at = ?"
-                    " WHERE id = ?",
-                    (size, md5, now, product_id),
-                )
-            elif (row.size is None and size is not None) or (row.md5 is None and md5 is not None):
-                db.execute(
-                    "UPDATE products SET size = COALESCE(size, ?), md5 = COALESCE(md5, ?)"
-                    " WHERE id = ?",
-                    (size, md5, product_id),
-                )
-            fresh = self._row(
-                db.execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+            db.executemany(
+                "UPDATE products SET size = ?, md5 = ?, status = 'offline', validator = NULL,"
+                " file_size = NULL, file_mtime_ns = NULL, extracted = 0, updated_at = ?"
+                " WHERE id = ?",
+                resets,
             )
-        assert fresh is not None
-        return fresh
+            db.executemany(
+                "UPDATE products SET size = COALESCE(size, ?), md5 = COALESCE(md5, ?) WHERE id = ?",
+                fills,
+            )
+            changed = [i[0] for i in inserts] + [r[-1] for r in resets] + [f[-1] for f in fills]
+            rows.update(self._select(db, changed))
+        return rows
+
+    def _select(self, db: sqlite3.Connection, ids: list[str]) -> dict[str, LedgerRow]:
+        """The rows of ``ids`` that exist, a few hundred per query (SQLite's parameter limit)."""
+        found: dict[str, LedgerRow] = {}
+        for start in range(0, len(ids), _SELECT_CHUNK):
+            chunk = ids[start : start + _SELECT_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            for raw in db.execute(f"SELECT * FROM products WHERE id IN ({marks})", chunk):  # noqa: S608
+                row = self._row(raw)
+                if row is not None:
+                    found[row.id] = row
+        return found
 
     def set_status(self, product_id: str, status: str, reason: str | None = None) -> None:
         with self._tx() as db:
@@ -299,6 +359,14 @@ class Ledger:
         completed meanwhile is not claimed (``False``: look at its row)."""
         now = time.time()
         with self._tx() as db:
+            free = db.execute(  # the usual case in one statement: nobody holds a live claim
+                "UPDATE products SET owner = ?, lease_until = ?, status = 'downloading',"
+                " updated_at = ? WHERE id = ? AND status != 'done' AND (owner IS NULL"
+                " OR owner = '' OR owner = ? OR lease_until IS NULL OR lease_until <= ?)",
+                (owner, now + lease, now, product_id, owner, now),
+            )
+            if free.rowcount:
+                return True
             row = db.execute(
                 "SELECT owner, lease_until, status FROM products WHERE id = ?", (product_id,)
             ).fetchone()

@@ -9,10 +9,14 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 from collections.abc import Mapping
 from typing import Any
 
 from tqdm.auto import tqdm
+
+#: Seconds between two redraws of the batch bar's counts (state changes come by thousands).
+REFRESH_EVERY = 0.1
 
 
 class Progress:
@@ -22,12 +26,21 @@ class Progress:
         self._bars: dict[str, Any] = {}
         #: An external bytes bar (EODAG's ProgressCallback for a single product).
         self._external = bytes_bar
+        self._next_refresh = 0.0
         self.batch: Any = tqdm(
             total=total, unit="product", desc="products", disable=_disable(quiet or total <= 1)
         )
 
-    def counts(self, counts: Mapping[str, int]) -> None:
-        """Batch bar postfix: done / downloading / restoring / waiting (/ failed)."""
+    def counts(self, counts: Mapping[str, int], *, force: bool = False) -> None:
+        """Batch bar postfix: done / downloading / restoring / waiting (/ failed). Called at
+        every state change: redrawn at most every :data:`REFRESH_EVERY` seconds (``force``:
+        now), and not even formatted when the bar is hidden."""
+        if self.batch.disable:
+            return
+        now = time.monotonic()
+        if not force and now < self._next_refresh:
+            return
+        self._next_refresh = now + REFRESH_EVERY
         waiting = counts.get("offline", 0) + counts.get("online", 0)
         failed = counts.get("failed", 0) + counts.get("unavailable", 0)
         self.batch.set_postfix_str(

@@ -23,7 +23,7 @@ class DownloadStatus(str, enum.Enum):
         return self in (DownloadStatus.DONE, DownloadStatus.FAILED, DownloadStatus.UNAVAILABLE)
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(slots=True)
 class ProductReport:
     """What happened to one product."""
 
@@ -41,6 +41,11 @@ class ProductReport:
     checks: tuple[str, ...] = ()
     #: When the archive acknowledged the restore request (seconds since the epoch).
     restore_sent_at: float | None = None
+
+
+#: :meth:`DownloadReport.format` lists every product of a batch up to this size; beyond, only
+#: those not done (this many at most), then the totals.
+FORMAT_LIMIT = 200
 
 
 @dataclasses.dataclass
@@ -66,12 +71,36 @@ class DownloadReport:
     def counts(self) -> dict[str, int]:
         return dict(collections.Counter(p.status.value for p in self.products))
 
-    def format(self) -> str:
-        """A plain-text table, one line per product, then totals."""
-        width = max([len(p.id) for p in self.products] + [7])
+    def format(self, limit: int | None = FORMAT_LIMIT) -> str:
+        """A plain-text table, one line per product, then totals.
+
+        Args:
+            limit: A batch of more products lists only those not done (at most ``limit``
+                of them, with a count of the others): 100,000 lines on a terminal tell
+                nothing. ``None``: every product.
+
+        Returns:
+            The table, without a final newline.
+        """
+        shown: list[ProductReport] = self.products
+        hidden_done = hidden_other = 0
+        if limit is not None and len(self.products) > limit:
+            shown = []
+            for p in self.products:
+                if p.status is DownloadStatus.DONE:
+                    hidden_done += 1
+                elif len(shown) < limit:
+                    shown.append(p)
+                else:
+                    hidden_other += 1
+        width = max([len(p.id) for p in shown] + [7])
         lines = [f"{'product'.ljust(width)}  {'status':<11}  reason", "-" * (width + 40)]
-        for p in self.products:
+        for p in shown:
             lines.append(f"{p.id.ljust(width)}  {p.status.value:<11}  {p.reason}")
+        if hidden_other:
+            lines.append(f"... and {hidden_other} more not done")
+        if hidden_done:
+            lines.append(f"({hidden_done} done product(s) not listed)")
         totals = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
         lines.append(f"{len(self.products)} product(s) in {self.elapsed:.1f} s: {totals}")
         return "\n".join(lines)

@@ -10,13 +10,17 @@ from __future__ import annotations
 import collections
 import concurrent.futures as cf
 import dataclasses
+import heapq
 import logging
+import os
 import time
+from collections.abc import Iterable
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AuthenticationError, ForeignOriginError
 from ..product import Availability, Product
-from .extract import file_key, name_problem
+from .extract import file_key, name_problem, safe_dir
 from .ledger import Ledger, LedgerRow, new_owner
 from .on_disk import complete_copy
 from .progress import Progress
@@ -39,14 +43,19 @@ logger = logging.getLogger(__name__)
 
 #: Products named in one "still waiting" line.
 NOTE_MAX = 10
+#: Products whose ledger rows are created or read in one transaction when a run starts.
+PREPARE_CHUNK = 2000
 
 
 def _clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(timestamp))
 
 
-@dataclasses.dataclass
+@dataclasses.dataclass(eq=False, slots=True)
 class _Track:
+    """One product's state in a run (``eq=False``: hashed by identity, a key of the run's
+    indexes)."""
+
     product: Product
     status: DownloadStatus
     reason: str = ""
@@ -66,6 +75,10 @@ class _Track:
     previous_restore: float | None = None  # ledger value before our claim, to undo it
     restore_sent_at: float | None = None  # wall clock: when the archive got the request
     checks: tuple[str, ...] = ()  # what the saved archive was verified against
+    index: int = 0  # position in the batch: ties in the queues keep the caller's order
+    in_ready: bool = False  # queued in the run's transfer heap
+    in_restore: bool = False  # queued in the run's restore heap
+    due_at: float | None = None  # ``not_before`` of this track's entry in the run's due heap
 
     @property
     def id(self) -> str:
@@ -73,11 +86,18 @@ class _Track:
 
 
 class _Run:
-    """The state of one :meth:`Downloader.download` call."""
+    """The state of one :meth:`Downloader.download` call.
+
+    Every step costs O(1) per product and event, whatever the batch size: tracks are indexed
+    by what they wait for (a restore slot, a transfer slot, a retry time, a poll), and each
+    index is updated by :meth:`touch` when a track changes, never rebuilt by a scan.
+    """
 
     def __init__(self, cfg: Downloader, tracks: list[_Track], started: float) -> None:
         self.cfg = cfg
         self.tracks = tracks
+        for index, t in enumerate(tracks):
+            t.index = index
         self.started = started
         self.deadline = None if cfg.timeout is None else started + max(cfg.timeout, 0.0)
         self.ledger = Ledger(cfg.ledger_path)
@@ -97,22 +117,102 @@ class _Run:
         #: ``report_every`` seconds.
         self.next_note = started
         self.counts: collections.Counter[str] = collections.Counter(t.status.value for t in tracks)
+        #: Tracks not in a final status yet: the run ends when none is left.
+        self.unfinished = sum(1 for t in tracks if not t.status.final)
+        # -- indexes (see touch) --
+        #: Futures in flight and their tracks (at most ``max_restores``/``max_transfers``).
+        self.restoring: dict[cf.Future[Any], _Track] = {}
+        self.transferring: dict[cf.Future[TransferResult], _Track] = {}
+        #: OFFLINE tracks free to have their restore asked: ``(index, track)``, batch order.
+        self.restore_heap: list[tuple[int, _Track]] = []
+        #: ONLINE tracks free to be transferred: ``(-size, index, track)``, largest first.
+        self.ready_heap: list[tuple[int, int, _Track]] = []
+        #: Tracks whose retry is not due yet: ``(not_before, index, track)``.
+        self.due_heap: list[tuple[float, int, _Track]] = []
+        #: Tracks the availability poll looks at (dicts: ordered sets).
+        self.pollable: dict[_Track, None] = {}
+        #: OFFLINE or RESTORING tracks with no restore request in flight: what the run waits
+        #: for (named in the "still waiting" lines, given up at the timeout).
+        self.awaited: dict[_Track, None] = {}
+        #: Loop turns, and tracks looked at (indexed, taken from a queue, polled): a test
+        #: checks they stay O(1) per product whatever the batch size.
+        self.turns = 0
+        self.visits = 0
+        self.progress_at = 0.0
+
+    # -- indexes ------------------------------------------------------------------------------
+    def touch(self, t: _Track, now: float | None = None) -> None:
+        """Put ``t`` in the indexes its state calls for, after any change of its status,
+        futures, ``recheck`` or ``not_before``. Heaps are lazy (an entry whose track changed
+        since is dropped when it comes out); the sets are exact."""
+        self.visits += 1
+        status = t.status
+        if now is None:
+            now = time.monotonic()
+        if status is DownloadStatus.ONLINE and t.transfer_future is None:
+            if t.not_before > now:
+                self.delay(t)
+            elif not t.in_ready:
+                t.in_ready = True
+                heapq.heappush(self.ready_heap, (-(t.product.size or 0), t.index, t))
+        elif status is DownloadStatus.OFFLINE and t.restore_future is None:
+            if t.not_before > now:
+                self.delay(t)
+            elif not t.in_restore:
+                t.in_restore = True
+                heapq.heappush(self.restore_heap, (t.index, t))
+        no_restore = t.restore_future is None
+        if no_restore and status in (DownloadStatus.OFFLINE, DownloadStatus.RESTORING):
+            self.awaited[t] = None
+        else:
+            self.awaited.pop(t, None)
+        if (status is DownloadStatus.RESTORING and no_restore) or (
+            status is DownloadStatus.ONLINE and t.recheck and t.transfer_future is None
+        ):
+            self.pollable[t] = None
+        else:
+            self.pollable.pop(t, None)
+
+    def delay(self, t: _Track) -> None:
+        if t.due_at != t.not_before:
+            t.due_at = t.not_before
+            heapq.heappush(self.due_heap, (t.not_before, t.index, t))
+
+    def next_due(self) -> float | None:
+        """When the earliest retry is due (stale heap entries are dropped on the way)."""
+        heap = self.due_heap
+        while heap:
+            when, _, t = heap[0]
+            if t.due_at == when:
+                return when
+            heapq.heappop(heap)
+        return None
+
+    def promote_due(self, now: float) -> None:
+        """Retries now due go back to their queue."""
+        heap = self.due_heap
+        while heap and heap[0][0] <= now:
+            when, _, t = heapq.heappop(heap)
+            self.visits += 1
+            if t.due_at == when:
+                t.due_at = None
+                self.touch(t, now)
+
+    def in_order(self, tracks: Iterable[_Track]) -> list[_Track]:
+        return sorted(tracks, key=lambda t: t.index)
 
     # -- life cycle ---------------------------------------------------------------------------
     def close(self) -> None:
         self.cfg.cancel.set()
-        for t in self.tracks:
-            for future in (t.restore_future, t.transfer_future):
-                if future is not None:
-                    future.cancel()
+        for future in [*self.restoring, *self.transferring]:
+            future.cancel()
         self.restore_pool.shutdown(wait=True, cancel_futures=True)
-        pending = [t.transfer_future for t in self.tracks if t.transfer_future is not None]
-        cf.wait([f for f in pending if f is not None], timeout=30)
-        for t in self.tracks:
-            if t.transfer_future is not None:
-                self.ledger.release_transfer(t.id, self.owner)
+        cf.wait(list(self.transferring), timeout=30)
+        for t in self.transferring.values():
+            self.ledger.release_transfer(t.id, self.owner)
         if self.own_executor:
             self.executor.shutdown(wait=True, cancel_futures=True)
+        self.progress.counts(self.counts, force=True)
         self.progress.close()
         self.ledger.close()
 
@@ -143,58 +243,80 @@ class _Run:
         self.counts[status.value] += 1
         t.status, t.reason = status, reason
         if status.final and not was_final:
+            self.unfinished -= 1
             self.progress.finished(ok=status is DownloadStatus.DONE)
             if status is not DownloadStatus.DONE:
                 self.ledger.set_status(t.id, status.value, reason)
+        elif was_final and not status.final:
+            self.unfinished += 1
         self.progress.counts(self.counts)
+        self.touch(t)
 
     # -- start --------------------------------------------------------------------------------
     def prepare(self) -> None:
         """Skip what is on disk already; take every other product's state from the catalogue
-        record and the ledger (a restore asked by an earlier run is not asked again)."""
+        record and the ledger (a restore asked by an earlier run is not asked again).
+
+        The ledger rows are created and read a chunk of products per transaction, and the
+        output folder is listed once: only products with something on disk are looked at."""
         names: dict[str, str] = {}
-        for t in self.tracks:
-            product = t.product
-            problem = name_problem(product.id)
-            first = names.setdefault(file_key(product.id), product.id)
-            if problem is None and first != product.id:
-                problem = (
-                    f"differs from {first!r} only by letter case or Unicode form (the same file "
-                    "on Windows and macOS)"
-                )
-            if problem is not None:  # this product fails alone; the batch goes on
-                shown = product.id if len(product.id) <= 80 else product.id[:80] + "..."
-                self.set(t, DownloadStatus.FAILED, f"cannot be saved: its name {problem}")
-                logger.warning("%r: refused as a file name (%s)", shown, problem)
-                continue
-            problem = link_problem(product.download_url)
-            if problem is not None:
-                self.set(t, DownloadStatus.FAILED, problem)
-                continue
-            row = self.ledger.ensure(product.id, product.size, product.md5)
-            t.availability = product.availability
+        folder = self.cfg.output.folder  # an object store (None) is asked per product
+        listing = None if folder is None else _listing(folder)
+        for start in range(0, len(self.tracks), PREPARE_CHUNK):
+            chunk: list[_Track] = []
+            for t in self.tracks[start : start + PREPARE_CHUNK]:
+                if self.usable(t, names):
+                    chunk.append(t)
+            rows = self.ledger.ensure_many([(t.id, t.product.size, t.product.md5) for t in chunk])
+            for t in chunk:
+                self.prepare_one(t, rows[t.id], listing)
+
+    def usable(self, t: _Track, names: dict[str, str]) -> bool:
+        """Whether ``t`` can be saved at all (a bad name or link fails this product alone)."""
+        product = t.product
+        problem = name_problem(product.id)
+        first = names.setdefault(file_key(product.id), product.id)
+        if problem is None and first != product.id:
+            problem = (
+                f"differs from {first!r} only by letter case or Unicode form (the same file "
+                "on Windows and macOS)"
+            )
+        if problem is not None:  # this product fails alone; the batch goes on
+            shown = product.id if len(product.id) <= 80 else product.id[:80] + "..."
+            self.set(t, DownloadStatus.FAILED, f"cannot be saved: its name {problem}")
+            logger.warning("%r: refused as a file name (%s)", shown, problem)
+            return False
+        problem = link_problem(product.download_url)
+        if problem is not None:
+            self.set(t, DownloadStatus.FAILED, problem)
+            return False
+        return True
+
+    def prepare_one(self, t: _Track, row: LedgerRow, listing: frozenset[str] | None) -> None:
+        product = t.product
+        t.availability = product.availability
+        on_disk = None
+        if listing is None or _may_be_on_disk(product.id, listing):
             on_disk = self.complete_on_disk(t, row)
-            if on_disk is not None:
-                t.path = on_disk
-                checks = ", ".join(t.checks) or "folder present"
-                self.set(t, DownloadStatus.DONE, f"already on disk (verified: {checks})")
-                continue
-            if row.status == "done":  # the file was removed or replaced since: fetch again
-                self.ledger.set_status(product.id, "offline", "file missing")
-            # Only a request the archive acknowledged counts: an intent recorded by a run
-            # killed before sending it is asked again now.
-            recent = row.restore_sent_within(self.cfg.restore_retry_after)
-            if recent:
-                t.restore_sent_at = row.restore_sent_at
-            if product.availability is Availability.ONLINE:
-                self.set(t, DownloadStatus.ONLINE, "online in the catalogue")
-            elif product.availability is Availability.STAGING or recent:
-                t.restore_asked = recent
-                self.set(t, DownloadStatus.RESTORING, "restore already requested")
-            else:
-                self.set(
-                    t, DownloadStatus.OFFLINE, f"{product.availability.value} in the catalogue"
-                )
+        if on_disk is not None:
+            t.path = on_disk
+            checks = ", ".join(t.checks) or "folder present"
+            self.set(t, DownloadStatus.DONE, f"already on disk (verified: {checks})")
+            return
+        if row.status == "done":  # the file was removed or replaced since: fetch again
+            self.ledger.set_status(product.id, "offline", "file missing")
+        # Only a request the archive acknowledged counts: an intent recorded by a run
+        # killed before sending it is asked again now.
+        recent = row.restore_sent_within(self.cfg.restore_retry_after)
+        if recent:
+            t.restore_sent_at = row.restore_sent_at
+        if product.availability is Availability.ONLINE:
+            self.set(t, DownloadStatus.ONLINE, "online in the catalogue")
+        elif product.availability is Availability.STAGING or recent:
+            t.restore_asked = recent
+            self.set(t, DownloadStatus.RESTORING, "restore already requested")
+        else:
+            self.set(t, DownloadStatus.OFFLINE, f"{product.availability.value} in the catalogue")
 
     def complete_on_disk(self, t: _Track, row: LedgerRow) -> str | None:
         """The path of a complete, verified copy of ``t`` already on disk, if any."""
@@ -216,6 +338,7 @@ class _Run:
         self.prepare()
         try:
             while True:
+                self.turns += 1
                 self.reap()
                 if self.fatal is not None:
                     raise self.fatal
@@ -224,17 +347,19 @@ class _Run:
                     return
                 now = time.monotonic()
                 expired = self.deadline is not None and now >= self.deadline
-                self.dispatch_restores()
-                if expired:
-                    self.expire()
-                if not expired and now >= self.next_poll and self.poll_wanted():
-                    self.poll()
-                    now = time.monotonic()
-                if self.polls and not expired:
-                    self.note_waiting(now)
-                self.dispatch_transfers(now)
+                with self.ledger.batch():  # the claims of this turn: one transaction
+                    self.promote_due(now)
+                    self.dispatch_restores()
+                    if expired:
+                        self.expire()
+                    if not expired and now >= self.next_poll and self.poll_wanted():
+                        self.poll()
+                        now = time.monotonic()
+                    if self.polls and not expired:
+                        self.note_waiting(now)
+                    self.dispatch_transfers(now)
                 busy = self.active_futures()
-                if not busy and not any(not t.status.final for t in self.tracks):
+                if not busy and not self.unfinished:
                     return
                 self.wait(busy, now, expired)
         except KeyboardInterrupt:
@@ -250,13 +375,7 @@ class _Run:
                 self.set(t, t.status, f"interrupted ({t.reason}); run again to continue")
 
     def active_futures(self) -> list[cf.Future[Any]]:
-        futures: list[cf.Future[Any]] = []
-        for t in self.tracks:
-            if t.restore_future is not None:
-                futures.append(t.restore_future)
-            if t.transfer_future is not None:
-                futures.append(t.transfer_future)
-        return futures
+        return [*self.restoring, *self.transferring]
 
     def wait(self, busy: list[cf.Future[Any]], now: float, expired: bool) -> None:
         """Sleep until something finishes, a poll is due, a retry is due or the deadline."""
@@ -265,12 +384,9 @@ class _Run:
             wake.append(self.next_poll)
         # Retries that become due (ready ones already have a slot, or wait for one: a finishing
         # transfer wakes us, so never spin while all slots are busy).
-        for t in self.tracks:
-            waiting_retry = (t.status is DownloadStatus.ONLINE and t.transfer_future is None) or (
-                t.status is DownloadStatus.OFFLINE and t.restore_future is None
-            )
-            if waiting_retry and t.not_before > now:
-                wake.append(t.not_before)
+        due = self.next_due()
+        if due is not None:
+            wake.append(due)
         if self.deadline is not None and not expired:
             wake.append(self.deadline)
         delay = max(0.0, min(wake) - time.monotonic())
@@ -283,11 +399,7 @@ class _Run:
         """Timeout: stop waiting for restores, say why for each product still waiting."""
         limit = self.cfg.timeout or 0.0
         span = f"{limit:g} s" if limit < 120 else f"{limit / 60:g} min"
-        for t in self.tracks:
-            if t.status not in (DownloadStatus.OFFLINE, DownloadStatus.RESTORING):
-                continue
-            if t.restore_future is not None:
-                continue
+        for t in self.in_order(self.awaited):
             self.set(
                 t,
                 DownloadStatus.UNAVAILABLE,
@@ -320,34 +432,36 @@ class _Run:
         if now < self.next_note:
             return
         self.next_note = now + self.cfg.report_every
-        waiting = [
-            t
-            for t in self.tracks
-            if t.status in (DownloadStatus.OFFLINE, DownloadStatus.RESTORING)
-            and t.restore_future is None
-        ]
-        if not waiting:
+        count = len(self.awaited)
+        if not count:
             return
-        shown = [f"{t.id}: {self.why_waiting(t)}" for t in waiting[:NOTE_MAX]]
-        if len(waiting) > NOTE_MAX:
-            shown.append(f"... and {len(waiting) - NOTE_MAX} more")
+        self.visits += count
+        first = heapq.nsmallest(NOTE_MAX, self.awaited, key=lambda t: t.index)
+        shown = [f"{t.id}: {self.why_waiting(t)}" for t in first]
+        if count > NOTE_MAX:
+            shown.append(f"... and {count - NOTE_MAX} more")
         left = ""
         if self.deadline is not None:
             left = f"; giving up in {max(0.0, self.deadline - now):.0f} s"
-        text = f"still waiting for {len(waiting)} product(s){left}:\n  " + "\n  ".join(shown)
+        text = f"still waiting for {count} product(s){left}:\n  " + "\n  ".join(shown)
         logger.info("%s", text)
         self.progress.note(text)
 
     # -- restores -----------------------------------------------------------------------------
     def dispatch_restores(self) -> None:
-        running = sum(1 for t in self.tracks if t.restore_future is not None)
+        """Ask restores of OFFLINE products, in batch order, while a restore slot is free."""
+        running = len(self.restoring)
         now = time.monotonic()
-        for t in self.tracks:
-            if running >= self.cfg.max_restores:
-                return
+        passed: list[_Track] = []  # taken out of the queue but not asked: back after the turn
+        while running < self.cfg.max_restores and self.restore_heap:
+            _, t = heapq.heappop(self.restore_heap)
+            t.in_restore = False
+            self.visits += 1
             if t.status is not DownloadStatus.OFFLINE or t.restore_future is not None:
+                passed.append(t)  # stale: its state changed since it was queued
                 continue
             if t.not_before > now:
+                passed.append(t)
                 continue
             previous = self.ledger.get(t.id)
             if not self.ledger.claim_restore(
@@ -360,10 +474,13 @@ class _Run:
                 continue
             asked_before = previous.restore_asked_at if previous is not None else None
             t.restore_future = self.restore_pool.submit(self.cfg.backend.request_restore, t.product)
+            self.restoring[t.restore_future] = t
             t.restore_asked = True
             t.previous_restore = asked_before
             self.set(t, DownloadStatus.RESTORING, "restore requested")
             running += 1
+        for t in passed:
+            self.touch(t, now)
 
     def restore_done(self, t: _Track, future: cf.Future[Any]) -> None:
         t.restore_future = None
@@ -406,21 +523,21 @@ class _Run:
         self.set(t, DownloadStatus.OFFLINE, f"restore request failed ({exc}); retrying")
 
     # -- polling ------------------------------------------------------------------------------
+
+    # -- polling ------------------------------------------------------------------------------
     def waiting(self) -> list[_Track]:
-        return [
-            t
-            for t in self.tracks
-            if (t.status is DownloadStatus.RESTORING and t.restore_future is None)
-            or (t.status is DownloadStatus.ONLINE and t.recheck and t.transfer_future is None)
-        ]
+        """The products the next availability poll asks about, in batch order."""
+        return self.in_order(self.pollable)
 
     def poll_wanted(self) -> bool:
-        return bool(self.waiting())
+        return bool(self.pollable)
 
     def poll(self) -> None:
         """One batched availability look-up for every waiting product."""
         waiting = self.waiting()
         self.polls += 1
+        self.visits += len(waiting)
+        self.ledger.commit()  # no lock held while the catalogue answers
         try:
             found = self.cfg.backend.availability([t.product for t in waiting])
         except AuthenticationError as exc:
@@ -432,21 +549,26 @@ class _Run:
         now = time.monotonic()
         self.interval = min(self.interval * self.cfg.poll_factor, self.cfg.poll_max)
         self.next_poll = now + self.interval
-        for t in waiting:
-            availability = found.get(t.id)
-            if availability is None:
-                continue
-            t.availability = availability
-            if availability is Availability.ONLINE:
-                t.recheck = False
-                if t.status is not DownloadStatus.ONLINE:
-                    self.set(t, DownloadStatus.ONLINE, "restored: online")
-            elif t.status is DownloadStatus.ONLINE:
-                # The archive said "not yet" and the catalogue agrees: back to waiting.
-                t.recheck = False
-                self.after_not_online(t, "the catalogue says it is not online")
-            elif availability is Availability.OFFLINE and self.restore_stale(t):
-                self.set(t, DownloadStatus.OFFLINE, "still on tape long after the restore request")
+        with self.ledger.batch():
+            for t in waiting:
+                availability = found.get(t.id)
+                if availability is None:
+                    continue
+                self.polled(t, availability)
+                self.touch(t)
+
+    def polled(self, t: _Track, availability: Availability) -> None:
+        t.availability = availability
+        if availability is Availability.ONLINE:
+            t.recheck = False
+            if t.status is not DownloadStatus.ONLINE:
+                self.set(t, DownloadStatus.ONLINE, "restored: online")
+        elif t.status is DownloadStatus.ONLINE:
+            # The archive said "not yet" and the catalogue agrees: back to waiting.
+            t.recheck = False
+            self.after_not_online(t, "the catalogue says it is not online")
+        elif availability is Availability.OFFLINE and self.restore_stale(t):
+            self.set(t, DownloadStatus.OFFLINE, "still on tape long after the restore request")
 
     def restore_stale(self, t: _Track) -> bool:
         row = self.ledger.get(t.id)
@@ -468,27 +590,30 @@ class _Run:
 
     # -- transfers ----------------------------------------------------------------------------
     def dispatch_transfers(self, now: float) -> None:
-        running = sum(1 for t in self.tracks if t.transfer_future is not None)
+        """Start the largest ready products while a transfer slot is free."""
+        running = len(self.transferring)
         if running and now >= getattr(self, "renew_at", 0.0):  # workers never write the ledger
             self.ledger.renew_all(self.owner, lease=self.cfg.lease)
             self.renew_at = now + RENEW_EVERY
         if running >= self.cfg.max_transfers:
             return
-        ready = [
-            t
-            for t in self.tracks
-            if t.status is DownloadStatus.ONLINE
-            and t.transfer_future is None
-            and t.not_before <= now
-        ]
-        ready.sort(key=lambda t: t.product.size or 0, reverse=True)
-        for t in ready:
-            if running >= self.cfg.max_transfers:
-                return
+        passed: list[_Track] = []  # taken out of the queue but not started: back after the turn
+        while running < self.cfg.max_transfers and self.ready_heap:
+            _, _, t = heapq.heappop(self.ready_heap)
+            t.in_ready = False
+            self.visits += 1
+            if (
+                t.status is not DownloadStatus.ONLINE
+                or t.transfer_future is not None
+                or t.not_before > now
+            ):
+                passed.append(t)  # stale: its state changed since it was queued
+                continue
             if t.recheck and t.not_before <= now:
                 t.recheck = False
             if not self.ledger.claim_transfer(t.id, self.owner, lease=self.cfg.lease):
                 self.held_elsewhere(t)
+                passed.append(t)
                 continue
             t.elsewhere = False
             row = self.ledger.get(t.id)
@@ -508,8 +633,11 @@ class _Run:
             )
             t.attempts += 1
             t.transfer_future = self.executor.submit(run_transfer, job)
+            self.transferring[t.transfer_future] = t
             self.set(t, DownloadStatus.DOWNLOADING, f"transfer attempt {t.attempts}")
             running += 1
+        for t in passed:
+            self.touch(t, now)
 
     def held_elsewhere(self, t: _Track) -> None:
         """Another process is fetching it: check back later whether it finished."""
@@ -610,8 +738,40 @@ class _Run:
         return float(min(self.cfg.backoff_base * 2 ** max(failures - 1, 0), self.cfg.backoff_max))
 
     def reap(self) -> None:
-        for t in self.tracks:
-            if t.restore_future is not None and t.restore_future.done():
-                self.restore_done(t, t.restore_future)
-            if t.transfer_future is not None and t.transfer_future.done():
-                self.transfer_done(t, t.transfer_future)
+        """Handle the requests and transfers that finished (only the few in flight are looked
+        at); their ledger writes go in one transaction."""
+        restores = [f for f in self.restoring if f.done()]
+        transfers = [f for f in self.transferring if f.done()]
+        if not restores and not transfers:
+            return
+        with self.ledger.batch():
+            for future in restores:
+                t = self.restoring.pop(future)
+                self.restore_done(t, future)
+                self.touch(t)
+            for transfer in transfers:
+                t = self.transferring.pop(transfer)
+                self.transfer_done(t, transfer)
+                self.touch(t)
+
+
+def _listing(folder: Path) -> frozenset[str] | None:
+    """The names in the output folder (as :func:`file_key` compares them; a leftover
+    extraction folder counts for its product), or ``None`` if it cannot be listed."""
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return None
+    keys: set[str] = set()
+    for name in names:
+        if name.startswith(".") and ".extracting-" in name:
+            name = name[1 : name.rindex(".extracting-")]
+        keys.add(file_key(name))
+    return frozenset(keys)
+
+
+def _may_be_on_disk(product_id: str, listing: frozenset[str]) -> bool:
+    """Whether the output folder holds anything of this product (an archive, a ``.SAFE``
+    folder, an extraction leftover): only then is it looked at closely. The name passed
+    :func:`name_problem`, so it is its own safe file name."""
+    return file_key(f"{product_id}.zip") in listing or file_key(safe_dir(product_id)) in listing

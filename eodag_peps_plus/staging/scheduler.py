@@ -119,6 +119,9 @@ class Downloader:
         self.bytes_bar = bytes_bar
         #: Set to stop transfers at the next chunk (Ctrl-C, credentials refused).
         self.cancel = threading.Event()
+        #: What the last :meth:`download` did: ``turns`` of its loop and ``visits`` of
+        #: products (indexed, dequeued, polled); both grow linearly with the batch.
+        self.work: dict[str, int] = {}
 
     # -- public -------------------------------------------------------------------------------
     def download(self, products: Iterable[Product]) -> DownloadReport:
@@ -138,6 +141,7 @@ class Downloader:
             run.loop()
         finally:
             run.close()
+            self.work = {"turns": run.turns, "visits": run.visits}
         return run.report()
 
 

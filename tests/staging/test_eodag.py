@@ -69,6 +69,8 @@ def test_download_all(staging_sandbox, peps_env, tmp_path: Path) -> None:
         assert str(path) in paths
         assert product.location == path.as_uri()
         assert md5_of(path) == sb.entry(product.properties["title"]).md5
+    # EODAG's own records (written by a thread of their own), one per product, complete
+    assert len(list((tmp_path / ".downloaded").iterdir())) == 4
 
 
 def test_product_download_extracts_to_safe(staging_sandbox, peps_env, tmp_path: Path) -> None:
