@@ -24,6 +24,7 @@ from click.testing import CliRunner
 
 from eodag_peps_plus import Client
 from eodag_peps_plus.cli import cli, common
+from eodag_peps_plus.cli import search as search_command
 from eodag_peps_plus.sandbox import Catalogue, Sandbox, SandboxConfig
 from eodag_peps_plus.sandbox.synthetic import entry
 from tests.hostile.bounded import within
@@ -164,3 +165,21 @@ def test_an_interrupted_search_leaves_the_previous_file(big: Sandbox, tmp_path: 
     assert "Traceback" not in stderr
     assert out.read_bytes() == before
     assert not list(tmp_path.glob(".kept.geojson.*"))
+
+
+def test_the_report_draws_a_bounded_number_of_products(
+    big: Sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A report holds what it draws: past its limit it draws the first products and says so,
+    while the table and the results file still have every product."""
+    monkeypatch.setattr(search_command, "REPORT_LIMIT", 5)
+    html, out = tmp_path / "report.html", tmp_path / "all.geojson"
+    args = ["search", "--url", big.url, "-c", "S1", "--max-items", "8"]
+    result = within(
+        lambda: CliRunner().invoke(cli, [*args, "--html", str(html), "--json", str(out)]), BOUND
+    )
+    assert result.exit_code == 0, result.output[-2000:]
+    assert "the report shows the first 5 of 8 products" in result.stderr
+    assert len(json.loads(out.read_text())["features"]) == 8
+    assert len(result.stdout.splitlines()) == 2 + 8
+    assert "first 5 of 8 products" in html.read_text()
