@@ -25,6 +25,7 @@ from click.testing import CliRunner
 from eodag_peps_plus import Client
 from eodag_peps_plus.cli import cli, common
 from eodag_peps_plus.cli import search as search_command
+from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import Catalogue, Sandbox, SandboxConfig
 from eodag_peps_plus.sandbox.synthetic import entry
 from tests.hostile.bounded import within
@@ -183,3 +184,27 @@ def test_the_report_draws_a_bounded_number_of_products(
     assert len(json.loads(out.read_text())["features"]) == 8
     assert len(result.stdout.splitlines()) == 2 + 8
     assert "first 5 of 8 products" in html.read_text()
+
+
+@pytest.mark.parametrize(("backend", "page_size"), [("peps", 500), ("geodes", 80)])
+def test_the_page_cap_lets_a_million_products_through(backend: str, page_size: int) -> None:
+    """The last page of a million-product search, reached with the walk's count of pages
+    read so far (2,000 PEPS pages, 12,500 GEODES ones): under the cap, and served."""
+    million = 1_000_000
+    with Sandbox(Catalogue([]), SandboxConfig(synthetic_products=million)) as sb:
+        server = Client.open(sb.url, backend=backend).backend
+        query = Query.create(collection="S1")
+        first = server.search_page(query, limit=page_size)
+        assert first.matched == million and first.next_token
+        pages = million // page_size
+        state = json.loads(first.next_token)
+        state["pages"] = pages - 1
+        if "body" in state:  # GEODES: our own body with the server's page number
+            state["body"]["page"] = pages
+        else:  # PEPS: the server's next link
+            state["url"] = state["url"].replace("page=2", f"page={pages}")
+        state["seen"] = million - page_size
+        last = server.search_page(query, limit=page_size, token=json.dumps(state))
+        assert [p.id for p in last.products][-1] == entry(million - 1).name
+        assert len(last.products) == page_size and last.next_token is None
+        assert server.max_pages >= pages
