@@ -10,7 +10,8 @@ same products.
 
 What the mode does not do: every filter but the collection is ignored (the count is always
 ``N``, one product every 30 seconds from 2030 on, in time order), and the products are for
-searching only (no feature page, no download, no availability).
+searching only (no feature page, no download, no availability: the tape library does not
+know them, so replies show their storage as ``unknown``).
 
 Hooks: ``PepsService.search`` and ``GeodesService._matches`` ask :func:`matches` first;
 ``PepsService._feature_text`` and ``GeodesService.properties`` do not cache a
