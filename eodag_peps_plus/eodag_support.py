@@ -20,6 +20,7 @@ import yaml
 from .http_io import Credentials
 
 if TYPE_CHECKING:
+    from pystac import Item
     from shapely.geometry.base import BaseGeometry
 
     from .backends import Backend
@@ -60,7 +61,11 @@ def gateway(**endpoints: str) -> Any:
 
 
 def eodag_feature(
-    product: Product, provider: str, searched: BaseGeometry | None = None
+    product: Product,
+    provider: str,
+    searched: BaseGeometry | None = None,
+    *,
+    item: Item | None = None,
 ) -> dict[str, Any]:
     """A product as the GeoJSON feature EODAG writes when it serializes an ``EOProduct``.
 
@@ -74,6 +79,7 @@ def eodag_feature(
         product: a product from a search.
         provider: the EODAG provider name (``peps``, ``geodes_plus``).
         searched: the searched footprint; without one the intersection is the footprint.
+        item: ``product`` as a STAC item, when the caller already made it (not made twice).
 
     Returns:
         A STAC item as a dict, with EODAG's fields.
@@ -82,17 +88,17 @@ def eodag_feature(
 
     from .stac import product_to_item
 
-    item = product_to_item(product).to_dict()
-    footprint = item.get("geometry")
+    feature = (item or product_to_item(product)).to_dict()
+    footprint = feature.get("geometry")
     intersection = footprint
     if footprint and searched is not None:
         intersection = json.loads(json.dumps(mapping(shape(footprint).intersection(searched))))
-    props = item["properties"]
+    props = feature["properties"]
     props.update(product.native_properties())
     props["eodag:provider"] = provider
     props["eodag:search_intersection"] = intersection
     props["federation:backends"] = [provider]
-    return item
+    return feature
 
 
 #: Names users write for each secret in eodag.yml or EODAG__<PROVIDER>__AUTH__CREDENTIALS__*.

@@ -2,27 +2,40 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
+from typing import IO
 
 
 def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to a temporary file beside ``path``, then rename it into
     place: readers see the old file or the new one, and a crash leaves no partial file."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    with open_atomically(path) as handle:
+        handle.write(payload)
+    return Path(path)
+
+
+@contextlib.contextmanager
+def open_atomically(path: str | os.PathLike[str]) -> Iterator[IO[bytes]]:
+    """A binary handle on a temporary file beside ``path``, renamed into place when the block
+    ends without an exception: a file written as results arrive (a million-product search)
+    is never seen half-written, and an interrupted run (an error, Ctrl-C) leaves the previous
+    file, or none, and no temporary file."""
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
-    payload = data.encode("utf-8") if isinstance(data, str) else data
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent)
     try:
         with os.fdopen(fd, "wb") as handle:
-            handle.write(payload)
+            yield handle
         os.chmod(tmp, _mode_for(target))
         os.replace(tmp, target)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
-    return target
 
 
 def _mode_for(target: Path) -> int:

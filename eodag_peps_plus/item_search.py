@@ -45,6 +45,9 @@ class ItemSearch:
                     remaining -= 1
 
     def items(self) -> Iterator[pystac.Item]:
+        """Items as the server's pages arrive: one page is held at a time, so a search of a
+        million products runs in the memory of one page (keep what you need, not the items).
+        """
         from .stac import product_to_item
 
         for product in self.products():
@@ -74,6 +77,8 @@ class ItemSearch:
                 token = page.next_token
 
     def item_collection(self) -> pystac.ItemCollection:
+        """Every item in memory at once (about 20 kB each): for a large search, iterate
+        :meth:`items` instead, or set ``max_items``."""
         return pystac.ItemCollection(list(self.items()))
 
     def item_collection_as_dict(self) -> dict[str, Any]:

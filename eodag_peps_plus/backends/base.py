@@ -7,6 +7,7 @@ this interface, so a new server drops in as one module without touching them.
 from __future__ import annotations
 
 import abc
+import collections
 import dataclasses
 import logging
 from collections.abc import Iterator, Sequence
@@ -33,7 +34,7 @@ from ..http_io import (
 )
 from ..product import Availability, Product
 from ..query import Query
-from .paging import MAX_PAGES
+from .paging import MAX_PAGES, TRAIL, too_many_pages
 from .spec import BackendSpec, specs
 
 logger = logging.getLogger(__name__)
@@ -140,9 +141,12 @@ class Backend(abc.ABC):
         if max_items is not None:
             size = max(1, min(size, max_items))
         yielded = 0
-        tokens: set[str] = set()
+        # The latest tokens only: memory stays flat over a million products. Our backends'
+        # tokens carry the walk (pages read, recent requests), so they never repeat and
+        # :class:`~.paging.Walk` catches cycles; this catches a backend whose tokens do not.
+        tokens: collections.deque[str] = collections.deque(maxlen=TRAIL)
         page = self.search_page(query, limit=size)
-        while True:
+        for _ in range(self.max_pages):
             for product in page.products:
                 yield product
                 yielded += 1
@@ -152,8 +156,9 @@ class Backend(abc.ABC):
                 return
             if page.next_token in tokens:
                 raise PagingError(f"{self.name} search: paging came back to a page already read")
-            tokens.add(page.next_token)
+            tokens.append(page.next_token)
             page = self.search_page(query, limit=size, token=page.next_token)
+        raise too_many_pages(f"{self.name} search", self.max_pages)
 
     def count(self, query: Query) -> int | None:
         """How many products match, from the server's count (one small request)."""

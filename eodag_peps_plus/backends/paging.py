@@ -30,8 +30,9 @@ from ..exceptions import InvalidQueryError, PagingError, shorten
 
 logger = logging.getLogger(__name__)
 
-#: Server pages one search may read: 10 million products at PEPS's 500 per page, far beyond
-#: any real search, and a bound on a server that links to new pages forever.
+#: Server pages one search may read: 10 million products at PEPS's 500 per page, 1.6 million
+#: at GEODES's 80 (a million-product search reads 12,500), and a bound on a server that links
+#: to new pages forever. Nothing kept per page grows with it (see :class:`Walk`).
 MAX_PAGES = 20_000
 #: Fingerprints of the latest requests a token remembers: any cycle up to this length is
 #: recognised across ``search_page`` calls (within one call, every request is remembered);
@@ -174,6 +175,8 @@ class Walk:
         self.what = what
         self.max_pages = max_pages
         self.pages = token.pages if token else 0
+        # One ``search_page`` call's requests (a few server pages) after the token's trail of
+        # at most TRAIL: a walk lives for one call, so this never grows with the search.
         self._trail = list(token.trail) if token else []
         self._seen = set(self._trail)
 
@@ -196,10 +199,7 @@ class Walk:
                 "rather than loop forever"
             )
         if self.pages >= self.max_pages:
-            raise PagingError(
-                f"{self.what}: more than {self.max_pages} pages; narrow the search (dates, "
-                "area, collection) or set a maximum number of items"
-            )
+            raise too_many_pages(self.what, self.max_pages)
         self.pages += 1
         self._seen.add(mark)
         self._trail.append(mark)
@@ -209,6 +209,14 @@ class Walk:
         are the walk's)."""
         trail = tuple(self._trail[-TRAIL:])
         return dataclasses.replace(where, pages=self.pages, trail=trail).encode()
+
+
+def too_many_pages(what: str, max_pages: int) -> PagingError:
+    """The error of a search past the page cap."""
+    return PagingError(
+        f"{what}: more than {max_pages} pages; narrow the search (dates, area, collection) "
+        "or set a maximum number of items"
+    )
 
 
 def past_count(seen: int, matched: int | None) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable, Iterable, Sequence
 from typing import Any, TypeVar
 
@@ -100,29 +101,62 @@ def open_backend(backend_name: str, url: str | None) -> Backend:
     return configured_backend(backend_name, url)
 
 
-def print_table(rows: Iterable[Sequence[Any]], headers: Sequence[str]) -> None:
-    rows = [[("" if v is None else str(v)) for v in row] for row in rows]
-    widths = [max([len(h), *(len(r[i]) for r in rows)]) for i, h in enumerate(headers)]
-    line = "  ".join(h.ljust(w) for h, w in zip(headers, widths, strict=True))
-    click.echo(line)
+#: Rows that size a table's columns; later rows are printed as they come (a longer value
+#: widens its own line only), so a million-row table is never held in memory.
+TABLE_SAMPLE = 1000
+#: Lines written to the terminal at once (one write per line is a system call per product).
+_ECHO_BATCH = 500
+
+
+def print_table(
+    rows: Iterable[Sequence[Any]], headers: Sequence[str], *, sample: int | None = None
+) -> int:
+    """Print ``rows`` under ``headers``, columns sized on the first ``sample`` rows
+    (default :data:`TABLE_SAMPLE`).
+
+    Returns:
+        The number of rows printed.
+    """
+    stream = iter(rows)
+    head = [_cells(row) for row in itertools.islice(stream, sample or TABLE_SAMPLE)]
+    widths = [max([len(h), *(len(r[i]) for r in head)]) for i, h in enumerate(headers)]
+
+    def line(cells: Sequence[str]) -> str:
+        return "  ".join(v.ljust(w) for v, w in zip(cells, widths, strict=True))
+
+    click.echo(line(headers))
     click.echo("  ".join("-" * w for w in widths))
-    for row in rows:
-        click.echo("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)))
+    count, batch = 0, []
+    for cells in itertools.chain(head, map(_cells, stream)):
+        batch.append(line(cells))
+        count += 1
+        if len(batch) >= _ECHO_BATCH:
+            click.echo("\n".join(batch))
+            batch.clear()
+    if batch:
+        click.echo("\n".join(batch))
+    return count
+
+
+def _cells(row: Sequence[Any]) -> list[str]:
+    return ["" if v is None else str(v) for v in row]
+
+
+def product_row(item: Any) -> list[Any]:
+    """A table row for a STAC item (pystac) showing what PEPS users look at first."""
+    p = item.properties
+    size = p.get("file:size")
+    return [
+        item.id, (p.get("start_datetime") or "")[:19], p.get("platform"),
+        p.get("grid:code") or f"R{p.get('sat:relative_orbit')}",
+        "" if p.get("eo:cloud_cover") is None else f"{p['eo:cloud_cover']:.1f}",
+        "" if size is None else f"{size / 1e6:.1f} MB", p.get("order:status"),
+    ]  # fmt: skip
 
 
 def product_rows(items: Iterable[Any]) -> list[list[Any]]:
-    """Rows for STAC items (pystac) showing what PEPS users look at first."""
-    rows = []
-    for item in items:
-        p = item.properties
-        size = p.get("file:size")
-        rows.append([
-            item.id, (p.get("start_datetime") or "")[:19], p.get("platform"),
-            p.get("grid:code") or f"R{p.get('sat:relative_orbit')}",
-            "" if p.get("eo:cloud_cover") is None else f"{p['eo:cloud_cover']:.1f}",
-            "" if size is None else f"{size / 1e6:.1f} MB", p.get("order:status"),
-        ])  # fmt: skip
-    return rows
+    """Rows for STAC items (see :func:`product_row`)."""
+    return [product_row(item) for item in items]
 
 
 PRODUCT_HEADERS = ("id", "start", "platform", "tile/orbit", "clouds", "size", "order:status")

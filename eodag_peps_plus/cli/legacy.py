@@ -24,6 +24,7 @@ import click
 from ..backends import Backend, spec_for
 from ..eodag_support import open_backend
 from ..exceptions import InvalidQueryError, ProcessingError
+from ..files import write_atomically
 from ..legacy.authfile import credentials_for
 from ..legacy.gazetteer import Town, resolve_town
 from ..processing.base import JobState
@@ -31,7 +32,6 @@ from ..processing.store import JobRecord, JobStore
 from ..product import Availability, Product
 from .common import BackendChoice, build_query
 from .maja import store_option
-from .search import write_atomically
 
 F = TypeVar("F", bound=Callable[..., Any])
 

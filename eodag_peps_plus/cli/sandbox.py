@@ -93,11 +93,19 @@ def sandbox() -> None:
     show_default=True,
     help="Archive size range in bytes of --staging products.",
 )
+@click.option(
+    "--synthetic",
+    type=click.IntRange(min=0),
+    default=0,
+    metavar="N",
+    help="Sentinel-1 searches see N synthetic GRD products made page by page, every other "
+    "filter ignored (search only: for million-product searches).",
+)
 def serve(
     host: str, port: int, time_scale: float, restore_latency: tuple[float, float], offline_reply: str,
     max_restores: int | None, bandwidth: float | None, total_bandwidth: float | None,
     stuck_unknown: bool, never_finish: tuple[str, ...], staging: int | None,
-    staging_size: tuple[int, int],
+    staging_size: tuple[int, int], synthetic: int,
 ) -> None:  # fmt: skip
     """Serve PEPS resto (and GEODES, processing) on HOST:PORT until interrupted."""
     config = SandboxConfig(
@@ -109,6 +117,7 @@ def serve(
         max_concurrent_restores=max_restores,
         per_connection_bps=bandwidth * 1e6 if bandwidth else None,
         total_bps=total_bandwidth * 1e6 if total_bandwidth else None,
+        synthetic_products=synthetic,
     )
     catalogue = None
     if staging is not None:

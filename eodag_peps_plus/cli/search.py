@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 import click
 
-from ..files import write_atomically
+from ..files import open_atomically
 from .common import (
     PRODUCT_HEADERS,
     backend_options,
     build_query,
     open_backend,
     print_table,
-    product_rows,
+    product_row,
     query_options,
 )
+
+#: Products an ``--html``/``--png`` report draws: a report holds what it draws (a map of a
+#: million footprints is neither readable nor small), so beyond this it shows the first ones
+#: and says so; the table and the ``--json`` file always have every product.
+REPORT_LIMIT = 20_000
 
 
 def register(group: click.Group) -> None:
@@ -67,26 +74,51 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     if count:
         click.echo(backend.count(query))
         return
-    products = list(ItemSearch(backend, [query], max_items=max_items, limit=limit).products())
-    items = [product_to_item(p) for p in products]
-    print_table(product_rows(items), PRODUCT_HEADERS)
-    click.echo(f"{len(items)} product(s)", err=True)
-    if json_path is not None:
-        # Written as EODAG writes search results, so ``eodag download --search-results`` reads it.
-        provider = spec_for(backend_name).provider
-        footprint = query.footprint()
-        features = [eodag_feature(p, provider, footprint) for p in products]
-        collection = {"type": "FeatureCollection", "features": features}
-        write_atomically(json_path, json.dumps(collection, indent=1))
-    if html_path is not None or png_path is not None:
+    products = ItemSearch(backend, [query], max_items=max_items, limit=limit).products()
+    provider = spec_for(backend_name).provider
+    footprint = query.footprint()
+    pictured: list[Any] | None = [] if html_path or png_path else None
+    seen = 0
+
+    def rows(out: IO[bytes] | None) -> Iterator[list[Any]]:
+        """Table rows as products arrive, each product also written to ``out`` (a results
+        file) and kept for the report: nothing else is held, whatever the number."""
+        nonlocal seen
+        for product in products:
+            item = product_to_item(product)
+            if out is not None:
+                # Written as EODAG writes search results: ``eodag download --search-results``
+                # reads it back.
+                feature = eodag_feature(product, provider, footprint, item=item)
+                out.write(b",\n" if seen else b"\n")
+                out.write(json.dumps(feature, separators=(",", ":")).encode())
+            if pictured is not None and len(pictured) < REPORT_LIMIT:
+                pictured.append(item)
+            seen += 1
+            yield product_row(item)
+
+    with contextlib.ExitStack() as stack:
+        out = None
+        if json_path is not None:
+            out = stack.enter_context(open_atomically(json_path))
+            out.write(b'{"type":"FeatureCollection","features":[')
+        print_table(rows(out), PRODUCT_HEADERS)
+        if out is not None:
+            out.write(b"\n]}\n")
+    click.echo(f"{seen} product(s)", err=True)
+    if pictured is not None:
         from .report import write_search_pictures
 
+        title = f"{backend.name.upper()} search: {_describe(params)}"
+        if seen > len(pictured):
+            click.echo(
+                f"the report shows the first {len(pictured)} of {seen} products (a report holds "
+                "every product it draws; narrow the search or set --max-items)",
+                err=True,
+            )
+            title += f" (first {len(pictured)} of {seen} products)"
         write_search_pictures(
-            items,
-            html_path,
-            png_path,
-            title=f"{backend.name.upper()} search: {_describe(params)}",
-            search_area=query.footprint_geojson(),
+            pictured, html_path, png_path, title=title, search_area=query.footprint_geojson()
         )
 
 

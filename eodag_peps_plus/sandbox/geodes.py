@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import json
 import threading
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from . import synthetic
 from .app import Request, Response
 from .catalogue import Entry, iso
 from .filters import (
@@ -123,6 +125,8 @@ class GeodesService(GeodesArchive):
 
     def properties(self, entry: Entry) -> dict[str, Any]:
         """The item's properties, in the recorded reply's order (cached: treat as read-only)."""
+        if isinstance(entry, synthetic.SyntheticEntry):
+            return item_properties(entry)
         cached = self._properties.get(entry.uuid)
         if cached is None:
             cached = self._properties[entry.uuid] = item_properties(entry)
@@ -283,8 +287,11 @@ class GeodesService(GeodesArchive):
             }
         )
 
-    def _matches(self, body: dict[str, Any]) -> list[Entry]:
+    def _matches(self, body: dict[str, Any]) -> Sequence[Entry]:
         """Matching entries, cached per query: paging re-runs the same search many times."""
+        lazy = synthetic.matches(self.sandbox, body.get("collections"))
+        if lazy is not None:
+            return lazy
         key = json.dumps(
             {k: v for k, v in body.items() if k not in ("page", "limit")}, sort_keys=True
         )

@@ -12,11 +12,12 @@ import json
 import threading
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote, urlencode
 
+from . import synthetic
 from .app import Request, Response
 from .catalogue import Entry, iso, place
 from .filters import FilterError, build_filter, parse_date
@@ -111,7 +112,9 @@ class PepsService:
             accept, _geom = build_filter(params)
         except FilterError as exc:
             return _error(400, str(exc))
-        matches = self._matches(collection, params, accept)
+        matches: Sequence[Entry] | None = synthetic.matches(self.sandbox, collection)
+        if matches is None:
+            matches = self._matches(collection, params, accept)
         total = len(matches)
         chunk = matches[(page - 1) * limit : page * limit]
         base = request.base_url
@@ -147,7 +150,8 @@ class PepsService:
         if text is None:
             feature = self.render(e, base, storage=_STORAGE_MARK, lang=lang)
             text = json.dumps(feature, ensure_ascii=False)
-            self._text_cache[key] = text
+            if not isinstance(e, synthetic.SyntheticEntry):
+                self._text_cache[key] = text
         return text.replace(_STORAGE_MARK, self.sandbox.tape.mode(e.uuid), 1)
 
     def invalidate(self) -> None:

@@ -58,6 +58,9 @@ class SandboxConfig:
     send_etag: bool = True
     #: Faults armed when the sandbox starts (tests usually arm them later: ``sb.faults.add``).
     faults: tuple[Fault, ...] = ()
+    #: Searches of Sentinel-1 see this many synthetic GRD products made page by page, for
+    #: million-product searches (see :mod:`.synthetic`); 0, the default, serves the catalogue.
+    synthetic_products: int = 0
 
     def __post_init__(self) -> None:
         if self.offline_reply not in OFFLINE_REPLIES:
