@@ -81,6 +81,8 @@ class Result:
     client: str
     seconds: float = float("nan")
     rss_kb: float = float("nan")
+    #: Client CPU (user + system, all threads) per product, ms.
+    cpu_ms: float = float("nan")
     requests: int = 0
     searches: int = 0
     md5_ok: int = 0
@@ -270,11 +272,13 @@ def client_process(
         conn.recv()
         base = rss_reset()
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        cpu = _cpu()
         seconds, _ = timed(batch)
+        cpu = _cpu() - cpu
         peak = rss_peak()
         if peak <= 0:  # no /proc: ru_maxrss (kB on Linux) over its value before the batch
             base, peak = maxrss * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        conn.send(("done", seconds, max(0, peak - base)))
+        conn.send(("done", seconds, max(0, peak - base), cpu))
     except Exception as exc:  # reported as a row, not a traceback
         conn.send(("error", f"{type(exc).__name__}: {str(exc)[:160]}"))
     finally:
@@ -308,6 +312,7 @@ def measure(client: str, catalogue: Any, config: SandboxConfig, options: dict[st
                     raise RuntimeError(reply[1])
                 result.seconds = reply[1]
                 result.rss_kb = reply[2] / 1024 / len(catalogue)
+                result.cpu_ms = reply[3] * 1000 / len(catalogue)
             except (TimeoutError, RuntimeError, EOFError) as exc:
                 result.error = str(exc)
             finally:
@@ -322,6 +327,11 @@ def measure(client: str, catalogue: Any, config: SandboxConfig, options: dict[st
     finally:
         shutil.rmtree(out, ignore_errors=True)
     return result
+
+
+def _cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def slope(points: list[tuple[int, float]]) -> float:
@@ -360,7 +370,7 @@ def main() -> None:
         f"(restores {LATENCY[0] * args.time_scale:.2f}-{LATENCY[1] * args.time_scale:.2f} s), "
         f"{TRANSFERS} transfers; {os.cpu_count()} cores (shared machine: figures are noisy)"
     )
-    header = f"{'N':>7} {'client':<6} {'seconds':>8} {'ms/prod':>8} {'over ms':>8} {'req/prod':>9} {'search':>7} {'RSS kB/p':>9} {'MD5 ok':>13}"
+    header = f"{'N':>7} {'client':<6} {'seconds':>8} {'ms/prod':>8} {'over ms':>8} {'req/prod':>9} {'search':>7} {'RSS kB/p':>9} {'CPU ms/p':>9} {'MD5 ok':>13}"
     print(header)
     overheads: dict[str, list[tuple[int, float]]] = {c: [] for c in args.clients if c != "raw"}
     rows: dict[tuple[int, str], Result] = {}
@@ -382,7 +392,7 @@ def main() -> None:
             print(
                 f"{count:>7} {client:<6} {result.seconds:8.2f} {result.seconds / count * 1000:8.3f} "
                 f"{over if client != 'raw' else 0.0:8.3f} {result.requests / count:9.3f} {result.searches:>7} "
-                f"{result.rss_kb:9.2f} {result.md5_ok:>6}/{count:<6}"
+                f"{result.rss_kb:9.2f} {result.cpu_ms:9.2f} {result.md5_ok:>6}/{count:<6}"
                 + (f"  ERROR {result.error}" if result.error else "")
             )
             sys.stdout.flush()

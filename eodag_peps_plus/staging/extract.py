@@ -29,6 +29,7 @@ _WINDOWS_RESERVED = frozenset(
         for n in (*"123456789", "\u00b9", "\u00b2", "\u00b3")
     }
 )
+_CONTROL = frozenset(map(chr, [*range(32), 127]))
 #: Longest name accepted, in UTF-8 bytes: file systems allow 255 per component, and the
 #: working names add up to 40 (``.<name>.SAFE.extracting-<pid>``).
 MAX_NAME_BYTES = 200
@@ -40,9 +41,9 @@ def name_problem(name: str) -> str | None:
         return "it is empty"
     if name in (".", ".."):
         return "it names a folder, not a file"
-    if any(ord(c) < 32 or ord(c) == 127 for c in name):
+    if not _CONTROL.isdisjoint(name):
         return "it contains a control character"
-    bad = sorted({c for c in name if c in _WINDOWS_FORBIDDEN})
+    bad = sorted(_WINDOWS_FORBIDDEN.intersection(name))
     if bad:
         return f"it contains {' '.join(bad)} (a path separator, a drive or a forbidden character)"
     if name.startswith("."):

@@ -109,6 +109,11 @@ class _Run:
             cfg.max_transfers, thread_name_prefix="transfer"
         )
         self.in_process = isinstance(self.executor, cf.ThreadPoolExecutor)
+        #: Transfers handed to our own pool beyond its ``max_transfers`` threads: a thread that
+        #: finishes takes the next one at once instead of waiting for this loop's next turn
+        #: (with small archives the loop, sharing the GIL, cannot keep up). Another executor
+        #: gets exactly ``max_transfers``: its own threads are not bounded by it.
+        self.queue_depth = cfg.max_transfers if self.own_executor else 0
         self.interval = cfg.poll_initial
         self.next_poll = started + cfg.poll_initial
         self.fatal: BaseException | None = None
@@ -595,10 +600,11 @@ class _Run:
         if running and now >= getattr(self, "renew_at", 0.0):  # workers never write the ledger
             self.ledger.renew_all(self.owner, lease=self.cfg.lease)
             self.renew_at = now + RENEW_EVERY
-        if running >= self.cfg.max_transfers:
+        limit = self.cfg.max_transfers + self.queue_depth
+        if running >= limit:
             return
         passed: list[_Track] = []  # taken out of the queue but not started: back after the turn
-        while running < self.cfg.max_transfers and self.ready_heap:
+        while running < limit and self.ready_heap:
             _, _, t = heapq.heappop(self.ready_heap)
             t.in_ready = False
             self.visits += 1
