@@ -56,6 +56,10 @@ from typing import Any
 
 import requests
 import yaml
+
+# distributed configures its own loggers when imported (INFO lines on every start and stop);
+# its workers are other processes, so say it in the environment they inherit.
+os.environ.setdefault("DASK_LOGGING__DISTRIBUTED", "error")
 from _offline import timed  # noqa: F401 - sets EODAG up offline before it is imported
 from staging import eoproducts, gateway, md5_ok, rss_peak, rss_reset, search
 
@@ -114,7 +118,6 @@ def dask_executor() -> Iterator[Executor]:
     worker *processes* sharing the 8 transfers: the one place to change the cluster."""
     from eodag_peps_plus.staging.cluster import DaskTransfers
 
-    logging.getLogger("distributed").setLevel(logging.ERROR)  # its own INFO lines otherwise
     with DaskTransfers(2, threads_per_worker=TRANSFERS // 2) as engine:
         yield engine
 
