@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib
 import logging
+import os
 import sys
 
 import click
@@ -23,6 +24,12 @@ def cli(verbose: int) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose < 2:  # urllib3 retry chatter is noise unless debugging; failures are reported
         logging.getLogger("urllib3").setLevel(logging.ERROR)
+    # distributed sets its loggers to INFO when imported, here and in the worker processes it
+    # starts (which inherit the environment): a cluster's start and stop chatter, and the
+    # "comm closed" tracebacks of its shutdown, only with -v.
+    os.environ.setdefault(
+        "DASK_LOGGING__DISTRIBUTED", logging.getLevelName(max(level, logging.INFO)).lower()
+    )
 
 
 for _name in COMMAND_MODULES:
