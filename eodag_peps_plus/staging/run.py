@@ -114,6 +114,8 @@ class _Run:
         #: (with small archives the loop, sharing the GIL, cannot keep up). Another executor
         #: gets exactly ``max_transfers``: its own threads are not bounded by it.
         self.queue_depth = cfg.max_transfers if self.own_executor else 0
+        #: When the scheduler next renews its transfer claims (the workers never do).
+        self.renew_at = 0.0
         self.interval = cfg.poll_initial
         self.next_poll = started + cfg.poll_initial
         self.fatal: BaseException | None = None
@@ -597,7 +599,7 @@ class _Run:
     def dispatch_transfers(self, now: float) -> None:
         """Start the largest ready products while a transfer slot is free."""
         running = len(self.transferring)
-        if running and now >= getattr(self, "renew_at", 0.0):  # workers never write the ledger
+        if running and now >= self.renew_at:  # workers never write the ledger
             self.ledger.renew_all(self.owner, lease=self.cfg.lease)
             self.renew_at = now + RENEW_EVERY
         limit = self.cfg.max_transfers + self.queue_depth
