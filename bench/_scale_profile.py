@@ -73,6 +73,26 @@ def _yappi(call: Callable[[], Any]) -> None:
     yappi.clear_stats()
 
 
+def _cprofile(call: Callable[[], Any], callers: str | None) -> None:
+    """Deterministic profile of every thread the run starts (``threading.setprofile``)."""
+    import cProfile
+    import pstats
+    import threading
+
+    profile = cProfile.Profile()
+    threading.setprofile(lambda *_: profile.enable())
+    profile.enable()
+    try:
+        call()
+    finally:
+        profile.disable()
+        threading.setprofile(None)  # type: ignore[arg-type]
+    stats = pstats.Stats(profile).sort_stats("tottime")
+    stats.print_stats(30)
+    if callers:
+        stats.print_callers(callers)
+
+
 def _eodag_call(url: str, products: list[Any], out: Path) -> Callable[[], Any]:
     """``dag.download_all`` of the same products (EODAG products built beforehand)."""
     import yaml
@@ -90,6 +110,10 @@ def main() -> None:
     parser.add_argument("-n", type=int, nargs="+", default=[2000])
     parser.add_argument("--profile", help="pyinstrument HTML output")
     parser.add_argument("--yappi", action="store_true", help="CPU time of every thread")
+    parser.add_argument("--cprofile", action="store_true", help="cProfile, one thread at a time")
+    parser.add_argument("--callers", help="with --cprofile: print who calls functions matching")
+    parser.add_argument("--transfers", type=int, default=8, help="max_transfers")
+    parser.add_argument("--restores", type=int, default=4, help="max_restores")
     parser.add_argument(
         "--eodag", action="store_true", help="through dag.download_all and our plugin"
     )
@@ -107,7 +131,10 @@ def main() -> None:
             )
             products = list(backend.search(Query.create(collection="S2ST")))
             out = Path(tempfile.mkdtemp(prefix="scale-profile-"))
-            downloader = Downloader(backend, out, quiet=True, **FAST)  # type: ignore[arg-type]
+            downloader = Downloader(
+                backend, out, quiet=True, max_transfers=args.transfers,
+                max_restores=args.restores, **FAST,  # type: ignore[arg-type]
+            )  # fmt: skip
             sandbox.clear_stats()
             started, cpu = time.monotonic(), os.times()
             try:
@@ -118,6 +145,8 @@ def main() -> None:
                     _pyinstrument(call, args.profile)
                 elif args.yappi:
                     _yappi(call)
+                elif args.cprofile:
+                    _cprofile(call, args.callers)
                 else:
                     call()
                 wall, now = time.monotonic() - started, os.times()

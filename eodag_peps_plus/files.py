@@ -47,3 +47,13 @@ def _mode_for(target: Path) -> int:
         umask = os.umask(0o022)
         os.umask(umask)
         return 0o666 & ~umask
+
+
+def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
+    """All of ``data`` to the file descriptor (one ``write`` may take only part of it)."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        if not written:
+            raise OSError("the file took no bytes")
+        view = view[written:]

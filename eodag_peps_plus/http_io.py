@@ -7,6 +7,7 @@ Like pystac-client's ``StacApiIO``: retries (429, 5xx, dropped connections, hono
 from __future__ import annotations
 
 import dataclasses
+import functools
 import logging
 import time
 from collections.abc import Iterable, Iterator
@@ -132,8 +133,10 @@ def make_session(
 CREDENTIAL_HEADERS = ("Authorization", "X-API-Key")
 
 
+@functools.lru_cache(maxsize=1024)
 def origin(url: str) -> str:
-    """``scheme://host:port`` of a URL, lower-cased, default port explicit.
+    """``scheme://host:port`` of a URL, lower-cased, default port explicit (remembered: one
+    download asks it of the same link four times).
 
     Raises:
         ValueError: the URL has no http(s) scheme or no host.

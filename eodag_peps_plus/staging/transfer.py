@@ -29,11 +29,12 @@ from __future__ import annotations
 import dataclasses
 import enum
 import hashlib
+import io
 import logging
 import os
+import random
 import threading
 import time
-import uuid
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
@@ -53,10 +54,11 @@ from ..archive_reply import (
 )
 from ..backends.base import Backend
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
+from ..files import write_all
 from ..http_io import iter_body, safe_origin
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
-from .storage import LocalFolder, ObjectStore, Output, PartState, file_md5, open_output
+from .storage import ObjectStore, Output, PartState, file_md5, open_output
 
 logger = logging.getLogger(__name__)
 
@@ -183,6 +185,11 @@ class TransferJob:
         return state
 
 
+#: The end of a transfer kept in memory to read the zip directory from (most products'
+#: directories are smaller).
+TAIL_BYTES = 256 * 1024
+
+
 class _Attempt:
     def __init__(self, job: TransferJob) -> None:
         self.job = job
@@ -194,6 +201,9 @@ class _Attempt:
         self.md5 = (job.product.md5 or "").lower() or None
         self.validator: str | None = None  # of the bytes in the part file
         self.state: PartState | None = None  # the sidecar this attempt wrote
+        self.part_found = False  # a part file was there when the attempt began
+        #: The last bytes written: the zip directory is read from them, not from the file.
+        self.tail = bytearray()
 
     def result(self, outcome: Outcome, reason: str = "", **kwargs: Any) -> TransferResult:
         return TransferResult(self.name, outcome, reason, **kwargs)
@@ -202,9 +212,6 @@ class _Attempt:
     def run(self) -> TransferResult:
         if self.job.cancel is not None and self.job.cancel.is_set():  # queued before Ctrl-C
             return self.result(Outcome.CANCELLED, "interrupted")
-        self.part.parent.mkdir(parents=True, exist_ok=True)
-        if isinstance(self.output, LocalFolder):
-            self.output.prepare()
         offset = self._resumable_offset()
         validator = self.validator = self.validator if offset else None
         if offset and self.size is not None and offset == self.size:
@@ -228,6 +235,7 @@ class _Attempt:
             have = self.part.stat().st_size
         except FileNotFoundError:
             return 0
+        self.part_found = True
         state = PartState.read(self.part)
         if state is None:
             self.validator = self.job.validator
@@ -242,10 +250,14 @@ class _Attempt:
         if validator and validator.startswith("W/"):
             validator = None  # weak validators cannot guard byte ranges
         digest = file_md5(self.part, start) if start else hashlib.md5(usedforsecurity=False)
-        if not start:  # new bytes: the old ones go before the sidecar names the new ones
+        if not start and self.part_found:  # the old bytes go before the sidecar names new ones
             self.part.unlink(missing_ok=True)
-        self.state = PartState(validator, self.size, self.md5, uuid.uuid4().hex)
-        self.state.write(self.part)
+        self.state = PartState(validator, self.size, self.md5, new_token())
+        try:
+            self.state.write(self.part)
+        except FileNotFoundError:  # no part folder (a new worker's disk): made once, not per try
+            self.output.prepare()
+            self.state.write(self.part)
         self.validator = validator
         next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
         received = 0
@@ -256,9 +268,12 @@ class _Attempt:
         if progress is not None:
             progress(self.name, 0, self.size, start)
         try:
-            with open(self.part, "r+b" if start else "wb") as out:
-                out.seek(start)
-                out.truncate(start)
+            # Unbuffered: chunks go straight to ``write`` (a buffered file costs three more
+            # system calls to open, each a chance for another thread to take the GIL).
+            with open(self.part, "r+b" if start else "wb", buffering=0) as out:
+                if start:
+                    out.seek(start)
+                    out.truncate(start)
                 head = b""  # the first bytes, held back until the zip signature is checked
                 for chunk in iter_body(response):
                     if not chunk:
@@ -283,7 +298,8 @@ class _Attempt:
                             Outcome.CORRUPT,
                             f"the reply is longer than the catalogue size {self.size}",
                         )
-                    out.write(chunk)
+                    write_all(out.fileno(), chunk)
+                    self._keep_tail(chunk)
                     digest.update(chunk)
                     position += len(chunk)
                     received += len(chunk)
@@ -375,7 +391,9 @@ class _Attempt:
                 )
             checks.append("MD5")
         # Without a catalogue MD5 the member CRCs are the only check of the content.
-        problem = check_zip(self.part, crcs=self.md5 is None)
+        end = resumed_from + received
+        tail = (end - len(self.tail), bytes(self.tail)) if self.md5 is not None else None
+        problem = check_zip(self.part, crcs=self.md5 is None, tail=tail)
         if problem is not None:
             self._forget_part()
             return self.result(
@@ -420,6 +438,14 @@ class _Attempt:
             checks=tuple(checks),
             **done,
         )
+
+    def _keep_tail(self, chunk: bytes) -> None:
+        """Keep the last :data:`TAIL_BYTES` written (amortised: trimmed when twice as long)."""
+        tail = self.tail
+        tail += memoryview(chunk)[-TAIL_BYTES:]
+        excess = len(tail) - TAIL_BYTES
+        if excess > TAIL_BYTES:
+            del tail[:excess]
 
     def _cut(self, reason: str, received: int, start: int) -> TransferResult:
         """A stalled transfer: the part file is kept for a ``Range`` resume."""
@@ -487,11 +513,25 @@ def set_read_timeout(response: requests.Response, seconds: float) -> None:
         pass
 
 
-def check_zip(path: Path, *, crcs: bool) -> str | None:
+def check_zip(path: Path, *, crcs: bool, tail: tuple[int, bytes] | None = None) -> str | None:
     """``None`` if ``path`` is a readable zip (its central directory, and with ``crcs`` the
-    CRC of every member), else what is wrong with it, for the report."""
+    CRC of every member), else what is wrong with it, for the report.
+
+    ``tail`` is ``(offset, bytes)``, the end of the file as it was written: the directory is
+    read from it when it holds the whole directory (one open and a dozen seeks less per
+    archive), else from the file.
+    """
+    if tail is not None and not crcs:
+        try:
+            return _zip_problem(_Window(*tail), crcs=False)
+        except _OutsideWindow:
+            pass
+    return _zip_problem(path, crcs=crcs)
+
+
+def _zip_problem(source: Path | _Window, *, crcs: bool) -> str | None:
     try:
-        with zipfile.ZipFile(path) as archive:
+        with zipfile.ZipFile(source) as archive:
             if crcs:
                 bad = archive.testzip()
                 if bad is not None:
@@ -499,8 +539,52 @@ def check_zip(path: Path, *, crcs: bool) -> str | None:
     except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
         return f"the archive is not a complete zip file ({exc})"
     except NotImplementedError as exc:  # a compression method Python lacks: cannot test
-        logger.debug("%s: zip CRCs not checked (%s)", path.name, exc)
+        logger.debug("%s: zip CRCs not checked (%s)", getattr(source, "name", source), exc)
     return None
+
+
+class _OutsideWindow(Exception):
+    """A read before the bytes a :class:`_Window` holds (deliberately not an ``OSError``,
+    which zipfile would take for a broken archive)."""
+
+
+class _Window(io.RawIOBase):
+    """The end of a file, ``data`` from ``offset`` on, as a read-only seekable file."""
+
+    def __init__(self, offset: int, data: bytes) -> None:
+        super().__init__()
+        self.offset, self.data = offset, data
+        self.size = self.pos = offset + len(data)
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self.pos, io.SEEK_END: self.size}[whence]
+        if base + offset < 0:
+            raise OSError("seek before the start of the file")  # as a file would
+        self.pos = base + offset
+        return self.pos
+
+    def tell(self) -> int:
+        return self.pos
+
+    def read(self, size: int | None = -1) -> bytes:
+        if self.pos < self.offset:
+            raise _OutsideWindow
+        start = self.pos - self.offset
+        stop = len(self.data) if size is None or size < 0 else start + size
+        chunk = self.data[start:stop]
+        self.pos += len(chunk)
+        return chunk
+
+
+def new_token() -> str:
+    """An attempt's token (unique, not secret: ``random`` is reseeded in a forked child)."""
+    return f"{random.getrandbits(128):032x}"
 
 
 def classify_reply(
