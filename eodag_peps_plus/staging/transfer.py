@@ -38,7 +38,7 @@ import time
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Protocol
+from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -67,6 +67,9 @@ CHUNK = 1 << 18
 RENEW_EVERY = 5.0
 #: Seconds between two looks of a transfer at its part's sidecar (taken over by another?).
 TAKEOVER_CHECK_EVERY = 1.0
+#: Bytes of a new part before its sidecar is written: fewer are cheaper to fetch again after
+#: a ``kill -9`` than to remember (creating the sidecar costs more than a small archive).
+SIDECAR_AFTER = 64 * 1024
 #: Defaults of the stall guard (seconds, bytes per second, seconds).
 STALL_TIMEOUT = 60.0
 MIN_RATE = 1024.0
@@ -200,7 +203,9 @@ class _Attempt:
         self.size = job.product.size
         self.md5 = (job.product.md5 or "").lower() or None
         self.validator: str | None = None  # of the bytes in the part file
-        self.state: PartState | None = None  # the sidecar this attempt wrote
+        self.state: PartState | None = None  # what this attempt's sidecar says
+        self.state_written = False  # the sidecar is on disk (a new part has none at first)
+        self.inode: int | None = None  # of the part file this attempt writes
         self.part_found = False  # a part file was there when the attempt began
         #: The last bytes written: the zip directory is read from them, not from the file.
         self.tail = bytearray()
@@ -250,14 +255,13 @@ class _Attempt:
         if validator and validator.startswith("W/"):
             validator = None  # weak validators cannot guard byte ranges
         digest = file_md5(self.part, start) if start else hashlib.md5(usedforsecurity=False)
-        if not start and self.part_found:  # the old bytes go before the sidecar names new ones
-            self.part.unlink(missing_ok=True)
+        if not start:  # the old bytes and their sidecar go before any new byte is written
+            if self.part_found:
+                self.part.unlink(missing_ok=True)
+            PartState.path(self.part).unlink(missing_ok=True)
         self.state = PartState(validator, self.size, self.md5, new_token())
-        try:
-            self.state.write(self.part)
-        except FileNotFoundError:  # no part folder (a new worker's disk): made once, not per try
-            self.output.prepare()
-            self.state.write(self.part)
+        if start:  # continued bytes: the sidecar names them before one is written
+            self._write_state()
         self.validator = validator
         next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
         received = 0
@@ -268,12 +272,12 @@ class _Attempt:
         if progress is not None:
             progress(self.name, 0, self.size, start)
         try:
-            # Unbuffered: chunks go straight to ``write`` (a buffered file costs three more
-            # system calls to open, each a chance for another thread to take the GIL).
-            with open(self.part, "r+b" if start else "wb", buffering=0) as out:
+            with self._open_part(start) as out:
                 if start:
                     out.seek(start)
                     out.truncate(start)
+                else:
+                    self.inode = os.fstat(out.fileno()).st_ino
                 head = b""  # the first bytes, held back until the zip signature is checked
                 for chunk in iter_body(response):
                     if not chunk:
@@ -305,8 +309,12 @@ class _Attempt:
                     received += len(chunk)
                     if progress is not None:
                         progress(self.name, len(chunk), self.size, start)
+                    if not self.state_written and received >= SIDECAR_AFTER:
+                        if self._taken_over_now():
+                            return self._taken_over(received, start)
+                        self._write_state()
                     if cancel is not None and cancel.is_set():
-                        out.flush()
+                        self._remember()
                         return self.result(
                             Outcome.CANCELLED,
                             "interrupted",
@@ -317,11 +325,10 @@ class _Attempt:
                     now = time.monotonic()
                     if now >= next_look:
                         next_look = now + TAKEOVER_CHECK_EVERY
-                        if self.state.taken_over(self.part):
+                        if self._taken_over_now():
                             return self._taken_over(received, start)
                     stalled = guard.check(now, received)
                     if stalled:
-                        out.flush()
                         return self._cut(f"{stalled} after {position} bytes", received, start)
                 if head:  # the whole reply was shorter than a zip signature
                     out.close()
@@ -338,6 +345,7 @@ class _Attempt:
             return self._cut(f"{why} ({type(exc).__name__})", received, start)
         except NETWORK_ERRORS as exc:
             total = self.size if self.size is not None else "?"
+            self._remember()
             return self.result(
                 Outcome.RETRY,
                 f"connection lost after {position} of {total} bytes ({type(exc).__name__})",
@@ -355,6 +363,7 @@ class _Attempt:
                 status_code=response.status_code,
             )
         if self.size is not None and position < self.size:
+            self._remember()
             return self.result(
                 Outcome.RETRY,
                 f"the reply ended after {position} of {self.size} bytes",
@@ -376,7 +385,7 @@ class _Attempt:
 
     def _finish(self, digest: Any, *, received: int, resumed_from: int) -> TransferResult:
         """Verify the part file with every check available, then give it its final name."""
-        if self.state is not None and self.state.taken_over(self.part):
+        if self.state is not None and self._taken_over_now():
             return self._taken_over(received, resumed_from)
         checks: list[str] = ["size"] if self.size is not None else []
         actual = digest.hexdigest()
@@ -413,7 +422,8 @@ class _Attempt:
                 resumed_from=resumed_from,
                 validator=self.validator,
             )
-        PartState.path(self.part).unlink(missing_ok=True)
+        if self.state_written:
+            PartState.path(self.part).unlink(missing_ok=True)
         done = {"file_size": stored.size, "file_mtime_ns": stored.mtime_ns}
         extracted = None
         if self.job.extract and self.output.folder is not None:
@@ -447,8 +457,54 @@ class _Attempt:
         if excess > TAIL_BYTES:
             del tail[:excess]
 
+    def _open_part(self, start: int) -> IO[bytes]:
+        """Unbuffered: chunks go straight to ``write`` (a buffered file costs three more
+        system calls to open, each a chance for another thread to take the GIL)."""
+        mode = "r+b" if start else "wb"
+        try:
+            return open(self.part, mode, buffering=0)  # noqa: SIM115 - the caller's ``with``
+        except FileNotFoundError:  # no part folder (a new worker's disk): made once, not per try
+            self.output.prepare()
+            return open(self.part, mode, buffering=0)  # noqa: SIM115
+
+    def _write_state(self) -> None:
+        assert self.state is not None
+        try:
+            self.state.write(self.part)
+        except FileNotFoundError:
+            self.output.prepare()
+            self.state.write(self.part)
+        self.state_written = True
+
+    def _taken_over_now(self) -> bool:
+        """Whether another attempt writes this part now. Once this one's sidecar is written,
+        another one shows by rewriting it; before, by writing a sidecar at all (this one
+        removed the old one) or by a new part file in its place."""
+        if self.state is None:
+            return False
+        if self.state_written:
+            return self.state.taken_over(self.part)
+        try:
+            PartState.path(self.part).stat()
+            return True
+        except FileNotFoundError:
+            pass
+        try:
+            return self.part.stat().st_ino != self.inode
+        except FileNotFoundError:
+            return True
+
+    def _remember(self) -> None:
+        """Before leaving a part to resume: its sidecar, if it has none yet."""
+        if self.state is not None and not self.state_written and not self._taken_over_now():
+            try:
+                self._write_state()
+            except OSError as exc:  # resumed from the ledger's validator instead
+                logger.debug("%s: sidecar not written (%s)", self.name, exc)
+
     def _cut(self, reason: str, received: int, start: int) -> TransferResult:
         """A stalled transfer: the part file is kept for a ``Range`` resume."""
+        self._remember()
         return self.result(
             Outcome.RETRY,
             f"{reason}; resuming",
