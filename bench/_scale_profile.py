@@ -74,19 +74,16 @@ def _yappi(call: Callable[[], Any]) -> None:
 
 
 def _cprofile(call: Callable[[], Any], callers: str | None) -> None:
-    """Deterministic profile of every thread the run starts (``threading.setprofile``)."""
+    """Deterministic profile of the scheduler's thread (the pools' threads: ``--yappi``)."""
     import cProfile
     import pstats
-    import threading
 
-    profile = cProfile.Profile()
-    threading.setprofile(lambda *_: profile.enable())
+    profile = cProfile.Profile(time.thread_time)
     profile.enable()
     try:
         call()
     finally:
         profile.disable()
-        threading.setprofile(None)  # type: ignore[arg-type]
     stats = pstats.Stats(profile).sort_stats("tottime")
     stats.print_stats(30)
     if callers:

@@ -13,16 +13,20 @@ child process against a fresh sandbox (same catalogue, same per-product restore 
   when the tape says the restore is done: the loop knows each product's latency (it is a
   deterministic draw of seed and product: an oracle no real client has), so it never polls.
   A GET answered 202 anyway is retried 10 ms later (and counted in requests/product).
-* ``ours``: ``staging.Downloader`` (Python API), polling scaled to the time scale.
+* ``ours``: ``staging.Downloader`` (Python API), polling scaled to the time scale, with its
+  defaults otherwise: from 5,000 products its transfers run in child processes
+  (``staging.workers``).
 * ``eodag``: ``dag.download_all`` through our EODAG plugin (provider ``peps``).
 * ``dask``: ``Downloader(executor=DaskTransfers(2))``: the distributed engine on a local
   cluster of 2 worker processes (:func:`dask_executor`: the one place to change it).
 
 Printed per N and client: seconds, overhead beyond raw ``(t - t_raw) / N`` in ms, requests
 per product (counted by the sandbox; catalogue searches separately), products whose file has
-the catalogue MD5, and the client's memory: peak RSS during the batch above its RSS just
-before (products already searched and in memory), per product, read in the client process
-only (VmHWM reset before the batch; ``ru_maxrss`` where that is not allowed). Then the slope
+the catalogue MD5, the client's CPU time (with its transfer processes), and the client's
+memory: peak RSS during the batch above its RSS just before (products already searched and
+in memory; VmHWM reset before the batch, ``ru_maxrss`` where that is not allowed) plus the
+peak of each transfer process it started, per product (a dask cluster's workers are not
+counted: they outlive the batch). Then the slope
 of the overhead vs N (least squares) and the issue's targets, pass/fail. Figures are noisy
 on a shared machine: run it alone for numbers to quote.
 
@@ -271,6 +275,7 @@ def client_process(
     try:
         products = search(url)
         batch = RUNNERS[client](url, products, Path(out), options)
+        children = _count_transfer_processes()
         conn.send(("ready", len(products)))
         conn.recv()
         base = rss_reset()
@@ -281,6 +286,8 @@ def client_process(
         peak = rss_peak()
         if peak <= 0:  # no /proc: ru_maxrss (kB on Linux) over its value before the batch
             base, peak = maxrss * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # Transfer processes count too: each at the largest child's peak (ru_maxrss, kB).
+        peak += len(children) * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
         conn.send(("done", seconds, max(0, peak - base), cpu))
     except Exception as exc:  # reported as a row, not a traceback
         conn.send(("error", f"{type(exc).__name__}: {str(exc)[:160]}"))
@@ -333,8 +340,30 @@ def measure(client: str, catalogue: Any, config: SandboxConfig, options: dict[st
 
 
 def _cpu() -> float:
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
+    """CPU seconds of the client and of its children ended so far (transfer processes end
+    with the batch; a dask cluster's workers only after it, so they are not counted)."""
+    return sum(
+        usage.ru_utime + usage.ru_stime
+        for usage in (
+            resource.getrusage(resource.RUSAGE_SELF),
+            resource.getrusage(resource.RUSAGE_CHILDREN),
+        )
+    )
+
+
+def _count_transfer_processes() -> list[int]:
+    """The pids of the transfer processes the batch starts (:mod:`staging.workers`)."""
+    from eodag_peps_plus.staging import workers
+
+    started: list[int] = []
+    start = workers._Child.__init__
+
+    def counted(self: Any, *args: Any, **kwargs: Any) -> None:
+        start(self, *args, **kwargs)
+        started.append(self.process.pid)
+
+    workers._Child.__init__ = counted  # type: ignore[method-assign]
+    return started
 
 
 def slope(points: list[tuple[int, float]]) -> float:

@@ -138,6 +138,11 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     "--dask-workers", type=click.IntRange(1, 256), metavar="N",
     help="Run the transfers on N local dask worker processes.",
 )  # fmt: skip
+@click.option(
+    "--transfer-processes", type=click.IntRange(0, 64), metavar="N",
+    help="Run the transfers in N child processes (0: in this one; default: 2-4 for 5,000 "
+    "products or more on several cores, else 0).",
+)  # fmt: skip
 @_float_option(
     "--stall-timeout", 60.0, 0.1,
     "Seconds without a byte after which a transfer is cut and resumed with Range.",
@@ -166,7 +171,8 @@ def download(
     backend_name: str, url: str | None, results_path: Path | None, output_dir: str,
     max_items: int | None, timeout: float, extract: bool, delete_archive: bool, quiet: bool,
     max_transfers: int, max_restores: int, state_dir: Path | None, part_dir: Path | None,
-    dask_scheduler: str | None, dask_workers: int | None, dry_run: bool,
+    dask_scheduler: str | None, dask_workers: int | None, transfer_processes: int | None,
+    dry_run: bool,
     stall_timeout: float, min_rate: float, rate_window: float, report_every: float,
     poll_initial: float, poll_max: float, **params: Any,
 ) -> None:  # fmt: skip
@@ -186,6 +192,8 @@ def download(
         raise InvalidQueryError("--delete-archive only makes sense with --extract")
     if dask_scheduler and dask_workers:
         raise InvalidQueryError("give either --dask-scheduler or --dask-workers, not both")
+    if (dask_scheduler or dask_workers) and transfer_processes:
+        raise InvalidQueryError("--transfer-processes has no effect on a dask cluster")
     if not is_url(output_dir) and Path(output_dir).exists() and not Path(output_dir).is_dir():
         raise InvalidQueryError(f"--output-dir: {output_dir} is a file, not a folder")
     backend = open_backend(backend_name, url)
@@ -200,6 +208,7 @@ def download(
         quiet=quiet,
         max_transfers=max_transfers,
         max_restores=max_restores,
+        transfer_processes=transfer_processes,
         state_dir=state_dir,
         poll_initial=poll_initial,
         poll_max=poll_max,

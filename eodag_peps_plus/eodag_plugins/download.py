@@ -25,6 +25,10 @@ argument of ``download``/``download_all``):
   cluster (``tcp://host:8786``); its workers must reach the output.
 * ``dask_workers`` (int, default none): run the transfers on this many local dask worker
   processes (``max_transfers`` threads in all).
+* ``transfer_processes`` (int, default none: 2-4 for a batch of 5,000 products or more on a
+  machine with several cores, else 0): run the transfers in this many child processes of
+  this machine (``max_transfers`` threads in all), so that a big batch of small products is
+  not held to one core; 0 keeps them in threads of this process.
 * ``extract`` (bool, default ``True``, like EODAG); ``delete_archive`` (bool, default ``False``).
 * ``max_transfers`` (int, default 8), ``max_restores`` (int, default 4): concurrency.
 * ``poll_initial`` (float s, default 5), ``poll_factor`` (float, default 1.5), ``poll_max``
@@ -83,6 +87,7 @@ logger = logging.getLogger(__name__)
 
 #: Numeric plugin-config keys passed to the Downloader as they are.
 _NUMERIC = (
+    "transfer_processes",
     "max_transfers",
     "max_restores",
     "poll_initial",

@@ -18,7 +18,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ..exceptions import AuthenticationError, ForeignOriginError
+from ..exceptions import AuthenticationError, ConfigurationError, ForeignOriginError
 from ..product import Availability, Product
 from .extract import file_key, name_problem, safe_dir
 from .ledger import Ledger, LedgerRow, new_owner
@@ -35,6 +35,7 @@ from .transfer import (
     link_problem,
     run_transfer,
 )
+from .workers import ProcessTransfers, TransferProcessLost, default_processes
 
 if TYPE_CHECKING:
     from .scheduler import Downloader
@@ -105,10 +106,9 @@ class _Run:
         self.progress = Progress(len(tracks), quiet=cfg.quiet, bytes_bar=cfg.bytes_bar)
         self.restore_pool = cf.ThreadPoolExecutor(cfg.max_restores, thread_name_prefix="restore")
         self.own_executor = cfg.executor is None
-        self.executor: cf.Executor = cfg.executor or cf.ThreadPoolExecutor(
-            cfg.max_transfers, thread_name_prefix="transfer"
-        )
-        self.in_process = isinstance(self.executor, cf.ThreadPoolExecutor)
+        self.executor: cf.Executor = cfg.executor or self.own_engine(len(tracks))
+        #: The engine hands each transfer's progress back here (a cluster's does not).
+        self.in_process = isinstance(self.executor, (cf.ThreadPoolExecutor, ProcessTransfers))
         #: Transfers handed to our own pool beyond its ``max_transfers`` threads: a thread that
         #: finishes takes the next one at once instead of waiting for this loop's next turn
         #: (with small archives the loop, sharing the GIL, cannot keep up). Another executor
@@ -146,6 +146,27 @@ class _Run:
         self.turns = 0
         self.visits = 0
         self.progress_at = 0.0
+
+    def own_engine(self, batch: int) -> cf.Executor:
+        """Child processes for the transfers of a big batch, else threads of this process;
+        threads too, with a warning, when the children cannot start and nobody asked for
+        them."""
+        cfg = self.cfg
+        processes = cfg.transfer_processes
+        if processes is None:
+            processes = default_processes(batch, cfg.max_transfers)
+        if processes:
+            threads = -(-cfg.max_transfers // processes)
+            engine = ProcessTransfers(processes, threads_per_process=threads)
+            try:
+                engine.start()
+                return engine
+            except TransferProcessLost as exc:
+                engine.shutdown(wait=False)
+                if cfg.transfer_processes:
+                    raise ConfigurationError(f"{exc}: see the error above") from None
+                logger.warning("%s: the transfers run in this process", exc)
+        return cf.ThreadPoolExecutor(cfg.max_transfers, thread_name_prefix="transfer")
 
     # -- indexes ------------------------------------------------------------------------------
     def touch(self, t: _Track, now: float | None = None) -> None:

@@ -45,6 +45,11 @@ class Downloader:
     ``rate_window`` seconds (``min_rate=0`` disables that check); every ``report_every``
     seconds a line says which products are still waited for, and why.
 
+    Transfers run in ``executor`` when one is given (a dask cluster: :mod:`.cluster`), else in
+    ``transfer_processes`` child processes of this machine (:mod:`.workers`; ``None``: some
+    for a batch of :data:`~.workers.PROCESSES_FROM` products or more, none for a smaller
+    one), else in threads of this process.
+
     ``output_dir`` may also be an fsspec URL (``s3://bucket/prefix``): parts then go to
     ``part_dir`` (default ``<state_dir>/parts``), and ``storage_options`` to fsspec; the
     ledger stays in ``state_dir`` (default: a folder per URL in the user's state folder).
@@ -56,6 +61,7 @@ class Downloader:
         output_dir: str | Path | Output,
         *,
         executor: cf.Executor | None = None,
+        transfer_processes: int | None = None,
         max_transfers: int = 8,
         max_restores: int = 4,
         timeout: float | None = None,
@@ -80,6 +86,8 @@ class Downloader:
         part_dir: str | Path | None = None,
         storage_options: dict[str, Any] | None = None,
     ) -> None:
+        if transfer_processes is not None and transfer_processes < 0:
+            raise ValueError("transfer_processes must be 0 or more")
         if max_transfers < 1 or max_restores < 1:
             raise ValueError("max_transfers and max_restores must be at least 1")
         if stall_timeout <= 0 or rate_window <= 0 or min_rate < 0:
@@ -96,6 +104,7 @@ class Downloader:
         #: The output folder; for a URL output, the :class:`~.storage.Output` itself.
         self.output_dir: Path | Output = self.output.folder or self.output
         self.executor = executor
+        self.transfer_processes = transfer_processes
         self.max_transfers = max_transfers
         self.max_restores = max_restores
         self.timeout = timeout

@@ -1,0 +1,470 @@
+"""Transfers in worker processes on this machine, so that a big batch uses more than one core.
+
+With small archives a batch is bound by the client's CPU, and a Python process runs Python on
+one core at a time (the GIL): the scheduler, the restore requests and every transfer take
+turns, and the more threads, the more time goes into handing the lock over.
+:class:`ProcessTransfers` runs the transfers in a few child processes, each with its own
+threads, while the scheduler and its ledger stay in this one (the single writer, as with
+:mod:`.cluster`).
+
+The children are plain ``python -c`` processes running :func:`_child_main`, talking over
+their standard input and output (length-prefixed pickles), not ``multiprocessing`` ones: no
+start method to choose, and a user's script is never imported again in a child. The backend
+goes to each child once (its credentials still bound to their origins); a job travels
+without it. A child ignores Ctrl-C (the scheduler decides what stops), stops its transfers
+at the next chunk when the batch is cancelled or when its pipe closes (the scheduler was
+killed: the parts stay for the next run), and a child that dies fails the jobs it held with
+:class:`TransferProcessLost` (the scheduler retries them, resuming their parts) while the
+next job starts a new child.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import contextlib
+import itertools
+import logging
+import os
+import pickle
+import signal
+import struct
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import IO, Any
+
+from ..backends.base import Backend
+from .transfer import TransferJob, TransferResult, run_transfer
+
+logger = logging.getLogger(__name__)
+
+__all__ = ["PROCESSES_FROM", "ProcessTransfers", "TransferProcessLost", "default_processes"]
+
+#: Seconds a child has to start and import what it needs.
+START_TIMEOUT = 60.0
+#: Seconds between two forwards of a running transfer's progress.
+PROGRESS_EVERY = 0.5
+#: Seconds between two looks at the batches' cancel flags.
+WATCH_EVERY = 0.2
+#: Batches from this many products run their transfers in processes by default (each child
+#: costs about 50 MB: at this size, 20 kB per product for two).
+PROCESSES_FROM = 5_000
+#: The most processes chosen by default (``max_transfers`` threads are shared among them).
+MAX_DEFAULT_PROCESSES = 4
+#: The largest message either side accepts (a job is a few kB, a backend a few tens).
+MAX_MESSAGE = 64 * 1024 * 1024
+
+_HEADER = struct.Struct(">Q")
+
+
+class TransferProcessLost(RuntimeError):
+    """The child process running a transfer ended before it reported."""
+
+
+def default_processes(batch: int, max_transfers: int) -> int:
+    """How many transfer processes a batch of ``batch`` products gets when the user did not
+    say: none under :data:`PROCESSES_FROM` products (the threads of this process keep up with
+    a small batch, and a child costs memory and half a second to start), on one core, or in a
+    frozen application (whose executable is not a Python to start a child with)."""
+    cores = os.cpu_count() or 1
+    if batch < PROCESSES_FROM or cores < 2 or max_transfers < 2 or getattr(sys, "frozen", False):
+        return 0
+    return min(cores, max_transfers, MAX_DEFAULT_PROCESSES)
+
+
+def _send(stream: IO[bytes], lock: threading.Lock, message: tuple[Any, ...]) -> None:
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    with lock:
+        stream.write(_HEADER.pack(len(data)) + data)
+        stream.flush()
+
+
+def _receive(stream: IO[bytes]) -> tuple[Any, ...] | None:
+    """The next message; ``None`` at the end of the stream.
+
+    Raises:
+        ValueError: a message too large or cut short (the other side is not one of ours).
+    """
+    header = stream.read(_HEADER.size)
+    if len(header) < _HEADER.size:
+        return None
+    (size,) = _HEADER.unpack(header)
+    if size > MAX_MESSAGE:
+        raise ValueError(f"message of {size} bytes")
+    data = stream.read(size)
+    if len(data) < size:
+        return None
+    message = pickle.loads(data)  # noqa: S301 - our own child, over its own pipe
+    if not isinstance(message, tuple) or not message:
+        raise ValueError("not a message")
+    return message
+
+
+_CHILD_ENTRY = "from eodag_peps_plus.staging.workers import _child_main; _child_main"
+
+
+class _Call:
+    __slots__ = ("future", "progress", "flag")
+
+    def __init__(
+        self,
+        future: cf.Future[TransferResult],
+        progress: Callable[[str, int, int | None, int], None] | None,
+        flag: threading.Event | None,
+    ) -> None:
+        self.future = future
+        self.progress = progress
+        self.flag = flag
+
+
+class _Child:
+    """One worker process, seen from the scheduler's side."""
+
+    def __init__(self, threads: int) -> None:
+        package_root = str(Path(__file__).resolve().parents[2])
+        env = dict(os.environ)
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
+        self.process = subprocess.Popen(
+            [sys.executable, "-c", f"{_CHILD_ENTRY}({threads})"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            env=env,
+        )
+        assert self.process.stdin is not None and self.process.stdout is not None
+        self.stdin: IO[bytes] = self.process.stdin
+        self.stdout: IO[bytes] = self.process.stdout
+        self.lock = threading.Lock()
+        self.calls: dict[int, _Call] = {}
+        self.backends: set[int] = set()
+        self.flags: set[int] = set()
+        self.alive = True
+        self.ready = threading.Event()
+
+    def send(self, message: tuple[Any, ...]) -> bool:
+        """``False`` if the child is gone (its reader fails what it held)."""
+        try:
+            _send(self.stdin, self.lock, message)
+            return True
+        except (OSError, ValueError):
+            return False
+
+    def close(self, timeout: float) -> None:
+        with contextlib.suppress(OSError):
+            self.stdin.close()
+        try:
+            self.process.wait(timeout)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait(10)
+
+
+class ProcessTransfers(cf.Executor):
+    """A ``concurrent.futures`` executor running transfers in child processes of this machine.
+
+    Use it as a context manager, or let :class:`~.scheduler.Downloader` start one
+    (``transfer_processes``)::
+
+        with ProcessTransfers(2, threads_per_process=4) as engine:
+            Downloader(backend, "out", executor=engine, max_transfers=8)
+
+    Args:
+        processes: child processes (each started at its first job).
+        threads_per_process: transfers one child runs at once.
+
+    Raises:
+        ValueError: fewer than one process or thread.
+    """
+
+    def __init__(self, processes: int, *, threads_per_process: int = 4) -> None:
+        if processes < 1 or threads_per_process < 1:
+            raise ValueError("processes and threads_per_process must be at least 1")
+        self.processes = processes
+        self.threads = threads_per_process
+        self._children: list[_Child] = []
+        self._lock = threading.Lock()
+        self._ids = itertools.count(1)
+        self._backends: dict[int, Backend] = {}  # kept alive: their id() is their key
+        self._flags: dict[int, threading.Event] = {}
+        self._watcher: threading.Thread | None = None
+        self._closed = False
+
+    def __repr__(self) -> str:
+        return f"ProcessTransfers({self.processes}, threads_per_process={self.threads})"
+
+    def __enter__(self) -> ProcessTransfers:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.shutdown(wait=True)
+
+    # -- start ----------------------------------------------------------------------------------
+    def start(self, timeout: float = START_TIMEOUT) -> None:
+        """Start every child now and wait until each can take jobs.
+
+        Raises:
+            TransferProcessLost: a child could not start (its error is on stderr).
+        """
+        with self._lock:
+            while len(self._children) < self.processes:
+                self._start_child()
+            children = list(self._children)
+        deadline = time.monotonic() + timeout
+        for child in children:
+            if not child.ready.wait(max(0.0, deadline - time.monotonic())) or not child.alive:
+                raise TransferProcessLost(
+                    f"a transfer process did not start (exit code {child.process.poll()})"
+                )
+
+    def _start_child(self) -> _Child:
+        child = _Child(self.threads)
+        self._children.append(child)
+        threading.Thread(
+            target=self._read, args=(child,), name=f"transfers-{child.process.pid}", daemon=True
+        ).start()
+        return child
+
+    # -- Executor -------------------------------------------------------------------------------
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> cf.Future[Any]:
+        """Run ``run_transfer(job)`` in a child (the only call the scheduler makes).
+
+        Raises:
+            TypeError: another function or other arguments.
+            RuntimeError: after :meth:`shutdown`.
+        """
+        if self._closed:
+            raise RuntimeError("cannot submit transfers after shutdown")
+        if fn is not run_transfer or kwargs or len(args) != 1:
+            raise TypeError("ProcessTransfers runs run_transfer(job) only")
+        job = args[0]
+        if not isinstance(job, TransferJob):
+            raise TypeError(f"not a TransferJob: {job!r}")
+        future: cf.Future[TransferResult] = cf.Future()
+        future.set_running_or_notify_cancel()
+        flag = job.cancel if isinstance(job.cancel, threading.Event) else None
+        state = job.__getstate__()  # without its progress callback and threading.Event
+        state["backend"] = id(job.backend)
+        state["cancel"] = id(flag) if flag is not None else None
+        with self._lock:
+            if self._closed:
+                raise RuntimeError("cannot submit transfers after shutdown")
+            child = self._pick()
+            call_id = next(self._ids)
+            child.calls[call_id] = _Call(future, job.progress, flag)
+            if flag is not None:
+                self._flags[id(flag)] = flag
+                self._watch()
+            new_backend = id(job.backend) not in child.backends
+            if new_backend:
+                child.backends.add(id(job.backend))
+                self._backends[id(job.backend)] = job.backend
+        sent = True
+        if new_backend:
+            sent = child.send(("backend", id(job.backend), job.backend))
+        if sent and flag is not None and flag.is_set():
+            sent = child.send(("cancel", id(flag)))
+        if sent:
+            sent = child.send(("call", call_id, state, job.progress is not None))
+        if not sent:
+            self._fail(child, call_id)
+        return future
+
+    def _pick(self) -> _Child:
+        """The live child with the fewest jobs, a new one while fewer than ``processes``."""
+        self._children = [c for c in self._children if c.alive]
+        if len(self._children) < self.processes:
+            return self._start_child()
+        return min(self._children, key=lambda c: len(c.calls))
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        """Let the children finish what they run (stopped at the next chunk if the batch was
+        cancelled), then end them."""
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
+            children = list(self._children)
+        self._mirror_flags()
+        for child in children:
+            child.send(("stop",))
+        for child in children:
+            child.close(60.0 if wait else 5.0)
+
+    # -- replies --------------------------------------------------------------------------------
+    def _read(self, child: _Child) -> None:
+        """Resolve the futures of ``child`` as its replies come; fail the rest at its end."""
+        try:
+            while True:
+                message = _receive(child.stdout)
+                if message is None:
+                    break
+                kind = message[0]
+                if kind == "ready":
+                    child.ready.set()
+                elif kind == "progress":
+                    found = child.calls.get(message[1])
+                    if found is not None:
+                        self._progress(found, message[2])
+                elif kind == "done":
+                    _, call_id, result, pending = message
+                    with self._lock:
+                        call = child.calls.pop(call_id, None)
+                    if call is None:
+                        continue
+                    if pending:
+                        self._progress(call, pending)
+                    if isinstance(result, BaseException):
+                        call.future.set_exception(result)
+                    else:
+                        call.future.set_result(result)
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+            logger.debug("transfer process %s: %s", child.process.pid, exc)
+        finally:
+            code = child.process.poll()
+            with self._lock:
+                child.alive = False
+                lost = list(child.calls)
+            child.ready.set()
+            for call_id in lost:
+                self._fail(child, call_id, code)
+
+    @staticmethod
+    def _progress(call: _Call, args: tuple[Any, ...]) -> None:
+        """A progress bar that fails must not stop the replies (nor the batch)."""
+        if call.progress is None:
+            return
+        try:
+            call.progress(*args)
+        except Exception as exc:
+            logger.debug("progress callback failed: %s", exc)
+
+    def _fail(self, child: _Child, call_id: int, code: int | None = None) -> None:
+        with self._lock:
+            call = child.calls.pop(call_id, None)
+        if call is not None and not call.future.done():
+            ended = f"exit code {code}" if code is not None else "its pipe closed"
+            call.future.set_exception(
+                TransferProcessLost(f"transfer process {child.process.pid} ended ({ended})")
+            )
+
+    # -- cancellation ---------------------------------------------------------------------------
+    def _watch(self) -> None:
+        """Start the watcher of the batches' flags (with ``_lock`` held)."""
+        if self._watcher is None:
+            self._watcher = threading.Thread(
+                target=self._watch_loop, name="transfers-cancel", daemon=True
+            )
+            self._watcher.start()
+
+    def _watch_loop(self) -> None:
+        while True:
+            with self._lock:
+                busy = any(c.calls for c in self._children)
+                if self._closed or not busy:
+                    self._watcher = None
+                    return
+            self._mirror_flags()
+            time.sleep(WATCH_EVERY)
+
+    def _mirror_flags(self) -> None:
+        """Tell every child about the batches' flags that were set."""
+        with self._lock:
+            fired = [key for key, flag in self._flags.items() if flag.is_set()]
+            for key in fired:
+                del self._flags[key]
+            children = list(self._children)
+        for key in fired:
+            for child in children:
+                child.send(("cancel", key))
+
+
+# -- the child side ---------------------------------------------------------------------------------
+class _Forward:
+    """A transfer's progress callback in a child: the opening call and the bytes since the
+    last forward go to the scheduler at most every :data:`PROGRESS_EVERY` seconds (a small
+    archive that is done sooner sends none)."""
+
+    def __init__(self, call_id: int, send: Callable[[tuple[Any, ...]], None]) -> None:
+        self.call_id = call_id
+        self.send = send
+        self.opening: tuple[Any, ...] | None = None
+        self.started = False
+        self.bytes = 0
+        self.next_at = time.monotonic() + PROGRESS_EVERY
+
+    def __call__(self, product_id: str, amount: int, total: int | None, initial: int) -> None:
+        if amount == 0:
+            self.opening = (product_id, 0, total, initial)
+            return
+        self.bytes += amount
+        now = time.monotonic()
+        if now >= self.next_at and self.opening is not None:
+            self.next_at = now + PROGRESS_EVERY
+            if not self.started:
+                self.started = True
+                self.send(("progress", self.call_id, self.opening))
+            self.send(("progress", self.call_id, (self.opening[0], self.bytes, *self.opening[2:])))
+            self.bytes = 0
+
+    def pending(self) -> tuple[Any, ...] | None:
+        """What the scheduler has not been told yet, if it was told of this transfer."""
+        if not self.started or self.opening is None or not self.bytes:
+            return None
+        return (self.opening[0], self.bytes, *self.opening[2:])
+
+
+def _child_main(threads: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
+    # The protocol owns the pipes; anything a library prints goes to stderr.
+    inbox = os.fdopen(os.dup(0), "rb")
+    outbox = os.fdopen(os.dup(1), "wb")
+    os.dup2(2, 1)
+    sys.stdout = sys.stderr
+    lock = threading.Lock()
+
+    def send(message: tuple[Any, ...]) -> None:
+        try:
+            _send(outbox, lock, message)
+        except (OSError, ValueError):  # the scheduler is gone: its transfers stop below
+            for event in flags.values():
+                event.set()
+
+    backends: dict[int, Backend] = {}
+    flags: dict[int, threading.Event] = {}
+    pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="transfer")
+
+    def run(call_id: int, state: dict[str, Any], wants_progress: bool) -> None:
+        forward = _Forward(call_id, send) if wants_progress else None
+        try:
+            job = TransferJob.__new__(TransferJob)
+            job.__dict__.update(state)
+            job.backend = backends[state["backend"]]
+            key = state["cancel"]
+            job.cancel = flags.setdefault(key, threading.Event()) if key is not None else None
+            job.progress = forward
+            result: Any = run_transfer(job)
+        except BaseException as exc:  # run_transfer reports; this is a bug: say it
+            result = RuntimeError(f"{type(exc).__name__}: {exc}")
+        send(("done", call_id, result, forward.pending() if forward else None))
+
+    send(("ready",))
+    while True:
+        try:
+            message = _receive(inbox)
+        except (OSError, ValueError, pickle.UnpicklingError, EOFError):
+            message = None
+        if message is None or message[0] == "stop":
+            if message is None:  # the scheduler died or closed us: stop at the next chunk
+                for event in flags.values():
+                    event.set()
+            break
+        kind = message[0]
+        if kind == "backend":
+            backends[message[1]] = message[2]
+        elif kind == "cancel":
+            flags.setdefault(message[1], threading.Event()).set()
+        elif kind == "call":
+            pool.submit(run, *message[1:])
+    pool.shutdown(wait=True)
