@@ -281,13 +281,13 @@ def client_process(
         base = rss_reset()
         maxrss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         cpu = _cpu()
-        seconds, _ = timed(batch)
+        with _peaks_of(children) as child_peaks:
+            seconds, _ = timed(batch)
         cpu = _cpu() - cpu
         peak = rss_peak()
         if peak <= 0:  # no /proc: ru_maxrss (kB on Linux) over its value before the batch
             base, peak = maxrss * 1024, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
-        # Transfer processes count too: each at the largest child's peak (ru_maxrss, kB).
-        peak += len(children) * resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss * 1024
+        peak += sum(child_peaks.values())  # the transfer processes' own peaks
         conn.send(("done", seconds, max(0, peak - base), cpu))
     except Exception as exc:  # reported as a row, not a traceback
         conn.send(("error", f"{type(exc).__name__}: {str(exc)[:160]}"))
@@ -349,6 +349,31 @@ def _cpu() -> float:
             resource.getrusage(resource.RUSAGE_CHILDREN),
         )
     )
+
+
+@contextlib.contextmanager
+def _peaks_of(pids: list[int]) -> Iterator[dict[int, int]]:
+    """The peak RSS (bytes) of each process in ``pids`` (which grows as they start), read
+    from /proc every 0.1 s while the block runs (``ru_maxrss`` of a child would be its
+    parent's size: a child is forked from it before it runs Python anew)."""
+    peaks: dict[int, int] = {}
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.1):
+            for pid in list(pids):
+                with contextlib.suppress(OSError, ValueError, IndexError, StopIteration):
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    line = next(x for x in status.splitlines() if x.startswith("VmHWM:"))
+                    peaks[pid] = max(peaks.get(pid, 0), int(line.split()[1]) * 1024)
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    try:
+        yield peaks
+    finally:
+        done.set()
+        sampler.join()
 
 
 def _count_transfer_processes() -> list[int]:

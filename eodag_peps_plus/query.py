@@ -12,13 +12,7 @@ import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
-from typing import Any
-
-from shapely import wkt
-from shapely.errors import ShapelyError
-from shapely.geometry import box as shapely_box
-from shapely.geometry import mapping, shape
-from shapely.geometry.base import BaseGeometry
+from typing import TYPE_CHECKING, Any
 
 from . import vocabulary
 from .exceptions import InvalidQueryError
@@ -30,6 +24,9 @@ from .vocabulary import (  # noqa: F401 - re-exported: the words live in the voc
     SENSOR_MODES,
     shown,
 )
+
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
 
 logger = logging.getLogger(__name__)
 
@@ -240,6 +237,10 @@ class Query:
     # -- derived views ------------------------------------------------------------------------
     def footprint(self) -> BaseGeometry | None:
         """The spatial filter as a shapely geometry (``location`` is resolved server-side)."""
+        from shapely import wkt  # imported when needed: 17 MB and 0.1 s that downloads skip
+        from shapely.geometry import box as shapely_box
+        from shapely.geometry import shape
+
         if self.bbox:
             return shapely_box(*self.bbox)
         if self.point:
@@ -249,6 +250,8 @@ class Query:
         return None
 
     def footprint_geojson(self) -> dict[str, Any] | None:
+        from shapely.geometry import mapping
+
         geom = self.footprint()
         return dict(mapping(geom)) if geom is not None else None
 
@@ -287,6 +290,11 @@ def _names(value: Any, name: str) -> tuple[str, ...]:
 
 
 def _wkt(value: Any) -> str:
+    from shapely import wkt
+    from shapely.errors import ShapelyError
+    from shapely.geometry import shape
+    from shapely.geometry.base import BaseGeometry
+
     if isinstance(value, BaseGeometry):
         geom = value
     elif isinstance(value, Mapping):

@@ -21,8 +21,6 @@ from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
-from shapely import wkt
-from shapely.geometry import mapping
 
 from ..exceptions import BackendError, InvalidQueryError, MalformedReplyError, shorten
 from ..http_io import archive_headers, error_detail, json_or_error, send
@@ -66,7 +64,7 @@ def spatial_filter(query: Query) -> dict[str, Any]:
     if query.point:
         return {"intersects": {"type": "Point", "coordinates": list(query.point)}}
     if query.geometry:
-        return {"intersects": dict(mapping(wkt.loads(query.geometry)))}
+        return {"intersects": query.footprint_geojson()}
     return {}
 
 
