@@ -70,7 +70,9 @@ def default_processes(batch: int, max_transfers: int) -> int:
     a small batch, and a child costs memory and half a second to start), on one core, or in a
     frozen application (whose executable is not a Python to start a child with)."""
     cores = os.cpu_count() or 1
-    if batch < PROCESSES_FROM or cores < 2 or max_transfers < 2 or getattr(sys, "frozen", False):
+    if batch < PROCESSES_FROM or cores < 2 or max_transfers < 2:
+        return 0
+    if getattr(sys, "frozen", False) or not sys.executable:
         return 0
     return min(cores, max_transfers, MAX_DEFAULT_PROCESSES)
 
@@ -103,7 +105,12 @@ def _receive(stream: IO[bytes]) -> tuple[Any, ...] | None:
     return message
 
 
-_CHILD_ENTRY = "from eodag_peps_plus.staging.workers import _child_main; _child_main"
+#: The child's program: the pipes are set aside for the protocol before anything is imported,
+#: so that whatever a library prints goes to stderr, never into a message.
+_CHILD_ENTRY = (
+    "import os; i, o = os.dup(0), os.dup(1); os.dup2(2, 1); "
+    "from eodag_peps_plus.staging.workers import _child_main; _child_main({threads}, i, o)"
+)
 
 
 class _Call:
@@ -128,7 +135,7 @@ class _Child:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         self.process = subprocess.Popen(
-            [sys.executable, "-c", f"{_CHILD_ENTRY}({threads})"],
+            [sys.executable, "-c", _CHILD_ENTRY.format(threads=int(threads))],
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
             env=env,
@@ -415,13 +422,12 @@ class _Forward:
         return (self.opening[0], self.bytes, *self.opening[2:])
 
 
-def _child_main(threads: int) -> None:
+def _child_main(threads: int, fd_in: int, fd_out: int) -> None:
+    """A child's life: take jobs from ``fd_in``, run them on ``threads`` threads, answer on
+    ``fd_out`` (the pipes the parent gave as stdin and stdout; stdout is now stderr)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
-    # The protocol owns the pipes; anything a library prints goes to stderr.
-    inbox = os.fdopen(os.dup(0), "rb")
-    outbox = os.fdopen(os.dup(1), "wb")
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
+    inbox = os.fdopen(fd_in, "rb")
+    outbox = os.fdopen(fd_out, "wb")
     lock = threading.Lock()
 
     def send(message: tuple[Any, ...]) -> None:
