@@ -134,12 +134,15 @@ class _Child:
         package_root = str(Path(__file__).resolve().parents[2])
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
-        self.process = subprocess.Popen(
-            [sys.executable, "-c", _CHILD_ENTRY.format(threads=int(threads))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            env=env,
-        )
+        try:
+            self.process = subprocess.Popen(
+                [sys.executable, "-c", _CHILD_ENTRY.format(threads=int(threads))],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+                env=env,
+            )
+        except OSError as exc:
+            raise TransferProcessLost(f"a transfer process did not start ({exc})") from None
         assert self.process.stdin is not None and self.process.stdout is not None
         self.stdin: IO[bytes] = self.process.stdin
         self.stdout: IO[bytes] = self.process.stdout
@@ -257,7 +260,11 @@ class ProcessTransfers(cf.Executor):
         with self._lock:
             if self._closed:
                 raise RuntimeError("cannot submit transfers after shutdown")
-            child = self._pick()
+            try:
+                child = self._pick()
+            except TransferProcessLost as exc:  # the scheduler retries, then gives up
+                future.set_exception(exc)
+                return future
             call_id = next(self._ids)
             child.calls[call_id] = _Call(future, job.progress, flag)
             if flag is not None:

@@ -209,16 +209,20 @@ def test_children_stop_when_the_scheduler_is_killed(staging_sandbox, tmp_path: P
     assert state is not None and state.validator
 
 
+@pytest.mark.parametrize("python", ["/bin/false", "/no/such/python"])
 def test_without_children_the_batch_runs_in_threads(
-    staging_sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog
+    staging_sandbox, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog, python: str
 ) -> None:
-    """Children that cannot start: a batch that did not ask for them runs in threads, with a
-    warning; one that asked for them stops with a clear error."""
+    """Children that cannot start (one exits at once, one cannot be run): a batch that did not
+    ask for them runs in threads, with a warning; one that asked for them stops with a clear
+    error."""
     catalogue = staging_catalogue(3, size_range=(2_000, 4_000), offline=0.0, seed=76)
     sb = staging_sandbox(catalogue)
     backend = peps_backend(sb)
     products = all_products(backend)
-    monkeypatch.setattr(workers.sys, "executable", "/bin/false" if os.name != "nt" else "nul")
+    if os.name == "nt":
+        pytest.skip("POSIX paths")
+    monkeypatch.setattr(workers.sys, "executable", python)
     monkeypatch.setattr(workers, "PROCESSES_FROM", 1)
     with caplog.at_level(logging.WARNING, logger="eodag_peps_plus.staging.run"):
         report = dl(backend, tmp_path / "auto").download(products)
