@@ -551,8 +551,6 @@ class _Run:
         self.set(t, DownloadStatus.OFFLINE, f"restore request failed ({exc}); retrying")
 
     # -- polling ------------------------------------------------------------------------------
-
-    # -- polling ------------------------------------------------------------------------------
     def waiting(self) -> list[_Track]:
         """The products the next availability poll asks about, in batch order."""
         return self.in_order(self.pollable)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import hashlib
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -42,3 +44,20 @@ def md5_of(path: Path) -> str:
 
 def downloader(backend: Backend, out: Path, **options: Any) -> Downloader:
     return Downloader(backend, out, **{**FAST, **options})
+
+
+def wait_for(condition: Callable[[], bool], seconds: float, what: str) -> None:
+    deadline = time.monotonic() + seconds
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.02)
+
+
+def assert_recovered(report: Any, products: Sequence[Product], folder: Path) -> None:
+    """After a transfer process was killed: the batch ended complete, a part was resumed,
+    every archive has its catalogue MD5 and no part file is left."""
+    assert report.ok, report.format()
+    assert any("resumed at byte" in p.reason for p in report.products), report.format()
+    assert all(md5_of(folder / f"{p.id}.zip") == p.md5 for p in products)
+    assert not list(folder.glob("*.part*"))

@@ -11,7 +11,6 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -25,20 +24,11 @@ from eodag_peps_plus.staging.storage import PartState
 from eodag_peps_plus.staging.transfer import run_transfer
 from eodag_peps_plus.staging.workers import ProcessTransfers, default_processes
 
-from .helpers import all_products, downloader, md5_of, peps_backend
+from .helpers import all_products, assert_recovered, downloader, md5_of, peps_backend, wait_for
 
 
 def dl(backend: Any, out: Any, **options: Any) -> Any:
     return downloader(backend, out, timeout=60, **options)
-
-
-def _wait_for(check: Callable[[], bool], seconds: float, what: str) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if check():
-            return
-        time.sleep(0.02)
-    raise AssertionError(f"timed out waiting for {what}")
 
 
 def _children_of(pid: int) -> list[int]:
@@ -122,7 +112,7 @@ def test_a_child_killed_mid_transfer(staging_sandbox, tmp_path: Path) -> None:
         )
         run.start()
         try:
-            _wait_for(
+            wait_for(
                 lambda: any(p.stat().st_size > 300_000 for p in tmp_path.glob("*.zip.part")),
                 30,
                 "a transfer to stream",
@@ -132,11 +122,7 @@ def test_a_child_killed_mid_transfer(staging_sandbox, tmp_path: Path) -> None:
         finally:
             run.join(90)
     assert not run.is_alive()
-    report = reports[0]
-    assert report.ok, report.format()
-    assert any("resumed at byte" in p.reason for p in report.products), report.format()
-    assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
-    assert not list(tmp_path.glob("*.part*"))
+    assert_recovered(reports[0], products, tmp_path)
 
 
 def test_cancel_stops_the_children_at_once(staging_sandbox, tmp_path: Path) -> None:
@@ -150,7 +136,7 @@ def test_cancel_stops_the_children_at_once(staging_sandbox, tmp_path: Path) -> N
     d = dl(backend, tmp_path, transfer_processes=1)
 
     def interrupt() -> None:
-        _wait_for(lambda: part.exists() and part.stat().st_size > 100_000, 30, "bytes")
+        wait_for(lambda: part.exists() and part.stat().st_size > 100_000, 30, "bytes")
         d.cancel.set()
 
     threading.Thread(target=interrupt, daemon=True).start()
@@ -194,12 +180,12 @@ def test_children_stop_when_the_scheduler_is_killed(staging_sandbox, tmp_path: P
         stderr=subprocess.PIPE,
     )
     try:
-        _wait_for(lambda: part.exists() and part.stat().st_size > 200_000, 30, "bytes")
+        wait_for(lambda: part.exists() and part.stat().st_size > 200_000, 30, "bytes")
         children = _children_of(scheduler.pid)
         assert children, "no transfer process"
         scheduler.kill()
         scheduler.wait(10)
-        _wait_for(lambda: not any(_alive(p) for p in children), 10, "the child to stop")
+        wait_for(lambda: not any(_alive(p) for p in children), 10, "the child to stop")
     finally:
         if scheduler.poll() is None:
             scheduler.kill()
