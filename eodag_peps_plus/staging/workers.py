@@ -109,7 +109,8 @@ def _receive(stream: IO[bytes]) -> tuple[Any, ...] | None:
 #: so that whatever a library prints goes to stderr, never into a message.
 _CHILD_ENTRY = (
     "import os; i, o = os.dup(0), os.dup(1); os.dup2(2, 1); "
-    "from eodag_peps_plus.staging.workers import _child_main; _child_main({threads}, i, o)"
+    "from eodag_peps_plus.staging.workers import _child_main; "
+    "_child_main({threads}, i, o, {level})"
 )
 
 
@@ -135,8 +136,11 @@ class _Child:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
+            # The child logs what this process would (``-v`` shows its transfers' debug lines).
+            level = logging.getLogger("eodag_peps_plus").getEffectiveLevel()
+            program = _CHILD_ENTRY.format(threads=int(threads), level=int(level))
             self.process = subprocess.Popen(
-                [sys.executable, "-c", _CHILD_ENTRY.format(threads=int(threads))],
+                [sys.executable, "-c", program],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 env=env,
@@ -429,10 +433,15 @@ class _Forward:
         return (self.opening[0], self.bytes, *self.opening[2:])
 
 
-def _child_main(threads: int, fd_in: int, fd_out: int) -> None:
+def _child_main(threads: int, fd_in: int, fd_out: int, level: int = logging.WARNING) -> None:
     """A child's life: take jobs from ``fd_in``, run them on ``threads`` threads, answer on
-    ``fd_out`` (the pipes the parent gave as stdin and stdout; stdout is now stderr)."""
+    ``fd_out`` (the pipes the parent gave as stdin and stdout; stdout is now stderr), log
+    at ``level`` to stderr."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the scheduler's to handle
+    logging.basicConfig(
+        level=logging.WARNING, format="%(levelname)s %(name)s (transfer process): %(message)s"
+    )
+    logging.getLogger("eodag_peps_plus").setLevel(level)
     inbox = os.fdopen(fd_in, "rb")
     outbox = os.fdopen(fd_out, "wb")
     lock = threading.Lock()
