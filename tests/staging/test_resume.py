@@ -179,3 +179,35 @@ def test_ledger_from_before_restore_confirmations_keeps_its_requests(tmp_path: P
     assert row is not None and row.restore_sent_at == asked
     assert row.restore_sent_within(1800.0)
     assert not ledger.claim_restore("S2A_OLD", retry_after=1800.0)
+
+
+def test_a_new_part_without_its_sidecar_yet_still_sees_a_takeover(tmp_path: Path) -> None:
+    """Below 64 KiB a new part has no sidecar (cheaper to fetch again than to remember);
+    another attempt still shows, by writing a sidecar or by a new part file in its place, so
+    the first one never commits bytes it did not write."""
+    from eodag_peps_plus.product import Product
+    from eodag_peps_plus.staging.transfer import _Attempt, new_token
+
+    product = Product(
+        id="S2A_MSIL1C_20180101T105441_N0206_R051_T31TCJ_20180101T111107",
+        native_id="x",
+        backend="peps",
+        geometry={"type": "Point", "coordinates": [1.0, 43.0]},
+        properties={},
+        download_url="https://peps.cnes.fr/x",
+        size=100,
+    )
+    attempt = _Attempt(TransferJob(product, object(), tmp_path))  # type: ignore[arg-type]
+    attempt.state = PartState("etag", 100, None, new_token())
+    attempt.part.write_bytes(b"PK\x03\x04")
+    attempt.inode = attempt.part.stat().st_ino
+    assert not attempt._taken_over_now()
+    PartState("etag", 100, None, new_token()).write(attempt.part)  # another attempt's
+    assert attempt._taken_over_now()
+    PartState.path(attempt.part).unlink()
+    replaced = attempt.part.with_name("replaced")
+    replaced.write_bytes(b"PK\x03\x04")
+    os.replace(replaced, attempt.part)  # a new part file in its place
+    assert attempt._taken_over_now()
+    attempt.part.unlink()
+    assert attempt._taken_over_now()
