@@ -22,6 +22,7 @@ from typing import Any
 
 import platformdirs
 
+from .. import sqlite_db
 from ..exceptions import PepsPlusError
 from .base import JobState, JobStatus, ResultFile, Submission
 
@@ -187,7 +188,6 @@ class JobStore:
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
             with self._connect() as conn:
-                conn.execute("PRAGMA journal_mode=WAL")
                 conn.executescript(_SCHEMA)
                 columns = {row["name"] for row in conn.execute("PRAGMA table_info(jobs)")}
                 if "submitter" not in columns:  # stores written before reconciliation existed
@@ -204,11 +204,8 @@ class JobStore:
 
     @contextlib.contextmanager
     def _connect(self) -> Iterator[sqlite3.Connection]:
-        conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
+        conn = sqlite_db.connect(self.path, timeout=self.timeout, synchronous="FULL")
         try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout={int(self.timeout * 1000)}")
-            conn.execute("PRAGMA synchronous=FULL")
             conn.execute("PRAGMA foreign_keys=ON")
             yield conn
         finally:

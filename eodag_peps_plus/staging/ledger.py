@@ -21,6 +21,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from .. import sqlite_db
+
 #: File name of the ledger inside the output (or state) folder.
 LEDGER_NAME = ".peps-plus-downloads.sqlite"
 #: Seconds after which a restore intent nobody confirmed is taken for never sent (a process
@@ -135,11 +137,8 @@ class Ledger:
     def _db(self) -> sqlite3.Connection:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
-            db = sqlite3.connect(self.path, timeout=self.busy_timeout, isolation_level=None)
-            db.execute(f"PRAGMA busy_timeout={int(self.busy_timeout * 1000)}")
-            db.execute("PRAGMA journal_mode=WAL")
-            db.execute("PRAGMA synchronous=NORMAL")
-            db.row_factory = sqlite3.Row
+            # NORMAL: a power cut may lose the last commits, which the next run redoes.
+            db = sqlite_db.connect(self.path, timeout=self.busy_timeout, synchronous="NORMAL")
             self._local.db = db
         return db
 
