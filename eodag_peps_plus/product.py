@@ -12,6 +12,11 @@ from typing import Any
 
 from .geometry import single_part
 
+#: Typical restore time from tape, seconds (PEPS: "2-6 minutes typically, hours when the robot
+#: is busy"; GEODES does not document it, so the same figure is assumed). The sandbox emulates
+#: it and reports quote it.
+TYPICAL_RESTORE_SECONDS: tuple[float, float] = (120.0, 360.0)
+
 
 class Availability(str, enum.Enum):
     """Where the archive file is, as far as the catalogue knows."""

@@ -18,14 +18,11 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import PepsPlusError
-from ..product import Availability
+from ..product import TYPICAL_RESTORE_SECONDS, Availability
 from ..stac import geometry_bbox
 
 #: The largest input drawn: a page of a million footprints would not open anyway.
 MAX_PRODUCTS = 20_000
-#: Typical restore time from tape, seconds (PEPS: "2-6 minutes typically, hours when the robot
-#: is busy"; GEODES does not document it, so the same figure is assumed).
-TYPICAL_RESTORE_SECONDS: tuple[float, float] = (120.0, 360.0)
 
 #: Availability -> (colour, label). One palette for the map, the timeline and the PNGs
 #: (colour-blind safe: Okabe-Ito).

@@ -12,6 +12,7 @@ from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from ..product import TYPICAL_RESTORE_SECONDS
 from .app import Request, Response, Router, SandboxHTTPServer, TokenBucket
 from .catalogue import Catalogue, Entry
 from .faults import Fault, FaultPlan
@@ -31,7 +32,7 @@ class SandboxConfig:
     """Knobs of the emulation. Durations are nominal seconds multiplied by ``time_scale``."""
 
     time_scale: float = 1.0
-    restore_latency: tuple[float, float] = (120.0, 360.0)
+    restore_latency: tuple[float, float] = TYPICAL_RESTORE_SECONDS
     max_concurrent_restores: int | None = None
     #: Products whose storage is ``unknown`` are restored like taped ones. ``False`` is a
     #: fault to switch on: they never come online (some never did on the real PEPS).

@@ -17,6 +17,8 @@ import time
 from collections import Counter, deque
 from collections.abc import Callable
 
+from ..product import TYPICAL_RESTORE_SECONDS
+
 ONLINE_MODES = ("disk", "tier2")
 OFFLINE_MODES = ("tape", "tier3")
 
@@ -74,7 +76,7 @@ class TapeLibrary:
         self,
         initial: Callable[[str], str],
         *,
-        latency: tuple[float, float] = (120.0, 360.0),
+        latency: tuple[float, float] = TYPICAL_RESTORE_SECONDS,
         time_scale: float = 1.0,
         max_concurrent: int | None = None,
         seed: int = 0,

@@ -117,7 +117,9 @@ def test_pages_are_capped_at_80_and_follow_page_numbers(
     first = geodes.search_page(query, limit=500)
     assert first.matched and first.matched > 200
     assert len(first.products) == min(500, first.matched)
-    assert geodes.search_page(query, limit=80).products == first.products[:80]
+    # (ids, not whole products: the shared sandbox's tape state may move between two reads)
+    capped = geodes.search_page(query, limit=80).products
+    assert [p.id for p in capped] == [p.id for p in first.products[:80]]
     ids = [p.id for p in geodes.search(query, limit=500)]
     assert len(ids) == len(set(ids)) == first.matched
     starts = [p.properties["start_datetime"] for p in geodes.search(query)]
