@@ -271,7 +271,7 @@ class StagingDownload(Download):
             eo_product = records[entry.id]
             if entry.status is DownloadStatus.DONE and entry.path:
                 eo_product.location = location(entry.path)
-                if entry.reason.startswith("already on disk"):
+                if entry.present_before:
                     self._record(eo_product, downloader.output.folder)
         return report
 

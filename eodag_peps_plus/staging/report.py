@@ -41,6 +41,8 @@ class ProductReport:
     checks: tuple[str, ...] = ()
     #: When the archive acknowledged the restore request (seconds since the epoch).
     restore_sent_at: float | None = None
+    #: Complete and verified before this run began: nothing was fetched.
+    present_before: bool = False
 
 
 #: :meth:`DownloadReport.format` lists every product of a batch up to this size; beyond, only

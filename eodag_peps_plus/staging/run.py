@@ -76,6 +76,7 @@ class _Track:
     previous_restore: float | None = None  # ledger value before our claim, to undo it
     restore_sent_at: float | None = None  # wall clock: when the archive got the request
     checks: tuple[str, ...] = ()  # what the saved archive was verified against
+    present_before: bool = False  # complete and verified before this run: not fetched
     index: int = 0  # position in the batch: ties in the queues keep the caller's order
     in_ready: bool = False  # queued in the run's transfer heap
     in_restore: bool = False  # queued in the run's restore heap
@@ -258,6 +259,7 @@ class _Run:
                 received=t.received,
                 checks=t.checks,
                 restore_sent_at=t.restore_sent_at,
+                present_before=t.present_before,
             )
             for t in self.tracks
         ]
@@ -329,7 +331,10 @@ class _Run:
         if on_disk is not None:
             t.path = on_disk
             checks = ", ".join(t.checks) or "folder present"
-            self.set(t, DownloadStatus.DONE, f"already on disk (verified: {checks})")
+            t.present_before = True
+            self.set(
+                t, DownloadStatus.DONE, f"already {self.cfg.output.where} (verified: {checks})"
+            )
             return
         if row.status == "done":  # the file was removed or replaced since: fetch again
             self.ledger.set_status(product.id, "offline", "file missing")

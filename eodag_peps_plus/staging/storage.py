@@ -158,6 +158,8 @@ class Output(abc.ABC):
 
     #: The local folder holding the archives (extraction needs one), ``None`` for a store.
     folder: Path | None = None
+    #: Where a final archive is, in words ("already on disk").
+    where: str = "on disk"
 
     def part(self, name: str) -> Path:
         """The part file of ``name`` (its name checked: it never leaves the folder)."""
@@ -259,6 +261,8 @@ class ObjectStore(Output):
     on another worker); ``storage_options`` go to fsspec (``client_kwargs``, ``key``...),
     and fsspec's own configuration applies too (``FSSPEC_S3_ENDPOINT_URL``, AWS variables).
     """
+
+    where = "in the store"
 
     def __init__(
         self,

@@ -159,7 +159,11 @@ def test_process_cluster_into_s3(
     assert not list((tmp_path / "state" / "parts").iterdir())
     replies = sb.stats["archive_replies"]
     again = run()
-    assert again.ok and all("already" in p.reason for p in again.products), again.format()
+    assert again.ok, again.format()
+    assert all(p.present_before for p in again.products) and not any(
+        p.present_before for p in report.products
+    )
+    assert all(p.reason.startswith("already in the store") for p in again.products)
     assert sb.stats["archive_replies"] == replies
     opens = watched.client.run(_ledger_opens)
     assert all(seen == [] for seen in opens.values()), opens

@@ -161,7 +161,8 @@ def test_complete_files_are_skipped_and_fakes_replaced(
     report = downloader(backend, tmp_path).download([good, fake])
     assert report.ok, report.format()
     by_id = {p.id: p for p in report.products}
-    assert by_id[good.id].reason.startswith("already on disk")
+    assert by_id[good.id].reason.startswith("already on disk") and by_id[good.id].present_before
+    assert not by_id[fake.id].present_before
     assert sb.stats["archive_replies"] - before == 1
     assert md5_of(tmp_path / f"{fake.id}.zip") == fake.md5
 
