@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import logging
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
@@ -21,8 +20,9 @@ from urllib3.util.retry import Retry
 
 from . import __version__
 from .exceptions import AuthenticationError, BackendError, QuotaExceededError
+from .logs import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 USER_AGENT = f"eodag-peps-plus/{__version__}"
 RETRY_STATUSES = (429, 500, 502, 503, 504)

@@ -8,7 +8,6 @@ clear message, before any request is sent or any file is touched.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from collections.abc import Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 from . import vocabulary
 from .exceptions import InvalidQueryError
+from .logs import get_logger
 from .vocabulary import (  # noqa: F401 - re-exported: the words live in the vocabulary
     COLLECTIONS,
     ORBIT_DIRECTIONS,
@@ -28,7 +28,7 @@ from .vocabulary import (  # noqa: F401 - re-exported: the words live in the voc
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Sentinel-2 products moved to single-tile ``S2ST`` from this date on.
 S2ST_START = datetime(2016, 12, 5, tzinfo=timezone.utc)

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import calendar
 import functools
-import logging
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -23,8 +22,9 @@ from datetime import date, datetime, timezone
 from typing import Any
 
 from .exceptions import InvalidQueryError
+from .logs import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 # == input: what users may write ==============================================================
 

@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "eodag_peps_plus"
 LAYERS: dict[str, int] = {
     **dict.fromkeys(
         ["<root>", "_lazy", "exceptions", "files", "http_io", "archive_reply", "query", "product",
-         "vocabulary", "stac", "sqlite_db",
+         "vocabulary", "stac", "sqlite_db", "logs",
          "collection_names", "geometry", "schemas"],
         0,
     ),

@@ -9,7 +9,6 @@ from __future__ import annotations
 import abc
 import collections
 import dataclasses
-import logging
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar
 
@@ -32,12 +31,13 @@ from ..http_io import (
     safe_origin,
     split_userinfo,
 )
+from ..logs import get_logger
 from ..product import Availability, Product
 from ..query import Query
 from .paging import MAX_PAGES, TRAIL, too_many_pages
 from .spec import BackendSpec, specs
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclasses.dataclass

@@ -8,7 +8,6 @@ STAC property values as the PEPS backend gives for the same catalogue entry, by 
 
 from __future__ import annotations
 
-import logging
 import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
@@ -17,6 +16,7 @@ import requests
 
 from ..exceptions import AuthenticationError, InvalidQueryError
 from ..http_io import archive_headers, json_or_error, send
+from ..logs import get_logger
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -58,7 +58,7 @@ SPEC = BackendSpec(
     sandbox_service="geodes",
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 S1_L1 = "PEPS_S1_L1"
 S1_L2 = "PEPS_S1_L2"

@@ -21,14 +21,14 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-import logging
 from typing import Any
 
 import requests
 
 from ..exceptions import InvalidQueryError, PagingError, shorten
+from ..logs import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Server pages one search may read: 10 million products at PEPS's 500 per page, 1.6 million
 #: at GEODES's 80 (a million-product search reads 12,500), and a bound on a server that links

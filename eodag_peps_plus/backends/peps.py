@@ -8,7 +8,6 @@ configuration spent its time.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -22,6 +21,7 @@ from ..exceptions import (
 )
 from ..geometry import geometry_bbox
 from ..http_io import archive_headers, json_or_error, send
+from ..logs import get_logger
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
@@ -64,7 +64,7 @@ SPEC = BackendSpec(
     sandbox_service="peps",
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Availability look-ups cover products with one search; split the group when a covering
 #: search would page through more than this many unrelated products.

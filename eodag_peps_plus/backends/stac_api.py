@@ -15,7 +15,6 @@ mapping) is a :class:`StacProfile`, so one class serves GEODES, pgstac or any ot
 from __future__ import annotations
 
 import dataclasses
-import logging
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
@@ -24,6 +23,7 @@ import requests
 
 from ..exceptions import BackendError, InvalidQueryError, MalformedReplyError, shorten
 from ..http_io import archive_headers, error_detail, json_or_error, send
+from ..logs import get_logger
 from ..product import Availability, Product
 from ..query import Query
 from ..vocabulary import (
@@ -51,7 +51,7 @@ from .replies import (
     reply_object,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 Router = Callable[[Query], "list[str] | None"]
 FilterBuilder = Callable[[Query], "dict[str, Any]"]

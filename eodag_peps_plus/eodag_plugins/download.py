@@ -75,6 +75,7 @@ from ..backends.base import Backend
 from ..eodag_support import configured_endpoint, credentials_from_env, trusted_origins
 from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
 from ..http_io import Credentials, OriginBoundAuth
+from ..logs import get_logger
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
 from ..staging.cluster import download_on
@@ -83,7 +84,7 @@ from ..staging.stream import open_stream, wait_until_online
 from ..staging.transfer import STALL_TIMEOUT
 from .convert import from_eoproduct
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Numeric plugin-config keys passed to the Downloader as they are.
 _NUMERIC = (

@@ -6,7 +6,6 @@ so the pystac-style client and the CLI behave exactly like ``eodag search``.
 
 from __future__ import annotations
 
-import logging
 from typing import Any
 
 import click
@@ -18,11 +17,12 @@ from shapely.geometry.base import BaseGeometry
 from .. import vocabulary
 from ..backends import Backend, get_backend
 from ..exceptions import InvalidQueryError, PepsPlusError
+from ..logs import get_logger
 from ..query import Query
 from .convert import shapes, to_eoproduct
 from .errors import to_eodag
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Keys EODAG adds on its own; they are not search criteria.
 EODAG_INTERNAL = {

@@ -7,7 +7,6 @@ inner spaces). Nothing read here is ever printed.
 
 from __future__ import annotations
 
-import logging
 import stat
 from pathlib import Path
 
@@ -15,8 +14,9 @@ from ..backends import spec_for
 from ..eodag_support import credentials_from_env
 from ..exceptions import AuthenticationError
 from ..http_io import Credentials
+from ..logs import get_logger
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def credentials_env(backend: str) -> str:

@@ -10,7 +10,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import json
-import logging
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import date, datetime, timezone
@@ -24,6 +23,7 @@ from ..exceptions import (
     ProcessingError,
 )
 from ..http_io import redact_url
+from ..logs import get_logger
 from ..product import Product
 from ..vocabulary import shown
 from . import checks
@@ -44,7 +44,7 @@ if TYPE_CHECKING:
 
     from ..backends.base import Backend
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 BackendFactory = Callable[[str, str], "Backend"]
 StatusCallback = Callable[[JobRecord], None]

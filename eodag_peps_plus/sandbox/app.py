@@ -11,7 +11,6 @@ import base64
 import collections
 import dataclasses
 import json
-import logging
 import re
 import threading
 import time
@@ -21,7 +20,9 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-logger = logging.getLogger(__name__)
+from ..logs import get_logger
+
+logger = get_logger(__name__)
 
 
 @dataclasses.dataclass

@@ -5,20 +5,20 @@ processing services) over a shared synthetic catalogue and tape library.
 from __future__ import annotations
 
 import dataclasses
-import logging
 import re
 import threading
 from collections.abc import Iterable
 from types import TracebackType
 from typing import Any
 
+from ..logs import get_logger
 from ..product import TYPICAL_RESTORE_SECONDS
 from .app import Request, Response, Router, SandboxHTTPServer, TokenBucket
 from .catalogue import Catalogue, Entry
 from .faults import Fault, FaultPlan
 from .tape import DISTRIBUTIONS, ONLINE_MODES, TapeLibrary
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Demo account; the sandbox is local, so these are not secrets.
 DEFAULT_USER = "user@example.com"

@@ -22,7 +22,6 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import dataclasses
-import logging
 import threading
 import time
 import uuid
@@ -30,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
+from ..logs import get_logger
 from .transfer import TransferJob
 
 if TYPE_CHECKING:
@@ -37,7 +37,7 @@ if TYPE_CHECKING:
     from .report import DownloadReport
     from .scheduler import Downloader
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Seconds between two looks of a running transfer at the cluster's cancel flag.
 CANCEL_CHECK_EVERY = 1.0

@@ -4,16 +4,16 @@ again, and a file that cannot be verified against the catalogue is never trusted
 from __future__ import annotations
 
 import dataclasses
-import logging
 from pathlib import Path
 
 from ..exceptions import PepsPlusError
+from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive, safe_dir, safe_name
 from .ledger import Ledger, LedgerRow
 from .storage import Output, open_output
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 @dataclasses.dataclass(frozen=True)

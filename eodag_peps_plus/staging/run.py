@@ -11,7 +11,6 @@ import collections
 import concurrent.futures as cf
 import dataclasses
 import heapq
-import logging
 import os
 import time
 from collections.abc import Iterable
@@ -19,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import AuthenticationError, ConfigurationError, ForeignOriginError
+from ..logs import get_logger
 from ..product import Availability, Product
 from .extract import file_key, name_problem, safe_dir
 from .ledger import Ledger, LedgerRow, new_owner
@@ -40,7 +40,7 @@ from .workers import ProcessTransfers, TransferProcessLost, default_processes
 if TYPE_CHECKING:
     from .scheduler import Downloader
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 #: Products named in one "still waiting" line.
 NOTE_MAX = 10

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
-import logging
 import time
 from collections.abc import Iterator
 
@@ -14,6 +13,7 @@ import requests
 
 from ..backends.base import Backend
 from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
+from ..logs import get_logger
 from ..product import Availability, Product
 from .transfer import (
     NETWORK_ERRORS,
@@ -24,7 +24,7 @@ from .transfer import (
     set_read_timeout,
 )
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 
 def wait_until_online(

@@ -30,7 +30,6 @@ import dataclasses
 import enum
 import hashlib
 import io
-import logging
 import os
 import random
 import threading
@@ -56,11 +55,12 @@ from ..backends.base import Backend
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
 from ..files import write_all
 from ..http_io import iter_body, safe_origin
+from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
 from .storage import ObjectStore, Output, PartState, file_md5, open_output
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 CHUNK = 1 << 18
 #: The scheduler renews the claims of its running transfers this often.

@@ -37,9 +37,10 @@ from pathlib import Path
 from typing import IO, Any
 
 from ..backends.base import Backend
+from ..logs import ROOT, get_logger
 from .transfer import TransferJob, TransferResult, run_transfer
 
-logger = logging.getLogger(__name__)
+logger = get_logger(__name__)
 
 __all__ = ["PROCESSES_FROM", "ProcessTransfers", "TransferProcessLost", "default_processes"]
 
@@ -137,7 +138,7 @@ class _Child:
         env["PYTHONPATH"] = os.pathsep.join(p for p in (package_root, env.get("PYTHONPATH")) if p)
         try:
             # The child logs what this process would (``-v`` shows its transfers' debug lines).
-            level = logging.getLogger("eodag_peps_plus").getEffectiveLevel()
+            level = logging.getLogger(ROOT).getEffectiveLevel()
             program = _CHILD_ENTRY.format(threads=int(threads), level=int(level))
             self.process = subprocess.Popen(
                 [sys.executable, "-c", program],
@@ -441,7 +442,7 @@ def _child_main(threads: int, fd_in: int, fd_out: int, level: int = logging.WARN
     logging.basicConfig(
         level=logging.WARNING, format="%(levelname)s %(name)s (transfer process): %(message)s"
     )
-    logging.getLogger("eodag_peps_plus").setLevel(level)
+    logging.getLogger(ROOT).setLevel(level)
     inbox = os.fdopen(fd_in, "rb")
     outbox = os.fdopen(fd_out, "wb")
     lock = threading.Lock()

@@ -323,7 +323,7 @@ def test_silent_server_is_cut_and_resumed(
     data = make_zip()
     seen = _slow_route(hostile, "/silent", data, silent)
     products = [product(GOOD, f"{hostile.url}/silent", data)]
-    with caplog.at_level(logging.INFO, logger="eodag_peps_plus.staging"):
+    with caplog.at_level(logging.INFO, logger="eodag.peps_plus.staging"):
         report = run(peps(hostile), tmp_path, products, stall_timeout=0.5)
     [entry] = report.products
     assert entry.status is DownloadStatus.DONE and "resumed at byte 1000" in entry.reason, (

@@ -147,7 +147,7 @@ def test_eodag_download_command(staging_sandbox, peps_env, tmp_path: Path) -> No
     overrides["EODAG__PEPS__DOWNLOAD__EXTRACT"] = "false"
     eodag = Path(sys.executable).with_name("eodag")
     run = subprocess.run(
-        [str(eodag), "download", "--search-results", str(geojson)],
+        [str(eodag), "-vv", "download", "--search-results", str(geojson)],
         env={**os.environ, "EODAG_PROVIDERS_CFG_DIR": str(providers), **overrides},
         cwd=tmp_path,
         capture_output=True,
@@ -155,6 +155,8 @@ def test_eodag_download_command(staging_sandbox, peps_env, tmp_path: Path) -> No
         timeout=120,
     )
     assert run.returncode == 0, run.stderr[-2000:]
+    # Our loggers are under EODAG's: its -vv shows our lines too.
+    assert "eodag.peps_plus.staging.run" in run.stderr and "-> done" in run.stderr
     for product in results:
         name = product.properties["title"]
         assert md5_of(out / f"{name}.zip") == sb.entry(name).md5

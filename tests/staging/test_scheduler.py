@@ -86,7 +86,7 @@ def test_products_still_awaited_are_named_early(
     stuck = next(e.name for e in catalogue if e.storage == "tape")
     sb = staging_sandbox(catalogue, never_finish=frozenset({stuck}))
     backend = peps_backend(sb)
-    with caplog.at_level(logging.INFO, logger="eodag_peps_plus.staging"):
+    with caplog.at_level(logging.INFO, logger="eodag.peps_plus.staging"):
         report = downloader(backend, tmp_path, timeout=3.0, report_every=0.3).download(
             all_products(backend)
         )

@@ -218,7 +218,7 @@ def test_without_children_the_batch_runs_in_threads(
         pytest.skip("POSIX paths")
     monkeypatch.setattr(workers.sys, "executable", python)
     monkeypatch.setattr(workers, "PROCESSES_FROM", 1)
-    with caplog.at_level(logging.WARNING, logger="eodag_peps_plus.staging.run"):
+    with caplog.at_level(logging.WARNING, logger="eodag.peps_plus.staging.run"):
         report = dl(backend, tmp_path / "auto").download(products)
     assert report.ok, report.format()
     assert "the transfers run in this process" in caplog.text
