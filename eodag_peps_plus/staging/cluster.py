@@ -30,6 +30,7 @@ from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
 from ..logs import get_logger
+from .flags import FlagMirror
 from .transfer import TransferJob
 
 if TYPE_CHECKING:
@@ -41,8 +42,6 @@ logger = get_logger(__name__)
 
 #: Seconds between two looks of a running transfer at the cluster's cancel flag.
 CANCEL_CHECK_EVERY = 1.0
-#: Seconds between two looks of the scheduler side at the batch's own flag.
-WATCH_EVERY = 0.2
 
 __all__ = ["ClusterCancel", "DaskTransfers", "download_on"]
 
@@ -130,8 +129,10 @@ class DaskTransfers(cf.Executor):
         self._executor = self.client.get_executor(pure=False)
         self._lock = threading.Lock()
         self._pending: set[cf.Future[Any]] = set()
-        self._flags: dict[str, threading.Event] = {}  # dask Event name -> the batch's flag
-        self._watcher: threading.Thread | None = None
+        # dask Event name -> the batch's flag
+        self._mirror: FlagMirror[str] = FlagMirror(
+            self._set_cluster_flag, self._busy, name="dask-cancel"
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -149,8 +150,8 @@ class DaskTransfers(cf.Executor):
         cluster's cancel flag in place of its ``threading.Event``."""
         if self._closed:
             raise RuntimeError("cannot submit transfers after shutdown")
-        names: list[str] = []
-        args = tuple(self._with_flag(a, names) if isinstance(a, TransferJob) else a for a in args)
+        flags: list[tuple[str, threading.Event]] = []
+        args = tuple(self._with_flag(a, flags) if isinstance(a, TransferJob) else a for a in args)
         product = next((a.product.id for a in args if isinstance(a, TransferJob)), "task")
         key = f"transfer-{product[:80]}-{uuid.uuid4().hex[:8]}"
         # Distributed's own wrapper waits for results on the client's event loop (a blocking
@@ -164,11 +165,8 @@ class DaskTransfers(cf.Executor):
         wrapped.add_done_callback(forget)
         with self._lock:
             self._pending.add(wrapped)
-            if names and self._watcher is None:
-                self._watcher = threading.Thread(
-                    target=self._watch, name="dask-cancel", daemon=True
-                )
-                self._watcher.start()
+        for name, flag in flags:  # after the future is pending: the mirror sees us busy
+            self._mirror.add(name, flag)
         return wrapped
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
@@ -178,9 +176,7 @@ class DaskTransfers(cf.Executor):
         self._closed = True
         with self._lock:
             pending = list(self._pending)
-            flags = list(self._flags)
-        for name in flags:
-            self._set_cluster_flag(name)
+        self._mirror.close(fire_all=True)  # transfers still running on workers stop
         if cancel_futures:
             for future in pending:
                 future.cancel()
@@ -192,33 +188,19 @@ class DaskTransfers(cf.Executor):
             self._cluster.close()
 
     # -- cancellation ----------------------------------------------------------------------------
-    def _with_flag(self, job: TransferJob, names: list[str]) -> TransferJob:
+    def _with_flag(self, job: TransferJob, flags: list[tuple[str, threading.Event]]) -> TransferJob:
         flag = job.cancel
         if not isinstance(flag, threading.Event):
             return job
         name = f"peps-plus-cancel-{job.owner or id(flag)}"
-        names.append(name)
-        with self._lock:
-            self._flags.setdefault(name, flag)
+        flags.append((name, flag))
         return dataclasses.replace(job, cancel=ClusterCancel(name), progress=None)
 
-    def _watch(self) -> None:
-        """Mirror each batch's flag into its dask Event, while transfers run (a batch sets its
-        flag before it cancels its futures: the last ones are mirrored too)."""
-        while True:
-            with self._lock:
-                fired = [name for name, flag in self._flags.items() if flag.is_set()]
-                if self._closed or (not self._pending and not fired):
-                    self._watcher = None
-                    return
-            for name in fired:
-                self._set_cluster_flag(name)
-            time.sleep(WATCH_EVERY)
+    def _busy(self) -> bool:
+        with self._lock:
+            return bool(self._pending)
 
     def _set_cluster_flag(self, name: str) -> None:
-        with self._lock:
-            if self._flags.pop(name, None) is None:
-                return  # set already
         try:
             _distributed().Event(name, client=self.client).set()
         except Exception as exc:  # the scheduler is gone: its workers are too

@@ -38,6 +38,7 @@ from typing import IO, Any
 
 from ..backends.base import Backend
 from ..logs import ROOT, get_logger
+from .flags import FlagMirror
 from .transfer import TransferJob, TransferResult, run_transfer
 
 logger = get_logger(__name__)
@@ -48,8 +49,6 @@ __all__ = ["PROCESSES_FROM", "ProcessTransfers", "TransferProcessLost", "default
 START_TIMEOUT = 60.0
 #: Seconds between two forwards of a running transfer's progress.
 PROGRESS_EVERY = 0.5
-#: Seconds between two looks at the batches' cancel flags.
-WATCH_EVERY = 0.2
 #: Batches from this many products run their transfers in processes by default (each child
 #: costs about 50 MB: at this size, 20 kB per product for two).
 PROCESSES_FROM = 5_000
@@ -202,8 +201,9 @@ class ProcessTransfers(cf.Executor):
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
         self._backends: dict[int, Backend] = {}  # kept alive: their id() is their key
-        self._flags: dict[int, threading.Event] = {}
-        self._watcher: threading.Thread | None = None
+        self._mirror: FlagMirror[int] = FlagMirror(
+            self._tell_children, self._busy, name="transfers-cancel"
+        )
         self._closed = False
 
     def __repr__(self) -> str:
@@ -272,9 +272,8 @@ class ProcessTransfers(cf.Executor):
                 return future
             call_id = next(self._ids)
             child.calls[call_id] = _Call(future, job.progress, flag)
-            if flag is not None:
-                self._flags[id(flag)] = flag
-                self._watch()
+            if flag is not None:  # after the call is counted: the mirror sees us busy
+                self._mirror.add(id(flag), flag)
             new_backend = id(job.backend) not in child.backends
             if new_backend:
                 child.backends.add(id(job.backend))
@@ -305,7 +304,7 @@ class ProcessTransfers(cf.Executor):
                 return
             self._closed = True
             children = list(self._children)
-        self._mirror_flags()
+        self._mirror.close()
         for child in children:
             child.send(("stop",))
         for child in children:
@@ -369,34 +368,16 @@ class ProcessTransfers(cf.Executor):
             )
 
     # -- cancellation ---------------------------------------------------------------------------
-    def _watch(self) -> None:
-        """Start the watcher of the batches' flags (with ``_lock`` held)."""
-        if self._watcher is None:
-            self._watcher = threading.Thread(
-                target=self._watch_loop, name="transfers-cancel", daemon=True
-            )
-            self._watcher.start()
-
-    def _watch_loop(self) -> None:
-        while True:
-            with self._lock:
-                busy = any(c.calls for c in self._children)
-                if self._closed or not busy:
-                    self._watcher = None
-                    return
-            self._mirror_flags()
-            time.sleep(WATCH_EVERY)
-
-    def _mirror_flags(self) -> None:
-        """Tell every child about the batches' flags that were set."""
+    def _busy(self) -> bool:
         with self._lock:
-            fired = [key for key, flag in self._flags.items() if flag.is_set()]
-            for key in fired:
-                del self._flags[key]
+            return any(c.calls for c in self._children)
+
+    def _tell_children(self, key: int) -> None:
+        """Every child stops the transfers of the batch whose flag is ``key``."""
+        with self._lock:
             children = list(self._children)
-        for key in fired:
-            for child in children:
-                child.send(("cancel", key))
+        for child in children:
+            child.send(("cancel", key))
 
 
 # -- the child side ---------------------------------------------------------------------------------
