@@ -116,6 +116,9 @@ class DaskTransfers(cf.Executor):
                     threads_per_worker=max(threads_per_worker, 1),
                     processes=True,
                     dashboard_address=None,
+                    # The scheduler serves HTTP (health, metrics) even without a dashboard,
+                    # by default on every interface at 8787: here on loopback, any free port.
+                    scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
                 )
                 self.client = distributed.Client(self._cluster)
             elif isinstance(cluster, str):

@@ -113,6 +113,13 @@ def _object_md5(fs: Any, key: str) -> str:
 
 
 # -- a process cluster ------------------------------------------------------------------------------
+def test_local_cluster_serves_http_on_loopback_only(engine: DaskTransfers) -> None:
+    """Its scheduler's HTTP server (health, metrics) is not offered to the network, nor
+    fought over at 8787 with another cluster on the machine."""
+    link = engine.client.dashboard_link
+    assert link.startswith("http://127.0.0.1:") and ":8787/" not in link, link
+
+
 def test_process_cluster_into_a_folder(
     watched: DaskTransfers, staging_sandbox, small_catalogue, tmp_path: Path
 ) -> None:
