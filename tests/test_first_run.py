@@ -33,7 +33,7 @@ def test_v_logs_ours_and_vv_adds_urllib3(sandbox: Sandbox) -> None:
     assert "INFO" not in quiet.stderr
     one = _peps_plus("-v", *SEARCH, url=sandbox.url)
     assert one.returncode == 0, one.stderr
-    assert "INFO eodag_peps_plus.http_io: PEPS search: GET http://127.0.0.1" in one.stderr
+    assert "INFO eodag.peps_plus.http_io: PEPS search: GET http://127.0.0.1" in one.stderr
     assert "-> HTTP 200 in" in one.stderr
     assert "urllib3" not in one.stderr
     two = _peps_plus("-vv", *SEARCH, url=sandbox.url)
