@@ -1,5 +1,27 @@
-"""Tape-aware staging downloads: scheduler, trustworthy transfers, ledger, extraction."""
+"""Tape-aware staging downloads: scheduler, trustworthy transfers, ledger, extraction.
 
-from .scheduler import Downloader, DownloadReport, DownloadStatus, ProductReport, download
+Names load lazily: a transfer process imports only what a transfer needs (not the scheduler,
+the ledger or the progress bars), which keeps each one smaller.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from .._lazy import lazy_attributes
+
+if TYPE_CHECKING:
+    from .report import DownloadReport, DownloadStatus, ProductReport
+    from .scheduler import Downloader, download
+
+_LAZY = {
+    "Downloader": "eodag_peps_plus.staging.scheduler",
+    "download": "eodag_peps_plus.staging.scheduler",
+    "DownloadReport": "eodag_peps_plus.staging.report",
+    "DownloadStatus": "eodag_peps_plus.staging.report",
+    "ProductReport": "eodag_peps_plus.staging.report",
+}
 
 __all__ = ["DownloadReport", "DownloadStatus", "Downloader", "ProductReport", "download"]
+
+__getattr__ = lazy_attributes(__name__, _LAZY, globals())
