@@ -45,12 +45,12 @@ def gateway(**endpoints: str) -> Any:
     from eodag import EODataAccessGateway
 
     dag = EODataAccessGateway()
-    missing = [name for name in provider_names() if name not in dag.providers]
-    if missing:
-        dag.update_providers_config(providers_yaml())
-        for name in missing:
-            if name in dag._providers:
-                dag._providers[name].sync_collections(dag, strict_mode=False)
+    # Registered even when EODAG found a copy: an editable install's copy is a snapshot taken
+    # at install time, and the checkout's file is the one being developed.
+    dag.update_providers_config(providers_yaml())
+    for name in provider_names():
+        if name in dag._providers:
+            dag._providers[name].sync_collections(dag, strict_mode=False)
     if endpoints:
         overrides = {
             name: {"search": {"api_endpoint": url}, "download": {"api_endpoint": url}}

@@ -95,6 +95,54 @@ QUERYABLES: dict[str, tuple[str, tuple[str, ...]]] = {
     "product:type": ("product_type", ("eq",)),
     "sar:instrument_mode": ("sensor_mode", ("eq",)),
 }
+
+
+@dataclass(frozen=True)
+class FieldHelp:
+    """How discovery (``list_queryables``, a STAC server's ``/queryables``) presents a field.
+
+    Attributes:
+        name: the spelling shown, one of :data:`FIELD_SPELLINGS` (the STAC/EODAG name).
+        kind: ``str``, ``int``, ``float``, ``datetime``, ``geometry`` or ``list``.
+        text: one line on what it filters.
+        low: smallest accepted value (numbers).
+        high: largest accepted value (numbers).
+    """
+
+    name: str
+    kind: str
+    text: str
+    low: float | None = None
+    high: float | None = None
+
+
+#: Each unified field as discovery shows it (``bbox`` and ``point`` are forms of ``geometry``).
+FIELD_HELP: dict[str, FieldHelp] = {
+    "collection": FieldHelp("collection", "str", "PEPS, EODAG or GEODES collection name"),
+    "product_type": FieldHelp("product:type", "str", "product type (GRD, SLC, OCN, S2MSI1C...)"),
+    "sensor_mode": FieldHelp("sar:instrument_mode", "str", "Sentinel-1 acquisition mode"),
+    "start": FieldHelp("start_datetime", "datetime", "start of the sensing interval (ISO 8601)"),
+    "end": FieldHelp("end_datetime", "datetime", "end of the sensing interval (ISO 8601)"),
+    "geometry": FieldHelp("geometry", "geometry", "area: WKT, GeoJSON, bbox or (lon, lat) point"),
+    "tile": FieldHelp("grid:code", "str", "MGRS tile: 31TCJ, T31TCJ or MGRS-31TCJ"),
+    "location": FieldHelp("location", "str", "place name resolved by the server's gazetteer"),
+    "relative_orbit": FieldHelp("sat:relative_orbit", "int", "relative orbit", 1, 175),
+    "orbit_number": FieldHelp("sat:absolute_orbit", "int", "absolute orbit", 1, 10**6),
+    "orbit_direction": FieldHelp("sat:orbit_state", "str", "orbit direction"),
+    "max_cloud_cover": FieldHelp("eo:cloud_cover", "float", "largest cloud cover, %", 0, 100),
+    "platform": FieldHelp("platform", "str", "satellite (S2A, sentinel-2a...)"),
+    "identifiers": FieldHelp("id", "list", "product identifiers (ESA names)"),
+}
+#: Where a field's values come from a fixed list.
+FIELD_CHOICES: dict[str, tuple[str, ...]] = {
+    "product_type": tuple(PRODUCT_TYPES),
+    "sensor_mode": SENSOR_MODES,
+    "orbit_direction": ORBIT_DIRECTIONS,
+    "platform": PLATFORMS,
+}
+#: Unified fields that are forms of another one in discovery.
+FIELD_FORMS = {"bbox": "geometry", "point": "geometry"}
+
 _QUERY_STRING = re.compile(r"^\s*([\w:]+)\s*(<=|>=|=|<|>)\s*(.+?)\s*$")
 _OPS = {"=": "eq", "<": "lt", "<=": "lte", ">": "gt", ">=": "gte"}
 #: How much of a user's value an error line repeats.

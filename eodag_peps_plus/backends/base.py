@@ -164,6 +164,22 @@ class Backend(abc.ABC):
         """How many products match, from the server's count (one small request)."""
         return self.search_page(query, limit=1).matched
 
+    def check(self, query: Query) -> None:  # noqa: B027 - a server that takes every field
+        """Refuse what this server cannot express, without sending anything: validation
+        (EODAG's ``validate``, ``list_queryables``) asks the same translation searches use.
+
+        Raises:
+            InvalidQueryError: a field or value this server cannot search on.
+        """
+
+    def collection_documents(self) -> list[dict[str, Any]]:
+        """The server's collections as STAC collection documents (``id``, ``title``...).
+
+        Raises:
+            BackendError: the server's list could not be read.
+        """
+        raise NotImplementedError(f"{self.spec.label} does not list its collections")
+
     # -- archive ------------------------------------------------------------------------------
     @abc.abstractmethod
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:

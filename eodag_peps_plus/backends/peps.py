@@ -25,6 +25,7 @@ from ..logs import get_logger
 from ..product import STORAGE_MODES, Availability, Product
 from ..query import S2ST_START, Query
 from ..vocabulary import (
+    COLLECTIONS,
     S1Fields,
     cloud_cover,
     constellation,
@@ -71,6 +72,40 @@ logger = get_logger(__name__)
 AVAILABILITY_SPREAD = 4
 SEARCH = "PEPS search"
 AVAILABILITY = "PEPS availability"
+
+
+#: What each catalogue collection (:data:`~eodag_peps_plus.vocabulary.COLLECTIONS`) holds
+#: (documented: resto had no collections list that PEPS exposed).
+COLLECTION_TITLES = {
+    "S1": "Sentinel-1",
+    "S2": "Sentinel-2, multi-tile products (before 2016-12-05)",
+    "S2ST": "Sentinel-2, single-tile products",
+    "S3": "Sentinel-3",
+}
+
+
+def collection_document(name: str, base_url: str) -> dict[str, Any]:
+    """A STAC collection document for one PEPS collection."""
+    return {
+        "type": "Collection",
+        "stac_version": "1.0.0",
+        "id": name,
+        "title": COLLECTION_TITLES.get(name, name),
+        "description": f"PEPS {COLLECTION_TITLES.get(name, name)} (CNES Sentinel mirror)",
+        "license": "other",
+        "keywords": ["PEPS", "Sentinel"],
+        "extent": {
+            "spatial": {"bbox": [[-180.0, -90.0, 180.0, 90.0]]},
+            "temporal": {"interval": [["2014-04-03T00:00:00Z", None]]},
+        },
+        "links": [
+            {
+                "rel": "items",
+                "href": f"{base_url}/resto/api/collections/{name}/search.json",
+                "type": "application/geo+json",
+            }
+        ],
+    }
 
 
 #: resto's names of the Sentinel-1 fields.
@@ -218,6 +253,13 @@ class PepsBackend(Backend):
     default_page_size = 500
 
     # -- search ------------------------------------------------------------------------------
+    def check(self, query: Query) -> None:
+        route_collections(query)
+        query_params(query)
+
+    def collection_documents(self) -> list[dict[str, Any]]:
+        return [collection_document(name, self.base_url) for name in COLLECTIONS]
+
     def _search_url(self, collection: str | None) -> str:
         if collection is None:
             return f"{self.base_url}/resto/api/collections/search.json"

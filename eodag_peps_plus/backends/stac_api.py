@@ -259,7 +259,7 @@ class StacApiBackend(Backend):
         if profile is not None:
             self.profile = profile
         self.forced_collections = list(collections) if collections else None
-        self._server_collections: list[str] | None = None
+        self._server_collections: list[dict[str, Any]] | None = None
 
     def describe(self) -> dict[str, Any]:
         return {"backend": self.profile.name, "url": self.base_url}
@@ -441,8 +441,11 @@ class StacApiBackend(Backend):
         return PageToken(self.name, url=href, seen=seen, matched=matched)
 
     # -- collections -------------------------------------------------------------------------
-    def collections(self) -> list[str]:
-        """Collection ids the server lists (cached)."""
+    def check(self, query: Query) -> None:
+        self.search_body(query, 1)
+
+    def collection_documents(self) -> list[dict[str, Any]]:
+        """The collections the server lists, as it describes them (cached)."""
         if self._server_collections is None:
             url = self.base_url + self.profile.collections_path
             what = f"{self.server_name} collections"
@@ -456,11 +459,15 @@ class StacApiBackend(Backend):
                 )
             data = reply_object(json_or_error(response, what), what)
             self._server_collections = [
-                str(c["id"])
+                c
                 for c in reply_list(data, "collections", what)
                 if isinstance(c, dict) and isinstance(c.get("id"), (str, int))
             ]
         return self._server_collections
+
+    def collections(self) -> list[str]:
+        """Collection ids the server lists (cached)."""
+        return [str(c["id"]) for c in self.collection_documents()]
 
     def _check_collections(self, body: dict[str, Any] | None) -> None:
         """An empty result may mean a misspelt collection: servers answer "nothing found"

@@ -21,6 +21,7 @@ from ..logs import get_logger
 from ..query import Query
 from .convert import shapes, to_eoproduct
 from .errors import to_eodag
+from .queryables import eodag_collections, eodag_queryables
 
 logger = get_logger(__name__)
 
@@ -123,6 +124,48 @@ class PepsPlusSearch(Search):
         if "_collection" in generic:
             generic["_collection"] = str(generic["_collection"]).format(collection=collection)
         return generic
+
+    def discover_queryables(self, **kwargs: Any) -> dict[str, Any]:
+        """Every field the vocabulary accepts for this backend and collection, typed (allowed
+        values as ``Literal``), with the collection's defaults."""
+        collection = kwargs.get("collection")
+        config = self.collection_config(collection)
+        try:
+            return eodag_queryables(self.backend, collection, config)
+        except PepsPlusError as exc:
+            raise to_eodag(exc) from None
+
+    def discover_collections(self, **kwargs: Any) -> dict[str, Any] | None:
+        """The collections the server lists (GEODES: its collections endpoint; PEPS: its
+        documented four) that the vocabulary can search.
+
+        EODAG asks here about a collection it does not know (``collection=``) before searching
+        it: a name the vocabulary cannot search is refused at once, with EODAG's
+        ``ValidationError``, instead of a logged traceback and an empty result.
+        """
+        wanted = kwargs.get("collection")
+        if wanted is not None:
+            try:
+                self.backend.check(Query.create(collection=wanted))
+            except PepsPlusError as exc:
+                refuse_in_eodag_cli(str(exc))
+                raise to_eodag(exc) from None
+        try:
+            return eodag_collections(self.backend)
+        except PepsPlusError as exc:
+            logger.warning("%s: collections not discovered: %s", self.provider, exc)
+            return None
+
+    def validate(self, search_params: dict[str, Any], auth: Any) -> None:
+        """EODAG's validation step: the same query building and server translation the
+        search runs, so a bad collection or value is EODAG's ``ValidationError`` here (raised
+        with ``raise_errors=True``; ``validate=False`` skips it)."""
+        collection = search_params.get("collection")
+        try:
+            self.backend.check(build_query(self.collection_config(collection), search_params))
+        except PepsPlusError as exc:
+            refuse_in_eodag_cli(str(exc))
+            raise to_eodag(exc) from None
 
     def query(self, prep: PreparedSearch = PreparedSearch(), **kwargs: Any) -> SearchResult:  # noqa: B008 - EODAG signature
         collection = kwargs.get("collection") or prep.collection
