@@ -81,3 +81,22 @@ def test_imports_point_down() -> None:
         or (target == "sandbox" and LAYERS[source] < 4 and source != "sandbox")
     ]
     assert not upward, "imports that point up:\n" + "\n".join(sorted(upward))
+
+
+def test_staging_sees_archives_only() -> None:
+    """Staging depends on the :class:`Archive` role alone, so a batch can draw from several
+    archives (fallback sources, MAJA results) that are not catalogues or accounts."""
+    wrong = []
+    for path in (PACKAGE / "staging").rglob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and "backends" in (node.module or "").split("."):
+                names = {alias.name for alias in node.names}
+                if node.module not in ("backends.base", "eodag_peps_plus.backends.base") or (
+                    names - {"Archive"}
+                ):
+                    wrong.append(f"{path.name}: from {node.module} import {', '.join(names)}")
+            elif isinstance(node, ast.Import) and any(
+                ".backends" in alias.name for alias in node.names
+            ):
+                wrong.append(f"{path.name}: import {node.names[0].name}")
+    assert not wrong, "staging may import Archive only from the backends:\n" + "\n".join(wrong)

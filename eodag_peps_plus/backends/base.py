@@ -1,7 +1,15 @@
-"""The interface every backend implements, and the paging loop they all share.
+"""The three roles a server plays, and the paging loop every catalogue shares.
 
-Callers (EODAG plugins, the pystac-style client, the staging downloader, processing) only see
-this interface, so a new server drops in as one module without touching them.
+* :class:`Catalogue` searches (``search_page``/``search``/``count``): the EODAG search plugin,
+  the pystac-style client and the CLI need only this.
+* :class:`Archive` answers availability, restores and the bytes of a product: the staging
+  downloader depends on this alone, so one batch can draw from several archives (a fallback
+  source, the outputs of MAJA jobs) and none has to pretend it can be searched.
+* :class:`Account` holds the credentials, the sessions that carry them and the origins they may
+  go to: a server's catalogue, archive and processing service share one.
+
+:class:`Backend` is a server that plays all three (PEPS, GEODES); callers see only these
+interfaces, so a new server drops in as one module without touching them.
 """
 
 from __future__ import annotations
@@ -45,7 +53,7 @@ class SearchPage:
     """One page of results.
 
     ``next_token`` is opaque to callers: a URL, a page number or a POST body serialised by the
-    backend; hand it back to :meth:`Backend.search_page` to get the following page.
+    backend; hand it back to :meth:`Catalogue.search_page` to get the following page.
     """
 
     products: list[Product]
@@ -53,17 +61,12 @@ class SearchPage:
     next_token: str | None = None
 
 
-class Backend(abc.ABC):
-    """A catalogue + archive (+ processing) service speaking one protocol."""
+class Account:
+    """An account on one server: its credentials, the sessions that carry them, and the
+    origins they may be sent to (nowhere else)."""
 
     #: Registry name (``peps``, ``geodes``...).
     name: ClassVar[str]
-    #: The largest page the server honours; larger requests are capped silently by servers.
-    max_page_size: ClassVar[int] = 500
-    default_page_size: ClassVar[int] = 100
-    #: Server pages one search may read before :class:`~.paging.PagingError` (see
-    #: :mod:`.paging`); an attribute so tests can lower it on an instance.
-    max_pages: int = MAX_PAGES
 
     def __init__(
         self,
@@ -115,13 +118,112 @@ class Backend(abc.ABC):
             backend_class=f"{type(self).__module__}:{type(self).__name__}",
             default_url="",
             provider=self.name,
-            page_cap=self.max_page_size,
+            page_cap=getattr(self, "max_page_size", Catalogue.max_page_size),
         )
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}({self.base_url!r})"
 
-    # -- search -------------------------------------------------------------------------------
+    @property
+    def credentials_hint(self) -> str:
+        """What to check when the archive refuses the credentials (ends every refusal)."""
+        spec = self.spec
+        return (
+            f"check the {spec.credential_words} for {spec.label} under "
+            f"{spec.provider}.auth.credentials in eodag.yml, or the "
+            f"EODAG__{spec.provider.upper()}__AUTH__CREDENTIALS__* variables"
+        )
+
+    def _bound_session(self, kind: str) -> requests.Session:
+        key = f"_{kind}_session"
+        session: requests.Session | None = self.__dict__.get(key)
+        if session is None:
+            session = make_session(
+                kind,  # type: ignore[arg-type]
+                auth=self._auth,
+                template=self.session,
+            )
+            self.__dict__[key] = session
+        return session
+
+    @property
+    def archive_session(self) -> requests.Session:
+        """The session for archive requests (downloads, restores), credentials attached.
+
+        It retries failed connections only: what a status means for an archive request (a 503
+        with ``Retry-After: 60`` may just say "still on tape") is the staging downloader's call,
+        and transport-level retries would hide it, or sleep for minutes.
+        """
+        return self._bound_session("archive")
+
+    @property
+    def service_session(self) -> requests.Session:
+        """Credential-bearing session for idempotent service calls (job status, results)."""
+        return self._bound_session("search")
+
+    @property
+    def submit_session(self) -> requests.Session:
+        """Credential-bearing session that never resends a request whose reply was lost."""
+        return self._bound_session("submit")
+
+    def check_origin(self, url: str, what: str) -> str:
+        """``url`` if the credentials may go there; else refuse before anything is sent.
+
+        Links come from server replies and from results files users edit; a request that
+        needs the account must not follow one to another host, or from https to http.
+
+        Raises:
+            ForeignOriginError: ``url`` is not one of :attr:`credential_origins`.
+        """
+        if not self._auth.allows(url):
+            shown = redact_url(url)[:200]
+            raise ForeignOriginError(
+                f"{what}: refused to send the {self.spec.label} {self.spec.credential_words} "
+                f"to {shown!r}, which is not the {self.spec.label} server "
+                f"({', '.join(sorted(self.credential_origins))}); to trust a mirror, add its "
+                f"origin to EODAG__{self.spec.provider.upper()}__AUTH__TRUSTED_ORIGINS"
+            )
+        return url
+
+    def require_credentials(self, what: str) -> None:
+        """Raise before sending a request the server would refuse without the account.
+
+        Raises:
+            AuthenticationError: the credentials this server needs are not configured.
+        """
+        creds, spec = self.credentials, self.spec
+        if (spec.auth == "basic" and creds.basic is None) or (
+            spec.auth == "apikey" and not creds.api_key
+        ):
+            name = spec.provider.upper()
+            if spec.auth == "basic":
+                need, keys = "a username and password", "username and password"
+                env = f"EODAG__{name}__AUTH__CREDENTIALS__USERNAME and ..._PASSWORD"
+            else:
+                need, keys = "an API key", "apikey"
+                env = f"EODAG__{name}__AUTH__CREDENTIALS__APIKEY"
+            raise AuthenticationError(
+                f"{what}: you need {need} for {spec.label}: set {keys} under "
+                f"{spec.provider}.auth.credentials in eodag.yml, or {env}"
+            )
+
+    def describe(self) -> dict[str, Any]:
+        """What a user may want to know in ``--help``/logs (never secrets)."""
+        return {"backend": self.name, "url": self.base_url}
+
+
+class Catalogue(abc.ABC):
+    """A searchable catalogue: pages of products for a query."""
+
+    #: Registry name (``peps``, ``geodes``...).
+    name: ClassVar[str]
+    #: The largest page the server honours; larger requests are capped silently by servers.
+    max_page_size: ClassVar[int] = 500
+    default_page_size: ClassVar[int] = 100
+    #: Server pages one search may read before :class:`~.paging.PagingError` (see
+    #: :mod:`.paging`); an attribute so tests can lower it on an instance.
+    max_pages: int = MAX_PAGES
+
     @abc.abstractmethod
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
@@ -178,9 +280,24 @@ class Backend(abc.ABC):
         Raises:
             BackendError: the server's list could not be read.
         """
-        raise NotImplementedError(f"{self.spec.label} does not list its collections")
+        raise NotImplementedError(f"{self.name} does not list its collections")
 
-    # -- archive ------------------------------------------------------------------------------
+
+class Archive(abc.ABC):
+    """Where the bytes of products are: availability, restores from tape, downloads.
+
+    All the staging downloader needs, and picklable (transfers may run in other processes).
+    """
+
+    #: Where this archive's credentials may go (``scheme://host:port``): a refusal for a link
+    #: there is about the account, one for a link elsewhere is about that link.
+    credential_origins: frozenset[str]
+
+    @property
+    @abc.abstractmethod
+    def credentials_hint(self) -> str:
+        """What to check when the archive refuses the credentials (ends every refusal)."""
+
     @abc.abstractmethod
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
         """Current availability of many products, keyed by ``Product.id``.
@@ -192,16 +309,6 @@ class Backend(abc.ABC):
     #: True when a download request of an offline product itself starts its restore (PEPS):
     #: the staging downloader then need not send a separate restore request after one.
     download_starts_restore: ClassVar[bool] = False
-
-    @property
-    def credentials_hint(self) -> str:
-        """What to check when the archive refuses the credentials (ends every refusal)."""
-        spec = self.spec
-        return (
-            f"check the {spec.credential_words} for {spec.label} under "
-            f"{spec.provider}.auth.credentials in eodag.yml, or the "
-            f"EODAG__{spec.provider.upper()}__AUTH__CREDENTIALS__* variables"
-        )
 
     def restore_reply(self, response: requests.Response, what: str) -> Availability:
         """What the reply to a restore request (a one-byte download) says, through the one
@@ -252,37 +359,9 @@ class Backend(abc.ABC):
         the product (JSON messages, empty bodies), and only the caller knows what it expected.
         """
 
-    def _bound_session(self, kind: str) -> requests.Session:
-        key = f"_{kind}_session"
-        session: requests.Session | None = self.__dict__.get(key)
-        if session is None:
-            session = make_session(
-                kind,  # type: ignore[arg-type]
-                auth=self._auth,
-                template=self.session,
-            )
-            self.__dict__[key] = session
-        return session
 
-    @property
-    def archive_session(self) -> requests.Session:
-        """The session for archive requests (downloads, restores), credentials attached.
-
-        It retries failed connections only: what a status means for an archive request (a 503
-        with ``Retry-After: 60`` may just say "still on tape") is the staging downloader's call,
-        and transport-level retries would hide it, or sleep for minutes.
-        """
-        return self._bound_session("archive")
-
-    @property
-    def service_session(self) -> requests.Session:
-        """Credential-bearing session for idempotent service calls (job status, results)."""
-        return self._bound_session("search")
-
-    @property
-    def submit_session(self) -> requests.Session:
-        """Credential-bearing session that never resends a request whose reply was lost."""
-        return self._bound_session("submit")
+class Backend(Account, Catalogue, Archive):
+    """A server that is catalogue, archive and account at once, speaking one protocol."""
 
     def sibling(self, base_url: str) -> Backend:
         """The same kind of server at ``base_url``, a URL read from a file (a job store, a
@@ -296,48 +375,3 @@ class Backend(abc.ABC):
             session=self.session,
             timeout=self.timeout,
         )
-
-    def check_origin(self, url: str, what: str) -> str:
-        """``url`` if the credentials may go there; else refuse before anything is sent.
-
-        Links come from server replies and from results files users edit; a request that
-        needs the account must not follow one to another host, or from https to http.
-
-        Raises:
-            ForeignOriginError: ``url`` is not one of :attr:`credential_origins`.
-        """
-        if not self._auth.allows(url):
-            shown = redact_url(url)[:200]
-            raise ForeignOriginError(
-                f"{what}: refused to send the {self.spec.label} {self.spec.credential_words} "
-                f"to {shown!r}, which is not the {self.spec.label} server "
-                f"({', '.join(sorted(self.credential_origins))}); to trust a mirror, add its "
-                f"origin to EODAG__{self.spec.provider.upper()}__AUTH__TRUSTED_ORIGINS"
-            )
-        return url
-
-    def require_credentials(self, what: str) -> None:
-        """Raise before sending a request the server would refuse without the account.
-
-        Raises:
-            AuthenticationError: the credentials this server needs are not configured.
-        """
-        creds, spec = self.credentials, self.spec
-        if (spec.auth == "basic" and creds.basic is None) or (
-            spec.auth == "apikey" and not creds.api_key
-        ):
-            name = spec.provider.upper()
-            if spec.auth == "basic":
-                need, keys = "a username and password", "username and password"
-                env = f"EODAG__{name}__AUTH__CREDENTIALS__USERNAME and ..._PASSWORD"
-            else:
-                need, keys = "an API key", "apikey"
-                env = f"EODAG__{name}__AUTH__CREDENTIALS__APIKEY"
-            raise AuthenticationError(
-                f"{what}: you need {need} for {spec.label}: set {keys} under "
-                f"{spec.provider}.auth.credentials in eodag.yml, or {env}"
-            )
-
-    def describe(self) -> dict[str, Any]:
-        """What a user may want to know in ``--help``/logs (never secrets)."""
-        return {"backend": self.name, "url": self.base_url}

@@ -2,9 +2,10 @@
 (resumable transfers, MD5 and size checks, refusal of JSON/HTML bodies, a ledger).
 
 Results are not catalogue products: each becomes a minimal :class:`Product`, and the staging
-downloader reaches them through :class:`ResultArchive`, a backend whose archive is the job's
-output (always online once the job finished) and whose downloads are authenticated the way the
-processing service says (Basic auth on PEPS, ``X-API-Key`` on GEODES).
+downloader reaches them through :class:`ResultArchive`, an archive (not a catalogue: nothing
+to search) whose products are the jobs' outputs, always online once the job finished, and
+whose downloads are authenticated the way the processing service says (Basic auth on PEPS,
+``X-API-Key`` on GEODES).
 """
 
 from __future__ import annotations
@@ -15,11 +16,8 @@ from pathlib import Path
 
 import requests
 
-from ..backends.base import Backend, SearchPage
-from ..backends.spec import BackendSpec
-from ..exceptions import ProcessingError
+from ..backends.base import Archive
 from ..product import Availability, Product
-from ..query import Query
 from .base import ProcessingBackend, ResultFile
 
 
@@ -34,31 +32,25 @@ class DownloadOutcome:
         return self.error is None
 
 
-class ResultArchive(Backend):
-    """The outputs of finished jobs, seen as an archive by the staging downloader."""
-
-    name = "maja-results"
+class ResultArchive(Archive):
+    """The outputs of finished jobs, seen as an archive by the staging downloader: always
+    online, never restored, downloaded the way the processing service says."""
 
     def __init__(self, processing: ProcessingBackend) -> None:
-        backend = processing.backend
-        self.service = processing  # before Backend.__init__, which reads ``spec``
-        super().__init__(
-            processing.base_url,
-            credentials=backend.credentials,
-            trusted_origins=sorted(backend.credential_origins),
-            session=backend.session,
-            timeout=backend.timeout,
+        self.service = processing
+        account = processing.backend
+        # The processing server's origin and its account's: results go with its credentials,
+        # no further.
+        self.credential_origins = account.spec.credential_origins(
+            processing.base_url, account.credential_origins
         )
 
-    @property
-    def spec(self) -> BackendSpec:
-        """The processing server's record: its results go with its credentials, no further."""
-        return self.service.backend.spec
+    def __repr__(self) -> str:
+        return f"ResultArchive({self.service.base_url!r})"
 
-    def search_page(
-        self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
-    ) -> SearchPage:
-        raise ProcessingError("processing results cannot be searched")
+    @property
+    def credentials_hint(self) -> str:
+        return self.service.backend.credentials_hint
 
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
         return {p.id: Availability.ONLINE for p in products}

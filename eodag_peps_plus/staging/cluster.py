@@ -3,7 +3,7 @@ process (the only writer), worker processes only transfer, verify and report bac
 
 :class:`DaskTransfers` is the ``executor`` of a :class:`~.scheduler.Downloader`. It works
 unchanged on any deployment (a local process cluster, dask-jobqueue, Kubernetes): a job is a
-picklable :class:`~.transfer.TransferJob` (the backend travels with its credentials, still
+picklable :class:`~.transfer.TransferJob` (the archive travels with its credentials, still
 bound to their origins by :class:`~eodag_peps_plus.http_io.OriginBoundAuth`; use a ``tls://``
 scheduler across untrusted networks), and its result a :class:`~.transfer.TransferResult`.
 

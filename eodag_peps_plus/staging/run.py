@@ -506,7 +506,7 @@ class _Run:
                 self.set(t, DownloadStatus.RESTORING, "restore already requested (ledger)")
                 continue
             asked_before = previous.restore_asked_at if previous is not None else None
-            t.restore_future = self.restore_pool.submit(self.cfg.backend.request_restore, t.product)
+            t.restore_future = self.restore_pool.submit(self.cfg.archive.request_restore, t.product)
             self.restoring[t.restore_future] = t
             t.restore_asked = True
             t.previous_restore = asked_before
@@ -534,7 +534,7 @@ class _Run:
         """A restore request that raised: the account refused stops the run; a link refused or
         unusable fails this product at once; anything else (network, server) is retried."""
         if isinstance(exc, AuthenticationError) and credentials_refused(
-            exc, self.cfg.backend, t.product
+            exc, self.cfg.archive, t.product
         ):
             self.fatal = exc
             return
@@ -570,7 +570,7 @@ class _Run:
         self.visits += len(waiting)
         self.ledger.commit()  # no lock held while the catalogue answers
         try:
-            found = self.cfg.backend.availability([t.product for t in waiting])
+            found = self.cfg.archive.availability([t.product for t in waiting])
         except AuthenticationError as exc:
             self.fatal = exc
             return
@@ -607,7 +607,7 @@ class _Run:
 
     def after_not_online(self, t: _Track, reason: str) -> None:
         """The archive did not serve the product: wait for a restore."""
-        if self.cfg.backend.download_starts_restore:
+        if self.cfg.archive.download_starts_restore:
             if not t.restore_asked:
                 self.ledger.record_restore(t.id)
                 t.restore_sent_at = time.time()
@@ -651,7 +651,7 @@ class _Run:
             row = self.ledger.get(t.id)
             job = TransferJob(
                 product=t.product,
-                backend=self.cfg.backend,
+                archive=self.cfg.archive,
                 output=self.cfg.output,
                 validator=row.validator if row is not None else None,
                 owner=self.owner,

@@ -5,7 +5,7 @@ In the spirit of sentinelsat's ``Downloader``, with what PEPS users lacked:
 
 * offline products get their restore asked at once (bounded pool) while online products
   download (separate bounded pool, largest first so the batch ends with short transfers);
-* status changes come from :meth:`Backend.availability` over all waiting products at once,
+* status changes come from :meth:`Archive.availability` over all waiting products at once,
   on an adaptive interval (short first, backing off to a cap), never one request per product;
 * the user's ``timeout`` ends the waiting, not the program: what is still offline (including
   ``unknown`` products that never come back) is reported, and the ledger remembers the
@@ -23,7 +23,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from ..backends.base import Backend
+from ..backends.base import Archive
 from ..exceptions import ConfigurationError
 from ..product import Product
 from .ledger import LEDGER_NAME
@@ -35,7 +35,7 @@ from .transfer import MIN_RATE, RATE_WINDOW, STALL_TIMEOUT
 
 
 class Downloader:
-    """Download many products from one backend into ``output_dir``.
+    """Download many products from one archive into ``output_dir``.
 
     Durations are seconds. ``poll_initial``/``poll_factor``/``poll_max`` shape the adaptive
     availability polling; ``timeout`` (``None``: no limit) bounds the wait for restores;
@@ -57,7 +57,7 @@ class Downloader:
 
     def __init__(
         self,
-        backend: Backend,
+        archive: Archive,
         output_dir: str | Path | Output,
         *,
         executor: cf.Executor | None = None,
@@ -92,7 +92,7 @@ class Downloader:
             raise ValueError("max_transfers and max_restores must be at least 1")
         if stall_timeout <= 0 or rate_window <= 0 or min_rate < 0:
             raise ValueError("stall_timeout and rate_window must be positive, min_rate >= 0")
-        self.backend = backend
+        self.archive = archive
         self.output = open_output(
             output_dir, part_dir=part_dir, state_dir=state_dir, storage_options=storage_options
         )
@@ -155,10 +155,10 @@ class Downloader:
 
 
 def download(
-    backend: Backend, products: Sequence[Product], output_dir: str | Path, **options: Any
+    archive: Archive, products: Sequence[Product], output_dir: str | Path, **options: Any
 ) -> DownloadReport:
-    """Shortcut: ``Downloader(backend, output_dir, **options).download(products)``."""
-    return Downloader(backend, output_dir, **options).download(products)
+    """Shortcut: ``Downloader(archive, output_dir, **options).download(products)``."""
+    return Downloader(archive, output_dir, **options).download(products)
 
 
 __all__ = [

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 
 import requests
 
-from ..backends.base import Backend
+from ..backends.base import Archive
 from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
 from ..logs import get_logger
 from ..product import Availability, Product
@@ -28,7 +28,7 @@ logger = get_logger(__name__)
 
 
 def wait_until_online(
-    backend: Backend,
+    archive: Archive,
     product: Product,
     *,
     timeout: float,
@@ -41,16 +41,16 @@ def wait_until_online(
     no ledger are involved)."""
     availability = product.availability
     if availability is not Availability.ONLINE:
-        revealed = backend.request_restore(product)
+        revealed = archive.request_restore(product)
         if revealed is Availability.ONLINE:
             return revealed
     deadline = time.monotonic() + timeout
     interval = poll_initial
-    found = backend.availability([product]).get(product.id, availability)
+    found = archive.availability([product]).get(product.id, availability)
     while found is not Availability.ONLINE and time.monotonic() + interval <= deadline:
         time.sleep(interval)
         interval = min(interval * poll_factor, poll_max)
-        found = backend.availability([product]).get(product.id, found)
+        found = archive.availability([product]).get(product.id, found)
     return found
 
 
@@ -65,7 +65,7 @@ class ArchiveStream:
 
 
 def open_stream(
-    backend: Backend,
+    archive: Archive,
     product: Product,
     byte_range: tuple[int | None, int | None] = (None, None),
     *,
@@ -74,7 +74,7 @@ def open_stream(
     """Open the archive of an online product for streaming.
 
     Args:
-        backend: the backend serving the product.
+        archive: the archive serving the product.
         product: the product; its catalogue size and MD5 are checked when known.
         byte_range: ``(start, end)``, inclusive, ``None`` for open ends; partial streams are
             length-checked only.
@@ -90,8 +90,8 @@ def open_stream(
     """
     start, end = byte_range
     offset = start or 0
-    response = backend.open_download(product, offset=offset)
-    verdict = classify_reply(product, response, offset, backend=backend)
+    response = archive.open_download(product, offset=offset)
+    verdict = classify_reply(product, response, offset, archive=archive)
     if verdict is not None:
         response.close()
         if verdict.outcome is Outcome.AUTH:

@@ -51,7 +51,7 @@ from ..archive_reply import (
     parse_retry_after,
     snippet,
 )
-from ..backends.base import Backend
+from ..backends.base import Archive
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
 from ..files import write_all
 from ..http_io import iter_body, safe_origin
@@ -162,7 +162,7 @@ class TransferJob:
     """
 
     product: Product
-    backend: Backend
+    archive: Archive
     output: Output | Path
     validator: str | None = None
     owner: str = ""
@@ -178,7 +178,7 @@ class TransferJob:
     cancel: CancelFlag | None = None
 
     def __repr__(self) -> str:  # short, for the logs of a cluster
-        return f"TransferJob({self.product.id!r}, {self.backend!r}, {self.output!r})"
+        return f"TransferJob({self.product.id!r}, {self.archive!r}, {self.output!r})"
 
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
@@ -221,9 +221,9 @@ class _Attempt:
         validator = self.validator = self.validator if offset else None
         if offset and self.size is not None and offset == self.size:
             return self._finish(file_md5(self.part), received=0, resumed_from=offset)
-        response = self.job.backend.open_download(self.product, offset=offset, if_range=validator)
+        response = self.job.archive.open_download(self.product, offset=offset, if_range=validator)
         with response:
-            verdict = classify_reply(self.product, response, offset, backend=self.job.backend)
+            verdict = classify_reply(self.product, response, offset, archive=self.job.archive)
             if verdict is not None:
                 if verdict.restart:
                     self._forget_part()
@@ -644,7 +644,7 @@ def new_token() -> str:
 
 
 def classify_reply(
-    product: Product, response: requests.Response, offset: int = 0, *, backend: Backend
+    product: Product, response: requests.Response, offset: int = 0, *, archive: Archive
 ) -> TransferResult | None:
     """``None`` if the reply can be the product (or its continuation), else the outcome."""
     verdict = classify_archive_reply(response, expected_size=product.size, offset=offset)
@@ -653,7 +653,7 @@ def classify_reply(
         return None
     reason = verdict.reason
     if outcome is Outcome.AUTH:
-        reason = auth_message(verdict, backend)
+        reason = auth_message(verdict, archive)
     return TransferResult(
         product.id,
         outcome,
@@ -673,21 +673,21 @@ _OUTCOMES: dict[ReplyKind, Outcome | None] = {
 }
 
 
-def auth_message(verdict: ArchiveReply, backend: Backend) -> str:
-    return f"credentials refused by the archive ({verdict.reason}): {backend.credentials_hint}"
+def auth_message(verdict: ArchiveReply, archive: Archive) -> str:
+    return f"credentials refused by the archive ({verdict.reason}): {archive.credentials_hint}"
 
 
-def credentials_refused(exc: AuthenticationError, backend: Backend, product: Product) -> bool:
+def credentials_refused(exc: AuthenticationError, archive: Archive, product: Product) -> bool:
     """Whether an authentication error concerns the account (stop the whole batch: every
     product would fail the same way) or only this product's link (it fails alone).
 
-    A refusal by the server (HTTP 401/403) or one for a link on the backend's own origin is
+    A refusal by the server (HTTP 401/403) or one for a link on the archive's own origin is
     about the account; one raised for a link to another origin (a download URL edited to
-    point elsewhere, which the backend refuses to send credentials to) is about the link.
+    point elsewhere, which the archive refuses to send credentials to) is about the link.
     """
     if exc.status_code in (401, 403):
         return True
-    return safe_origin(product.download_url) in backend.credential_origins
+    return safe_origin(product.download_url) in archive.credential_origins
 
 
 def link_problem(url: str) -> str | None:
@@ -717,7 +717,7 @@ def run_transfer(job: TransferJob) -> TransferResult:
     try:
         return attempt.run()
     except AuthenticationError as exc:
-        refused = credentials_refused(exc, job.backend, product)
+        refused = credentials_refused(exc, job.archive, product)
         return attempt.result(Outcome.AUTH if refused else Outcome.FAILED, str(exc))
     except BAD_URL_ERRORS as exc:
         return attempt.result(

@@ -9,7 +9,7 @@ threads, while the scheduler and its ledger stay in this one (the single writer,
 
 The children are plain ``python -c`` processes running :func:`_child_main`, talking over
 their standard input and output (length-prefixed pickles), not ``multiprocessing`` ones: no
-start method to choose, and a user's script is never imported again in a child. The backend
+start method to choose, and a user's script is never imported again in a child. The archive
 goes to each child once (its credentials still bound to their origins); a job travels
 without it. A child ignores Ctrl-C (the scheduler decides what stops), stops its transfers
 at the next chunk when the batch is cancelled or when its pipe closes (the scheduler was
@@ -36,7 +36,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import IO, Any
 
-from ..backends.base import Backend
+from ..backends.base import Archive
 from ..logs import ROOT, get_logger
 from .flags import FlagMirror
 from .transfer import TransferJob, TransferResult, run_transfer
@@ -54,7 +54,7 @@ PROGRESS_EVERY = 0.5
 PROCESSES_FROM = 5_000
 #: The most processes chosen by default (``max_transfers`` threads are shared among them).
 MAX_DEFAULT_PROCESSES = 4
-#: The largest message either side accepts (a job is a few kB, a backend a few tens).
+#: The largest message either side accepts (a job is a few kB, an archive a few tens).
 MAX_MESSAGE = 64 * 1024 * 1024
 
 _HEADER = struct.Struct(">Q")
@@ -152,7 +152,7 @@ class _Child:
         self.stdout: IO[bytes] = self.process.stdout
         self.lock = threading.Lock()
         self.calls: dict[int, _Call] = {}
-        self.backends: set[int] = set()
+        self.archives: set[int] = set()
         self.flags: set[int] = set()
         self.alive = True
         self.ready = threading.Event()
@@ -200,7 +200,7 @@ class ProcessTransfers(cf.Executor):
         self._children: list[_Child] = []
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
-        self._backends: dict[int, Backend] = {}  # kept alive: their id() is their key
+        self._archives: dict[int, Archive] = {}  # kept alive: their id() is their key
         self._mirror: FlagMirror[int] = FlagMirror(
             self._tell_children, self._busy, name="transfers-cancel"
         )
@@ -260,7 +260,7 @@ class ProcessTransfers(cf.Executor):
         future.set_running_or_notify_cancel()
         flag = job.cancel if isinstance(job.cancel, threading.Event) else None
         state = job.__getstate__()  # without its progress callback and threading.Event
-        state["backend"] = id(job.backend)
+        state["archive"] = id(job.archive)
         state["cancel"] = id(flag) if flag is not None else None
         with self._lock:
             if self._closed:
@@ -274,13 +274,13 @@ class ProcessTransfers(cf.Executor):
             child.calls[call_id] = _Call(future, job.progress, flag)
             if flag is not None:  # after the call is counted: the mirror sees us busy
                 self._mirror.add(id(flag), flag)
-            new_backend = id(job.backend) not in child.backends
-            if new_backend:
-                child.backends.add(id(job.backend))
-                self._backends[id(job.backend)] = job.backend
+            new_archive = id(job.archive) not in child.archives
+            if new_archive:
+                child.archives.add(id(job.archive))
+                self._archives[id(job.archive)] = job.archive
         sent = True
-        if new_backend:
-            sent = child.send(("backend", id(job.backend), job.backend))
+        if new_archive:
+            sent = child.send(("archive", id(job.archive), job.archive))
         if sent and flag is not None and flag.is_set():
             sent = child.send(("cancel", id(flag)))
         if sent:
@@ -435,7 +435,7 @@ def _child_main(threads: int, fd_in: int, fd_out: int, level: int = logging.WARN
             for event in flags.values():
                 event.set()
 
-    backends: dict[int, Backend] = {}
+    archives: dict[int, Archive] = {}
     flags: dict[int, threading.Event] = {}
     pool = cf.ThreadPoolExecutor(threads, thread_name_prefix="transfer")
 
@@ -444,7 +444,7 @@ def _child_main(threads: int, fd_in: int, fd_out: int, level: int = logging.WARN
         try:
             job = TransferJob.__new__(TransferJob)
             job.__dict__.update(state)
-            job.backend = backends[state["backend"]]
+            job.archive = archives[state["archive"]]
             key = state["cancel"]
             job.cancel = flags.setdefault(key, threading.Event()) if key is not None else None
             job.progress = forward
@@ -465,8 +465,8 @@ def _child_main(threads: int, fd_in: int, fd_out: int, level: int = logging.WARN
                     event.set()
             break
         kind = message[0]
-        if kind == "backend":
-            backends[message[1]] = message[2]
+        if kind == "archive":
+            archives[message[1]] = message[2]
         elif kind == "cancel":
             flags.setdefault(message[1], threading.Event()).set()
         elif kind == "call":

@@ -297,8 +297,8 @@ def test_jobs_pickle_with_their_credentials_bound(staging_sandbox, small_catalog
     job = TransferJob(product, backend, output, cancel=threading.Event())
     copy = pickle.loads(pickle.dumps(job))
     assert copy.cancel is None and copy.output.storage_options == {"secret": "s3-secret"}
-    assert copy.backend._auth.origins == backend._auth.origins
-    assert copy.backend.credentials.password == backend.credentials.password
+    assert copy.archive._auth.origins == backend._auth.origins
+    assert copy.archive.credentials.password == backend.credentials.password
     shown = repr(copy) + repr(copy.output)
     assert backend.credentials.password not in shown and "s3-secret" not in shown
 
