@@ -6,8 +6,15 @@ Like pystac-client's ``StacApiIO``: retries (429, 5xx, dropped connections, hono
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import dataclasses
 import functools
+import heapq
+import http.client
+import itertools
+import socket
+import threading
 import time
 from collections.abc import Iterable, Iterator
 from typing import Any, Literal
@@ -15,6 +22,7 @@ from urllib.parse import unquote, urlsplit
 
 import orjson
 import requests
+import urllib3
 from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
@@ -113,7 +121,7 @@ def make_session(
             respect_retry_after_header=False,
             raise_on_status=False,
         )
-    adapter = HTTPAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
+    adapter = DeadlineAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
     session = BoundSession()
     session.mount("http://", adapter)
     session.mount("https://", adapter)
@@ -125,6 +133,207 @@ def make_session(
         session.verify = template.verify if template.verify is not None else verify
     session.auth = auth
     return session
+
+
+# -- one deadline from connect to the last header -------------------------------------------------
+#
+# urllib3's read timeout bounds each wait for a byte, so a server that drips its headers (one
+# line a second) or accepts and then retries nothing (each attempt waiting its full timeout)
+# holds a request far longer than asked. Every session built here gives a request its connect
+# timeout to connect and its read timeout, *in total*, for the status line and every header: a
+# watchdog shuts the socket at that deadline, and the request fails at once (never retried)
+# with :class:`HeadersTimeout`. Past the headers, the read timeout bounds each wait for a chunk.
+
+
+class HeadersTimeout(requests.exceptions.ReadTimeout):
+    """The server accepted the connection but had not sent its whole reply head in time."""
+
+
+class MalformedHeaders(requests.exceptions.InvalidHeader):
+    """The reply head broke http.client's limits (a header line over 64 KiB, over 100
+    headers): a hostile or broken server, not a connection failure."""
+
+
+class _HeadLate(Exception):
+    """Raised inside urllib3: deliberately neither ``OSError`` nor ``HTTPException``, which its
+    retry loop would retry (each retry waiting the whole deadline again)."""
+
+
+class _HeadBad(Exception):
+    """A reply head over http.client's limits; as :class:`_HeadLate`, not retried."""
+
+
+class _Watchdog:
+    """One thread for every request's header deadline: a heap of (deadline, socket), the
+    socket shut down when its deadline passes (a timer thread per request would cost more
+    than a small archive's request)."""
+
+    def __init__(self) -> None:
+        self._heap: list[tuple[float, int, Any]] = []
+        self._done: set[int] = set()
+        self._fired: set[int] = set()
+        self._cond = threading.Condition()
+        self._count = itertools.count()
+        self._thread: threading.Thread | None = None
+
+    def watch(self, deadline: float, sock: Any) -> int:
+        with self._cond:
+            key = next(self._count)
+            heapq.heappush(self._heap, (deadline, key, sock))
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(
+                    target=self._run, name="peps-plus-header-deadline", daemon=True
+                )
+                self._thread.start()
+            elif self._heap[0][1] == key:
+                self._cond.notify()
+            return key
+
+    def release(self, key: int) -> bool:
+        """Stop watching; whether the deadline had fired."""
+        with self._cond:
+            if key in self._fired:
+                self._fired.discard(key)
+                return True
+            self._done.add(key)
+            return False
+
+    def _run(self) -> None:
+        with self._cond:
+            while True:
+                while self._heap and self._heap[0][1] in self._done:
+                    self._done.discard(heapq.heappop(self._heap)[1])
+                if not self._heap:
+                    if not self._cond.wait(60.0) and not self._heap:
+                        self._thread = None
+                        return
+                    continue
+                deadline, key, sock = self._heap[0]
+                wait = deadline - time.monotonic()
+                if wait > 0:
+                    self._cond.wait(wait)
+                    continue
+                heapq.heappop(self._heap)
+                self._fired.add(key)
+                # The plain socket's shutdown (an SSL socket's would unwrap it first).
+                with contextlib.suppress(OSError, TypeError):
+                    socket.socket.shutdown(sock, socket.SHUT_RDWR)
+
+
+_WATCHDOG = _Watchdog()
+
+
+#: A tighter head deadline for the requests of this context (a transfer's stall timeout).
+_HEAD_DEADLINE: contextvars.ContextVar[float | None] = contextvars.ContextVar(
+    "peps_plus_head_deadline", default=None
+)
+
+
+@contextlib.contextmanager
+def head_deadline(seconds: float | None) -> Iterator[None]:
+    """Within this block, requests get at most ``seconds`` for their reply head (a download's
+    stall timeout: the server that never starts a transfer is as stalled as one that stops)."""
+    token = _HEAD_DEADLINE.set(seconds if seconds and seconds > 0 else None)
+    try:
+        yield
+    finally:
+        _HEAD_DEADLINE.reset(token)
+
+
+def _head_limit(read_timeout: Any) -> float | None:
+    limit = float(read_timeout) if isinstance(read_timeout, (int, float)) else None
+    tighter = _HEAD_DEADLINE.get()
+    if tighter is not None:
+        limit = tighter if limit is None or limit <= 0 else min(limit, tighter)
+    return limit if limit is not None and limit > 0 else None
+
+
+class _DeadlineMixin:
+    """``getresponse`` within the read timeout in total, and a head over http.client's limits
+    raised as such (urllib3 would call it a dropped connection, and retry it)."""
+
+    timeout: Any
+    sock: Any
+
+    def getresponse(self) -> Any:
+        limit = _head_limit(self.timeout)
+        if limit is None or self.sock is None:
+            return self._head()
+        if self.timeout is None or limit < self.timeout:
+            self.timeout = limit  # urllib3 applies it to the socket in ``getresponse``
+        key = _WATCHDOG.watch(time.monotonic() + limit, self.sock)
+        try:
+            response = self._head()
+        except (_HeadBad, _HeadLate):
+            _WATCHDOG.release(key)
+            raise
+        except (OSError, http.client.HTTPException) as exc:
+            fired = _WATCHDOG.release(key)
+            if fired or isinstance(exc, TimeoutError):
+                raise _HeadLate(limit) from None
+            raise
+        if _WATCHDOG.release(key):  # shut at the very end of the head: the body is gone
+            response.close()
+            raise _HeadLate(limit)
+        return response
+
+    def _head(self) -> Any:
+        try:
+            return super().getresponse()  # type: ignore[misc]
+        except http.client.HTTPException as exc:
+            # LineTooLong (a line over 64 KiB) and "got more than 100 headers"
+            if str(exc).startswith("got more than"):
+                raise _HeadBad(str(exc)) from None
+            raise
+
+
+class _HTTPConnection(_DeadlineMixin, urllib3.connection.HTTPConnection):
+    pass
+
+
+class _HTTPSConnection(_DeadlineMixin, urllib3.connection.HTTPSConnection):
+    pass
+
+
+class _HTTPPool(urllib3.HTTPConnectionPool):
+    ConnectionCls = _HTTPConnection
+
+
+class _HTTPSPool(urllib3.HTTPSConnectionPool):
+    ConnectionCls = _HTTPSConnection
+
+
+_POOLS = {"http": _HTTPPool, "https": _HTTPSPool}
+
+
+class DeadlineAdapter(HTTPAdapter):
+    """requests' adapter whose pools use the deadline connections above, and whose failures
+    of the reply head are :class:`HeadersTimeout` and :class:`MalformedHeaders`."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = _POOLS
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = _POOLS
+        return manager
+
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        try:
+            return super().send(request, *args, **kwargs)
+        except _HeadLate as exc:
+            raise HeadersTimeout(
+                f"{_host(request.url or '')} accepted the connection but had not sent its reply "
+                f"headers after {exc.args[0]:g} s",
+                request=request,
+            ) from None
+        except _HeadBad as exc:
+            raise MalformedHeaders(
+                f"{_host(request.url or '')} sent a reply head no client accepts ({exc})",
+                request=request,
+            ) from None
 
 
 # -- credentials bound to their origin ------------------------------------------------------------
@@ -371,6 +580,8 @@ def send(
             time.monotonic() - started,
         )
         return response
+    except (HeadersTimeout, MalformedHeaders) as exc:
+        raise BackendError(f"{what}: {exc}") from None
     except requests.exceptions.SSLError as exc:
         raise BackendError(
             f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})"

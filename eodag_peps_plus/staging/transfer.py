@@ -54,7 +54,7 @@ from ..archive_reply import (
 from ..backends.base import Archive
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
 from ..files import write_all
-from ..http_io import iter_body, safe_origin
+from ..http_io import HeadersTimeout, MalformedHeaders, head_deadline, iter_body, safe_origin
 from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
@@ -221,7 +221,10 @@ class _Attempt:
         validator = self.validator = self.validator if offset else None
         if offset and self.size is not None and offset == self.size:
             return self._finish(file_md5(self.part), received=0, resumed_from=offset)
-        response = self.job.archive.open_download(self.product, offset=offset, if_range=validator)
+        with head_deadline(self.job.stall_timeout):  # a head that never comes is a stall too
+            response = self.job.archive.open_download(
+                self.product, offset=offset, if_range=validator
+            )
         with response:
             verdict = classify_reply(self.product, response, offset, archive=self.job.archive)
             if verdict is not None:
@@ -723,6 +726,8 @@ def run_transfer(job: TransferJob) -> TransferResult:
         return attempt.result(
             Outcome.FAILED, f"unusable download link {product.download_url[:200]!r} ({exc})"
         )
+    except (HeadersTimeout, MalformedHeaders) as exc:  # their message says it all
+        return attempt.result(Outcome.RETRY, str(exc))
     except NETWORK_ERRORS as exc:
         return attempt.result(Outcome.RETRY, f"request failed: {type(exc).__name__}: {exc}")
     except PepsPlusError as exc:  # DownloadError, a backend refusing this product's link...
