@@ -78,6 +78,8 @@ class _Track:
     checks: tuple[str, ...] = ()  # what the saved archive was verified against
     present_before: bool = False  # complete and verified before this run: not fetched
     index: int = 0  # position in the batch: ties in the queues keep the caller's order
+    furthest: int = 0  # the furthest byte a transfer of this product reached
+    first_transfer: float | None = None  # monotonic: when its first transfer began
     in_ready: bool = False  # queued in the run's transfer heap
     in_restore: bool = False  # queued in the run's restore heap
     due_at: float | None = None  # ``not_before`` of this track's entry in the run's due heap
@@ -664,6 +666,8 @@ class _Run:
                 cancel=self.cfg.cancel,  # a cluster engine passes it on to its workers
             )
             t.attempts += 1
+            if t.first_transfer is None:
+                t.first_transfer = time.monotonic()
             t.transfer_future = self.executor.submit(run_transfer, job)
             self.transferring[t.transfer_future] = t
             self.set(t, DownloadStatus.DOWNLOADING, f"transfer attempt {t.attempts}")
@@ -746,10 +750,14 @@ class _Run:
             t.not_before = now + self.backoff(t.failures)
             self.set(t, DownloadStatus.ONLINE, f"{result.reason}; downloading again")
         else:  # RETRY
-            progressed = result.received > 0
+            progressed = made_progress(t, result, self.cfg.min_rate, self.cfg.rate_window)
             if not progressed or result.stalled:  # a drip makes progress but must end
                 t.failures += 1
-            if t.failures >= self.cfg.max_attempts or t.attempts >= self.cfg.max_attempts * 4:
+            # Attempts that got further are not the same failure again (a link that drops on
+            # every try still ends: the part only grows, up to the catalogue size); without
+            # a size, the number of attempts is the bound.
+            endless = t.product.size is None and t.attempts >= self.cfg.max_attempts * 4
+            if t.failures >= self.cfg.max_attempts or endless:
                 self.set(
                     t,
                     DownloadStatus.FAILED,
@@ -785,6 +793,19 @@ class _Run:
                 t = self.transferring.pop(transfer)
                 self.transfer_done(t, transfer)
                 self.touch(t)
+
+
+def made_progress(t: _Track, result: TransferResult, min_rate: float, window: float) -> bool:
+    """Whether a failed attempt got further into the archive than any before it, at the
+    rate a transfer must keep (``--min-rate`` over ``--rate-window``, counted over all the
+    product's attempts): a restart that gets no further, or resumes that each add a few bytes
+    and let the product crawl, are the same failure again."""
+    end = result.resumed_from + result.received
+    if result.received <= 0 or end <= t.furthest:
+        return False
+    t.furthest = end
+    elapsed = time.monotonic() - (t.first_transfer or 0.0)
+    return min_rate <= 0 or elapsed < window or end >= min_rate * elapsed
 
 
 def _listing(folder: Path) -> frozenset[str] | None:

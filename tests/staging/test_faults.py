@@ -151,3 +151,22 @@ def test_no_validator_means_no_resume(staging_sandbox, tmp_path: Path) -> None:
     assert "resumed" not in report.products[0].reason
     assert report.products[0].received == 60_000 + products[0].size
     assert md5_of(tmp_path / f"{products[0].id}.zip") == products[0].md5
+
+
+def test_a_link_that_drops_on_every_try_ends_verified(staging_sandbox, tmp_path: Path) -> None:
+    """Issue 25 item 7 (the ``drop_always`` fault): every resume gets further, so none is the
+    same failure again, however many it takes (here about 25 a product, past the old cap of
+    four times ``max_attempts``)."""
+    fault = Fault("drop", at=10_000, times=None)
+    sb, products, report = _run(staging_sandbox, tmp_path, fault)
+    _assert_all_verified(products, report, tmp_path)
+    assert min(p.attempts for p in report.products) > 20, report.format()
+
+
+def test_a_link_that_drops_before_any_byte_still_ends(staging_sandbox, tmp_path: Path) -> None:
+    """No progress at all: ``max_attempts`` failures, then the product fails alone."""
+    sb, products, report = _run(
+        staging_sandbox, tmp_path, Fault("drop", at=0, times=None), max_attempts=3
+    )
+    assert all(p.status is DownloadStatus.FAILED for p in report.products), report.format()
+    assert all(p.attempts == 3 for p in report.products), report.format()
