@@ -7,7 +7,10 @@ Markers in README.md (an HTML comment on the line before the fence, invisible on
 * ``<!-- readme-test: skip (why) -->``: not run here (set-up of the project itself, the test
   suite, benchmarks); reported as a skipped test with its reason, never silently;
 * ``<!-- readme-test: background (why) -->``: a server (``peps-plus sandbox serve``): started
-  in the background, waited for, and stopped at the end.
+  in the background, waited for, and stopped at the end;
+* ``<!-- readme-test: needs MODULE (why) -->``: an example of an optional extra (``dask``):
+  run when MODULE imports, else reported as skipped with the extra to install, since the
+  README's own set-up (``pip install '.[test]'``) does not install it.
 
 The README's sandbox port (``8642``) is replaced by a free one. What the harness adds to the
 documented environment, and why: ``PATH`` starts with this interpreter's folder (the README
@@ -23,6 +26,7 @@ pytest-xdist's ``--dist loadfile``, which keeps a file's tests on one worker, in
 from __future__ import annotations
 
 import dataclasses
+import importlib.util
 import os
 import re
 import signal
@@ -45,9 +49,9 @@ EXAMPLE_TIMEOUT = 240.0
 SERVER_START_TIMEOUT = 120.0
 
 _FENCE = re.compile(r"^```(\w*)\s*$")
-_MARKER = re.compile(r"<!--\s*readme-test:\s*(\w+)\s*(?:\((.*)\))?\s*-->")
+_MARKER = re.compile(r"<!--\s*readme-test:\s*(\w+)(?:\s+([\w.]+))?\s*(?:\((.*)\))?\s*-->")
 _LANGUAGES = {"bash": "shell", "sh": "shell", "shell": "shell", "console": "shell", "python": "python"}  # fmt: skip
-_ACTIONS = ("skip", "background")
+_ACTIONS = ("skip", "background", "needs")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,10 +61,22 @@ class Example:
     code: str
     action: str | None = None
     reason: str = ""
+    #: The module a ``needs`` example requires.
+    module: str = ""
 
     @property
     def name(self) -> str:
         return f"README.md:{self.line}-{self.kind}"
+
+    @property
+    def test_id(self) -> str:
+        """The name, plus what a partial run selects on (``-k "background or env or needs"``
+        runs an extra's examples with the server and environment they use)."""
+        tags = [self.action or ""]
+        lines = [ln for ln in self.code.splitlines() if ln.strip() and not ln.startswith("#")]
+        if self.kind == "shell" and lines and all(ln.startswith("export ") for ln in lines):
+            tags.append("env")
+        return "-".join([self.name, *filter(None, tags)])
 
 
 def examples(text: str) -> list[Example]:
@@ -81,10 +97,13 @@ def examples(text: str) -> list[Example]:
         before = next((lines[j] for j in range(start - 1, -1, -1) if lines[j].strip()), "")
         marker = _MARKER.fullmatch(before.strip())
         if kind is not None:
-            action, reason = (
-                (marker.group(1), (marker.group(2) or "").strip()) if marker else (None, "")
+            action, module, reason = (
+                (marker.group(1), marker.group(2) or "", (marker.group(3) or "").strip())
+                if marker
+                else (None, "", "")
             )
-            found.append(Example(start + 1, kind, "\n".join(lines[start + 1 : end]) + "\n", action, reason))  # fmt: skip
+            code = "\n".join(lines[start + 1 : end]) + "\n"
+            found.append(Example(start + 1, kind, code, action, reason, module))
         i = end + 1
     return found
 
@@ -98,6 +117,9 @@ def test_markers_are_known_and_explained() -> None:
         if example.action is not None:
             assert example.action in _ACTIONS, f"{example.name}: unknown marker {example.action!r}"
             assert example.reason, f"{example.name}: a marker needs its reason in parentheses"
+            assert bool(example.module) == (example.action == "needs"), (
+                f"{example.name}: 'needs' and only it names a module"
+            )
     lines = README.read_text().splitlines()
     assert sum(bool(_MARKER.fullmatch(line.strip())) for line in lines) == sum(
         e.action is not None for e in EXAMPLES
@@ -213,14 +235,29 @@ def session(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Session]:
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.name for e in EXAMPLES])
+@pytest.mark.parametrize("example", EXAMPLES, ids=[e.test_id for e in EXAMPLES])
 def test_readme_example(example: Example, session: Session) -> None:
     if example.action == "skip":
         pytest.skip(f"{example.name}: readme-test skip ({example.reason})")
     if example.action == "background":
         session.background(example)
         return
+    if example.action == "needs" and importlib.util.find_spec(example.module) is None:
+        pytest.skip(f"{example.name}: needs {example.module} ({example.reason})")
     run = session.run(example)
     output = f"--- stdout\n{run.stdout[-3000:]}\n--- stderr\n{run.stderr[-3000:]}"
     assert run.returncode == 0, f"{example.name} exited {run.returncode}\n{example.code}{output}"
     assert "Traceback (most recent call last)" not in run.stdout + run.stderr, output
+
+
+def test_ci_builds_the_readme_environment_and_runs_its_test_command() -> None:
+    """CI builds its environment with the README's command 1 and tests with its command 2,
+    read from the README itself: the two cannot drift apart (an extra CI installs first, and
+    the README's reader does not, would hide a test needing it)."""
+    ci = (README.parent / ".ci" / "run").read_text()
+    setup = EXAMPLES[0].code
+    assert "pip install '.[test]'" in setup and ".venv/bin/python -m pytest" in setup
+    assert "readme_line 'python3 -m venv \\.venv'" in ci
+    assert "readme_line '\\.venv/bin/python -m pytest'" in ci
+    before_tests = ci[: ci.index('bash -c "$test_cmd"')]
+    assert "pip install" not in before_tests, "CI installs something the README does not"

@@ -11,6 +11,7 @@ import io
 from datetime import date
 from typing import Any
 
+from ..extras import install_hint
 from ..product import Availability
 from .calendar import Calendar
 from .products import STATUS_STYLE, ReportError, ReportProduct
@@ -21,9 +22,7 @@ def _pyplot() -> Any:
     try:
         import matplotlib
     except ImportError:
-        raise ReportError(
-            "PNG export needs matplotlib: pip install 'eodag-peps-plus[png]'"
-        ) from None
+        raise ReportError(f"PNG export needs matplotlib: {install_hint('png')}") from None
     matplotlib.use("Agg", force=True)
     import matplotlib.pyplot as plt
 

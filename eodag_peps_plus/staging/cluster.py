@@ -29,6 +29,7 @@ from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
 from ..exceptions import ConfigurationError
+from ..extras import install_hint
 from ..logs import get_logger
 from .flags import FlagMirror
 from .transfer import TransferJob
@@ -51,7 +52,7 @@ def _distributed() -> Any:
         import distributed
     except ImportError:
         raise ConfigurationError(
-            "a dask cluster needs dask.distributed: pip install 'eodag-peps-plus[dask]'"
+            f"a dask cluster needs dask.distributed: {install_hint('dask')}"
         ) from None
     return distributed
 

@@ -24,6 +24,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from ..exceptions import ConfigurationError
+from ..extras import install_hint
 from ..files import write_all
 from .extract import safe_name
 
@@ -299,7 +300,7 @@ class ObjectStore(Output):
                 import fsspec
             except ImportError:  # pragma: no cover - depends on the install
                 raise ConfigurationError(
-                    f"{self.url}: writing to a URL needs fsspec (pip install 'eodag-peps-plus[dask]')"
+                    f"{self.url}: writing to a URL needs fsspec: {install_hint('dask')}"
                 ) from None
             try:
                 self._fs, self._root = fsspec.core.url_to_fs(self.url, **self.storage_options)
