@@ -18,6 +18,18 @@ from .geometry import single_part
 TYPICAL_RESTORE_SECONDS: tuple[float, float] = (120.0, 360.0)
 
 
+def human_size(size: int | None) -> str:
+    """``999 B``, ``1.5 kB``, ``6.2 MB``: small sandbox zips and real ones read alike."""
+    if size is None:
+        return "unknown"
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB", "TB"):
+        if value < 1000 or unit == "TB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{value:.1f} PB"  # pragma: no cover - the loop returns at TB
+
+
 class Availability(str, enum.Enum):
     """Where the archive file is, as far as the catalogue knows."""
 

@@ -20,6 +20,16 @@ COMMAND_MODULES = ("sandbox", "search", "download", "maja", "report", "legacy", 
 @click.version_option(package_name="eodag-peps-plus")
 def cli(verbose: int) -> None:
     """PEPS and GEODES: search, tape-aware downloads, MAJA processing, and a local sandbox."""
+    set_verbosity(verbose)
+
+
+def set_verbosity(verbose: int) -> None:
+    """Logging for ``-v`` counts, before or after the subcommand (the larger count wins)."""
+    ctx = click.get_current_context(silent=True)
+    root = ctx.find_root() if ctx is not None else None
+    if root is not None:
+        verbose = max(verbose, root.meta.get("verbose", 0))
+        root.meta["verbose"] = verbose
     level = logging.WARNING - 10 * min(verbose, 2)
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     if verbose < 2:  # urllib3 retry chatter is noise unless debugging; failures are reported
@@ -30,6 +40,29 @@ def cli(verbose: int) -> None:
     os.environ.setdefault(
         "DASK_LOGGING__DISTRIBUTED", logging.getLevelName(max(level, logging.INFO)).lower()
     )
+    logging.getLogger().setLevel(level)
+
+
+def _verbose_after(ctx: click.Context, _param: click.Parameter, value: int) -> None:
+    if value:
+        set_verbosity(value)
+
+
+def _accept_verbose_after_subcommand(group: click.Group) -> None:
+    """``peps-plus search -v ...`` as well as ``peps-plus -v search ...``: users put it last."""
+    for command in group.commands.values():
+        if isinstance(command, click.Group):
+            _accept_verbose_after_subcommand(command)
+        elif not any("-v" in p.opts for p in command.params):
+            command.params.append(
+                click.Option(
+                    ["-v", "--verbose"],
+                    count=True,
+                    expose_value=False,
+                    callback=_verbose_after,
+                    help="More logging (-v INFO, -vv DEBUG), as before the subcommand.",
+                )
+            )
 
 
 for _name in COMMAND_MODULES:
@@ -40,6 +73,7 @@ for _name in COMMAND_MODULES:
             raise
         continue
     _module.register(cli)
+_accept_verbose_after_subcommand(cli)
 
 
 def main(command: click.Command | None = None) -> None:

@@ -11,6 +11,7 @@ import click
 from ..backends import Backend, backend_names
 from ..eodag_support import open_backend as configured_backend
 from ..exceptions import InvalidQueryError
+from ..product import human_size
 from ..query import Query
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -150,7 +151,7 @@ def product_row(item: Any) -> list[Any]:
         item.id, (p.get("start_datetime") or "")[:19], p.get("platform"),
         p.get("grid:code") or f"R{p.get('sat:relative_orbit')}",
         "" if p.get("eo:cloud_cover") is None else f"{p['eo:cloud_cover']:.1f}",
-        "" if size is None else f"{size / 1e6:.1f} MB", p.get("order:status"),
+        "" if size is None else human_size(size), p.get("order:status"),
     ]  # fmt: skip
 
 

@@ -98,7 +98,13 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     "--timeout", type=click.FloatRange(min=0), default=60.0, show_default=True,
     help="Minutes to wait for tape restores; what is still offline is reported (run again later).",
 )  # fmt: skip
-@click.option("-x", "--extract", is_flag=True, help="Extract each archive to <name>.SAFE.")
+@click.option(
+    "-x",
+    "--extract",
+    is_flag=True,
+    help="Extract each archive to <name>.SAFE, keeping <name>.zip (as EODAG's extract; "
+    "peps_download -x deleted it: add --delete-archive).",
+)
 @click.option(
     "--delete-archive", is_flag=True, help="With --extract: delete <name>.zip afterwards."
 )

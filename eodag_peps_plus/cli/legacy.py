@@ -31,7 +31,7 @@ from ..processing.base import JobState
 from ..processing.store import JobRecord, JobStore
 from ..product import Availability, Product
 from .common import BackendChoice, build_query
-from .maja import store_option
+from .maja import ask, store_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -457,13 +457,10 @@ def peps_maja_process(
         return
 
     def confirm(count: int) -> bool:
-        answer = click.prompt(
+        return ask(
             f"You are about to ask for the processing of {count} products, one job each "
-            "(a FULL_MAJA series is usually better); please confirm (yes/no)",
-            default="no",
-            err=True,
+            "(a FULL_MAJA series is usually better); please confirm"
         )
-        return str(answer).strip().lower() in ("y", "yes")
 
     checks.confirm_many(len(products), yes=yes, confirm=confirm)
     write_atomically(prod_list, "".join(f"{p.id}\n" for p in products))

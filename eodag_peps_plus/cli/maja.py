@@ -87,6 +87,18 @@ def read_products_file(path: Path) -> list[str]:
     return [line.strip() for line in text.splitlines() if line.strip()]
 
 
+def ask(question: str) -> bool:
+    """A yes/no question on stderr, answered by one line of stdin (``y``/``yes``, as the legacy
+    scripts read it, piped or typed). No answer (stdin closed or empty: cron, CI, ``<
+    /dev/null``) is "no", and the caller refuses with a line naming ``--yes``: not click's
+    ``Aborted.`` with the exit code of a Ctrl-C."""
+    click.echo(f"{question} (yes/no) [no]: ", nl=False, err=True)
+    line = sys.stdin.readline() if sys.stdin is not None else ""
+    if not line.endswith("\n"):
+        click.echo("", err=True)
+    return line.strip().lower() in ("y", "yes")
+
+
 def _jobs(store_path: Path | None, backend_name: str | None = None, url: str | None = None) -> Any:
     from ..processing.jobs import MajaJobs
 
@@ -110,7 +122,7 @@ def _rows(records: Iterable[JobRecord]) -> list[list[Any]]:
             r.label,
             r.state.value,
             _progress(r),
-            r.server_status or "",
+            server_word(r),
             r.submitted_at,
             (r.message or "")[:80],
         ]
@@ -353,11 +365,9 @@ def _submit_products(
     jobs = _jobs(store_path, backend_name, url)
 
     def confirm(count: int) -> bool:
-        return click.confirm(
+        return ask(
             f"Submit {count} per-product MAJA jobs? Each recomputes earlier dates; a FULL_MAJA "
-            "series (-t -d -e) is usually better",
-            default=False,
-            err=True,
+            "series (-t -d -e) is usually better"
         )
 
     records = jobs.submit_products(candidates, yes=yes, confirm=confirm, resubmit=resubmit)
@@ -495,13 +505,26 @@ def wait(
         )
 
 
+def server_word(record: JobRecord) -> str:
+    """The server's own word for a job, only when it says more than our state: PEPS calls a
+    healthy running job ``STALLED`` and GEODES a waiting one ``accepted``, which read as alarms
+    or noise next to ``running`` / ``pending``."""
+    from ..processing.ogc import OGC_STATES
+    from ..processing.wps import REPORT_STATES, STATUS_STATES
+
+    word = record.server_status or ""
+    words = {**STATUS_STATES, **REPORT_STATES, **OGC_STATES}
+    meaning = {k.lower(): v for k, v in words.items()}.get(word.lower())
+    return "" if meaning is record.state or word.lower() == record.state.value else word
+
+
 def _state_text(record: JobRecord, *, percent: bool = True) -> str:
-    """Our state first (``running 38%``); the server's own word only as detail."""
+    """Our state first (``running 38%``); the server's own word only when it adds to it."""
     text = record.state.value
     if percent and record.progress is not None and not record.is_final:
         text += f" {record.progress:.0f}%"
-    word = record.server_status
-    if word and word.lower() != record.state.value:
+    word = server_word(record)
+    if word:
         text += f" (server: {word})"
     return text
 
@@ -636,8 +659,8 @@ def ensure_backends(
 
 
 def ensure_options(func: F) -> F:
-    """Where and when ``ensure`` looks (shared with ``maja calendar``); ``--orbit`` is added by
-    each command, since ``calendar`` gives ``-o`` to its output file."""
+    """Where and when ``ensure`` looks (shared with ``maja calendar``); the orbit is added by
+    each command (``calendar`` also reads an older ``-o FILE`` as its output)."""
     options = [
         backend_options,
         store_option,
@@ -691,9 +714,7 @@ def ensure(
     jobs, geodes = ensure_backends(store_path, backend_name, url, geodes_url)
 
     def confirm(count: int) -> bool:
-        return click.confirm(
-            f"Submit {count} per-product MAJA jobs for the missing dates?", default=False, err=True
-        )
+        return ask(f"Submit {count} per-product MAJA jobs for the missing dates?")
 
     report = run_ensure(
         jobs, geodes, tile, start, end, orbit, dry_run=dry_run, yes=yes, confirm=confirm

@@ -229,18 +229,29 @@ def _place_words(place: dict[str, Any]) -> list[str]:
     return words
 
 
-def _eodag_collection(query: Query) -> tuple[str, bool]:
-    """EODAG's own collection name when one means exactly this (collection, product type);
-    else the PEPS collection (EODAG's generic collection). True when it fixes the type."""
+def _eodag_collection(query: Query, notes: list[str]) -> tuple[str, bool]:
+    """EODAG's own collection name when one means this (collection, product type); else the
+    PEPS collection (EODAG's generic collection). True when it fixes the type.
+
+    ``eodag search --storage`` writes ``<collection>.json`` beside the results: a PEPS name
+    (``S2ST``) gives a "Not Available" stub there, so Sentinel-2 without ``-p`` is searched as
+    EODAG's L1C collection (all GEODES has, and nearly all PEPS had), and the note says so."""
     family = "S2ST" if query.collection == "S2" else query.collection
+    product_type = query.product_type
+    if family == "S2ST" and product_type is None:
+        product_type = "S2MSI1C"
+        notes.append(
+            f"-c {query.collection} without -p: eodag searches Sentinel-2 L1C (S2MSI1C); "
+            "PEPS's few S2MSI2A products of that collection need -p S2MSI2A"
+        )
     for name, pair in ALIASES.items():
-        if name.startswith(_EODAG_PREFIXES) and pair == (family, query.product_type):
+        if name.startswith(_EODAG_PREFIXES) and pair == (family, product_type):
             return name, True
     return str(query.collection), False
 
 
-def _eodag_search(target: _Target, query: Query, storage: str) -> list[str]:
-    collection, typed = _eodag_collection(query)
+def _eodag_search(target: _Target, query: Query, storage: str, notes: list[str]) -> list[str]:
+    collection, typed = _eodag_collection(query, notes)
     words = [*target.eodag_prefix(), "eodag", "search", "-p", target.provider, "-c", collection]
     if query.bbox:
         words += ["-b", *(repr(v) for v in query.bbox)]
@@ -303,7 +314,7 @@ def _peps_download(
     minutes = params["timeout"] if params["timeout"] is not None else params["trials"] * params["wait_minutes"]  # fmt: skip
     json_name = str(params["json_path"])
     storage = json_name if json_name.endswith(".geojson") else "search_results.geojson"
-    eodag = _eodag_search(target, query, storage)
+    eodag = _eodag_search(target, query, storage, notes)
     if not params["no_download"]:
         extract = "true" if params["extract"] else "false"
         p = target.provider.upper()
@@ -384,7 +395,7 @@ def _peps_maja_process(
     target: _Target, params: dict[str, Any], notes: list[str], ctx: click.Context
 ) -> tuple[list[str], list[str], str]:
     query, place = _maja_search_query(target, params, notes)
-    eodag = _eodag_search(target, query, "search_results.geojson")
+    eodag = _eodag_search(target, query, "search_results.geojson", notes)
     notes.append("eodag has no processing: its command only lists the L1C products MAJA would get")
     words = ["peps-plus", "maja", "submit", "--per-product", *target.peps_plus_server(), *_place_words(place)]  # fmt: skip
     if params["start"]:

@@ -12,6 +12,7 @@ from typing import Any
 
 import click
 
+from ..exceptions import InvalidQueryError
 from .maja import ensure_backends, ensure_options
 
 OUTPUT = click.Path(dir_okay=False, path_type=Path)
@@ -87,7 +88,13 @@ def report(
 @click.command()
 @ensure_options
 @click.option("--orbit", help="Relative orbit (1-143).")
-@click.option("-o", "--output", "html", type=OUTPUT, help="HTML calendar to write.")
+@click.option(
+    "-o",
+    "short_o",
+    metavar="ORBIT",
+    help="Relative orbit, as -o in maja submit/ensure; a file name is still read as --output.",
+)
+@click.option("--output", "html", type=OUTPUT, help="HTML calendar to write.")
 @click.option("--png", type=OUTPUT, help="Calendar as a PNG image (needs the png extra).")
 def calendar(
     backend_name: str,
@@ -97,17 +104,18 @@ def calendar(
     start: str,
     end: str,
     orbit: str | None,
+    short_o: str | None,
     geodes_url: str | None,
     html: Path | None,
     png: Path | None,
 ) -> None:
     """Per date of a tile: L1C acquisitions (cloud cover), L2A already on GEODES, MAJA jobs in
     the store and their state, NOVALD dates; what `maja ensure` would submit, highlighted."""
-    from ..exceptions import InvalidQueryError
     from ..report import maja_calendar, write_calendar, write_calendar_png
 
+    orbit, html = calendar_o(short_o, orbit, html)
     if html is None and png is None:
-        raise InvalidQueryError("give -o/--output FILE.html and/or --png FILE.png")
+        raise InvalidQueryError("give --output FILE.html and/or --png FILE.png")
     jobs, geodes = ensure_backends(store_path, backend_name, url, geodes_url)
     cal = maja_calendar(jobs, geodes, tile, start, end, orbit)
     if html is not None:
@@ -121,3 +129,23 @@ def calendar(
         f"ensure would submit {len(cal.report.missing)} on {len(cal.highlighted)} date(s)"
         + (": " + " ".join(d.isoformat() for d in cal.highlighted) if cal.highlighted else "")
     )
+
+
+def calendar_o(
+    value: str | None, orbit: str | None, html: Path | None
+) -> tuple[str | None, Path | None]:
+    """``-o`` is the relative orbit in every ``maja`` command (``submit``, ``ensure``, and the
+    legacy scripts): ``maja calendar -o 51`` once wrote a file named ``51``. A value that is
+    not a number keeps its older meaning, the output file (``-o calendar.html``)."""
+    if value is None:
+        return orbit, html
+    if value.strip().isdigit():
+        if orbit is not None and orbit.strip() != value.strip():
+            raise InvalidQueryError(f"-o {value} and --orbit {orbit}: two different orbits")
+        return value, html
+    if html is not None:
+        raise InvalidQueryError(
+            f"-o {value}: not an orbit number, and --output {html} is given; -o is the orbit"
+        )
+    click.echo(f"-o {value}: taken as the output file (-o is the orbit; write --output)", err=True)
+    return orbit, Path(value)

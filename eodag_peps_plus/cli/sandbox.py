@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import shlex
+import sys
 import tempfile
 import time
 
@@ -145,7 +147,9 @@ def serve(
 
 def startup_lines(server: Sandbox) -> list[str]:
     """What ``sandbox serve`` prints: where it listens and the variables pointing EODAG and
-    ``peps-plus`` at it. The GEODES key is the sandbox's own public one, never a real secret."""
+    ``peps-plus`` at it, every one of them, so the block pastes as is. The key is the
+    sandbox's own public one; the password, public too, is still not printed (no password is,
+    by rule): its line reads it from the package when pasted."""
     url = server.url
     faults = []
     if not server.config.unknown_restores:
@@ -156,11 +160,13 @@ def startup_lines(server: Sandbox) -> list[str]:
         f"Sandbox serving {len(server.catalogue)} products at {url}",
         f"  PEPS search:    {url}/resto/api/collections/S2ST/search.json?tileid=31TCJ",
         f"  GEODES search:  {url}/api/stac/search",
-        f"  PEPS account:   {DEFAULT_USER} (password: README.md, or eodag_peps_plus.sandbox.DEFAULT_PASSWORD)",
+        f"  PEPS account:   {DEFAULT_USER} (the sandbox's public account)",
         f"  GEODES API key: {DEFAULT_API_KEY} (the sandbox's public key)",
-        "  Point EODAG and peps-plus at it:",
+        "  Point EODAG and peps-plus at it (paste these lines):",
         f"    export EODAG__PEPS__SEARCH__API_ENDPOINT={url}",
         f"    export EODAG__PEPS__AUTH__CREDENTIALS__USERNAME={DEFAULT_USER}",
+        f"    export EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD=\"$({shlex.quote(sys.executable)} -c "
+        "'from eodag_peps_plus.sandbox import DEFAULT_PASSWORD as p; print(p)')\"",
         f"    export EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT={url}",
         f"    export EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY={DEFAULT_API_KEY}",
         f"  Faults: {'; '.join(faults) if faults else 'none'}",

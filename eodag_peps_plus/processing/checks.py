@@ -72,9 +72,16 @@ def check_orbit(value: int | str | None) -> int | None:
 
 
 def check_period(start: date, end: date) -> None:
+    """A FULL_MAJA series: 50 to 366 days, starting on or after 2016-04-01 (the service's rule,
+    as full_maja_process.py and its README state it: older L1C lack what MAJA needs)."""
     if end <= EARLIEST_END:
         raise InvalidQueryError(
             f"end: {end} is not after {EARLIEST_END}; older L1C products lack what MAJA needs"
+        )
+    if start < EARLIEST_END:
+        raise InvalidQueryError(
+            f"start: {start} is before {EARLIEST_END}; a FULL_MAJA series must start on or "
+            f"after it (older L1C products lack what MAJA needs): -d {EARLIEST_END}"
         )
     days = (end - start).days
     if days < 0:

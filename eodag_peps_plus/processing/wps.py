@@ -52,6 +52,12 @@ REPORT_STATES = {
     "CANCELED": JobState.CANCELED,
     "CANCELLED": JobState.CANCELED,
 }
+#: The WPS status document's own words (before the JSON report exists) -> our states.
+STATUS_STATES = {
+    "ProcessAccepted": JobState.PENDING,
+    "ProcessStarted": JobState.RUNNING,
+    "ProcessFailed": JobState.FAILED,
+}
 
 
 def parse_xml(text: str | bytes, what: str) -> Element:

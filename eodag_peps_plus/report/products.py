@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ..exceptions import PepsPlusError
-from ..product import TYPICAL_RESTORE_SECONDS, Availability
+from ..product import TYPICAL_RESTORE_SECONDS, Availability, human_size
 from ..stac import geometry_bbox
 
 #: The largest input drawn: a page of a million footprints would not open anyway.
@@ -137,17 +137,6 @@ def summarize(
         by_status=by_status,
         restore_seconds=restore_seconds,
     )
-
-
-def human_size(size: int | None) -> str:
-    if size is None:
-        return "unknown"
-    value = float(size)
-    for unit in ("B", "kB", "MB", "GB", "TB"):
-        if value < 1000 or unit == "TB":
-            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
-        value /= 1000
-    return f"{value:.1f} PB"  # pragma: no cover - the loop returns at TB
 
 
 # -- reading ---------------------------------------------------------------------------------

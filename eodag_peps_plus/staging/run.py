@@ -458,6 +458,8 @@ class _Run:
                 return "still offline: the restore request could not be sent"
             return "still offline: restore not requested yet"
         if t.availability is Availability.STAGING:
+            if t.restore_sent_at is None and not t.restore_asked:  # staging before we asked
+                asked = "started on the archive's side, no request needed"
             return f"restore under way ({asked}, status staging) but not finished"
         return f"still on tape (restore {asked}, status {t.availability.value})"
 

@@ -104,6 +104,10 @@ def test_eodag_form_runs_as_printed(
     assert run.code == 0, run.err
     features = json.loads((workdir / "search_results.geojson").read_text())["features"]
     assert {f["id"] for f in features} == unified_ids(sandbox.url, backend, fields)
+    # eodag writes <collection>.json beside the results: EODAG's own, not a "S2ST" stub
+    assert not (workdir / "S2ST.json").exists() and not (workdir / "S2.json").exists()
+    if fields["collection"].startswith("S2"):
+        assert "S2_MSI_L1C" in printed.out
 
 
 @pytest.mark.parametrize("backend", BACKENDS)

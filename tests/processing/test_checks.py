@@ -24,6 +24,9 @@ def test_valid_series_is_normalised() -> None:
         (("31TCJ", "2019-01-01", "2019-02-15"), "at least 50 days"),
         (("31TCJ", "2019-01-01", "2020-01-03"), "at most 366 days"),
         (("31TCJ", "2016-01-01", "2016-04-01"), "not after 2016-04-01"),
+        # issue 23: the series must start on or after 2016-04-01, not only end after it
+        (("31TCJ", "2016-01-01", "2016-06-01"), "start: 2016-01-01 is before 2016-04-01"),
+        (("31TCJ", "2016-03-31", "2016-06-01"), "must start on or after"),
         (("31TCJ", "2019-05-01", "2019-03-01"), "before start"),
         (("31TCJ", "2019-01-01", "2019-03-01", 0), "1-143"),
         (("31TCJ", "2019-01-01", "2019-03-01", 144), "1-143"),
@@ -35,6 +38,12 @@ def test_valid_series_is_normalised() -> None:
 def test_series_refused_with_reason(args: tuple[object, ...], message: str) -> None:
     with pytest.raises(InvalidQueryError, match=message):
         checks.check_series(*args)  # type: ignore[arg-type]
+
+
+def test_series_may_start_on_2016_04_01() -> None:
+    assert (
+        checks.check_series("31TCJ", "2016-04-01", "2016-06-01").start.isoformat() == "2016-04-01"
+    )
 
 
 def test_latitude_reason_says_why() -> None:

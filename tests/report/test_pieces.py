@@ -9,9 +9,9 @@ from pathlib import Path
 import pytest
 
 from eodag_peps_plus.files import write_atomically
-from eodag_peps_plus.product import Availability
+from eodag_peps_plus.product import Availability, human_size
 from eodag_peps_plus.report import ReportError, read_products
-from eodag_peps_plus.report.products import human_size, search_area_geojson, summarize
+from eodag_peps_plus.report.products import search_area_geojson, summarize
 from eodag_peps_plus.report.timeline import SHAPES, _ticks, shape_path
 
 

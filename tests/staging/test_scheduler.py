@@ -229,3 +229,17 @@ def test_two_downloaders_share_a_folder(staging_sandbox, tmp_path: Path) -> None
     assert sb.stats["archive_replies"] == len(products)
     assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
     assert any("another process" in p.reason for r in reports for p in r.products)
+
+
+def test_staging_before_any_request_is_not_called_not_requested(
+    staging_sandbox, tmp_path: Path
+) -> None:
+    """Issue 23: a product the archive was already restoring when the run began is "under way",
+    never "under way (not requested yet)"."""
+    catalogue = staging_catalogue(1, size_range=(50_000, 60_000), offline=1.0, storage_offline="staging", seed=3)  # fmt: skip
+    stuck = next(iter(catalogue)).name
+    sb = staging_sandbox(catalogue, never_finish=frozenset({stuck}))
+    backend = peps_backend(sb)
+    report = downloader(backend, tmp_path, timeout=1.0).download(all_products(backend))
+    reason = report.products[0].reason
+    assert "restore under way" in reason and "not requested yet" not in reason, reason
