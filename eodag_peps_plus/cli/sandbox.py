@@ -165,7 +165,7 @@ def startup_lines(server: Sandbox) -> list[str]:
         "  Point EODAG and peps-plus at it (paste these lines):",
         f"    export EODAG__PEPS__SEARCH__API_ENDPOINT={url}",
         f"    export EODAG__PEPS__AUTH__CREDENTIALS__USERNAME={DEFAULT_USER}",
-        f"    export EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD=\"$({shlex.quote(sys.executable)} -c "
+        f'    export EODAG__PEPS__AUTH__CREDENTIALS__PASSWORD="$({shlex.quote(sys.executable)} -c '
         "'from eodag_peps_plus.sandbox import DEFAULT_PASSWORD as p; print(p)')\"",
         f"    export EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT={url}",
         f"    export EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY={DEFAULT_API_KEY}",
