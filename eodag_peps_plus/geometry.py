@@ -5,6 +5,12 @@ not expect, or worse: a string where coordinates belong once made the bounding-b
 forever. Backends check every footprint once, where a reply becomes a ``Product``
 (:func:`check_geometry`), so the code downstream can trust it; :func:`geometry_bbox` walks the
 same way and cannot loop whatever it is given.
+
+Footprints are polygons of a few dozen positions, and a search maps thousands of them: both
+functions first try :func:`_polygon_bbox`, one pass per ring in C builtins (``zip``, ``map``,
+``min``, ``max``, ``sum``) that can only *accept*; any doubt (another type, a 3-D position,
+an int too large for a float, NaN...) sends the geometry to the walk, which decides and names
+the fault. So the fast path accepts exactly what the walk accepts (a property test says so).
 """
 
 from __future__ import annotations
@@ -58,11 +64,8 @@ def check_geometry(value: Any, field: str = "geometry") -> dict[str, Any]:
     Raises:
         GeometryError: naming the sub-field that is wrong and how.
     """
-    if value is None:
-        raise GeometryError(field, "is missing (null)")
-    positions = sum(1 for _ in _positions(value, field, 0))  # walks it all: every check
-    if not positions:
-        raise GeometryError(field, "has no coordinates")
+    if _polygon_bbox(value) is None:
+        _walk_check(value, field)
     geometry: dict[str, Any] = value
     return geometry
 
@@ -77,6 +80,20 @@ def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:
     """
     if not geometry:
         return None
+    return _polygon_bbox(geometry) or _walk_bbox(geometry)
+
+
+def _walk_check(value: Any, field: str) -> None:
+    """:func:`check_geometry` the general way: every position, one step each."""
+    if value is None:
+        raise GeometryError(field, "is missing (null)")
+    positions = sum(1 for _ in _positions(value, field, 0))  # walks it all: every check
+    if not positions:
+        raise GeometryError(field, "has no coordinates")
+
+
+def _walk_bbox(geometry: dict[str, Any]) -> list[float] | None:
+    """:func:`geometry_bbox` the general way."""
     west = south = math.inf
     east = north = -math.inf
     for x, y in _positions(geometry, "geometry", 0):
@@ -96,6 +113,54 @@ def single_part(geometry: dict[str, Any]) -> dict[str, Any]:
         if len(parts) == 1:
             return {"type": "Polygon", "coordinates": parts[0]}
     return geometry
+
+
+_NUMBERS = frozenset({float, int})
+
+
+def _polygon_bbox(geometry: Any) -> list[float] | None:
+    """The bounding box of a (Multi)Polygon of closed 2-D rings of at least 4 finite, in-range
+    numbers, ``None`` for anything else (which the walk then checks). Each ring costs a few C
+    builtins instead of a Python step per position."""
+    if type(geometry) is not dict:
+        return None
+    kind = geometry.get("type")
+    coordinates = geometry.get("coordinates")
+    if type(coordinates) is not list or not coordinates:
+        return None
+    if kind == "Polygon":
+        polygons: list[Any] = [coordinates]
+    elif kind == "MultiPolygon":
+        polygons = coordinates
+    else:
+        return None
+    west = south = math.inf
+    east = north = -math.inf
+    total = 0
+    for rings in polygons:
+        if type(rings) is not list or not rings:
+            return None
+        for ring in rings:
+            if type(ring) is not list or len(ring) < 4 or ring[0] != ring[-1]:
+                return None
+            if set(map(type, ring)) != {list} or set(map(len, ring)) != {2}:
+                return None
+            xs, ys = zip(*ring, strict=True)
+            if not set(map(type, xs)) | set(map(type, ys)) <= _NUMBERS:
+                return None  # bool, str, None, nested lists...
+            low_x, high_x, low_y, high_y = min(xs), max(xs), min(ys), max(ys)
+            # A NaN first makes min/max NaN and fails here; a NaN later is caught by the sum,
+            # which runs only once every value is known in range (so no huge int reaches it).
+            if not (low_x >= -360 and high_x <= 360 and low_y >= -90 and high_y <= 90):
+                return None
+            if not math.isfinite(sum(xs) + sum(ys)):
+                return None
+            west, east = min(west, low_x), max(east, high_x)
+            south, north = min(south, low_y), max(north, high_y)
+            total += len(ring)
+    if total > MAX_POSITIONS:
+        return None
+    return [float(west), float(south), float(east), float(north)]
 
 
 def _positions(geometry: Any, field: str, nesting: int) -> Iterator[tuple[float, float]]:
