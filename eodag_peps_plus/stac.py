@@ -95,7 +95,7 @@ def product_to_item(
         assets[THUMBNAIL_ASSET] = pystac.Asset(
             href=quicklook,
             title="Quicklook",
-            media_type=_IMAGE_TYPES.get(Path(quicklook.split("?", 1)[0]).suffix.lower()),
+            media_type=_IMAGE_TYPES.get(_suffix(quicklook).lower()),
             roles=["thumbnail", "overview"],
         )
 
@@ -132,6 +132,16 @@ def items_to_collection(products: Iterable[Product], **kwargs: Any) -> pystac.It
     return pystac.ItemCollection(
         [product_to_item(p, **kwargs) for p in products], clone_items=False
     )
+
+
+def _suffix(url: str) -> str:
+    """``Path(path).suffix`` of a URL's path, without building a ``Path`` per item."""
+    path = url.split("?", 1)[0]
+    name = path.rstrip("/").rpartition("/")[2]
+    if name in ("", "."):  # pathlib drops such parts: let it say what the name is
+        return Path(path).suffix
+    dot = name.rfind(".")
+    return name[dot:] if 0 < dot < len(name) - 1 else ""
 
 
 def _parse_time(text: str) -> datetime:
