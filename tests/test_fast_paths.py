@@ -1,0 +1,260 @@
+"""Property: the fast paths of reply reading accept and reject exactly what the general ones do.
+
+Issue 24 made footprint checks cost per ring instead of per position, and typed field reads
+take the common value first. Each fast path may only *accept*; everything else goes to the
+general rule, whose message is the one users see. These tests hold the new functions against
+the general rule (geometry: the walk, kept as is; fields: the rule as it was, written out
+here) on values built to sit on every edge: NaN, infinities, huge ints, bools, tuples, 3-D
+positions, open and short rings, nesting one level off.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any
+
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from eodag_peps_plus.backends import replies
+from eodag_peps_plus.backends.replies import MAX_INTEGER, FieldError, Fields, count, md5_hex
+from eodag_peps_plus.geometry import (
+    GeometryError,
+    _walk_bbox,
+    _walk_check,
+    check_geometry,
+    geometry_bbox,
+)
+from eodag_peps_plus.vocabulary import iso_utc
+from tests.conftest import recorded
+
+numbers = (
+    st.floats(-400, 400)
+    | st.floats(-100, 100)
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.integers(-400, 400)
+    | st.sampled_from([2**1100, -(2**1100), 10**400, True, False, -0.0, 360, -90, 90.0])
+)
+odd = st.none() | st.text(max_size=3) | st.just([]) | st.just({}) | st.booleans()
+coordinate = numbers | odd
+position = (
+    st.lists(numbers, min_size=2, max_size=2)
+    | st.lists(coordinate, min_size=0, max_size=4)
+    | st.tuples(numbers, numbers).map(list)
+    | st.tuples(numbers, numbers)
+    | odd
+    | numbers
+)
+
+
+@st.composite
+def rings(draw: Any) -> Any:
+    """Mostly closed rings of plausible positions, sometimes anything."""
+    points = draw(st.lists(position, min_size=0, max_size=7))
+    if points and draw(st.booleans()):
+        points.append(points[0] if draw(st.booleans()) else json.loads(json.dumps(points[0])))
+    return draw(st.sampled_from([points, tuple(points)])) if draw(st.booleans()) else points
+
+
+def polygon() -> Any:
+    return st.lists(rings(), min_size=0, max_size=3) | odd | numbers
+
+
+@st.composite
+def geometries(draw: Any) -> Any:
+    kind = draw(
+        st.sampled_from(["Polygon", "MultiPolygon"] * 4 + ["Point", "LineString", "Nope", None])
+    )
+    if kind == "MultiPolygon":
+        coordinates = draw(st.lists(polygon(), min_size=0, max_size=3) | odd)
+    elif kind == "Polygon":
+        coordinates = draw(polygon())
+    else:
+        coordinates = draw(position | st.lists(position, max_size=4))
+    value: Any = {"type": kind, "coordinates": coordinates}
+    if draw(st.integers(0, 9)) == 0:
+        value = draw(odd | st.just({"type": "GeometryCollection", "geometries": [value]}))
+    return value
+
+
+def _outcome(check: Any, value: Any) -> Any:
+    try:
+        return ("ok", check(value))
+    except GeometryError as exc:
+        return ("error", str(exc))
+    except (OverflowError, TypeError, ValueError) as exc:  # the walk's own limits
+        return ("raised", type(exc).__name__)
+
+
+def _same_box(a: Any, b: Any) -> bool:
+    if a[0] != b[0] or a[0] != "ok" or a[1] is None or b[1] is None:
+        return bool(a == b)
+    return all(x == y or (math.isnan(x) and math.isnan(y)) for x, y in zip(a[1], b[1]))
+
+
+@settings(max_examples=2000, deadline=None)
+@given(geometries())
+def test_check_geometry_matches_the_walk(value: Any) -> None:
+    def walk(v: Any) -> Any:
+        _walk_check(v, "geometry")
+        return v
+
+    assert _outcome(check_geometry, value) == _outcome(walk, value)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(geometries())
+def test_geometry_bbox_matches_the_walk(value: Any) -> None:
+    def walk(v: Any) -> Any:
+        return _walk_bbox(v) if v else None
+
+    assert _same_box(_outcome(geometry_bbox, value), _outcome(walk, value))
+
+
+def test_recorded_footprints_take_the_fast_path() -> None:
+    """The fast path is the common one: every recorded footprint goes through it."""
+    for name in ("peps_search_S2ST_page1.json", "geodes_search_S2_L1C.json"):
+        for feature in json.loads(recorded(name).read_text())["features"]:
+            box = geometry_bbox(feature["geometry"])
+            assert box is not None and box == _walk_bbox(feature["geometry"])
+            assert _polygon_fast(feature["geometry"])
+
+
+def _polygon_fast(value: Any) -> bool:
+    from eodag_peps_plus.geometry import _polygon_bbox
+
+    return _polygon_bbox(value) is not None
+
+
+# -- typed field reads: the rule as it was before the fast branches --------------------------
+class Rule:
+    """``Fields`` read by the general rule only (the code before issue 24)."""
+
+    def __init__(self, data: dict[str, Any]) -> None:
+        self.fields = Fields(data, "properties", "P")
+
+    def fail(self, key: str, problem: str) -> FieldError:
+        return self.fields.fail(key, problem)
+
+    def text(self, key: str, required: bool = False) -> Any:
+        value = self.fields.data.get(key)
+        if value is None and required:
+            raise self.fail(key, "is missing")
+        if value is None or value == "":
+            if required:
+                raise self.fail(key, "is empty")
+            return None
+        if not isinstance(value, str):
+            raise self.fail(key, f"is not a string ({replies.json_kind(value)})")
+        return value
+
+    def number(self, key: str) -> Any:
+        value = self.fields.data.get(key)
+        if value is None or value == "":
+            return None
+        number = replies._to_number(value)
+        if number is None:
+            raise self.fail(key, f"is not a finite number ({replies.shorten(value)})")
+        return number
+
+    def integer(self, key: str) -> Any:
+        value = self.fields.data.get(key)
+        if value is None or value == "":
+            return None
+        return count(value, lambda problem: self.fail(key, problem))
+
+    def md5(self, key: str) -> Any:
+        value = self.text(key)
+        if value is None:
+            return None
+        if len(value) != 32 or not all(c in "0123456789abcdefABCDEF" for c in value):
+            raise self.fail(key, f"is not an MD5 digest ({replies.shorten(value)})")
+        return value.lower()
+
+    def time(self, key: str, required: bool = False) -> Any:
+        value = self.text(key, required)
+        if value is None:
+            return None
+        try:
+            return iso_utc(value)
+        except (ValueError, OverflowError):
+            raise self.fail(key, f"is not an ISO 8601 date ({replies.shorten(value)})") from None
+
+
+field_values = (
+    st.none()
+    | st.booleans()
+    | st.integers(-(2**70), 2**70)
+    | st.sampled_from([0, MAX_INTEGER, MAX_INTEGER + 1, -1, 3.0, 3.5, -0.0, 10**400])
+    | st.floats(allow_nan=True, allow_infinity=True)
+    | st.text(max_size=40)
+    | st.text("0123456789abcdefABCDEFg", min_size=31, max_size=33)
+    | st.sampled_from(["", "3", " 7 ", "NaN", "inf", "1e400", "9" * 40, "2020-01-05T10:53:39Z"])
+    | st.sampled_from(["2020-08-15T00:52:51.024Z", "2020-08-15", "2020-13-01T00:00:00Z"])
+    | st.just([])
+    | st.just({})  # fmt: skip
+)
+
+
+def _read(read: Any, *args: Any) -> Any:
+    try:
+        value = read(*args)
+        return ("ok", type(value).__name__, value if value == value else "nan")
+    except FieldError as exc:
+        return ("error", str(exc), exc.field, exc.product)
+
+
+@settings(max_examples=2000, deadline=None)
+@given(field_values, st.sampled_from(["text", "number", "integer", "md5", "time", "required"]))
+def test_field_reads_match_the_rule(value: Any, read: str) -> None:
+    data = {"k": value}
+    fast, rule = Fields(data, "properties", "P"), Rule(data)
+    if read == "required":
+        for name in ("text", "time"):
+            assert _read(lambda k, n=name: getattr(fast, n)(k, required=True), "k") == _read(
+                lambda k, n=name: getattr(rule, n)(k, required=True), "k"
+            )
+        return
+    assert _read(getattr(fast, read), "k") == _read(getattr(rule, read), "k")
+
+
+@given(st.text(max_size=50))
+def test_md5_matches_the_rule(value: Any) -> None:
+    def rule(text: str) -> str:
+        if len(text) != 32 or not all(c in "0123456789abcdefABCDEF" for c in text):
+            raise ValueError("not")
+        return text.lower()
+
+    def fail(problem: str) -> ValueError:
+        return ValueError("not")
+
+    outcomes = []
+    for check in (rule, lambda text: md5_hex(text, fail)):
+        try:
+            outcomes.append(check(value))
+        except ValueError:
+            outcomes.append(None)
+    assert outcomes[0] == outcomes[1]
+
+
+def test_nested_paths_are_named_when_a_field_fails() -> None:
+    """Paths of nested objects are built only on failure, and still in full."""
+    fields = Fields({"properties": {"services": {"download": {"size": "x"}}}}, product="P")
+    download = fields.obj("properties").obj("services").obj("download")
+    try:
+        download.integer("size")
+    except FieldError as exc:
+        assert exc.field == "properties.services.download.size" and exc.product == "P"
+    else:
+        raise AssertionError("a string size was accepted")
+
+
+@settings(max_examples=2000)
+@given(st.text("ab.j/?", max_size=12) | st.text(max_size=20))
+def test_quicklook_suffix_is_pathlibs(url: str) -> None:
+    from pathlib import Path
+
+    from eodag_peps_plus.stac import _suffix
+
+    assert _suffix(url) == Path(url.split("?", 1)[0]).suffix
