@@ -8,29 +8,71 @@ works against PEPS, and the same code moves to GEODES by changing one name.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
+import pystac
 import requests
 
 from . import vocabulary
 from .backends import Backend, specs
+from .collection_search import CollectionSearch
+from .discovery import searchable_collections
 from .eodag_support import open_backend
 from .exceptions import InvalidQueryError, UnknownBackendError
 from .http_io import Credentials, make_session, redact_url
-from .item_search import ItemSearch
+from .item_search import ItemSearch, Modifier
 from .query import Query
+from .stac_params import (
+    FieldsLike,
+    FilterLike,
+    SortbyLike,
+    format_fields,
+    format_filter,
+    format_sortby,
+)
 from .vocabulary import shown
 
 DatetimeLike = str | date | datetime | Sequence[str | date | datetime | None] | None
+_API = "https://api.stacspec.org/v1.0.0"
+#: What this client implements whatever the server (sort depends on the server).
+_CONFORMANCE = (
+    f"{_API}/core",
+    f"{_API}/item-search",
+    f"{_API}/item-search#query",
+    f"{_API}/item-search#fields",
+    f"{_API}/item-search#filter",
+    f"{_API}/collections",
+    f"{_API}/collection-search",
+    f"{_API}/collection-search#free-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/basic-cql2",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-text",
+    "http://www.opengis.net/spec/cql2/1.0/conf/cql2-json",
+)
+_SORT = f"{_API}/item-search#sort"
+#: pystac-client's ``ConformanceClasses`` by name -> how their URIs end.
+_ENDINGS = {
+    "CORE": "/core",
+    "COLLECTIONS": "/collections",
+    "ITEM_SEARCH": "/item-search",
+    "FIELDS": "/item-search#fields",
+    "SORT": "/item-search#sort",
+    "QUERY": "/item-search#query",
+    "FILTER": "/item-search#filter",
+    "COLLECTION_SEARCH": "/collection-search",
+    "COLLECTION_SEARCH_FREE_TEXT": "/collection-search#free-text",
+}
+#: Headers that carry an account: refused in ``headers=`` (they would follow every link).
+_CREDENTIAL_HEADERS = frozenset({"authorization", "x-api-key", "cookie", "proxy-authorization"})
 
 
 class Client:
     """A backend opened by name (``peps``, ``geodes``) or by URL."""
 
-    def __init__(self, backend: Backend) -> None:
+    def __init__(self, backend: Backend, *, modifier: Modifier | None = None) -> None:
         self.backend = backend
+        self.modifier = modifier
 
     def __repr__(self) -> str:
         return f"<Client {self.backend.name} {self.backend.base_url}>"
@@ -43,6 +85,13 @@ class Client:
         backend: str | None = None,
         credentials: Credentials | None = None,
         verify: bool | str = True,
+        headers: Mapping[str, str] | None = None,
+        modifier: Modifier | None = None,
+        timeout: float | None = None,
+        parameters: Mapping[str, Any] | None = None,
+        request_modifier: Any = None,
+        stac_io: Any = None,
+        ignore_conformance: bool | None = None,
     ) -> Client:
         """Open a backend by name, or a server URL whose kind is detected.
 
@@ -54,26 +103,166 @@ class Client:
             credentials: the account; default: the provider's EODAG credentials. They are
                 sent only to the server's own origin (and ``trusted_origins`` in the config).
             verify: TLS verification (on by default).
+            headers: extra HTTP headers sent with every request (not credentials: those go
+                in ``credentials``, which are bound to the server's origin).
+            modifier: called on every item, collection and their dicts before they are
+                handed out, to change them in place (pystac-client's hook).
+            timeout: seconds to wait for a reply.
+            parameters: not supported (pystac-client's extra query parameters: requests
+                here are each server's own dialect).
+            request_modifier: not supported (requests are each server's own dialect).
+            stac_io: not supported (the backend does the HTTP).
+            ignore_conformance: accepted for compatibility (conformance is this client's).
 
         Returns:
             A client for that server.
 
         Raises:
             UnknownBackendError: ``url`` is neither a backend name nor a server of a known kind.
+            InvalidQueryError: a credential header in ``headers``.
+            NotImplementedError: ``parameters``, ``request_modifier`` or ``stac_io`` given.
         """
+        del ignore_conformance
+        for name, value, instead in (
+            ("parameters", parameters, "give the search fields to search()"),
+            ("request_modifier", request_modifier, "use headers= or modifier="),
+            ("stac_io", stac_io, "use headers=, timeout= and verify="),
+        ):
+            if value is not None:
+                raise NotImplementedError(
+                    f"Client.open({name}=...): requests here are translated to each server's "
+                    f"own dialect, so there is no STAC request to change; {instead}"
+                )
+        refused = sorted(k for k in headers or {} if k.lower() in _CREDENTIAL_HEADERS)
+        if refused:
+            raise InvalidQueryError(
+                f"headers: {', '.join(refused)} would go to every host a link points to; "
+                "give the account as credentials=, which is sent to the server only"
+            )
         if url in specs():
-            return cls(open_backend(url, credentials=credentials, verify=verify))
-        if not re.match(r"^https?://", url):
+            opened = open_backend(url, credentials=credentials, verify=verify)
+        elif not re.match(r"^https?://", url):
             raise UnknownBackendError(
                 f"{url[:200]!r} is neither a backend name ({', '.join(sorted(specs()))}) nor "
                 "an http(s) URL"
             )
-        name, base = (backend, url) if backend else _detect(url, verify)
-        return cls(open_backend(name, base, credentials=credentials, verify=verify))
+        else:
+            kind, base = (backend, url) if backend else _detect(url, verify)
+            opened = open_backend(kind, base, credentials=credentials, verify=verify)
+        if headers:
+            opened.session.headers.update(headers)
+        if timeout is not None:
+            opened.timeout = timeout
+        return cls(opened, modifier=modifier)
 
     @property
     def url(self) -> str:
         return self.backend.base_url
+
+    # -- collections -----------------------------------------------------------------------
+    def _collection(self, document: Mapping[str, Any]) -> pystac.Collection:
+        collection = pystac.Collection.from_dict(dict(document), preserve_dict=True)
+        if self.modifier is not None:
+            self.modifier(collection)
+        return collection
+
+    def get_collections(self) -> Iterator[pystac.Collection]:
+        """The server's collections that :meth:`search` can search (GEODES: its collections
+        endpoint; PEPS: its documented ``S1``, ``S2``, ``S2ST``, ``S3``).
+
+        Raises:
+            BackendError: the server's list could not be read.
+        """
+        for document in searchable_collections(self.backend):
+            yield self._collection(document)
+
+    def get_collection(self, collection_id: str) -> pystac.Collection:
+        """One collection by the server's name (``PEPS_S2_L1C``, ``S2ST``).
+
+        Raises:
+            InvalidQueryError: the server has no searchable collection of that name.
+        """
+        documents = searchable_collections(self.backend)
+        for document in documents:
+            if document["id"] == collection_id:
+                return self._collection(document)
+        raise InvalidQueryError(
+            f"no collection {shown(collection_id)} on {self.backend.spec.label}; it has: "
+            f"{', '.join(str(d['id']) for d in documents)}"
+        )
+
+    def collection_search(
+        self,
+        *,
+        q: str | Sequence[str] | None = None,
+        bbox: Sequence[float] | None = None,
+        datetime: DatetimeLike = None,
+        max_collections: int | None = 10,
+        limit: int | None = None,
+        **unsupported: Any,
+    ) -> CollectionSearch:
+        """pystac-client's collection search, done here over the server's (short) list as
+        pystac-client does for servers without the extension: free text, box, time.
+
+        Raises:
+            NotImplementedError: ``query``, ``filter``, ``sortby`` or ``fields`` (no server
+                here filters collections; filter ``get_collections()`` yourself).
+        """
+        del limit
+        given = sorted(k for k, v in unsupported.items() if v is not None)
+        if given:
+            raise NotImplementedError(
+                f"collection_search({', '.join(given)}=...): only q, bbox and datetime are "
+                "supported here; filter get_collections() yourself"
+            )
+        start, end = vocabulary.datetime_interval(datetime)
+        return CollectionSearch(
+            list(self.get_collections()), q=q, bbox=bbox, interval=(start, end),
+            max_collections=max_collections,
+        )  # fmt: skip
+
+    # -- conformance -----------------------------------------------------------------------
+    def get_conforms_to(self) -> list[str]:
+        """The STAC API conformance classes this client implements for this server (the
+        server's own may differ: requests are translated)."""
+        classes = list(_CONFORMANCE)
+        try:
+            self.backend.sorted_by((("datetime", "asc"),))
+        except InvalidQueryError:
+            return classes
+        return [*classes, _SORT]
+
+    def conforms_to(self, *conformance_classes: Any) -> bool:
+        """Whether every class given (pystac-client's ``ConformanceClasses``, their names
+        such as ``"ITEM_SEARCH"``, or URIs) is implemented here."""
+        mine = self.get_conforms_to()
+        for wanted in conformance_classes:
+            name = str(getattr(wanted, "name", wanted))
+            ending = _ENDINGS.get(name.upper(), str(getattr(wanted, "value", wanted)))
+            if not any(c.endswith(ending) for c in mine):
+                return False
+        return True
+
+    # -- items -----------------------------------------------------------------------------
+    def get_items(self, *ids: str, recursive: bool | None = None) -> Iterator[pystac.Item]:
+        """Items by product identifier (ESA names), any collection.
+
+        Raises:
+            InvalidQueryError: an identifier that is not a name.
+        """
+        del recursive
+        if not ids:
+            raise NotImplementedError(
+                "get_items() without ids would read the whole catalogue; use "
+                "search(collections=..., max_items=...)"
+            )
+        return self.search(ids=list(ids)).items()
+
+    def get_all_items(self) -> Iterator[pystac.Item]:
+        raise NotImplementedError(
+            "get_all_items() would read the whole catalogue; use search(collections=..., "
+            "max_items=...)"
+        )
 
     def search(
         self,
@@ -86,6 +275,11 @@ class Client:
         ids: str | Sequence[str] | None = None,
         max_items: int | None = None,
         limit: int | None = None,
+        sortby: SortbyLike = None,
+        fields: FieldsLike = None,
+        filter: FilterLike = None,  # noqa: A002 - pystac-client's name
+        filter_lang: str | None = None,
+        method: str | None = None,
         **extra: Any,
     ) -> ItemSearch:
         """Search like ``pystac_client.Client.search``.
@@ -101,6 +295,15 @@ class Client:
             ids: product identifiers.
             max_items: stop after this many items.
             limit: page size asked of the server.
+            sortby: ``"-eo:cloud_cover"``, ``["+datetime"]`` or ``[{"field", "direction"}]``,
+                sent to the server (GEODES; PEPS cannot sort: refused).
+            fields: ``["-geometry"]`` or ``{"include": [...], "exclude": [...]}``: what each
+                item keeps.
+            filter: CQL2 text or JSON: comparisons on the queryable properties, joined by
+                AND, ``S_INTERSECTS`` and time intervals; anything else is refused by name.
+            filter_lang: ``cql2-text`` or ``cql2-json`` (default: from ``filter``'s type).
+            method: ``GET`` or ``POST``, accepted for compatibility: each backend uses its
+                server's method.
             **extra: any other query field in any spelling of the vocabulary (``tile=``,
                 ``location=``, ``relative_orbit=``, ``platform="sentinel-2a"``...).
 
@@ -116,7 +319,8 @@ class Client:
             ):
                 raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number >= {low}")
         start, end = vocabulary.datetime_interval(datetime)
-        fields: dict[str, Any] = {
+        order, keep = format_sortby(sortby), format_fields(fields)
+        given: dict[str, Any] = {
             "bbox": bbox,
             "intersects": intersects,
             "start_datetime": start,  # another spelling than start=: both given is refused
@@ -124,8 +328,13 @@ class Client:
             "ids": ids,
             **extra,
         }
-        for key, value in vocabulary.stac_query_fields(query).items():
-            fields[f"query {key}"] = value
+        if method is not None and str(method).upper() not in ("GET", "POST"):
+            raise InvalidQueryError(f"method: {shown(method)} is not GET or POST")
+        for source in (vocabulary.stac_query_fields(query), format_filter(filter, filter_lang)):
+            for key, value in source.items():
+                if f"query {key}" in given and given[f"query {key}"] != value:
+                    raise InvalidQueryError(f"{key} given in both query and filter")
+                given[f"query {key}"] = value
         if isinstance(collections, str) or collections is None:
             names: list[Any] = [collections]
         elif isinstance(collections, Sequence) and collections:
@@ -134,7 +343,7 @@ class Client:
             raise InvalidQueryError(
                 f"collections: {shown(collections)} is not a name or a list of names"
             )
-        merged = _merge(fields)
+        merged = _merge(given)
         queries = []
         for name in names:
             per = dict(merged)
@@ -146,7 +355,15 @@ class Client:
                     )
                 per["collection"] = name
             queries.append(Query.create(**per))
-        return ItemSearch(self.backend, queries, max_items=max_items, limit=limit)
+        return ItemSearch(
+            self.backend,
+            queries,
+            max_items=max_items,
+            limit=limit,
+            sortby=order,
+            fields=keep,
+            modifier=self.modifier,
+        )
 
 
 def _merge(fields: dict[str, Any]) -> dict[str, Any]:

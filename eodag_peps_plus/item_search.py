@@ -3,14 +3,20 @@ pystac-client's (``items()``, ``item_collection()``, ``matched()``, ``pages()``)
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pystac
 
 from .backends.base import Backend
+from .exceptions import InvalidQueryError
 from .product import Product
 from .query import Query
+from .stac_params import Fields
+from .vocabulary import shown
+
+#: pystac-client's ``modifier``: mutates an item, a collection or their dicts in place.
+Modifier = Callable[[Any], None]
 
 
 class ItemSearch:
@@ -27,11 +33,36 @@ class ItemSearch:
         *,
         max_items: int | None = None,
         limit: int | None = None,
+        sortby: Sequence[tuple[str, str]] = (),
+        fields: Fields | None = None,
+        modifier: Modifier | None = None,
     ) -> None:
-        self.backend = backend
+        """Args:
+        backend: the server searched.
+        queries: validated queries, searched one after the other.
+        max_items: stop after this many items.
+        limit: page size asked of the server.
+        sortby: ``(field, "asc"|"desc")`` clauses, sent to the server.
+        fields: what each item keeps (fields extension).
+        modifier: called on each item (or its dict) before it is handed out.
+
+        Raises:
+            InvalidQueryError: the server cannot sort that way, or a sort over several
+                collections (they are searched one after the other, so the order would be
+                per collection).
+        """
+        if sortby and len(queries) > 1:
+            raise InvalidQueryError(
+                "sortby with several collections: each collection is one search, chained, so "
+                "the order would hold per collection only; search one collection at a time"
+            )
+        self.backend = backend.sorted_by(sortby) if sortby else backend
         self.queries = list(queries)
         self.max_items = max_items
         self.limit = limit
+        self.sortby = tuple(sortby)
+        self.fields = fields or Fields()
+        self.modifier = modifier
 
     def products(self) -> Iterator[Product]:
         """Backend-neutral records, for callers that do not need STAC objects."""
@@ -44,23 +75,44 @@ class ItemSearch:
                 if remaining is not None:
                     remaining -= 1
 
+    def _item(self, product: Product) -> pystac.Item:
+        from .stac import product_to_item
+
+        item = product_to_item(product)
+        if self.fields.include or self.fields.exclude:
+            data = self.fields.apply(item.to_dict())
+            try:
+                item = pystac.Item.from_dict(data, preserve_dict=False)
+            except (KeyError, TypeError, ValueError) as exc:
+                raise InvalidQueryError(
+                    f"fields: the items left ({shown(str(exc), 40)} missing) are not STAC "
+                    "items; read them with items_as_dicts() or pages_as_dicts()"
+                ) from None
+        if self.modifier is not None:
+            self.modifier(item)
+        return item
+
+    def _dict(self, product: Product) -> dict[str, Any]:
+        from .stac import product_to_item
+
+        data = self.fields.apply(product_to_item(product).to_dict())
+        if self.modifier is not None:
+            self.modifier(data)
+        return data
+
     def items(self) -> Iterator[pystac.Item]:
         """Items as the server's pages arrive: one page is held at a time, so a search of a
         million products runs in the memory of one page (keep what you need, not the items).
         """
-        from .stac import product_to_item
-
         for product in self.products():
-            yield product_to_item(product)
+            yield self._item(product)
 
     def items_as_dicts(self) -> Iterator[dict[str, Any]]:
-        for item in self.items():
-            yield item.to_dict()
+        """Items as plain dicts (``fields`` applied), without pystac objects."""
+        for product in self.products():
+            yield self._dict(product)
 
-    def pages(self) -> Iterator[pystac.ItemCollection]:
-        """Server pages as item collections (page boundaries are the server's)."""
-        from .stac import product_to_item
-
+    def _product_pages(self) -> Iterator[list[Product]]:
         remaining = self.max_items
         for query in self.queries:
             token: str | None = None
@@ -71,10 +123,20 @@ class ItemSearch:
                 if remaining is not None:
                     remaining -= len(products)
                 if products:
-                    yield pystac.ItemCollection([product_to_item(p) for p in products])
+                    yield products
                 if not page.next_token or not page.products:
                     break
                 token = page.next_token
+
+    def pages(self) -> Iterator[pystac.ItemCollection]:
+        """Server pages as item collections (page boundaries are the server's)."""
+        for products in self._product_pages():
+            yield pystac.ItemCollection([self._item(p) for p in products])
+
+    def pages_as_dicts(self) -> Iterator[dict[str, Any]]:
+        """Server pages as GeoJSON FeatureCollection dicts."""
+        for products in self._product_pages():
+            yield {"type": "FeatureCollection", "features": [self._dict(p) for p in products]}
 
     def item_collection(self) -> pystac.ItemCollection:
         """Every item in memory at once (about 20 kB each): for a large search, iterate
@@ -82,7 +144,7 @@ class ItemSearch:
         return pystac.ItemCollection(list(self.items()))
 
     def item_collection_as_dict(self) -> dict[str, Any]:
-        return self.item_collection().to_dict()
+        return {"type": "FeatureCollection", "features": list(self.items_as_dicts())}
 
     def matched(self) -> int | None:
         """Number of matching items according to the server (``None`` if it does not say)."""
@@ -93,3 +155,12 @@ class ItemSearch:
                 return None
             total += count
         return total
+
+    def url_with_parameters(self) -> str:
+        """No meaning here: a search may be several requests (per collection, per server
+        page cap) in a server's own dialect."""
+        raise NotImplementedError(
+            "url_with_parameters: a search here is translated per server (resto parameters, "
+            "GEODES bodies) and may span several requests; use .queries (the validated "
+            "searches) or peps-plus search --json for a results file"
+        )

@@ -28,6 +28,7 @@ from ..exceptions import (
     BackendError,
     ConfigurationError,
     ForeignOriginError,
+    InvalidQueryError,
     PagingError,
     QuotaExceededError,
 )
@@ -273,6 +274,17 @@ class Catalogue(abc.ABC):
         Raises:
             InvalidQueryError: a field or value this server cannot search on.
         """
+
+    def sorted_by(self, sort: Sequence[tuple[str, str]]) -> Backend:
+        """This server, searching in the order ``sort`` gives (``(field, "asc"|"desc")``).
+
+        Raises:
+            InvalidQueryError: the server cannot sort its searches that way.
+        """
+        raise InvalidQueryError(
+            f"sortby: {self.spec.label} searches cannot be sorted (its server has no sort "
+            "parameter); sort the items yourself, e.g. sorted(search.items(), key=...)"
+        )
 
     def collection_documents(self) -> list[dict[str, Any]]:
         """The server's collections as STAC collection documents (``id``, ``title``...).

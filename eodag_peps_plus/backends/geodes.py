@@ -241,6 +241,7 @@ GEODES_PROFILE = StacProfile(
     page_param="page",
     sort_key="sortBy",
     sort=({"field": "start_datetime", "direction": "asc"},),
+    descending="dsc",
     route=route,
     filters=filters,
     to_product=item_to_product,

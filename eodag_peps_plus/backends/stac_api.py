@@ -14,6 +14,7 @@ mapping) is a :class:`StacProfile`, so one class serves GEODES, pgstac or any ot
 
 from __future__ import annotations
 
+import copy as copy_module
 import dataclasses
 from collections.abc import Callable, Sequence
 from typing import Any, ClassVar
@@ -34,6 +35,7 @@ from ..vocabulary import (
     iso_utc,
     orbit_state,
     processing_level,
+    shown,
 )
 from .base import Backend, SearchPage
 from .paging import PageToken, Walk, past_count, read_token
@@ -218,6 +220,10 @@ class StacProfile:
     #: Sort clause: body key (``sortby``, GEODES ``sortBy``) and value.
     sort_key: str = "sortby"
     sort: tuple[dict[str, str], ...] = ()
+    #: Fields searches may be sorted on (our property names), and the server's word for a
+    #: descending order (GEODES: ``dsc``).
+    sortable: tuple[str, ...] = ("start_datetime", "end_datetime", "eo:cloud_cover", "platform")
+    descending: str = "desc"
     route: Router = route_by_collection
     filters: FilterBuilder = standard_filters
     to_product: ItemMapper = generic_item_to_product
@@ -443,6 +449,23 @@ class StacApiBackend(Backend):
     # -- collections -------------------------------------------------------------------------
     def check(self, query: Query) -> None:
         self.search_body(query, 1)
+
+    def sorted_by(self, sort: Sequence[tuple[str, str]]) -> StacApiBackend:
+        """A copy whose searches send ``sort`` (``datetime`` is ``start_datetime``, as in
+        EODAG); the copy shares this backend's sessions and credentials."""
+        clauses = []
+        for field, direction in sort:
+            name = "start_datetime" if field == "datetime" else field
+            if name not in self.profile.sortable:
+                raise InvalidQueryError(
+                    f"sortby: {self.server_name} searches cannot be sorted on {shown(field, 40)}; "
+                    f"sortable: {', '.join(('datetime', *self.profile.sortable))}"
+                )
+            word = self.profile.descending if direction == "desc" else "asc"
+            clauses.append({"field": name, "direction": word})
+        copy = copy_module.copy(self)
+        copy.profile = dataclasses.replace(self.profile, sort=tuple(clauses))
+        return copy
 
     def collection_documents(self) -> list[dict[str, Any]]:
         """The collections the server lists, as it describes them (cached)."""
