@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(
         ["<root>", "_lazy", "exceptions", "files", "http_io", "archive_reply", "query", "product",
          "vocabulary", "stac", "sqlite_db", "logs",
-         "collection_names", "geometry", "schemas", "extras"],
+         "collection_names", "geometry", "schemas", "extras", "stac_params"],
         0,
     ),
     "backends": 1,
@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "sandbox": 1,
     **dict.fromkeys(
         ["eodag_plugins", "eodag_support", "client", "item_search", "cli", "report", "legacy",
-         "__main__"],
+         "__main__", "discovery", "collection_search"],
         4,
     ),
 }  # fmt: skip

@@ -18,7 +18,7 @@ import abc
 import collections
 import dataclasses
 from collections.abc import Iterator, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 
 import requests
 
@@ -213,6 +213,9 @@ class Account:
         return {"backend": self.name, "url": self.base_url}
 
 
+_C = TypeVar("_C", bound="Catalogue")
+
+
 class Catalogue(abc.ABC):
     """A searchable catalogue: pages of products for a query."""
 
@@ -275,14 +278,14 @@ class Catalogue(abc.ABC):
             InvalidQueryError: a field or value this server cannot search on.
         """
 
-    def sorted_by(self, sort: Sequence[tuple[str, str]]) -> Backend:
+    def sorted_by(self: _C, sort: Sequence[tuple[str, str]]) -> _C:
         """This server, searching in the order ``sort`` gives (``(field, "asc"|"desc")``).
 
         Raises:
             InvalidQueryError: the server cannot sort its searches that way.
         """
         raise InvalidQueryError(
-            f"sortby: {self.spec.label} searches cannot be sorted (its server has no sort "
+            f"sortby: {self.name.upper()} searches cannot be sorted (its server has no sort "
             "parameter); sort the items yourself, e.g. sorted(search.items(), key=...)"
         )
 

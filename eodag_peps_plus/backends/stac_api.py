@@ -17,7 +17,7 @@ from __future__ import annotations
 import copy as copy_module
 import dataclasses
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from urllib.parse import parse_qs, urlsplit
 
 import requests
@@ -54,6 +54,7 @@ from .replies import (
 )
 
 logger = get_logger(__name__)
+_S = TypeVar("_S", bound="StacApiBackend")
 
 Router = Callable[[Query], "list[str] | None"]
 FilterBuilder = Callable[[Query], "dict[str, Any]"]
@@ -450,7 +451,7 @@ class StacApiBackend(Backend):
     def check(self, query: Query) -> None:
         self.search_body(query, 1)
 
-    def sorted_by(self, sort: Sequence[tuple[str, str]]) -> StacApiBackend:
+    def sorted_by(self: _S, sort: Sequence[tuple[str, str]]) -> _S:
         """A copy whose searches send ``sort`` (``datetime`` is ``start_datetime``, as in
         EODAG); the copy shares this backend's sessions and credentials."""
         clauses = []
