@@ -25,6 +25,7 @@ from .ledger import Ledger, LedgerRow, new_owner
 from .on_disk import complete_copy
 from .progress import Progress
 from .report import DownloadReport, DownloadStatus, ProductReport
+from .storage import local_part_key
 from .transfer import (
     BAD_URL_ERRORS,
     RENEW_EVERY,
@@ -105,6 +106,7 @@ class _Run:
         self.started = started
         self.deadline = None if cfg.timeout is None else started + max(cfg.timeout, 0.0)
         self.ledger = Ledger(cfg.ledger_path)
+        self.part_key = local_part_key()  # workers on other hosts sign sidecars with it too
         self.owner = new_owner()
         self.progress = Progress(len(tracks), quiet=cfg.quiet, bytes_bar=cfg.bytes_bar)
         self.restore_pool = cf.ThreadPoolExecutor(cfg.max_restores, thread_name_prefix="restore")
@@ -666,6 +668,7 @@ class _Run:
                 rate_window=self.cfg.rate_window,
                 progress=self.progress.transfer if self.in_process else None,
                 cancel=self.cfg.cancel,  # a cluster engine passes it on to its workers
+                part_key=self.part_key,
             )
             t.attempts += 1
             if t.first_transfer is None:

@@ -14,11 +14,15 @@ from __future__ import annotations
 
 import abc
 import dataclasses
+import functools
 import hashlib
+import hmac
 import json
 import os
 import re
+import secrets
 import shutil
+import stat
 from pathlib import Path
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -32,7 +36,10 @@ from .extract import safe_name
 #: other fsspec file system the upload goes to a temporary name first, then is moved.
 ATOMIC_PUT = frozenset({"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss", "memory"})
 #: Windows opens files in text mode without it (``os.open`` fds are never inherited).
-_BINARY = getattr(os, "O_BINARY", 0)
+BINARY = getattr(os, "O_BINARY", 0)
+#: Files in the output folder are never opened through a link another user may have put
+#: there (a part or sidecar pointing outside the folder).
+O_NOFOLLOW = getattr(os, "O_NOFOLLOW", 0)
 #: An S3 ETag that is the MD5 of the object (single-part uploads; multipart ones end ``-N``).
 _MD5_ETAG = re.compile(r"^[0-9a-f]{32}$")
 
@@ -44,23 +51,77 @@ __all__ = [
     "Stored",
     "file_md5",
     "is_url",
+    "local_part_key",
     "open_output",
+    "own_file_problem",
 ]
 
 
-def file_md5(path: Path, limit: int | None = None) -> Any:
-    """An MD5 object over the first ``limit`` bytes of a file (all of it by default)."""
+def file_md5(path: Path | int, limit: int | None = None) -> Any:
+    """An MD5 object over the first ``limit`` bytes of a file (all of it by default): a path
+    (never followed if it is a link) or an open descriptor (read from its start, left open
+    where the reading stopped).
+    """
     digest = hashlib.md5(usedforsecurity=False)
     remaining = limit
-    with open(path, "rb") as handle:
+    fd = path if isinstance(path, int) else os.open(path, os.O_RDONLY | BINARY | O_NOFOLLOW)
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
         while remaining is None or remaining > 0:
-            chunk = handle.read(1 << 20 if remaining is None else min(1 << 20, remaining))
+            chunk = os.read(fd, 1 << 20 if remaining is None else min(1 << 20, remaining))
             if not chunk:
                 break
             digest.update(chunk)
             if remaining is not None:
                 remaining -= len(chunk)
+    finally:
+        if not isinstance(path, int):
+            os.close(fd)
     return digest
+
+
+def own_file_problem(info: os.stat_result) -> str | None:
+    """Why a file of the output folder is not one this tool may write or trust: a link, not
+    a regular file, another user's, or a hard link (its bytes also live elsewhere)."""
+    if stat.S_ISLNK(info.st_mode):
+        return "it is a symbolic link"
+    if not stat.S_ISREG(info.st_mode):
+        return "it is not a regular file"
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        return "it belongs to another user"
+    if info.st_nlink > 1:
+        return "it has other names (a hard link)"
+    return None
+
+
+@functools.lru_cache(maxsize=1)
+def local_part_key() -> str:
+    """This user's secret for signing sidecars (kept readable by the user only, in the state
+    folder): a sidecar forged from the public catalogue (size, MD5, a guessed ETag) lacks the
+    signature, so its part is never resumed. A scheduler passes it on to its workers."""
+    import platformdirs
+
+    folder = platformdirs.user_state_path("peps-plus")
+    path = folder / "part-key"
+    try:
+        return _read_small(path).decode("ascii").strip()
+    except (OSError, UnicodeDecodeError):
+        pass
+    folder.mkdir(parents=True, exist_ok=True, mode=0o700)
+    key = secrets.token_hex(32)
+    tmp = folder / f".part-key.{os.getpid()}.{secrets.token_hex(4)}"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY | O_NOFOLLOW, 0o600)
+    try:
+        write_all(fd, key.encode("ascii"))
+    finally:
+        os.close(fd)
+    try:
+        os.link(tmp, path)  # the first writer wins; a concurrent one reads the winner's key
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+    return _read_small(path).decode("ascii").strip()
 
 
 def is_url(target: str | os.PathLike[str]) -> bool:
@@ -88,28 +149,51 @@ class PartState:
     server's validator (``If-Range`` may only be sent with it) and the catalogue size and MD5
     of the product they belong to (a reprocessed product never continues an old part), and the
     writing attempt's ``token``: a worker left running by a killed scheduler sees the next
-    run's attempt take its part over, and stops (:meth:`taken_over`)."""
+    run's attempt take its part over, and stops (:meth:`taken_over`).
+
+    ``inode`` binds it to its part file, and ``mac`` signs it all with this user's key
+    (:func:`local_part_key`): only a sidecar this tool wrote for this very file is believed.
+    """
 
     validator: str | None
     size: int | None
     md5: str | None
     token: str = ""
+    inode: int = 0
+    mac: str = ""
 
     @staticmethod
     def path(part: Path) -> Path:
         return part.with_name(part.name + ".json")
 
+    def _signature(self, part: Path, key: str) -> str:
+        fields = [part.name, self.validator, self.size, self.md5, self.token, self.inode]
+        message = json.dumps(fields).encode()
+        return hmac.new(key.encode(), message, hashlib.sha256).hexdigest()
+
+    def signed(self, part: Path, key: str) -> PartState:
+        return dataclasses.replace(self, mac=self._signature(part, key))
+
     @classmethod
-    def read(cls, part: Path) -> PartState | None:
-        """The sidecar of ``part``; ``None`` when missing or unreadable (then the part is not
-        resumed, unless the ledger recorded a validator for it: see :class:`TransferJob`)."""
+    def read(cls, part: Path, key: str | None = None) -> PartState | None:
+        """The sidecar of ``part``; ``None`` when missing, unreadable or, with ``key``, not
+        signed by it (then the part is not resumed, unless the ledger recorded a validator
+        for it: see :class:`TransferJob`)."""
         try:
             data = json.loads(_read_small(cls.path(part)))
-            return cls(
-                data.get("validator"), data.get("size"), data.get("md5"), data.get("token", "")
+            state = cls(
+                data.get("validator"),
+                data.get("size"),
+                data.get("md5"),
+                str(data.get("token", "")),
+                int(data.get("inode") or 0),
+                str(data.get("mac", "")),
             )
-        except (OSError, ValueError, AttributeError):
+        except (OSError, ValueError, AttributeError, TypeError):
             return None
+        if key is not None and not hmac.compare_digest(state.mac, state._signature(part, key)):
+            return None
+        return state
 
     def write(self, part: Path) -> None:
         """Atomically (a reader never sees half a sidecar); the temporary name carries the
@@ -119,9 +203,9 @@ class PartState:
         _write_small(tmp, json.dumps(dataclasses.asdict(self)).encode())
         os.replace(tmp, target)
 
-    def taken_over(self, part: Path) -> bool:
+    def taken_over(self, part: Path, key: str | None = None) -> bool:
         """Whether another attempt has written the sidecar since this one did."""
-        current = self.read(part)
+        current = self.read(part, key)
         return current is not None and current.token != self.token
 
     @classmethod
@@ -136,7 +220,7 @@ def _read_small(path: Path, limit: int = 1 << 16) -> bytes:
     """A small file in one ``read`` (a sidecar is read twice per transfer: the buffered
     ``open`` costs four system calls more, each a chance for another thread to take the GIL).
     """
-    fd = os.open(path, os.O_RDONLY | _BINARY)
+    fd = os.open(path, os.O_RDONLY | BINARY | O_NOFOLLOW)
     try:
         return os.read(fd, limit)
     finally:
@@ -144,7 +228,8 @@ def _read_small(path: Path, limit: int = 1 << 16) -> bytes:
 
 
 def _write_small(path: Path, data: bytes) -> None:
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC | _BINARY, 0o644)
+    path.unlink(missing_ok=True)  # never through a link left in its place
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | BINARY | O_NOFOLLOW, 0o644)
     try:
         write_all(fd, data)
     finally:
@@ -223,12 +308,13 @@ class LocalFolder(Output):
         return str(self.path(name))
 
     def stat(self, name: str) -> Stored | None:
+        """The final archive, if it is a regular file (a link is never taken for it)."""
         path = self.path(name)
         try:
-            info = path.stat()
+            info = path.lstat()
         except FileNotFoundError:
             return None
-        if not path.is_file():
+        if not stat.S_ISREG(info.st_mode):
             return None
         return Stored(str(path), info.st_size, info.st_mtime_ns)
 

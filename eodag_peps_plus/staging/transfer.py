@@ -26,8 +26,10 @@ back (the part's validator, the final size and mtime, the extraction).
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
+import errno
 import hashlib
 import io
 import os
@@ -35,7 +37,7 @@ import random
 import threading
 import time
 import zipfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, Any, Protocol
 from urllib.parse import urlsplit
@@ -58,7 +60,17 @@ from ..http_io import HeadersTimeout, MalformedHeaders, head_deadline, iter_body
 from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
-from .storage import ObjectStore, Output, PartState, file_md5, open_output
+from .storage import (
+    BINARY,
+    O_NOFOLLOW,
+    ObjectStore,
+    Output,
+    PartState,
+    file_md5,
+    local_part_key,
+    open_output,
+    own_file_problem,
+)
 
 logger = get_logger(__name__)
 
@@ -176,6 +188,9 @@ class TransferJob:
     #: ``progress(product_id, bytes_now, total, initial)``: called with each chunk.
     progress: Callable[[str, int, int | None, int], None] | None = None
     cancel: CancelFlag | None = None
+    #: The key sidecars are signed with (:func:`~.storage.local_part_key` when empty): a
+    #: scheduler passes its own, so workers elsewhere resume each other's parts.
+    part_key: str = dataclasses.field(default="", repr=False)
 
     def __repr__(self) -> str:  # short, for the logs of a cluster
         return f"TransferJob({self.product.id!r}, {self.archive!r}, {self.output!r})"
@@ -193,6 +208,29 @@ class TransferJob:
 TAIL_BYTES = 256 * 1024
 
 
+class _PartRefused(Exception):
+    """The part file is not one this attempt may write (a link, another user's file...)."""
+
+
+class _TakenOver(Exception):
+    """Another attempt created the part file this one was about to create."""
+
+
+@dataclasses.dataclass
+class _Flow:
+    """One reply streaming into the part file: where it is, and what it has checked so far."""
+
+    out: IO[bytes]
+    start: int
+    digest: Any
+    guard: _StallGuard
+    next_look: float
+    position: int = 0
+    received: int = 0
+    #: The first bytes, held back until the zip signature is checked.
+    head: bytes = b""
+
+
 class _Attempt:
     def __init__(self, job: TransferJob) -> None:
         self.job = job
@@ -200,6 +238,7 @@ class _Attempt:
         self.name = job.product.id
         self.output = open_output(job.output)
         self.part = self.output.part(self.name)
+        self.key = job.part_key or local_part_key()
         self.size = job.product.size
         self.md5 = (job.product.md5 or "").lower() or None
         self.validator: str | None = None  # of the bytes in the part file
@@ -236,145 +275,190 @@ class _Attempt:
             return self._stream(response, start)
 
     def _resumable_offset(self) -> int:
-        """Bytes of the part file worth keeping: only with a strong validator recorded for
-        them (its sidecar; the ledger's for a part without one), for this very product (same
+        """Bytes of the part file worth keeping: only in a regular file of ours (never through
+        a link), with a strong validator recorded for them (its sidecar, signed by this user
+        for this very file; the ledger's for a part without one), for this very product (same
         catalogue size and MD5), and never more than the catalogue size."""
         try:
-            have = self.part.stat().st_size
+            info = self.part.lstat()
         except FileNotFoundError:
             return 0
         self.part_found = True
-        state = PartState.read(self.part)
+        problem = own_file_problem(info)
+        if problem is not None:
+            logger.warning("%s: not resuming %s: %s", self.name, self.part, problem)
+            return 0
+        state = PartState.read(self.part, self.key)
         if state is None:
             self.validator = self.job.validator
         elif state.size == self.size and (state.md5 or None) == self.md5:
-            self.validator = state.validator
-        if not self.validator or have == 0 or (self.size is not None and have > self.size):
+            self.validator = state.validator if state.inode == info.st_ino else None
+        if not self.validator or info.st_size == 0:
             return 0
-        return have
+        if self.size is not None and info.st_size > self.size:
+            return 0
+        self.inode = info.st_ino
+        return info.st_size
 
+    # -- streaming: one small check after another ---------------------------------------------
     def _stream(self, response: requests.Response, start: int) -> TransferResult:
-        validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
-        if validator and validator.startswith("W/"):
-            validator = None  # weak validators cannot guard byte ranges
-        digest = file_md5(self.part, start) if start else hashlib.md5(usedforsecurity=False)
-        if not start:  # the old bytes and their sidecar go before any new byte is written
+        validator = strong_validator(response)
+        flow: _Flow | None = None
+        try:
+            with self._prepare_part(start, validator) as out:
+                flow = self._begin(out, start, response)
+                for chunk in iter_body(response):
+                    stop = self._take(flow, chunk, response) if chunk else None
+                    if stop is not None:
+                        return stop
+                stop = self._signature_left(flow, response)
+                if stop is not None:
+                    return stop
+                out.flush()
+                os.fsync(out.fileno())
+        except _PartRefused as exc:
+            return self.result(Outcome.FAILED, f"refusing to write {self.part}: {exc}")
+        except _TakenOver:
+            return self._taken_over(0, start)
+        except STALL_ERRORS as exc:
+            position = flow.position if flow is not None else start
+            why = f"stalled: no byte for {self.job.stall_timeout:g} s after {position} bytes"
+            return self._cut(f"{why} ({type(exc).__name__})", flow, start)
+        except NETWORK_ERRORS as exc:
+            return self._lost(flow, start, exc)
+        except OSError as exc:
+            return self.result(Outcome.FAILED, f"cannot write {self.part}: {exc}")
+        return self._ended(flow, response)
+
+    @contextlib.contextmanager
+    def _prepare_part(self, start: int, validator: str | None) -> Iterator[IO[bytes]]:
+        """The part file, opened without following links: continued from ``start`` (its
+        sidecar names the continued bytes before one is written), or new (the old bytes and
+        their sidecar go before any new byte is written)."""
+        if not start:
             if self.part_found:
                 self.part.unlink(missing_ok=True)
             PartState.path(self.part).unlink(missing_ok=True)
-        self.state = PartState(validator, self.size, self.md5, new_token())
-        if start:  # continued bytes: the sidecar names them before one is written
-            self._write_state()
         self.validator = validator
-        next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
-        received = 0
-        position = start
-        cancel, progress = self.job.cancel, self.job.progress
-        guard = _StallGuard(self.job)
-        set_read_timeout(response, self.job.stall_timeout)
-        if progress is not None:
-            progress(self.name, 0, self.size, start)
+        out = self._open_part(start)
         try:
-            with self._open_part(start) as out:
-                if start:
-                    out.seek(start)
-                    out.truncate(start)
-                else:
-                    self.inode = os.fstat(out.fileno()).st_ino
-                head = b""  # the first bytes, held back until the zip signature is checked
-                for chunk in iter_body(response):
-                    if not chunk:
-                        continue
-                    if position == 0:
-                        head += chunk
-                        if len(head) < len(ZIP_MAGIC) and len(head) != self.size:
-                            continue
-                        if not head.startswith(ZIP_MAGIC):
-                            out.close()
-                            self._forget_part()
-                            return self.result(
-                                Outcome.NOT_PRODUCT,
-                                f"the reply is not a zip archive ({snippet(head[:40])!r}...)",
-                                status_code=response.status_code,
-                            )
-                        chunk, head = head, b""
-                    if self.size is not None and position + len(chunk) > self.size:
-                        out.close()
-                        self._forget_part()
-                        return self.result(
-                            Outcome.CORRUPT,
-                            f"the reply is longer than the catalogue size {self.size}",
-                        )
-                    write_all(out.fileno(), chunk)
-                    self._keep_tail(chunk)
-                    digest.update(chunk)
-                    position += len(chunk)
-                    received += len(chunk)
-                    if progress is not None:
-                        progress(self.name, len(chunk), self.size, start)
-                    if not self.state_written and received >= SIDECAR_AFTER:
-                        if self._taken_over_now():
-                            return self._taken_over(received, start)
-                        self._write_state()
-                    if cancel is not None and cancel.is_set():
-                        self._remember()
-                        return self.result(
-                            Outcome.CANCELLED,
-                            "interrupted",
-                            received=received,
-                            resumed_from=start,
-                            validator=validator,
-                        )
-                    now = time.monotonic()
-                    if now >= next_look:
-                        next_look = now + TAKEOVER_CHECK_EVERY
-                        if self._taken_over_now():
-                            return self._taken_over(received, start)
-                    stalled = guard.check(now, received)
-                    if stalled:
-                        return self._cut(f"{stalled} after {position} bytes", received, start)
-                if head:  # the whole reply was shorter than a zip signature
-                    out.close()
-                    self._forget_part()
-                    return self.result(
-                        Outcome.NOT_PRODUCT,
-                        f"the reply is not a zip archive ({snippet(head)!r})",
-                        status_code=response.status_code,
-                    )
-                out.flush()
-                os.fsync(out.fileno())
-        except STALL_ERRORS as exc:
-            why = f"stalled: no byte for {self.job.stall_timeout:g} s after {position} bytes"
-            return self._cut(f"{why} ({type(exc).__name__})", received, start)
-        except NETWORK_ERRORS as exc:
-            total = self.size if self.size is not None else "?"
-            self._remember()
+            self.inode = os.fstat(out.fileno()).st_ino
+            self.state = PartState(validator, self.size, self.md5, new_token(), self.inode)
+            if start:
+                self._write_state()
+            yield out
+        finally:
+            out.close()
+
+    def _begin(self, out: IO[bytes], start: int, response: requests.Response) -> _Flow:
+        if start:
+            digest = file_md5(out.fileno(), start)
+            out.seek(start)
+            out.truncate(start)
+        else:
+            digest = hashlib.md5(usedforsecurity=False)
+        set_read_timeout(response, self.job.stall_timeout)
+        if self.job.progress is not None:
+            self.job.progress(self.name, 0, self.size, start)
+        next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
+        return _Flow(out, start, digest, _StallGuard(self.job), next_look, position=start)
+
+    def _take(
+        self, flow: _Flow, chunk: bytes, response: requests.Response
+    ) -> TransferResult | None:
+        """One chunk through every check: the zip signature, the catalogue size, then write
+        it, then the sidecar, Ctrl-C, a takeover and the stall guard. ``None``: go on."""
+        if flow.position == 0:
+            flow.head += chunk
+            if len(flow.head) < len(ZIP_MAGIC) and len(flow.head) != self.size:
+                return None
+            if not flow.head.startswith(ZIP_MAGIC):
+                return self._not_zip(flow, response, "...")
+            chunk, flow.head = flow.head, b""
+        if self.size is not None and flow.position + len(chunk) > self.size:
+            flow.out.close()
+            self._forget_part()
             return self.result(
-                Outcome.RETRY,
-                f"connection lost after {position} of {total} bytes ({type(exc).__name__})",
-                received=received,
-                resumed_from=start,
-                validator=validator,
+                Outcome.CORRUPT, f"the reply is longer than the catalogue size {self.size}"
             )
-        except OSError as exc:
-            return self.result(Outcome.FAILED, f"cannot write {self.part}: {exc}")
-        if position == 0:
+        self._write(flow, chunk)
+        return self._after_write(flow)
+
+    def _write(self, flow: _Flow, chunk: bytes) -> None:
+        write_all(flow.out.fileno(), chunk)
+        self._keep_tail(chunk)
+        flow.digest.update(chunk)
+        flow.position += len(chunk)
+        flow.received += len(chunk)
+        if self.job.progress is not None:
+            self.job.progress(self.name, len(chunk), self.size, flow.start)
+
+    def _after_write(self, flow: _Flow) -> TransferResult | None:
+        if not self.state_written and flow.received >= SIDECAR_AFTER:
+            if self._taken_over_now():
+                return self._taken_over(flow.received, flow.start)
+            self._write_state()
+        cancel = self.job.cancel
+        if cancel is not None and cancel.is_set():
+            self._remember()
+            return self._partial(Outcome.CANCELLED, "interrupted", flow)
+        now = time.monotonic()
+        if now >= flow.next_look:
+            flow.next_look = now + TAKEOVER_CHECK_EVERY
+            if self._taken_over_now():
+                return self._taken_over(flow.received, flow.start)
+        stalled = flow.guard.check(now, flow.received)
+        if stalled:
+            return self._cut(f"{stalled} after {flow.position} bytes", flow, flow.start)
+        return None
+
+    def _signature_left(self, flow: _Flow, response: requests.Response) -> TransferResult | None:
+        """The whole reply was shorter than a zip signature (and not empty)."""
+        return self._not_zip(flow, response, "") if flow.head else None
+
+    def _not_zip(self, flow: _Flow, response: requests.Response, more: str) -> TransferResult:
+        flow.out.close()
+        self._forget_part()
+        return self.result(
+            Outcome.NOT_PRODUCT,
+            f"the reply is not a zip archive ({snippet(flow.head[:40])!r}{more})",
+            status_code=response.status_code,
+        )
+
+    def _ended(self, flow: _Flow | None, response: requests.Response) -> TransferResult:
+        """The reply ended: empty, short (resume it), or whole (verify and commit it)."""
+        assert flow is not None
+        if flow.position == 0:
             self._forget_part()
             return self.result(
                 Outcome.NOT_PRODUCT,
                 f"HTTP {response.status_code} with an empty body",
                 status_code=response.status_code,
             )
-        if self.size is not None and position < self.size:
+        if self.size is not None and flow.position < self.size:
             self._remember()
-            return self.result(
-                Outcome.RETRY,
-                f"the reply ended after {position} of {self.size} bytes",
-                received=received,
-                resumed_from=start,
-                validator=validator,
-            )
-        return self._finish(digest, received=received, resumed_from=start)
+            reason = f"the reply ended after {flow.position} of {self.size} bytes"
+            return self._partial(Outcome.RETRY, reason, flow)
+        return self._finish(flow.digest, received=flow.received, resumed_from=flow.start)
+
+    def _lost(self, flow: _Flow | None, start: int, exc: BaseException) -> TransferResult:
+        total = self.size if self.size is not None else "?"
+        position = flow.position if flow is not None else start
+        self._remember()
+        reason = f"connection lost after {position} of {total} bytes ({type(exc).__name__})"
+        if flow is None:
+            return self.result(Outcome.RETRY, reason, resumed_from=start, validator=self.validator)
+        return self._partial(Outcome.RETRY, reason, flow)
+
+    def _partial(self, outcome: Outcome, reason: str, flow: _Flow) -> TransferResult:
+        """A transfer that ends before the archive does: its part is kept for a resume."""
+        return self.result(
+            outcome,
+            reason,
+            received=flow.received,
+            resumed_from=flow.start,
+            validator=self.validator,
+        )
 
     def _taken_over(self, received: int, start: int) -> TransferResult:
         """Another attempt (of a later run: this one's scheduler was killed) writes this part
@@ -390,28 +474,13 @@ class _Attempt:
         """Verify the part file with every check available, then give it its final name."""
         if self.state is not None and self._taken_over_now():
             return self._taken_over(received, resumed_from)
-        checks: list[str] = ["size"] if self.size is not None else []
         actual = digest.hexdigest()
-        if self.md5 is not None:
-            if actual != self.md5:
-                self._forget_part()
-                return self.result(
-                    Outcome.CORRUPT,
-                    f"MD5 {actual} does not match the catalogue's {self.md5}",
-                    received=received,
-                    resumed_from=resumed_from,
-                )
-            checks.append("MD5")
-        # Without a catalogue MD5 the member CRCs are the only check of the content.
-        end = resumed_from + received
-        tail = (end - len(self.tail), bytes(self.tail)) if self.md5 is not None else None
-        problem = check_zip(self.part, crcs=self.md5 is None, tail=tail)
-        if problem is not None:
+        checks = self._verify(actual, resumed_from + received)
+        if isinstance(checks, str):
             self._forget_part()
             return self.result(
-                Outcome.CORRUPT, problem, received=received, resumed_from=resumed_from
+                Outcome.CORRUPT, checks, received=received, resumed_from=resumed_from
             )
-        checks.append("zip directory" if self.md5 is not None else "zip CRCs")
         try:
             stored = self.output.commit(self.part, self.name, actual)
         except OSError as exc:
@@ -452,6 +521,21 @@ class _Attempt:
             **done,
         )
 
+    def _verify(self, actual_md5: str, end: int) -> list[str] | str:
+        """What the part passed (size, MD5, zip directory or CRCs), or what it failed."""
+        checks: list[str] = ["size"] if self.size is not None else []
+        if self.md5 is not None:
+            if actual_md5 != self.md5:
+                return f"MD5 {actual_md5} does not match the catalogue's {self.md5}"
+            checks.append("MD5")
+        # Without a catalogue MD5 the member CRCs are the only check of the content.
+        tail = (end - len(self.tail), bytes(self.tail)) if self.md5 is not None else None
+        problem = check_zip(self.part, crcs=self.md5 is None, tail=tail)
+        if problem is not None:
+            return problem
+        checks.append("zip directory" if self.md5 is not None else "zip CRCs")
+        return checks
+
     def _keep_tail(self, chunk: bytes) -> None:
         """Keep the last :data:`TAIL_BYTES` written (amortised: trimmed when twice as long)."""
         tail = self.tail
@@ -462,21 +546,46 @@ class _Attempt:
 
     def _open_part(self, start: int) -> IO[bytes]:
         """Unbuffered: chunks go straight to ``write`` (a buffered file costs three more
-        system calls to open, each a chance for another thread to take the GIL)."""
-        mode = "r+b" if start else "wb"
+        system calls to open, each a chance for another thread to take the GIL). Never
+        through a link: a continued part must be the very file checked before, ours alone;
+        a new one is created, never an existing file opened."""
+        flags = (os.O_RDWR if start else os.O_WRONLY | os.O_CREAT | os.O_EXCL) | O_NOFOLLOW
         try:
-            return open(self.part, mode, buffering=0)  # noqa: SIM115 - the caller's ``with``
+            fd = self._open_fd(flags)
+        except FileExistsError:  # another attempt created it since this one removed it
+            raise _TakenOver from None
+        except OSError as exc:
+            if exc.errno == errno.ELOOP:
+                raise _PartRefused("it is a symbolic link") from None
+            raise
+        if start:
+            info = os.fstat(fd)
+            problem = own_file_problem(info)
+            if problem is None and info.st_ino != self.inode:
+                problem = "it was replaced since it was checked"
+            if problem is not None:
+                os.close(fd)
+                raise _PartRefused(problem)
+        return os.fdopen(fd, "r+b" if start else "wb", buffering=0)
+
+    def _open_fd(self, flags: int) -> int:
+        try:
+            return os.open(self.part, flags | BINARY, 0o644)
         except FileNotFoundError:  # no part folder (a new worker's disk): made once, not per try
+            if flags & os.O_CREAT == 0:
+                raise
             self.output.prepare()
-            return open(self.part, mode, buffering=0)  # noqa: SIM115
+            return os.open(self.part, flags | BINARY, 0o644)
 
     def _write_state(self) -> None:
         assert self.state is not None
+        signed = self.state.signed(self.part, self.key)
         try:
-            self.state.write(self.part)
+            signed.write(self.part)
         except FileNotFoundError:
             self.output.prepare()
-            self.state.write(self.part)
+            signed.write(self.part)
+        self.state = signed
         self.state_written = True
 
     def _taken_over_now(self) -> bool:
@@ -486,7 +595,7 @@ class _Attempt:
         if self.state is None:
             return False
         if self.state_written:
-            return self.state.taken_over(self.part)
+            return self.state.taken_over(self.part, self.key)
         try:
             PartState.path(self.part).stat()
             return True
@@ -505,13 +614,13 @@ class _Attempt:
             except OSError as exc:  # resumed from the ledger's validator instead
                 logger.debug("%s: sidecar not written (%s)", self.name, exc)
 
-    def _cut(self, reason: str, received: int, start: int) -> TransferResult:
+    def _cut(self, reason: str, flow: _Flow | None, start: int) -> TransferResult:
         """A stalled transfer: the part file is kept for a ``Range`` resume."""
         self._remember()
         return self.result(
             Outcome.RETRY,
             f"{reason}; resuming",
-            received=received,
+            received=flow.received if flow is not None else 0,
             resumed_from=start,
             stalled=True,
             validator=self.validator,
@@ -570,6 +679,13 @@ def set_read_timeout(response: requests.Response, seconds: float) -> None:
         sock.settimeout(seconds if current is None else min(current, seconds))
     except OSError:
         pass
+
+
+def strong_validator(response: requests.Response) -> str | None:
+    """The reply's ``ETag`` or ``Last-Modified``; ``None`` for a weak one (weak validators
+    cannot guard byte ranges)."""
+    validator = response.headers.get("ETag") or response.headers.get("Last-Modified")
+    return None if validator is None or validator.startswith("W/") else validator
 
 
 def check_zip(path: Path, *, crcs: bool, tail: tuple[int, bytes] | None = None) -> str | None:
