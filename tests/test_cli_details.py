@@ -60,7 +60,7 @@ def test_extract_keeps_the_zip_unless_delete_archive(make_sandbox: object, tmp_p
     EODAG's ``extract`` does; ``--delete-archive`` removes it, as ``peps_download -x`` did."""
     sb = make_sandbox(SandboxConfig(time_scale=0.001, restore_latency=(100, 300)))  # type: ignore[operator]
     env = peps_env(sb.url)
-    common = ["download", "-B", "peps", "--url", sb.url, *DAY, "-x", "-q", "--timeout", "2"]
+    common = ["download", "-B", "peps", "--url", sb.url, *DAY, "-x", "--quiet", "--timeout", "2"]
     kept = run(*common, "-w", "kept", cwd=tmp_path, env=env)
     assert kept.returncode == 0, kept.stderr
     safes = sorted(p.stem for p in (tmp_path / "kept").glob("*.SAFE"))

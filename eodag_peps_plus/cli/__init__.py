@@ -15,7 +15,13 @@ from ..exceptions import PepsPlusError
 COMMAND_MODULES = ("sandbox", "search", "download", "maja", "report", "legacy", "migrate")
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(
+    context_settings={"help_option_names": ["-h", "--help"]},
+    epilog=(
+        "Exit status: 0 done; 1 an error (one line on stderr); 2 a usage error, or products "
+        "not all on disk yet (download); 130 interrupted. Each command's --help says more."
+    ),
+)
 @click.option("-v", "--verbose", count=True, help="More logging (-v INFO, -vv DEBUG).")
 @click.version_option(package_name="eodag-peps-plus")
 def cli(verbose: int) -> None:

@@ -59,6 +59,8 @@ def query_options(func: F) -> F:
         click.option("-o", "--orbit", help="Relative orbit number."),
         click.option("--cc", "--clouds", "clouds", help="Maximum cloud cover (%)."),
         click.option("--sat", "--satellite", "platform", help="S1A, S2B... or sentinel-2a..."),
+        click.option("-g", "--geom", "geometry", metavar="WKT", help="Area as WKT, as in eodag (POLYGON ((...)), POINT (lon lat))."),
+        click.option("-q", "--query", "extra", multiple=True, metavar="KEY=VALUE", help="Any search field in any spelling, as in eodag: -q tileid=31TCJ -q 'eo:cloud_cover=20&platform=S2A' (repeatable)."),
     ]  # fmt: skip
     for option in reversed(options):
         func = option(func)
@@ -78,6 +80,12 @@ def build_query(params: dict[str, Any]) -> Query:
     are assembled here; every name and value goes through the vocabulary via ``Query.create``.
     """
     fields = {k: v for k, v in params.items() if k not in _SHAPED and v not in (None, ())}
+    for key, value in _pairs(fields.pop("extra", ())):
+        if key in fields and fields[key] != value:
+            raise InvalidQueryError(
+                f"-q {key}: {key} is given twice ({fields[key]!r} and {value!r})"
+            )
+        fields[key] = value
     corners = [params.get(k) for k in ("lonmin", "latmin", "lonmax", "latmax")]
     if any(c is not None for c in corners):
         if any(c is None for c in corners):
@@ -90,6 +98,26 @@ def build_query(params: dict[str, Any]) -> Query:
     if params.get("lat") is not None:
         fields["point"] = (params["lon"], params["lat"])
     return Query.create(**fields)
+
+
+def _pairs(texts: Iterable[str]) -> list[tuple[str, str]]:
+    """EODAG's ``-q`` values: ``key=value``, several joined by ``&``."""
+    pairs = []
+    for text in texts:
+        for part in filter(None, (p.strip() for p in text.split("&"))):
+            key, sep, value = part.partition("=")
+            if not sep or not key.strip():
+                raise InvalidQueryError(f"-q: {part!r} is not KEY=VALUE (e.g. -q tileid=31TCJ)")
+            pairs.append((key.strip(), value.strip()))
+    return pairs
+
+
+#: How ``peps-plus`` commands end, for their ``--help``.
+EXIT_CODES = (
+    "Exit status: 0 done; 1 an error (bad input, a server's refusal: one line on stderr); "
+    "2 a usage error (unknown option), or for download: some products are not on disk yet "
+    "(run it again to continue); 130 interrupted."
+)
 
 
 #: CLI options that are parts of one query field, assembled by :func:`build_query`.

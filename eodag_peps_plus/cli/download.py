@@ -12,7 +12,14 @@ import click
 
 from ..exceptions import InvalidQueryError
 from ..product import Product
-from .common import QUERY_OPTION_NAMES, backend_options, build_query, open_backend, query_options
+from .common import (
+    EXIT_CODES,
+    QUERY_OPTION_NAMES,
+    backend_options,
+    build_query,
+    open_backend,
+    query_options,
+)
 
 
 def _float_option(name: str, default: float, minimum: float, text: str) -> Any:
@@ -76,7 +83,7 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
     return EOProduct(backend, props)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @backend_options
 @query_options
 @click.option(
@@ -108,7 +115,13 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
 @click.option(
     "--delete-archive", is_flag=True, help="With --extract: delete <name>.zip afterwards."
 )
-@click.option("-q", "--quiet", is_flag=True, help="No progress bars.")
+@click.option(
+    "--quiet",
+    "--no-progress",
+    "quiet",
+    is_flag=True,
+    help="No progress bars (-q is eodag's --query, as in search).",
+)
 @click.option(
     "--max-transfers",
     type=click.IntRange(1, 64),

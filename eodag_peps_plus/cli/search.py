@@ -12,6 +12,7 @@ import click
 
 from ..files import open_atomically
 from .common import (
+    EXIT_CODES,
     PRODUCT_HEADERS,
     backend_options,
     build_query,
@@ -31,7 +32,7 @@ def register(group: click.Group) -> None:
     group.add_command(search)
 
 
-@click.command()
+@click.command(epilog=EXIT_CODES)
 @backend_options
 @query_options
 @click.option(

@@ -338,7 +338,7 @@ def test_cli_local_process_cluster_into_s3(
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
     args = ["download", "--url", sb.url, "-c", "S2ST", "-t", "31TCJ", "-d", "2018-01-01",
             "-f", "2018-01-31", "-w", "s3://bucket/cli", "--state-dir", str(tmp_path),
-            "--dask-workers", "1", "--max-transfers", "4", "-q", "--timeout", "1",
+            "--dask-workers", "1", "--max-transfers", "4", "--quiet", "--timeout", "1",
             "--poll-initial", "0.05", "--poll-max", "0.2"]  # fmt: skip
     result = CliRunner().invoke(cli, args, catch_exceptions=False)
     assert result.exit_code == 0, result.output
