@@ -3,8 +3,9 @@ pystac-client's (``items()``, ``item_collection()``, ``matched()``, ``pages()``)
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Iterator, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pystac
 
@@ -14,6 +15,9 @@ from .product import Product
 from .query import Query
 from .stac_params import Fields
 from .vocabulary import shown
+
+if TYPE_CHECKING:
+    from .staging.report import DownloadReport
 
 #: pystac-client's ``modifier``: mutates an item, a collection or their dicts in place.
 Modifier = Callable[[Any], None]
@@ -155,6 +159,25 @@ class ItemSearch:
                 return None
             total += count
         return total
+
+    def download(self, output: str | os.PathLike[str], **options: Any) -> DownloadReport:
+        """Download every product found, restoring those on tape first: the staging of
+        ``peps-plus download``, with its options and its report.
+
+        Args:
+            output: a folder, or an fsspec URL (``s3://bucket/prefix``).
+            **options: :class:`~eodag_peps_plus.staging.Downloader`'s (``timeout``,
+                ``extract``, ``max_transfers``, ``quiet``...).
+
+        Returns:
+            The report: ``report.ok``, ``report.paths``, ``print(report.format())``.
+
+        Raises:
+            AuthenticationError: the archive refused the credentials.
+        """
+        from .staging import Downloader
+
+        return Downloader(self.backend, os.fspath(output), **options).download(self.products())
 
     def url_with_parameters(self) -> str:
         """No meaning here: a search may be several requests (per collection, per server

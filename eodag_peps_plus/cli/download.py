@@ -34,53 +34,13 @@ def register(group: click.Group) -> None:
 
 def read_results(path: Path, backend: str) -> list[Product]:
     """Products from a GeoJSON written by ``eodag search`` or ``peps-plus search --json``."""
-    from eodag.api.search_result import SearchResult
-
-    from ..eodag_plugins.convert import from_eoproduct
+    from ..eodag_plugins.convert import products_from_geojson
 
     try:
         data = json.loads(path.read_text())
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidQueryError(f"{path}: not a readable GeoJSON file ({exc})") from None
-    if not isinstance(data, dict) or not isinstance(data.get("features"), list):
-        raise InvalidQueryError(f"{path}: not a GeoJSON FeatureCollection")
-    features = data["features"]
-    try:
-        if all(
-            isinstance(f, dict) and "eodag:provider" in (f.get("properties") or {})
-            for f in features
-        ):
-            eo_products = list(SearchResult.from_dict(data))  # written by ``eodag search``
-        else:
-            eo_products = [_item_to_eoproduct(f, backend) for f in features]
-    except Exception as exc:  # EODAG raises many kinds on malformed features
-        raise InvalidQueryError(f"{path}: cannot read the products ({exc})") from None
-    products = [from_eoproduct(eo_product, backend) for eo_product in eo_products]
-    missing = [p.id for p in products if not p.download_url]
-    if missing:
-        raise InvalidQueryError(
-            f"{path}: no download link for {missing[0]} ({len(missing)} product(s))"
-        )
-    return products
-
-
-def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> Any:
-    """A plain STAC item (``peps-plus search --json``) as the EOProduct ``from_eoproduct``
-    reads: same properties, the data asset's link when the property is missing."""
-    from eodag.api.product import EOProduct
-
-    props = dict(feature.get("properties") or {})
-    props["id"] = feature["id"]
-    props["geometry"] = feature["geometry"]
-    if not props.get("eodag:download_link"):
-        for asset in (feature.get("assets") or {}).values():
-            if "data" in (asset.get("roles") or []):
-                props["eodag:download_link"] = asset["href"]
-                for key in ("file:size", "file:checksum"):
-                    if key in asset:
-                        props.setdefault(key, asset[key])
-                break
-    return EOProduct(backend, props)
+    return products_from_geojson(data, backend, str(path))
 
 
 @click.command(epilog=EXIT_CODES)

@@ -16,6 +16,7 @@ from eodag.api.product import EOProduct
 from shapely.geometry import mapping
 from shapely.geometry.base import BaseGeometry
 
+from ..exceptions import InvalidQueryError
 from ..product import Availability, Product
 from ..stac import product_to_item
 
@@ -85,3 +86,57 @@ def eoproduct_to_item(
     for key in ("id", "geometry"):  # EOProduct keeps these among its properties
         product.properties.pop(key, None)
     return product_to_item(product, **kwargs)
+
+
+def products_from_geojson(data: Any, backend: str, where: str) -> list[Product]:
+    """Products from a FeatureCollection written by ``eodag search``, ``peps-plus search
+    --json`` or ``Client.search(...).item_collection()``.
+
+    Args:
+        data: the FeatureCollection, parsed.
+        backend: the backend the products belong to.
+        where: what to name in messages (a file's path).
+
+    Raises:
+        InvalidQueryError: not a FeatureCollection, a product EODAG cannot read, or one
+            without a download link.
+    """
+    from eodag.api.search_result import SearchResult
+
+    if not isinstance(data, dict) or not isinstance(data.get("features"), list):
+        raise InvalidQueryError(f"{where}: not a GeoJSON FeatureCollection")
+    features = data["features"]
+    try:
+        if all(
+            isinstance(f, dict) and "eodag:provider" in (f.get("properties") or {})
+            for f in features
+        ):
+            eo_products = list(SearchResult.from_dict(data))  # written by ``eodag search``
+        else:
+            eo_products = [_item_to_eoproduct(f, backend) for f in features]
+    except Exception as exc:  # EODAG raises many kinds on malformed features
+        raise InvalidQueryError(f"{where}: cannot read the products ({exc})") from None
+    products = [from_eoproduct(eo_product, backend) for eo_product in eo_products]
+    missing = [p.id for p in products if not p.download_url]
+    if missing:
+        raise InvalidQueryError(
+            f"{where}: no download link for {missing[0]} ({len(missing)} product(s))"
+        )
+    return products
+
+
+def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> EOProduct:
+    """A plain STAC item as the EOProduct ``from_eoproduct`` reads: same properties, the data
+    asset's link when the property is missing."""
+    props = dict(feature.get("properties") or {})
+    props["id"] = feature["id"]
+    props["geometry"] = feature["geometry"]
+    if not props.get("eodag:download_link"):
+        for asset in (feature.get("assets") or {}).values():
+            if "data" in (asset.get("roles") or []):
+                props["eodag:download_link"] = asset["href"]
+                for key in ("file:size", "file:checksum"):
+                    if key in asset:
+                        props.setdefault(key, asset[key])
+                break
+    return EOProduct(backend, props)
