@@ -7,7 +7,11 @@ is renamed into place, so a ``<name>.SAFE`` folder is always complete.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import json
 import os
+import secrets
 import shutil
 import stat
 import threading
@@ -15,6 +19,10 @@ import time
 import unicodedata
 import zipfile
 from pathlib import Path, PurePosixPath
+
+from defusedxml import DefusedXmlException
+from defusedxml.ElementTree import ParseError
+from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from ..exceptions import DownloadError
 
@@ -106,18 +114,151 @@ def _check_members(archive: zipfile.ZipFile, root: Path) -> None:
             raise DownloadError(f"archive entry {info.filename!r} would escape the output folder")
 
 
+# -- a .SAFE folder counts only when its contents were checked ----------------------------------
+#: The largest manifest read (Sentinel manifests are a few hundred KB).
+MAX_MANIFEST_BYTES = 16 * 1024 * 1024
+
+
+def _key() -> str:
+    from .storage import local_part_key  # storage names files with this module's rules
+
+    return local_part_key()
+
+
+def tree_digest(folder: Path) -> str | None:
+    """A digest of every file's relative path and size under ``folder``; ``None`` if the folder
+    or anything in it is a link or not a plain file or folder (nothing is followed)."""
+    entries: list[tuple[str, int]] = []
+    pending = [folder]
+    while pending:
+        current = pending.pop()
+        try:
+            with os.scandir(current) as found:
+                for entry in found:
+                    info = entry.stat(follow_symlinks=False)
+                    if stat.S_ISDIR(info.st_mode):
+                        pending.append(Path(entry.path))
+                    elif stat.S_ISREG(info.st_mode):
+                        entries.append((os.path.relpath(entry.path, folder), info.st_size))
+                    else:
+                        return None
+        except OSError:
+            return None
+    return hashlib.sha256(json.dumps(sorted(entries)).encode()).hexdigest()
+
+
+def _record_path(target: Path) -> Path:
+    return target.with_name(f".{target.name}.checked")
+
+
+def _record_mac(name: str, digest: str, key: str) -> str:
+    return hmac.new(key.encode(), f"{name}\0{digest}".encode(), hashlib.sha256).hexdigest()
+
+
+def record_tree(target: Path, name: str) -> None:
+    """Remember, signed with this user's key, what an extraction put in ``target``."""
+    digest = tree_digest(target)
+    if digest is None:
+        return
+    record = _record_path(target)
+    tmp = record.with_name(f"{record.name}.{secrets.token_hex(4)}")
+    tmp.write_text(json.dumps({"tree": digest, "mac": _record_mac(name, digest, _key())}))
+    os.replace(tmp, record)
+
+
+def safe_copy_problem(target: Path, name: str) -> str | None:
+    """Why the folder ``target`` cannot count as ``name``'s product, or ``None`` if it can: a
+    real folder of ours (never a link) holding ``manifest.safe``, and whose contents are the
+    ones an extraction of ours recorded, or the files and sizes its manifest lists."""
+    try:
+        info = target.lstat()
+    except FileNotFoundError:
+        return "it is not there"
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        return "it is a link or not a folder"
+    if hasattr(os, "geteuid") and info.st_uid != os.geteuid():
+        return "it belongs to another user"
+    manifest = target / "manifest.safe"
+    try:
+        if not stat.S_ISREG(manifest.lstat().st_mode):
+            return "its manifest.safe is not a file"
+    except OSError:
+        return "it has no manifest.safe"
+    digest = tree_digest(target)
+    if digest is None:
+        return "it holds links or special files"
+    if _recorded(target, name, digest) or _as_listed(target, manifest):
+        return None
+    return "its contents were never checked (no record of an extraction, no sizes in its manifest)"
+
+
+def _recorded(target: Path, name: str, digest: str) -> bool:
+    try:
+        record = json.loads(_record_path(target).read_bytes()[:4096])
+        return bool(
+            record.get("tree") == digest
+            and hmac.compare_digest(str(record.get("mac")), _record_mac(name, digest, _key()))
+        )
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def _as_listed(target: Path, manifest: Path) -> bool:
+    """Whether every data object the manifest lists is there with its size (at least one)."""
+    try:
+        if manifest.lstat().st_size > MAX_MANIFEST_BYTES:
+            return False
+        root = xml_fromstring(manifest.read_bytes(), forbid_dtd=True)
+    except (OSError, ParseError, DefusedXmlException, ValueError):
+        return False
+    listed = 0
+    for stream in root.iter():
+        if not stream.tag.endswith("byteStream"):
+            continue
+        location = next((e for e in stream if e.tag.endswith("fileLocation")), None)
+        href, size = (location.get("href") if location is not None else None), stream.get("size")
+        if not href or not size or not size.isdigit():
+            return False
+        member = PurePosixPath(href)
+        if member.is_absolute() or ".." in member.parts:
+            return False
+        try:
+            info = (target / member).lstat()
+        except OSError:
+            return False
+        if not stat.S_ISREG(info.st_mode) or info.st_size != int(size):
+            return False
+        listed += 1
+    return listed > 0
+
+
+def _set_aside(target: Path) -> None:
+    """A ``<name>.SAFE`` that did not pass :func:`safe_copy_problem` makes way for the new
+    extraction: a link is removed (never what it points to), a folder renamed, not deleted."""
+    try:
+        info = target.lstat()
+    except FileNotFoundError:
+        return
+    if stat.S_ISLNK(info.st_mode) or not stat.S_ISDIR(info.st_mode):
+        target.unlink()
+        return
+    os.replace(target, target.with_name(f".{target.name}.unchecked-{secrets.token_hex(4)}"))
+
+
 def extract_archive(zip_path: Path, name: str, *, delete_archive: bool = False) -> Path:
     """Extract ``zip_path`` to ``<dir>/<name>.SAFE`` and return that folder.
 
     If the archive holds a single top-level ``*.SAFE`` folder (Sentinel archives do), that
-    folder becomes ``<name>.SAFE``; otherwise the whole content goes inside it.
+    folder becomes ``<name>.SAFE``; otherwise the whole content goes inside it. A folder of
+    that name already there is kept only if :func:`safe_copy_problem` finds nothing wrong.
     """
     out_dir = zip_path.parent
     target = out_dir / safe_dir(name)
-    if target.is_dir():
+    if safe_copy_problem(target, name) is None:
         if delete_archive:
             zip_path.unlink(missing_ok=True)
         return target
+    _set_aside(target)
     tmp = out_dir / f".{target.name}.extracting-{os.getpid()}"
     shutil.rmtree(tmp, ignore_errors=True)
     tmp.mkdir(parents=True)
@@ -137,6 +278,7 @@ def extract_archive(zip_path: Path, name: str, *, delete_archive: bool = False) 
                 raise
             # Another process extracted the same archive first: keep its (complete) folder.
         shutil.rmtree(tmp, ignore_errors=True)
+        record_tree(target, name)
     except BaseException:
         shutil.rmtree(tmp, ignore_errors=True)
         raise

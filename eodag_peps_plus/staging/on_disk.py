@@ -4,12 +4,13 @@ again, and a file that cannot be verified against the catalogue is never trusted
 from __future__ import annotations
 
 import dataclasses
+import os
 from pathlib import Path
 
 from ..exceptions import PepsPlusError
 from ..logs import get_logger
 from ..product import Product
-from .extract import clean_leftovers, extract_archive, safe_dir, safe_name
+from .extract import clean_leftovers, extract_archive, safe_copy_problem, safe_dir, safe_name
 from .ledger import Ledger, LedgerRow
 from .storage import Output, open_output
 
@@ -44,12 +45,13 @@ def complete_copy(
         safe = folder / safe_dir(name)
         archive = folder / f"{safe_name(name)}.zip"
         clean_leftovers(folder, name)
-        if safe.is_dir() and (
-            row.extracted or (safe / "manifest.safe").exists() or not archive.exists()
-        ):
+        problem = safe_copy_problem(safe, name)
+        if problem is None:
             if delete_archive and archive.exists() and row.extracted:
                 archive.unlink(missing_ok=True)
-            return OnDisk(str(safe), ("folder present",))
+            return OnDisk(str(safe), ("folder contents",))
+        if os.path.lexists(safe):
+            logger.warning("%s is not counted as %s: %s", safe, name, problem)
     stored = output.stat(name)
     if stored is None:
         return None

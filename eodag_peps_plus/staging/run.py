@@ -334,7 +334,7 @@ class _Run:
             on_disk = self.complete_on_disk(t, row)
         if on_disk is not None:
             t.path = on_disk
-            checks = ", ".join(t.checks) or "folder present"
+            checks = ", ".join(t.checks) or "folder contents"
             t.present_before = True
             self.set(
                 t, DownloadStatus.DONE, f"already {self.cfg.output.where} (verified: {checks})"

@@ -9,6 +9,8 @@ import json
 import os
 from pathlib import Path
 
+import pytest
+
 from eodag_peps_plus.staging import DownloadStatus
 
 from .conftest import HostileServer
@@ -65,3 +67,61 @@ def test_a_forged_sidecar_does_not_resume_our_part(hostile: HostileServer, tmp_p
     entry = report.products[0]
     assert entry.status is DownloadStatus.DONE and "resumed" not in entry.reason, report.format()
     assert (out / f"{GOOD}.zip").read_bytes() == data
+
+
+def _good(hostile: HostileServer) -> tuple[bytes, object]:
+    data = make_zip(size=30_000)
+    return data, product(GOOD, serve(hostile, "/dl/good", data), data)
+
+
+@pytest.mark.parametrize("extract", [False, True], ids=["zip", "extract"])
+@pytest.mark.parametrize("kind", ["empty", "symlink", "manifest only"])
+def test_a_safe_folder_counts_only_with_checked_contents(
+    hostile: HostileServer, tmp_path: Path, kind: str, extract: bool
+) -> None:
+    out, elsewhere = tmp_path / "out", tmp_path / "elsewhere"
+    out.mkdir()
+    elsewhere.mkdir()
+    (elsewhere / "keep.txt").write_text("not ours to touch")
+    safe = out / f"{GOOD}.SAFE"
+    if kind == "symlink":
+        safe.symlink_to(elsewhere, target_is_directory=True)
+    else:
+        safe.mkdir()
+        if kind == "manifest only":
+            (safe / "manifest.safe").write_text("<xfdu:XFDU xmlns:xfdu='urn:ccsds:schema:xfdu:1'/>")
+    data, good = _good(hostile)
+    report = run(peps(hostile), out, [good], extract=extract)
+    entry = report.products[0]
+    assert entry.status is DownloadStatus.DONE, report.format()
+    assert not entry.present_before and entry.reason.startswith("downloaded"), report.format()
+    assert sorted(p.name for p in elsewhere.iterdir()) == ["keep.txt"]
+    if extract:
+        assert not safe.is_symlink() and (safe / "payload.bin").is_file()
+        again = run(peps(hostile), out, [good], extract=True).products[0]
+        assert again.present_before, again.reason  # our own extraction counts next time
+    else:
+        assert (out / f"{GOOD}.zip").read_bytes() == data
+
+
+def test_a_legacy_safe_folder_with_its_listed_files_counts(
+    hostile: HostileServer, tmp_path: Path
+) -> None:
+    """A ``.SAFE`` from the old scripts (no record of ours): its manifest's data objects are
+    all there with their sizes, so it is not fetched again."""
+    out = tmp_path / "out"
+    safe = out / f"{GOOD}.SAFE"
+    (safe / "GRANULE").mkdir(parents=True)
+    (safe / "GRANULE" / "B01.jp2").write_bytes(b"j" * 1234)
+    (safe / "manifest.safe").write_text(
+        "<xfdu:XFDU xmlns:xfdu='urn:ccsds:schema:xfdu:1'><dataObjectSection>"
+        "<dataObject ID='B01'><byteStream mimeType='application/octet-stream' size='1234'>"
+        "<fileLocation locatorType='URL' href='./GRANULE/B01.jp2'/></byteStream></dataObject>"
+        "</dataObjectSection></xfdu:XFDU>"
+    )
+    _, good = _good(hostile)
+    entry = run(peps(hostile), out, [good]).products[0]
+    assert entry.present_before and entry.status is DownloadStatus.DONE, entry.reason
+    (safe / "GRANULE" / "B01.jp2").write_bytes(b"j" * 10)  # one file cut short
+    entry = run(peps(hostile), out, [good]).products[0]
+    assert not entry.present_before and entry.reason.startswith("downloaded"), entry.reason
