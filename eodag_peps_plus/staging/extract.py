@@ -245,6 +245,42 @@ def _set_aside(target: Path) -> None:
     os.replace(target, target.with_name(f".{target.name}.unchecked-{secrets.token_hex(4)}"))
 
 
+#: The most an archive may expand to, in times its own size: Sentinel archives hold
+#: already-compressed imagery (about 1 to 3 times), a compression bomb a thousand times.
+MAX_EXPANSION = 100
+#: The most members an archive may hold (a Sentinel-2 L1C SAFE has a few hundred).
+MAX_MEMBERS = 100_000
+#: Free space kept on the disk after an extraction.
+SPACE_MARGIN = 16 * 1024 * 1024
+
+
+def _check_sizes(archive: zipfile.ZipFile, zip_path: Path, out_dir: Path) -> None:
+    """Refuse, before writing anything, an archive whose declared contents are out of
+    proportion with it (zipfile stops each member at its declared size) or with the disk."""
+    members = archive.infolist()
+    if len(members) > MAX_MEMBERS:
+        raise DownloadError(
+            f"{zip_path.name}: refusing to extract {len(members)} files (more than {MAX_MEMBERS})"
+        )
+    declared = sum(info.file_size for info in members)
+    size = max(zip_path.stat().st_size, 1)
+    if declared > MAX_EXPANSION * size:
+        raise DownloadError(
+            f"{zip_path.name}: refusing to extract {_mb(declared)} from a {_mb(size)} archive "
+            f"(over {MAX_EXPANSION} times its size: a compression bomb?)"
+        )
+    free = shutil.disk_usage(out_dir).free
+    if declared + SPACE_MARGIN > free:
+        raise DownloadError(
+            f"{zip_path.name}: extracting needs {_mb(declared)} and {out_dir} has {_mb(free)} "
+            "free; free some space, or download without -x"
+        )
+
+
+def _mb(size: int) -> str:
+    return f"{size / 1e6:,.1f} MB"
+
+
 def extract_archive(zip_path: Path, name: str, *, delete_archive: bool = False) -> Path:
     """Extract ``zip_path`` to ``<dir>/<name>.SAFE`` and return that folder.
 
@@ -258,33 +294,43 @@ def extract_archive(zip_path: Path, name: str, *, delete_archive: bool = False) 
         if delete_archive:
             zip_path.unlink(missing_ok=True)
         return target
-    _set_aside(target)
     tmp = out_dir / f".{target.name}.extracting-{os.getpid()}"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
     try:
+        archive = zipfile.ZipFile(zip_path)
+    except zipfile.BadZipFile as exc:
+        raise DownloadError(f"{zip_path.name} is not a valid zip archive: {exc}") from None
+    with archive:
+        _check_sizes(archive, zip_path, out_dir)  # refused before anything is written
+        _check_members(archive, tmp)
+        _set_aside(target)
+        shutil.rmtree(tmp, ignore_errors=True)
+        tmp.mkdir(parents=True)
         try:
-            with zipfile.ZipFile(zip_path) as archive:
-                _check_members(archive, tmp)
+            try:
                 archive.extractall(tmp)
-        except zipfile.BadZipFile as exc:
-            raise DownloadError(f"{zip_path.name} is not a valid zip archive: {exc}") from None
-        entries = list(tmp.iterdir())
-        single = len(entries) == 1 and entries[0].is_dir() and entries[0].name.endswith(".SAFE")
-        try:
-            os.replace(entries[0] if single else tmp, target)
-        except OSError:
-            if not target.is_dir():
-                raise
-            # Another process extracted the same archive first: keep its (complete) folder.
-        shutil.rmtree(tmp, ignore_errors=True)
-        record_tree(target, name)
-    except BaseException:
-        shutil.rmtree(tmp, ignore_errors=True)
-        raise
+            except zipfile.BadZipFile as exc:
+                raise DownloadError(f"{zip_path.name} is not a valid zip archive: {exc}") from None
+            _place(tmp, target, name)
+        except BaseException:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
     if delete_archive:
         zip_path.unlink(missing_ok=True)
     return target
+
+
+def _place(tmp: Path, target: Path, name: str) -> None:
+    """Give the extracted tree its final name (the single ``*.SAFE`` inside, or all of it)."""
+    entries = list(tmp.iterdir())
+    single = len(entries) == 1 and entries[0].is_dir() and entries[0].name.endswith(".SAFE")
+    try:
+        os.replace(entries[0] if single else tmp, target)
+    except OSError:
+        if not target.is_dir():
+            raise
+        # Another process extracted the same archive first: keep its (complete) folder.
+    shutil.rmtree(tmp, ignore_errors=True)
+    record_tree(target, name)
 
 
 #: Leftover extraction folders per output folder, from one listing: a batch checks every

@@ -8,8 +8,10 @@ records every request, and fails the test if any of them carried a credential.
 from __future__ import annotations
 
 import base64
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -95,3 +97,24 @@ def collector() -> Iterator[Collector]:
     server.stop()
     leaks = server.leaks()
     assert not leaks, f"credentials reached the foreign host {server.url}: {leaks}"
+
+
+@pytest.fixture
+def tiny_disk(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Callable[[str], Path]]:
+    """``tiny_disk("2m")``: a folder on a tmpfs of that size (root only; skipped elsewhere)."""
+    mounted: list[Path] = []
+
+    def make(size: str) -> Path:
+        folder = tmp_path_factory.mktemp("tiny")
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+            capture_output=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"cannot mount a tmpfs here: {done.stderr.decode().strip()}")
+        mounted.append(folder)
+        return folder
+
+    yield make
+    for folder in mounted:
+        subprocess.run(["umount", "-l", str(folder)], check=False)
