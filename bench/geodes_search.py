@@ -1,23 +1,32 @@
-"""search_all of 2,000 products through EODAG from the GEODES sandbox: our ``geodes_plus``
-provider vs EODAG's built-in ``geodes`` provider (``GeodesSearch``: StacSearch + jsonpath +
-its own fastavailability call per page) pointed at the same sandbox (served from a child
-process), in the same run.
-Prints items/s and the ratio.
+"""Search at the JSON floor (issue 24), GEODES: 5,000 products of pages shaped like the recorded
+GEODES STAC reply (every real field: political, references, assets with their descriptions...),
+80 per page as GEODES serves them, from a static loopback server (``_static.py``, a child
+process), read four ways in one child process:
 
-    python bench/geodes_search.py [--products 2000] [--rounds 3]
+* ``floor``: plain ``requests`` + ``json`` POSTs of the same pages, mapping nothing;
+* ``Client``: ``Client.open(url, backend="geodes").search(...).items()``, pystac items;
+* ``dag.search_all(provider="geodes_plus")``: our EODAG plugin;
+* ``geodes``: EODAG's built-in ``GeodesSearch`` (StacSearch + jsonpath + its own
+  ``fastavailability`` request per page) pointed at the same server;
+
+and EODAG's own per-product work inside ``dag.search_all`` (see ``search_mapping.py``). Each
+figure beside the previous release's (``--baseline``), interleaved rounds, medians.
+
+    python bench/geodes_search.py [--products 5000] [--rounds 5] [--baseline REV | --no-ab]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
 import requests
 import yaml
-from _offline import sandbox_process, timed  # noqa: E402 - sets EODAG up offline before it is imported
-
-from eodag_peps_plus.eodag_support import gateway  # noqa: E402
-from eodag_peps_plus.sandbox import Catalogue, Sandbox, SandboxConfig  # noqa: E402
-from eodag_peps_plus.sandbox.catalogue import generate  # noqa: E402
+from _ab import previous_release, rounds
+from _offline import timed  # noqa: F401 - sets EODAG up offline before it is imported
+from _search import eodag_work, print_figures
+from _static import static_server
 
 PAGE = 80  # GEODES's cap: the server page size for both providers
 
@@ -38,69 +47,68 @@ def builtin_overrides(url: str) -> str:
     )
 
 
+def measure(url: str, products: int) -> dict[str, Any]:
+    """Every figure once, in this process (this tree's package or the baseline's)."""
+    from eodag.api.product import EOProduct
+
+    import eodag_peps_plus
+    from eodag_peps_plus import Client
+    from eodag_peps_plus.eodag_support import gateway
+
+    dag = gateway(geodes_plus=url)
+    dag.update_providers_config(builtin_overrides(url))
+    session = requests.Session()
+
+    def floor() -> int:
+        count, page = 0, 1
+        while True:
+            body = {"collections": ["PEPS_S2_L1C"], "limit": PAGE, "page": page}
+            reply = session.post(f"{url}/api/stac/search", json=body, timeout=60).json()
+            count += len(reply["features"])
+            if not reply["features"] or count >= reply["context"]["matched"]:
+                return count
+            page += 1
+
+    def client() -> int:
+        search = Client.open(url, backend="geodes").search(collections="PEPS_S2_L1C")
+        return sum(1 for _ in search.items())
+
+    def ours() -> int:
+        return len(dag.search_all(provider="geodes_plus", collection="S2_MSI_L1C"))
+
+    def builtin() -> int:
+        results = dag.search_all(provider="geodes", collection="S2_MSI_L1C", limit=PAGE)
+        statuses = {p.properties.get("order:status") for p in results}
+        assert statuses <= {"succeeded", "orderable"} and len(statuses) == 2, statuses
+        return len(results)
+
+    floor()  # the server encodes each page once
+    dag.search(provider="geodes_plus", collection="S2_MSI_L1C", limit=1)  # plugins load
+    dag.search(provider="geodes", collection="S2_MSI_L1C", limit=1)
+    seconds, counts = {}, {}
+    for name, func in (("floor", floor), ("client", client), ("ours", ours), ("generic", builtin)):
+        seconds[name], counts[name] = timed(func)
+    assert set(counts.values()) == {products}, counts
+    seconds["eodag_work"] = eodag_work(EOProduct, ours)
+    return {"package": eodag_peps_plus.__file__, "seconds": seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--products", type=int, default=2000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--products", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", default=None, help="git rev (default: previous release)")
+    parser.add_argument("--no-ab", action="store_true", help="this tree only")
+    parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    entries = [e for e in generate() if e.collection in ("S2", "S2ST")][: args.products]
-    config = SandboxConfig(time_scale=0.01)
-    with sandbox_process(lambda: Sandbox(Catalogue(entries), config, services=("geodes",))) as url:
-        dag = gateway(geodes_plus=url)
-        dag.update_providers_config(builtin_overrides(url))
-
-        def raw() -> int:
-            """The floor: fetching the same pages without mapping anything."""
-            count, page = 0, 1
-            while True:
-                body = {"collections": ["PEPS_S2_L1C"], "limit": PAGE, "page": page}
-                reply = requests.post(f"{url}/api/stac/search", json=body, timeout=60).json()
-                count += len(reply["features"])
-                if not reply["features"] or count >= reply["context"]["matched"]:
-                    return count
-                page += 1
-
-        def ours() -> int:
-            results = dag.search_all(
-                provider="geodes_plus", collection="S2_MSI_L1C"
-            )  # its own max_limit: 80-item server pages, gathered
-            return len(results)
-
-        def builtin() -> int:
-            results = dag.search_all(provider="geodes", collection="S2_MSI_L1C", limit=PAGE)
-            statuses = {p.properties.get("order:status") for p in results}
-            assert statuses <= {"succeeded", "orderable"} and len(statuses) == 2, statuses
-            return len(results)
-
-        raw()  # warm the sandbox (archive checksums are computed once)
-        best = {"raw": float("inf"), "ours": float("inf"), "builtin": float("inf")}
-        counts: dict[str, int] = {}
-        for _ in range(args.rounds):
-            for name, func in (("raw", raw), ("ours", ours), ("builtin", builtin)):
-                seconds, count = timed(func)
-                best[name] = min(best[name], seconds)
-                counts[name] = count
-    n = counts["ours"]
-    assert counts["builtin"] == n == counts["raw"] == len(entries), counts
-    rate = {name: n / seconds for name, seconds in best.items()}
-    print(
-        f"search_all of {n} products from the GEODES sandbox, {PAGE} per server page (best of {args.rounds} rounds)"
-    )
-    print(f"  {'configuration':<46} {'seconds':>8} {'items/s':>10}")
-    print(f"  {'raw HTTP + JSON, no mapping (floor)':<46} {best['raw']:>8.2f} {rate['raw']:>10.0f}")
-    print(
-        f"  {'geodes_plus (eodag-peps-plus PepsPlusSearch)':<46} {best['ours']:>8.2f} {rate['ours']:>10.0f}"
-    )
-    print(
-        f"  {'geodes (EODAG built-in GeodesSearch)':<46} {best['builtin']:>8.2f} {rate['builtin']:>10.0f}"
-    )
-    print(f"  ratio geodes_plus / geodes: {best['builtin'] / best['ours']:.1f}x  (target >= 5x)")
-    client_ours = max(best["ours"] - best["raw"], 1e-9)
-    client_builtin = max(best["builtin"] - best["raw"], 1e-9)
-    print(
-        f"  client-side time only (minus the floor): geodes_plus {client_ours:.2f}s, "
-        f"geodes {client_builtin:.2f}s, ratio {client_builtin / client_ours:.1f}x"
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.products)))
+        return
+    baseline = None if args.no_ab else args.baseline or previous_release()
+    with static_server(args.products) as url:
+        results, baseline = rounds(__file__, [url, "--products", str(args.products)], args.rounds, baseline)  # fmt: skip
+    print_figures(
+        results, baseline, args.products, "GEODES", "geodes_plus", "geodes (EODAG GeodesSearch)"
     )
 
 

@@ -1,22 +1,36 @@
-"""search_all of 5,000 products through EODAG: our ``peps`` provider vs EODAG's generic
-``QueryStringSearch`` with a jsonpath ``metadata_mapping`` (how EODAG shipped PEPS until 2026),
-both against the same sandbox (served from a child process, as a real server is elsewhere),
-in the same run. Prints items/s and the ratio.
+"""Search at the JSON floor (issue 24), PEPS: 5,000 products of pages shaped like the recorded
+PEPS reply (every real field: keywords, links, services...), served as bytes by a static
+loopback server (``_static.py``, a child process), read four ways in one child process:
 
-    python bench/search_mapping.py [--products 5000] [--rounds 3]
+* ``floor``: plain ``requests`` + ``json`` over the same pages, mapping nothing;
+* ``Client``: ``Client.open(url).search(...).items()``, pystac items;
+* ``dag.search_all(provider="peps")``: our EODAG plugin;
+* ``peps_generic``: EODAG's generic ``QueryStringSearch`` + jsonpath configuration (how EODAG
+  shipped PEPS until 2026) against the same server.
+
+and EODAG's own per-product work inside ``dag.search_all`` (``EOProduct.__init__`` and the
+downloader/auth registration per product), timed in one extra instrumented run: the floor of
+``dag.search_all`` is the floor plus that. Each figure is printed beside the same figure of
+the previous release (``--baseline``, default the newest ``v*`` tag, else
+``_ab.PREVIOUS_RELEASE``), both from child processes in interleaved rounds, medians.
+
+    python bench/search_mapping.py [--products 5000] [--rounds 5] [--baseline REV | --no-ab]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
+from typing import Any
 
 import requests
-import yaml
-from _offline import sandbox_process, timed  # noqa: E402 - sets EODAG up offline before it is imported
+from _ab import previous_release, rounds
+from _offline import timed  # noqa: F401 - sets EODAG up offline before it is imported
+from _search import eodag_work, print_figures
+from _static import static_server
 
-from eodag_peps_plus.eodag_support import gateway  # noqa: E402
-from eodag_peps_plus.sandbox import Catalogue, Sandbox, SandboxConfig  # noqa: E402
-from eodag_peps_plus.sandbox.catalogue import generate  # noqa: E402
+#: S2ST holds products from 2016-12-05: a start date after it asks S2ST alone.
+START = "2017-01-01"
 
 #: The generic configuration: resto through QueryStringSearch, every property a jsonpath.
 GENERIC = """
@@ -103,67 +117,69 @@ peps_generic:
 """
 
 
+def measure(url: str, products: int) -> dict[str, Any]:
+    """Every figure once, in this process (the package on ``sys.path``: this tree's or the
+    baseline's)."""
+    from eodag.api.product import EOProduct
+
+    import eodag_peps_plus
+    from eodag_peps_plus import Client
+    from eodag_peps_plus.eodag_support import gateway
+
+    dag = gateway(peps=url)
+    dag.update_providers_config(GENERIC.format(url=url))
+    dag._providers["peps_generic"].sync_collections(dag, strict_mode=False)
+    session = requests.Session()
+
+    def floor() -> int:
+        count, page = 0, 1
+        while True:
+            body = session.get(
+                f"{url}/resto/api/collections/S2ST/search.json",
+                params={"maxRecords": 500, "page": page},
+                timeout=60,
+            ).json()
+            count += len(body["features"])
+            if not body["features"] or count >= body["properties"]["totalResults"]:
+                return count
+            page += 1
+
+    def client() -> int:
+        search = Client.open(url, backend="peps").search(collections="S2ST", datetime=f"{START}/..")
+        return sum(1 for _ in search.items())
+
+    def ours() -> int:
+        return len(dag.search_all(provider="peps", collection="S2ST", start=START))
+
+    def generic() -> int:
+        return len(dag.search_all(provider="peps_generic", collection="S2ST"))
+
+    floor()  # the server encodes each page once
+    dag.search(provider="peps", collection="S2ST", start=START, limit=1)  # plugins load
+    dag.search(provider="peps_generic", collection="S2ST", limit=1)
+    seconds, counts = {}, {}
+    for name, func in (("floor", floor), ("client", client), ("ours", ours), ("generic", generic)):
+        seconds[name], counts[name] = timed(func)
+    assert set(counts.values()) == {products}, counts
+    seconds["eodag_work"] = eodag_work(EOProduct, ours)
+    return {"package": eodag_peps_plus.__file__, "seconds": seconds}
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--products", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", default=None, help="git rev (default: previous release)")
+    parser.add_argument("--no-ab", action="store_true", help="this tree only")
+    parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
     args = parser.parse_args()
-
-    entries = [e for e in generate() if e.collection == "S2ST"][: args.products]
-    with sandbox_process(
-        lambda: Sandbox(Catalogue(entries), SandboxConfig(time_scale=0.01), services=("peps",))
-    ) as url:
-        dag = gateway(peps=url)
-        dag.update_providers_config(GENERIC.format(url=url))
-        dag._providers["peps_generic"].sync_collections(dag, strict_mode=False)
-        assert yaml  # the config above is YAML; keep the import explicit for readers
-
-        def raw() -> int:
-            """The floor: fetching the same pages without mapping anything."""
-            count, page = 0, 1
-            while True:
-                body = requests.get(
-                    f"{url}/resto/api/collections/S2ST/search.json",
-                    params={"maxRecords": 500, "page": page},
-                    timeout=60,
-                ).json()
-                count += len(body["features"])
-                if not body["features"] or count >= body["properties"]["totalResults"]:
-                    return count
-                page += 1
-
-        def ours() -> int:
-            return len(dag.search_all(provider="peps", collection="S2ST"))
-
-        def generic() -> int:
-            return len(dag.search_all(provider="peps_generic", collection="S2ST"))
-
-        raw()  # warm the sandbox (archive checksums are computed once)
-        best = {"raw": float("inf"), "ours": float("inf"), "generic": float("inf")}
-        counts = {}
-        for _ in range(args.rounds):
-            for name, func in (("raw", raw), ("ours", ours), ("generic", generic)):
-                seconds, count = timed(func)
-                best[name] = min(best[name], seconds)
-                counts[name] = count
-    n = counts["ours"]
-    assert counts["generic"] == n == counts["raw"], counts
-    rate = {name: n / seconds for name, seconds in best.items()}
-    print(f"search_all of {n} products from the PEPS sandbox (best of {args.rounds} rounds)")
-    print(f"  {'configuration':<44} {'seconds':>8} {'items/s':>10}")
-    print(f"  {'raw HTTP + JSON, no mapping (floor)':<44} {best['raw']:>8.2f} {rate['raw']:>10.0f}")
-    print(
-        f"  {'peps (eodag-peps-plus PepsPlusSearch)':<44} {best['ours']:>8.2f} {rate['ours']:>10.0f}"
-    )
-    print(
-        f"  {'peps_generic (QueryStringSearch + jsonpath)':<44} {best['generic']:>8.2f} {rate['generic']:>10.0f}"
-    )
-    print(f"  ratio ours / generic: {best['generic'] / best['ours']:.1f}x  (target >= 10x)")
-    client_ours = max(best["ours"] - best["raw"], 1e-9)
-    client_generic = max(best["generic"] - best["raw"], 1e-9)
-    print(
-        f"  client-side time only (minus the floor): ours {client_ours:.2f}s, generic {client_generic:.2f}s, ratio {client_generic / client_ours:.1f}x"
-    )
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.products)))
+        return
+    baseline = None if args.no_ab else args.baseline or previous_release()
+    with static_server(args.products) as url:
+        results, baseline = rounds(__file__, [url, "--products", str(args.products)], args.rounds, baseline)  # fmt: skip
+    print_figures(results, baseline, args.products, "PEPS", "peps", "peps_generic (EODAG QueryStringSearch)")  # fmt: skip
 
 
 if __name__ == "__main__":
