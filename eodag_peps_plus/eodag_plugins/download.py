@@ -326,6 +326,8 @@ class StagingDownload(Download):
         level = logging.INFO if report.ok else logging.WARNING
         if logger.isEnabledFor(level):  # a table of a large batch is not built for nothing
             logger.log(level, "download report:\n%s", report.format())
+        if not report.ok:
+            tell_eodag_cli(report)
         return report.paths
 
     def stream_download(
@@ -389,3 +391,30 @@ def _eodag_errors(chunks: Iterator[bytes]) -> Iterator[bytes]:
 
 
 __all__ = ["StagingDownload", "credentials_from_auth"]
+
+
+def tell_eodag_cli(report: DownloadReport) -> None:
+    """Under ``eodag download``, the products that are not there, whatever the verbosity.
+
+    EODAG's command prints only the paths it got back and exits 0 whatever happened, and its
+    logs (our report among them) are off without ``-v``. So there, and only there (a Python
+    caller has the paths and the logs), each missing product gets one line on stderr, and the
+    command exits 2 (as ``peps-plus download``) once it has printed its own lines.
+    """
+    import click
+
+    ctx = click.get_current_context(silent=True)
+    callback = getattr(getattr(ctx, "command", None), "callback", None)
+    if ctx is None or getattr(callback, "__module__", "") != "eodag.cli":
+        return
+    missing = [p for p in report.products if p.status is not DownloadStatus.DONE]
+    for entry in missing:
+        click.echo(f"{entry.id}: {entry.status.value}: {entry.reason}", err=True)
+    click.echo(f"{len(missing)} of {len(report.products)} product(s) not downloaded", err=True)
+    ctx.call_on_close(_exit_incomplete)
+
+
+def _exit_incomplete() -> None:
+    import click
+
+    raise click.exceptions.Exit(2)

@@ -160,3 +160,52 @@ def test_eodag_download_command(staging_sandbox, peps_env, tmp_path: Path) -> No
     for product in results:
         name = product.properties["title"]
         assert md5_of(out / f"{name}.zip") == sb.entry(name).md5
+
+
+def test_eodag_download_command_shows_a_failed_product(
+    staging_sandbox, peps_env, tmp_path: Path
+) -> None:
+    """Issue 25 item 5: ``eodag download --search-results`` with one tampered link, without
+    ``-v``: the failed product is named on stderr and the command exits non-zero (EODAG's
+    command exits 0 whatever happened, and shows no log without -v)."""
+    import json
+
+    from eodag_peps_plus.eodag_support import providers_yaml
+
+    sb = staging_sandbox(CATALOGUE)
+    dag = _gateway(sb.url)
+    results = _search(dag)
+    geojson = tmp_path / "search.geojson"
+    dag.serialize(results, filename=str(geojson))
+    data = json.loads(geojson.read_text())
+    tampered = data["features"][0]["properties"]
+    tampered["eodag:download_link"] = "http://127.0.0.2:9/elsewhere.zip"
+    geojson.write_text(json.dumps(data))
+    providers = tmp_path / "providers"
+    providers.mkdir()
+    config = yaml.safe_load(providers_yaml())
+    config["peps"]["search"]["api_endpoint"] = sb.url
+    (providers / "peps.yml").write_text(yaml.safe_dump(config))
+    out = tmp_path / "out"
+    overrides = {
+        "EODAG__PEPS__SEARCH__API_ENDPOINT": sb.url,
+        "EODAG__PEPS__DOWNLOAD__OUTPUT_DIR": str(out),
+        "EODAG__PEPS__DOWNLOAD__EXTRACT": "false",
+        **{f"EODAG__PEPS__DOWNLOAD__{k.upper()}": str(v) for k, v in FAST_DOWNLOAD.items()},
+    }
+    eodag = Path(sys.executable).with_name("eodag")
+    run = subprocess.run(
+        [str(eodag), "download", "--search-results", str(geojson)],
+        env={**os.environ, "EODAG_PROVIDERS_CFG_DIR": str(providers), **overrides},
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert run.returncode == 2, (run.returncode, run.stderr[-2000:])
+    name = tampered["title"]
+    lines = [line for line in run.stderr.splitlines() if line.startswith(f"{name}: failed")]
+    assert len(lines) == 1 and "127.0.0.2" in lines[0], run.stderr[-2000:]
+    assert "Traceback" not in run.stderr
+    done = [f for f in data["features"][1:]]
+    assert sum(f"Downloaded {out}" in line for line in run.stdout.splitlines()) == len(done)
