@@ -19,10 +19,9 @@ import pystac
 import requests
 
 from . import vocabulary
-from .backends import Backend, specs
+from .backends import Backend, open_backend, specs
 from .collection_search import CollectionSearch
 from .discovery import searchable_collections
-from .eodag_support import open_backend
 from .exceptions import InvalidQueryError, UnknownBackendError
 from .http_io import Credentials, make_session, redact_url
 from .item_search import ItemSearch, Modifier
@@ -97,7 +96,7 @@ class Client:
     @classmethod
     def open(
         cls,
-        url: str = "peps",
+        url: str | None = None,
         *,
         backend: str | None = None,
         credentials: Credentials | None = None,
@@ -113,7 +112,8 @@ class Client:
         """Open a backend by name, or a server URL whose kind is detected.
 
         Args:
-            url: a backend name (``peps``, ``geodes``: the provider's configured endpoint,
+            url: a backend name (``geodes``, ``peps``; default: the default backend, GEODES;
+                each at the provider's configured endpoint,
                 ``EODAG__<PROVIDER>__SEARCH__API_ENDPOINT`` or eodag.yml, else the public
                 server), or an http(s) base URL.
             backend: the kind of server at ``url``, when detection should be skipped.
@@ -156,7 +156,7 @@ class Client:
                 f"headers: {', '.join(refused)} would go to every host a link points to; "
                 "give the account as credentials=, which is sent to the server only"
             )
-        if url in specs():
+        if url is None or url in specs():
             opened = open_backend(url, credentials=credentials, verify=verify)
         elif not re.match(r"^https?://", url):
             raise UnknownBackendError(

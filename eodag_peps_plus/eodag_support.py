@@ -2,28 +2,35 @@
 
 A gateway that knows our providers, installed or not: EODAG finds ``providers.yml`` only in
 a regular install; from a source checkout (editable install, tests, benchmarks) the same file
-is registered from code, so every path runs the same configuration. And credentials read the
-way EODAG reads them, for the CLI and for plugins EODAG hands no auth.
+is registered from code, so every path runs the same configuration. Credentials, endpoints and
+trusted origins are read by :mod:`.backends.credentials` (one precedence); their names are kept
+here for code written against them.
 """
 
 from __future__ import annotations
 
 import json
-import os
-from collections.abc import Mapping
 from importlib import resources
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import yaml
 
+from .backends import open_backend
+from .backends.credentials import (
+    configured_endpoint,
+    credentials_from_mapping,
+    from_environment,
+    from_eodag_yml,
+    resolve,
+    trusted_origins,
+)
 from .http_io import Credentials
 
 if TYPE_CHECKING:
     from pystac import Item
     from shapely.geometry.base import BaseGeometry
 
-    from .backends import Backend
     from .product import Product
 
 
@@ -101,99 +108,26 @@ def eodag_feature(
     return feature
 
 
-#: Names users write for each secret in eodag.yml or EODAG__<PROVIDER>__AUTH__CREDENTIALS__*.
-USER_KEYS = ("username", "email", "user")
-PASSWORD_KEYS = ("password",)
-API_KEYS = ("apikey", "api_key", "x_api_key")
-
-
-def credentials_from_mapping(raw: Mapping[str, Any]) -> Credentials:
-    """``Credentials`` from a credentials block, whichever of the accepted key names it uses."""
-    values = {str(k).lower(): str(v) for k, v in raw.items() if v not in (None, "")}
-    return Credentials(
-        username=next((values[k] for k in USER_KEYS if k in values), None),
-        password=next((values[k] for k in PASSWORD_KEYS if k in values), None),
-        api_key=next((values[k] for k in API_KEYS if k in values), None),
-    )
-
-
 def credentials_from_env(provider: str) -> Credentials:
-    """Credentials the EODAG way: ``EODAG__<PROVIDER>__AUTH__CREDENTIALS__*`` or eodag.yml."""
-    prefix = f"EODAG__{provider.upper()}__AUTH__CREDENTIALS__"
-    env = {k[len(prefix) :].lower(): v for k, v in os.environ.items() if k.startswith(prefix)}
-    if not env:
-        env = _user_config(provider, "auth", "credentials") or {}
-    return credentials_from_mapping(env)
+    """A provider's credentials the EODAG way (environment, then eodag.yml), for code that has
+    no backend at hand; the precedence is :func:`~.backends.credentials.resolve`'s."""
+    from .backends import spec_for_provider
+
+    spec = spec_for_provider(provider)
+    if spec is not None:
+        return resolve(spec)
+    found = from_environment(provider)
+    return found if found.basic or found.api_key else from_eodag_yml(provider)
 
 
-def configured_endpoint(provider: str) -> str | None:
-    """The base URL a user set for a provider: ``EODAG__<PROVIDER>__SEARCH__API_ENDPOINT``,
-    else ``<provider>.search.api_endpoint`` in eodag.yml (``EODAG_CFG_FILE``)."""
-    value = os.environ.get(f"EODAG__{provider.upper()}__SEARCH__API_ENDPOINT")
-    if not value:
-        value = _user_config(provider, "search", "api_endpoint")
-    return str(value).strip() if value else None
-
-
-def trusted_origins(provider: str, configured: Any = None) -> list[str]:
-    """Extra origins (mirrors) the user lets a provider's credentials go to; none by default.
-
-    Read from ``configured`` (a plugin config value), else
-    ``EODAG__<PROVIDER>__AUTH__TRUSTED_ORIGINS`` (comma or space separated), else
-    ``<provider>.auth.trusted_origins`` in eodag.yml.
-    """
-    value = configured
-    if value in (None, "", []):
-        value = os.environ.get(f"EODAG__{provider.upper()}__AUTH__TRUSTED_ORIGINS")
-    if value in (None, "", []):
-        value = _user_config(provider, "auth", "trusted_origins")
-    if not value:
-        return []
-    if isinstance(value, str):
-        return [v for v in value.replace(",", " ").split() if v]
-    return [str(v) for v in value]
-
-
-def _user_config(provider: str, section: str, key: str) -> Any:
-    """One value of the user's eodag.yml, or ``None`` (no file, bad YAML, no such key)."""
-    path = Path(os.environ.get("EODAG_CFG_FILE") or Path.home() / ".config" / "eodag" / "eodag.yml")
-    try:
-        data = yaml.safe_load(path.read_text()) or {}
-    except (OSError, yaml.YAMLError):
-        return None
-    block = data.get(provider) if isinstance(data, dict) else None
-    block = block.get(section) if isinstance(block, dict) else None
-    return block.get(key) if isinstance(block, dict) else None
-
-
-def open_backend(
-    name: str,
-    url: str | None = None,
-    *,
-    credentials: Credentials | None = None,
-    trusted: Any = None,
-    verify: bool | str = True,
-) -> Backend:
-    """Backend ``name`` configured the EODAG way, for every entry point alike.
-
-    Args:
-        name: a backend name (``peps``, ``geodes``).
-        url: base URL; default: the provider's configured endpoint, else the public server.
-        credentials: default: the provider's EODAG credentials (environment, eodag.yml).
-        trusted: extra origins for the credentials; default: the provider's
-            ``trusted_origins`` setting.
-        verify: TLS verification.
-
-    Raises:
-        UnknownBackendError: no such backend.
-    """
-    from .backends import get_backend, spec_for
-
-    spec = spec_for(name)
-    return get_backend(
-        name,
-        url or configured_endpoint(spec.provider),
-        credentials=credentials if credentials is not None else credentials_from_env(spec.provider),
-        trusted_origins=trusted_origins(spec.provider, trusted),
-        verify=verify,
-    )
+__all__ = [
+    "configured_endpoint",
+    "credentials_from_env",
+    "credentials_from_mapping",
+    "eodag_feature",
+    "gateway",
+    "open_backend",
+    "provider_names",
+    "providers_yaml",
+    "trusted_origins",
+]

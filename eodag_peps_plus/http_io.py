@@ -43,6 +43,9 @@ class Credentials:
     username: str | None = dataclasses.field(default=None, repr=False)
     password: str | None = dataclasses.field(default=None, repr=False)
     api_key: str | None = dataclasses.field(default=None, repr=False)
+    #: Where they came from, for messages (``the -a file peps.txt``, a variable's name): set
+    #: by :func:`eodag_peps_plus.credentials.resolve`; never a secret, never compared.
+    source: str = dataclasses.field(default="", repr=False, compare=False)
 
     def __repr__(self) -> str:
         parts = []
@@ -589,13 +592,25 @@ def send(
     except requests.exceptions.Timeout:
         raise BackendError(f"{what}: {_host(url)} did not answer in time") from None
     except requests.exceptions.ConnectionError:
-        raise BackendError(
-            f"{what}: cannot connect to {_host(url)} (is the URL right and the server up?)"
-        ) from None
+        host = _host(url)
+        hint = _CONNECTION_HINTS.get(safe_origin(url) or "", "is the URL right and the server up?")
+        raise BackendError(f"{what}: cannot connect to {host} ({hint})") from None
     except requests.RequestException as exc:
         raise BackendError(
             f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})"
         ) from None
+
+
+#: What to tell a user who cannot connect to an origin, by origin (a retired public server).
+_CONNECTION_HINTS: dict[str, str] = {}
+
+
+def connection_hint(url: str, hint: str) -> None:
+    """Say ``hint`` instead of "is the URL right?" when a connection to ``url``'s origin
+    fails (backend records register it for a retired public server)."""
+    key = safe_origin(url)
+    if key:
+        _CONNECTION_HINTS[key] = hint
 
 
 def _host(url: str) -> str:
@@ -603,9 +618,10 @@ def _host(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc}"
 
 
-def json_or_error(response: requests.Response, what: str) -> Any:
-    """Decode a JSON reply or raise the typed error that says what to fix."""
-    check_status(response, what)
+def json_or_error(response: requests.Response, what: str, hint: str = "") -> Any:
+    """Decode a JSON reply or raise the typed error that says what to fix (``hint``: see
+    :func:`check_status`)."""
+    check_status(response, what, hint)
     try:
         data = orjson.loads(response.content)  # several times faster than json on big pages
     except ValueError:
@@ -622,14 +638,19 @@ def json_or_error(response: requests.Response, what: str) -> Any:
     return data
 
 
-def check_status(response: requests.Response, what: str) -> None:
+def check_status(response: requests.Response, what: str, hint: str = "") -> None:
+    """Raise the typed error an HTTP status means.
+
+    Args:
+        response: the reply.
+        what: what the request was for, in messages.
+        hint: what to check when the credentials are refused (the backend's
+            ``credentials_hint``, naming where they came from).
+    """
     status = response.status_code
     if status in (401, 403):
-        raise AuthenticationError(
-            f"{what}: credentials refused (HTTP {status}); check the username/password or "
-            "API key in your EODAG config or EODAG__<PROVIDER>__AUTH__CREDENTIALS__* variables",
-            status,
-        )
+        hint = hint or "check the credentials in your EODAG config (eodag.yml or variables)"
+        raise AuthenticationError(f"{what}: credentials refused (HTTP {status}); {hint}", status)
     if status == 429:
         raise QuotaExceededError(
             f"{what}: too many requests (HTTP 429) even after retries; wait and try again",

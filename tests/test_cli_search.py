@@ -117,8 +117,25 @@ def test_unreachable_server_is_one_line(tmp_path: Path) -> None:
     result = run("search", "--url", "http://127.0.0.1:9", "-c", "S1")
     assert result.returncode == 1
     assert result.stderr.strip().splitlines() == [
-        "Error: PEPS search: cannot connect to http://127.0.0.1:9 (is the URL right and the server up?)"
+        "Error: GEODES search: cannot connect to http://127.0.0.1:9 (is the URL right and the server up?)"
     ]
+
+
+def test_peps_public_host_unreachable_says_peps_is_retired() -> None:
+    """GEODES is the default; ``-B peps`` still works, and a failed connection to PEPS's
+    public host says why (a proxy on a closed port stands for the host that is gone)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("EODAG__")}
+    env["HTTPS_PROXY"] = env["https_proxy"] = "http://127.0.0.1:9"
+    result = subprocess.run(
+        [sys.executable, "-m", "eodag_peps_plus", "search", "-B", "peps", "-c", "S1"],
+        capture_output=True, text=True, env=env, timeout=120,
+    )  # fmt: skip
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("Error: PEPS search: cannot connect to https://peps.cnes.fr")
+    assert "PEPS is retired" in line and "-B geodes" in line
+    help_text = run("search", "--help").stdout
+    assert "[default: geodes]" in " ".join(help_text.split())
 
 
 def _free_port() -> int:

@@ -14,7 +14,19 @@ import pytest
 from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, Sandbox
 from eodag_peps_plus.staging.progress import Progress
 
-SEARCH = ["search", "-c", "S2ST", "-t", "31TCJ", "-d", "2020-06-01", "-f", "2020-06-10"]
+SEARCH = [
+    "search",
+    "-B",
+    "peps",
+    "-c",
+    "S2ST",
+    "-t",
+    "31TCJ",
+    "-d",
+    "2020-06-01",
+    "-f",
+    "2020-06-10",
+]
 
 
 def _peps_plus(*args: str, url: str) -> subprocess.CompletedProcess[str]:

@@ -127,13 +127,9 @@ class Account:
 
     @property
     def credentials_hint(self) -> str:
-        """What to check when the archive refuses the credentials (ends every refusal)."""
-        spec = self.spec
-        return (
-            f"check the {spec.credential_words} for {spec.label} under "
-            f"{spec.provider}.auth.credentials in eodag.yml, or the "
-            f"EODAG__{spec.provider.upper()}__AUTH__CREDENTIALS__* variables"
-        )
+        """What to check when the server refuses the credentials (ends every refusal): the
+        place they came from (``-a`` file, variable, eodag.yml), else how to set them."""
+        return self.spec.refused_help(self.credentials.source)
 
     def _bound_session(self, kind: str) -> requests.Session:
         key = f"_{kind}_session"
@@ -196,16 +192,9 @@ class Account:
         if (spec.auth == "basic" and creds.basic is None) or (
             spec.auth == "apikey" and not creds.api_key
         ):
-            name = spec.provider.upper()
-            if spec.auth == "basic":
-                need, keys = "a username and password", "username and password"
-                env = f"EODAG__{name}__AUTH__CREDENTIALS__USERNAME and ..._PASSWORD"
-            else:
-                need, keys = "an API key", "apikey"
-                env = f"EODAG__{name}__AUTH__CREDENTIALS__APIKEY"
+            need = "a username and password" if spec.auth == "basic" else "an API key"
             raise AuthenticationError(
-                f"{what}: you need {need} for {spec.label}: set {keys} under "
-                f"{spec.provider}.auth.credentials in eodag.yml, or {env}"
+                f"{what}: you need {need} for {spec.label}: {spec.credentials_help()}"
             )
 
     def describe(self) -> dict[str, Any]:

@@ -55,7 +55,10 @@ SPEC = BackendSpec(
     processing="eodag_peps_plus.processing.ogc:OgcProcessing",
     probe=Probe("/api/stac", "stac_version"),
     probe_order=20,
-    sandbox_service="geodes",
+    account_help="create an API key in your GEODES portal profile (https://geodes-portal.cnes.fr)",
+    default=True,
+    gazetteer=False,
+    l2a=True,
 )
 
 logger = get_logger(__name__)
@@ -87,11 +90,6 @@ S1_FIELDS = S1Fields(
 )
 #: How many products one ``fastavailability`` request asks about.
 AVAILABILITY_BATCH = 100
-KEY_HELP = (
-    "create an API key in your GEODES portal profile (https://geodes-portal.cnes.fr) and set it "
-    "as apikey under geodes_plus.auth.credentials in eodag.yml, or in "
-    "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY"
-)
 
 
 def route(query: Query) -> list[str]:
@@ -256,11 +254,6 @@ class GeodesBackend(StacApiBackend):
     max_page_size: ClassVar[int] = 80
     default_page_size: ClassVar[int] = 80
 
-    @property
-    def credentials_hint(self) -> str:
-        """A refused key: also say how to create one."""
-        return f"check the API key: {KEY_HELP}"
-
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         # Accept EODAG-style endpoints too (".../api/stac/search").
         base = re.sub(r"/api/stac(/search)?/?$", "", base_url.rstrip("/"))
@@ -286,7 +279,7 @@ class GeodesBackend(StacApiBackend):
             # Users saw "Exceeded 30 redirects" when GEODES did not accept their key.
             raise AuthenticationError(
                 f"{what}: GEODES redirected in a loop, which is how it refuses an unknown API "
-                f"key; {KEY_HELP}"
+                f"key; {self.credentials_hint}"
             ) from None
 
     def open_download(

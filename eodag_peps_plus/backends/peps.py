@@ -62,7 +62,11 @@ SPEC = BackendSpec(
     processing="eodag_peps_plus.processing.wps:WpsProcessing",
     probe=Probe("/resto/api/collections/search.json", "properties", (("maxRecords", "1"),)),
     probe_order=10,
-    sandbox_service="peps",
+    retired=(
+        "PEPS is retired; its successor GEODES holds the same products: use -B geodes (the "
+        "default) or Client.open('geodes')"
+    ),
+    gazetteer=True,
 )
 
 logger = get_logger(__name__)

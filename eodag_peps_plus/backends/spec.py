@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Literal
 
 from ..exceptions import UnknownBackendError
-from ..http_io import origin
+from ..http_io import connection_hint, origin
 
 if TYPE_CHECKING:
     from .base import Backend
@@ -55,7 +55,13 @@ class BackendSpec:
         processing: ``"module:Class"`` of its processing service, if it runs MAJA.
         probe: how ``Client.open(url)`` recognises such a server.
         probe_order: when probes run (lower first; a host may answer several probes).
-        sandbox_service: the sandbox service emulating it, for ``peps-plus sandbox``.
+        account_help: how to get the credentials, ending help texts (``create an API key
+            in ...``); empty when there is nothing to add.
+        retired: why the public server no longer answers, said when a connection to
+            ``default_url`` fails (PEPS); empty for a live server.
+        default: the backend used when none is named (exactly one record sets it).
+        gazetteer: the server resolves town names itself (else the offline gazetteer does).
+        l2a: the server's catalogue holds MAJA L2A products (``ensure`` looks there too).
     """
 
     name: str
@@ -70,12 +76,46 @@ class BackendSpec:
     probe: Probe | None = None
     #: Order in which probes run when a URL is opened (lower first).
     probe_order: int = 100
-    sandbox_service: str | None = None
+    account_help: str = ""
+    retired: str = ""
+    default: bool = False
+    gazetteer: bool = False
+    l2a: bool = False
 
     @property
     def credential_words(self) -> str:
         """What the user must configure, in messages."""
         return {"basic": "username and password", "apikey": "API key"}.get(self.auth, "credentials")
+
+    @property
+    def credential_keys(self) -> tuple[str, ...]:
+        """The keys of ``<provider>.auth.credentials`` (eodag.yml) this server needs."""
+        return {"basic": ("username", "password"), "apikey": ("apikey",)}.get(self.auth, ())
+
+    @property
+    def credential_variables(self) -> tuple[str, ...]:
+        """The EODAG environment variables holding this server's secrets (names, never values)."""
+        prefix = f"EODAG__{self.provider.upper()}__AUTH__CREDENTIALS__"
+        return tuple(prefix + key.upper() for key in self.credential_keys)
+
+    def credentials_help(self) -> str:
+        """How to configure this server's credentials: the one help text every message ends
+        with (``-B geodes`` names GEODES's variables, never PEPS's)."""
+        keys = " and ".join(self.credential_keys) or "credentials"
+        text = (
+            f"set {keys} under {self.provider}.auth.credentials in eodag.yml, or "
+            f"{' and '.join(self.credential_variables) or 'its EODAG variables'}"
+        )
+        return f"{text}; {self.account_help}" if self.account_help else text
+
+    def refused_help(self, source: str = "") -> str:
+        """What to check when the server refuses the credentials: the place they came from
+        (``source``, as :func:`~eodag_peps_plus.credentials.resolve` names it), else how to
+        configure them."""
+        if source:
+            text = f"check the {self.label} {self.credential_words} in {source}"
+            return f"{text} ({self.account_help})" if self.account_help else text
+        return f"check the {self.label} {self.credential_words}: {self.credentials_help()}"
 
     def credential_origins(self, base_url: str, trusted: Iterable[str] = ()) -> frozenset[str]:
         """Where this server's credentials may be sent: the base URL's origin, the hosts the
@@ -97,7 +137,7 @@ _registered: dict[str, BackendSpec] = {}
 _discovered = False
 
 #: Modules of this package that are building blocks, not servers.
-_NOT_SERVERS = frozenset({"base", "spec", "stac_api", "paging"})
+_NOT_SERVERS = frozenset({"base", "spec", "stac_api", "paging", "credentials"})
 
 
 def _discover() -> None:
@@ -116,7 +156,14 @@ def _discover() -> None:
     with _lock:
         for spec in found:
             _registered.setdefault(spec.name, spec)
+            _note_retired(spec)
         _discovered = True
+
+
+def _note_retired(spec: BackendSpec) -> None:
+    """A connection failure to a retired public server says so (not just "cannot connect")."""
+    if spec.retired and spec.default_url:
+        connection_hint(spec.default_url, spec.retired)
 
 
 def register_backend(spec: BackendSpec) -> BackendSpec:
@@ -137,6 +184,7 @@ def register_backend(spec: BackendSpec) -> BackendSpec:
         if known is not None and known != spec:
             raise ValueError(f"backend {spec.name!r} is already registered")
         _registered[spec.name] = spec
+    _note_retired(spec)
     return spec
 
 
@@ -159,6 +207,20 @@ def spec_for(name: str) -> BackendSpec:
         raise UnknownBackendError(
             f"unknown backend {name!r}; known: {', '.join(sorted(known))}"
         ) from None
+
+
+def default_backend() -> BackendSpec:
+    """The backend used when none is named: the one record with ``default=True`` (GEODES;
+    PEPS is retired). Every entry point (``-B``, the drop-ins, ``migrate``, ``Client.open``,
+    the EODAG plugins) reads it here."""
+    known = specs()
+    chosen = [spec for spec in known.values() if spec.default]
+    if len(chosen) != 1:
+        raise UnknownBackendError(
+            f"exactly one backend must be the default; found {len(chosen)} "
+            f"({', '.join(sorted(s.name for s in chosen)) or 'none'})"
+        )
+    return chosen[0]
 
 
 def spec_for_provider(provider: str) -> BackendSpec | None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
-from ..backends import Backend, backend_names
-from ..eodag_support import open_backend as configured_backend
+from ..backends import Backend, backend_names, default_backend, specs
+from ..backends import open_backend as configured_backend
 from ..exceptions import InvalidQueryError
 from ..product import human_size
 from ..query import Query
@@ -29,14 +30,33 @@ class BackendChoice(click.Choice):
         return super().convert(value, param, ctx)
 
 
+def backend_option(*decls: str, envvar: str | None = None) -> Callable[[F], F]:
+    """``-B/--backend``, defaulting to the one default backend record (GEODES): every command
+    and drop-in reads it from :func:`~eodag_peps_plus.backends.default_backend`."""
+    default = default_backend()
+    retired = [s.label for s in specs().values() if s.retired]
+    help_text = "Which server to talk to"
+    if envvar:
+        help_text += f" (also ${envvar})"
+    help_text += "." + (f" {' and '.join(retired)}: retired." if retired else "")
+    return click.option(
+        *(decls or ("-B", "--backend")),
+        "backend_name",
+        type=BackendChoice(),
+        default=default.name,
+        envvar=envvar,
+        show_default=True,
+        help=help_text,
+    )
+
+
 def backend_options(func: F) -> F:
     """``--backend`` and ``--url`` (a sandbox or a mirror); base URL also from EODAG env."""
     func = click.option(
         "--url",
         help="Server base URL (default: the backend's public server, or EODAG__<PROVIDER>__SEARCH__API_ENDPOINT).",
     )(func)
-    func = click.option("-B", "--backend", "backend_name", type=BackendChoice(), default="peps", show_default=True, help="Which server to talk to.")(func)  # fmt: skip
-    return func
+    return backend_option()(func)
 
 
 def query_options(func: F) -> F:
@@ -124,10 +144,12 @@ EXIT_CODES = (
 _SHAPED = frozenset({"lat", "lon", "latmin", "latmax", "lonmin", "lonmax"})
 
 
-def open_backend(backend_name: str, url: str | None) -> Backend:
-    """The backend configured the EODAG way (endpoint, credentials, trusted origins);
-    ``--url`` overrides the endpoint."""
-    return configured_backend(backend_name, url)
+def open_backend(
+    backend_name: str | None, url: str | None, auth_file: Path | None = None
+) -> Backend:
+    """The backend as the user configured it (endpoint, credentials by the one precedence,
+    trusted origins); ``--url`` overrides the endpoint, ``-a`` is the legacy file."""
+    return configured_backend(backend_name, url, auth_file=auth_file)
 
 
 #: Rows that size a table's columns; later rows are printed as they come (a longer value

@@ -10,6 +10,7 @@ from typing import Any
 
 import click
 
+from ..backends import spec_for, spec_for_provider
 from ..exceptions import InvalidQueryError
 from ..product import Product
 from .common import (
@@ -41,6 +42,61 @@ def read_results(path: Path, backend: str) -> list[Product]:
     except (OSError, UnicodeDecodeError, ValueError) as exc:
         raise InvalidQueryError(f"{path}: not a readable GeoJSON file ({exc})") from None
     return products_from_geojson(data, backend, str(path))
+
+
+def _results_backend_name(path: Path, backend_name: str) -> str:
+    """A results file's products go back to their own provider (and its account): ``-B``
+    only names it, and a ``-B`` naming another is refused."""
+    found = results_backend(path)
+    if found is None or found == backend_name:
+        return backend_name
+    ctx = click.get_current_context()
+    if ctx.get_parameter_source("backend_name") in (
+        click.core.ParameterSource.DEFAULT,
+        click.core.ParameterSource.DEFAULT_MAP,
+    ):
+        return found
+    raise InvalidQueryError(
+        f"{path} holds {spec_for(found).label} products (eodag:provider "
+        f"{spec_for(found).provider}), not {spec_for(backend_name).label} ones: drop "
+        f"-B {backend_name}, or search {spec_for(backend_name).label} again"
+    )
+
+
+def results_backend(path: Path) -> str | None:
+    """The backend whose products a results file holds, from its features'
+    ``eodag:provider`` (``geodes_plus`` -> ``geodes``); ``None`` when they name none.
+
+    Raises:
+        InvalidQueryError: the file mixes providers, or names one no backend serves.
+    """
+    try:
+        data = json.loads(path.read_text())
+    except (OSError, UnicodeDecodeError, ValueError):
+        return None  # read_results says what is wrong with the file
+    features = data.get("features") if isinstance(data, dict) else None
+    providers = {
+        str(f["properties"]["eodag:provider"])
+        for f in features or []
+        if isinstance(f, dict)
+        and isinstance(f.get("properties"), dict)
+        and f["properties"].get("eodag:provider")
+    }
+    if len(providers) > 1:
+        raise InvalidQueryError(
+            f"{path}: products of several providers ({', '.join(sorted(providers))}); "
+            "download each provider's products with its own file"
+        )
+    if not providers:
+        return None
+    (provider,) = providers
+    spec = spec_for_provider(provider)
+    if spec is None:
+        raise InvalidQueryError(
+            f"{path}: products of provider {provider[:60]!r}, which peps-plus does not serve; "
+            "use eodag download --search-results"
+        )
+    return spec.name
 
 
 @click.command(epilog=EXIT_CODES)
@@ -175,6 +231,8 @@ def download(
         raise InvalidQueryError("--transfer-processes has no effect on a dask cluster")
     if not is_url(output_dir) and Path(output_dir).exists() and not Path(output_dir).is_dir():
         raise InvalidQueryError(f"--output-dir: {output_dir} is a file, not a folder")
+    if results_path is not None and results_path.is_file():
+        backend_name = _results_backend_name(results_path, backend_name)
     backend = open_backend(backend_name, url)
     # Before searching: options that cannot work (extracting into a bucket) fail first.
     downloader = Downloader(

@@ -22,22 +22,20 @@ from typing import Any, TypeVar
 import click
 
 from ..backends import Backend, spec_for
-from ..eodag_support import open_backend
 from ..exceptions import InvalidQueryError, ProcessingError
 from ..files import write_atomically
-from ..legacy.authfile import credentials_for
 from ..legacy.gazetteer import Town, resolve_town
 from ..processing.base import JobState
 from ..processing.store import JobRecord, JobStore
 from ..product import Availability, Product
-from .common import BackendChoice, build_query
+from .common import backend_option as common_backend_option
+from .common import build_query, open_backend
 from .maja import ask, store_option
 
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Environment variable choosing the server of the legacy commands (``peps`` or ``geodes``).
 BACKEND_ENV = "PEPS_PLUS_LEGACY_BACKEND"
-DEFAULT_BACKEND = "geodes"
 #: Legacy ``storage.mode`` words for each availability, in the ``search.json`` we write.
 STORAGE_WORDS = {
     Availability.ONLINE: "disk",
@@ -60,16 +58,9 @@ def register(group: click.Group) -> None:
 
 # -- shared options and helpers ------------------------------------------------------------------
 def backend_option(func: F) -> F:
-    """``--backend``: GEODES by default (PEPS is retired), or ``$PEPS_PLUS_LEGACY_BACKEND``."""
-    return click.option(
-        "--backend",
-        "backend_name",
-        type=BackendChoice(),
-        envvar=BACKEND_ENV,
-        default=DEFAULT_BACKEND,
-        show_default=True,
-        help=f"Which server (also ${BACKEND_ENV}). PEPS is retired; GEODES is its successor.",
-    )(func)
+    """``--backend``: the default backend (GEODES; PEPS is retired), or
+    ``$PEPS_PLUS_LEGACY_BACKEND``."""
+    return common_backend_option("--backend", envvar=BACKEND_ENV)(func)
 
 
 def server_options(func: F) -> F:
@@ -127,7 +118,7 @@ def announce(backend: Backend) -> None:
 
 def open_server(backend_name: str, url: str | None, auth: Path | None) -> Backend:
     """The backend with the legacy ``-a`` credentials (or EODAG's), announced once."""
-    backend = open_backend(backend_name, url, credentials=credentials_for(auth, backend_name))
+    backend = open_backend(backend_name, url, auth)
     announce(backend)
     return backend
 
@@ -162,15 +153,11 @@ def check_place(params: dict[str, Any]) -> None:
         )
 
 
-#: Backends whose server resolves town names itself (PEPS's resto gazetteer, ``q=Toulouse``).
-SERVER_GAZETTEER = frozenset({"peps"})
-
-
 def place_params(params: dict[str, Any], backend_name: str) -> tuple[dict[str, Any], Town | None]:
     """A town becomes a point from the offline gazetteer when the server cannot resolve it;
     returns the new parameters and the town used (None when nothing was resolved)."""
     out = dict(params)
-    if not out.get("location") or backend_name in SERVER_GAZETTEER:
+    if not out.get("location") or spec_for(backend_name).gazetteer:
         return out, None
     town = resolve_town(str(out.pop("location")))
     out["lat"], out["lon"] = town.lat, town.lon
@@ -328,7 +315,7 @@ def maja_jobs(
     from ..processing.jobs import MajaJobs
 
     def factory(name: str, base_url: str) -> Backend:
-        backend = open_backend(name, base_url, credentials=credentials_for(auth, name))
+        backend = open_backend(name, base_url, auth)
         announce(backend)
         return backend
 

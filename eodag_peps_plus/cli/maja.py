@@ -16,6 +16,7 @@ from typing import Any, TypeVar
 
 import click
 
+from ..backends import default_backend, spec_for
 from ..exceptions import InvalidQueryError, ProcessingError
 from ..http_io import redact_url
 from ..processing.base import JobState
@@ -52,14 +53,14 @@ MAX_PRODUCTS_FILE = 1_000_000
 LOG_EVERY = 60.0
 
 
-def check_url(url: str | None) -> None:
+def check_url(url: str | None, backend_name: str | None = None) -> None:
     """Refuse ``--url`` with ``user:password@``: a URL is stored with each job and shown in
     messages, a password must be neither. Credentials go in the EODAG config."""
     if url is not None and redact_url(url) != url:
+        spec = spec_for(backend_name) if backend_name else default_backend()
         raise InvalidQueryError(
             f"--url {redact_url(url)}: user and password in the URL are refused (the URL "
-            "is stored with each job and shown in messages); set the credentials in your EODAG "
-            "config or EODAG__PEPS__AUTH__CREDENTIALS__USERNAME / ..._PASSWORD"
+            f"is stored with each job and shown in messages); {spec.credentials_help()}"
         )
 
 
@@ -102,7 +103,7 @@ def ask(question: str) -> bool:
 def _jobs(store_path: Path | None, backend_name: str | None = None, url: str | None = None) -> Any:
     from ..processing.jobs import MajaJobs
 
-    check_url(url)
+    check_url(url, backend_name)
     backend = open_backend(backend_name, url) if backend_name else None
     return MajaJobs(backend, JobStore(store_path), backend_factory=open_backend)
 
@@ -255,7 +256,7 @@ def submit(
     --products-file, or --per-product with search options)."""
     from ..processing import checks
 
-    check_url(url)
+    check_url(url, backend_name)
     names = [p.strip() for p in products if p.strip()]
     if products_file is not None:
         names += read_products_file(products_file)

@@ -18,10 +18,11 @@ from eodag.plugins.authentication.base import Authentication
 from eodag.utils.exceptions import MisconfiguredError
 
 from ..backends import spec_for_provider
-from ..eodag_support import (
+from ..backends.credentials import (
     configured_endpoint,
-    credentials_from_env,
     credentials_from_mapping,
+    from_environment,
+    resolve,
     trusted_origins,
 )
 from ..http_io import Credentials, OriginBoundAuth, safe_origin
@@ -31,21 +32,30 @@ class PepsPlusAuth(Authentication):
     """``authenticate()`` returns an origin-bound requests auth; ``credentials()`` the secrets."""
 
     def credentials(self) -> Credentials:
-        """The provider's secrets.
+        """The provider's secrets, by the one precedence of
+        :func:`~eodag_peps_plus.backends.credentials.resolve` (environment, this config,
+        eodag.yml), ``source`` naming where they were found.
 
         Raises:
-            MisconfiguredError: none are configured (the message names the keys to set).
+            MisconfiguredError: none are configured (the message says how, for this provider).
         """
-        creds = credentials_from_mapping(dict(getattr(self.config, "credentials", None) or {}))
+        config = dict(getattr(self.config, "credentials", None) or {})
+        spec = spec_for_provider(self.provider)
+        if spec is not None:
+            creds = resolve(spec, eodag_config=config)
+            if creds.basic is None and creds.api_key is None:
+                raise MisconfiguredError(
+                    f"Missing credentials for provider {self.provider} ({spec.label}): "
+                    f"{spec.credentials_help()}"
+                )
+            return creds
+        creds = from_environment(self.provider)
         if creds.basic is None and creds.api_key is None:
-            # Set after the gateway was built (tests, notebooks): EODAG did not read them.
-            creds = credentials_from_env(self.provider)
+            creds = credentials_from_mapping(config, f"{self.provider}.auth.credentials")
         if creds.basic is None and creds.api_key is None:
-            name = self.provider.upper()
             raise MisconfiguredError(
-                f"Missing credentials for provider {self.provider}: set username and password "
-                f"(PEPS) or apikey (GEODES) under {self.provider}.auth.credentials in eodag.yml, "
-                f"or EODAG__{name}__AUTH__CREDENTIALS__USERNAME / ..._PASSWORD / ..._APIKEY"
+                f"Missing credentials for provider {self.provider}: set them under "
+                f"{self.provider}.auth.credentials in eodag.yml"
             )
         return creds
 

@@ -10,7 +10,8 @@ verified resumable transfers, a ledger). ``wait`` is therefore not used: polling
 Plugin config keys (provider YAML ``download:`` block; each may also be passed as a keyword
 argument of ``download``/``download_all``):
 
-* ``backend`` (str, default ``peps``): ``peps`` or ``geodes``.
+* ``backend`` (str, default: the provider's backend, else the default one, GEODES):
+  ``peps`` or ``geodes``.
 * ``api_endpoint`` (str, default: the provider's search endpoint, else the public server):
   catalogue base URL; credentials go there and to ``trusted_origins`` only, never to a host a
   product link names.
@@ -70,9 +71,9 @@ from eodag.utils.exceptions import AuthenticationError as EodagAuthenticationErr
 from eodag.utils.exceptions import DownloadError as EodagDownloadError
 from eodag.utils.exceptions import MisconfiguredError, NotAvailableError
 
-from ..backends import get_backend
+from ..backends import default_backend, open_backend, spec_for_provider
 from ..backends.base import Backend
-from ..eodag_support import configured_endpoint, credentials_from_env, trusted_origins
+from ..backends.credentials import trusted_origins
 from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
 from ..http_io import Credentials, OriginBoundAuth
 from ..logs import get_logger
@@ -153,6 +154,8 @@ class StagingDownload(Download):
         return Path(value or tempfile.gettempdir()).expanduser().resolve()
 
     def _auth(self, auth: Any, products: Sequence[EOProduct]) -> tuple[Credentials, list[str]]:
+        """What EODAG handed over (``auth``, else a product's ``downloader_auth``); the rest
+        of the precedence (environment, eodag.yml) is :func:`open_backend`'s."""
         found = credentials_from_auth(auth)
         if found is None:
             for product in products:
@@ -160,23 +163,23 @@ class StagingDownload(Download):
                 if plugin is not None:
                     found = credentials_from_auth(plugin)
                     break
-        if found is None or (found[0].basic is None and found[0].api_key is None):
-            # No auth plugin matched: read the provider's credentials the way EODAG does,
-            # from EODAG__<PROVIDER>__AUTH__CREDENTIALS__* or eodag.yml.
-            found = credentials_from_env(self.provider), []
-        return found
+        return found or (Credentials(), [])
 
     def _backend(self, products: Sequence[EOProduct], auth: Any) -> Backend:
         """The provider's server: ``api_endpoint`` of this plugin, else the provider's
         configured search endpoint, else the public server; never the host a product link
         names (links come from results files anyone may edit)."""
-        name = str(getattr(self.config, "backend", None) or "peps")
-        base = getattr(self.config, "api_endpoint", None) or configured_endpoint(self.provider)
+        spec = spec_for_provider(self.provider)
+        name = str(getattr(self.config, "backend", None) or (spec or default_backend()).name)
         creds, trusted = self._auth(auth, products)
         configured = getattr(self.config, "trusted_origins", None)
-        trusted = [*trusted, *trusted_origins(self.provider, configured)]
-        verify = getattr(self.config, "ssl_verify", True)
-        return get_backend(name, base, credentials=creds, trusted_origins=trusted, verify=verify)
+        return open_backend(
+            name,
+            getattr(self.config, "api_endpoint", None),
+            credentials=creds,
+            trusted=[*trusted, *trusted_origins(self.provider, configured)],
+            verify=getattr(self.config, "ssl_verify", True),
+        )
 
     def _downloader(
         self,

@@ -15,7 +15,7 @@ from eodag.plugins.search.base import Search
 from shapely.geometry.base import BaseGeometry
 
 from .. import vocabulary
-from ..backends import Backend, get_backend
+from ..backends import Backend, default_backend, get_backend, spec_for_provider
 from ..exceptions import InvalidQueryError, PepsPlusError
 from ..logs import get_logger
 from ..query import Query
@@ -110,8 +110,12 @@ class PepsPlusSearch(Search):
     def backend(self) -> Backend:
         """Built lazily so the base URL reflects user config and ``EODAG__*`` overrides."""
         if self._backend is None:
-            name = getattr(self.config, "backend", None) or "peps"
-            self._backend = get_backend(name, getattr(self.config, "api_endpoint", None))
+            spec = spec_for_provider(self.provider) or default_backend()
+            self._backend = get_backend(
+                getattr(self.config, "backend", None) or spec.name,
+                getattr(self.config, "api_endpoint", None),
+                verify=getattr(self.config, "ssl_verify", True),
+            )
         return self._backend
 
     def collection_config(self, collection: str | None) -> dict[str, Any]:

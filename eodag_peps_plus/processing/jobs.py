@@ -161,14 +161,16 @@ class MajaJobs:
         return self._processing[key]
 
     def _open_backend(self, name: str, base_url: str) -> Backend:
+        """The server of a stored job: the store holds its URL, never a secret, so the
+        account comes from this façade's backend or the one credential resolver, and goes to
+        the job's URL only if that is one of the account's origins."""
         if self._factory is not None:
             return self._factory(name, base_url)
-        from ..backends import get_backend
+        if self.backend is not None and self.backend.name == name:
+            return self.backend.sibling(base_url)
+        from ..backends import open_backend
 
-        credentials = (
-            self.backend.credentials if self.backend and self.backend.name == name else None
-        )
-        return get_backend(name, base_url, credentials=credentials)
+        return open_backend(name).sibling(base_url)
 
     @property
     def processing(self) -> ProcessingBackend:

@@ -266,7 +266,7 @@ class OgcProcessing(ProcessingBackend):
         if response.status_code in (400, 404, 405, 409, 422):
             detail = server_text(error_detail(response))
             raise ProcessingError(f"{what} refused (HTTP {response.status_code}): {detail}")
-        check_status(response, what)
+        check_status(response, what, self.backend.credentials_hint)
         return response
 
     def _json(self, response: requests.Response, what: str) -> Any:

@@ -163,9 +163,11 @@ class WpsProcessing(ProcessingBackend):
         response = send(session, "GET", url, what, max_bytes=MAX_REPLY_BYTES, timeout=self.timeout)
         if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
             return response  # pywps answers an ows:ExceptionReport with HTTP 400
-        check_status(response, what)
+        check_status(response, what, self.backend.credentials_hint)
         if response.text.lstrip().startswith("{"):
-            json_or_error(response, what)  # resto's JSON errors, sometimes with HTTP 200
+            json_or_error(
+                response, what, self.backend.credentials_hint
+            )  # resto's JSON errors, sometimes with HTTP 200
         return response
 
     def _execute(self, identifier: str, datainputs: str, *, store: bool) -> Element:

@@ -81,6 +81,8 @@ def test_fetch_before_the_end_downloads_nothing(
     res = run_cli(
         "maja",
         "submit",
+        "-B",
+        "peps",
         "--url",
         proc_sandbox.url,
         "-t",
@@ -180,6 +182,8 @@ def test_bad_credentials_one_line_no_secret(
     res = run_cli(
         "maja",
         "submit",
+        "-B",
+        "peps",
         "--url",
         proc_sandbox.url,
         "-t",
