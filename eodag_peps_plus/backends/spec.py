@@ -106,7 +106,7 @@ class BackendSpec:
             f"set {keys} under {self.provider}.auth.credentials in eodag.yml, or "
             f"{' and '.join(self.credential_variables) or 'its EODAG variables'}"
         )
-        return f"{text}; {self.account_help}" if self.account_help else text
+        return f"{self.account_help} and {text}" if self.account_help else text
 
     def refused_help(self, source: str = "") -> str:
         """What to check when the server refuses the credentials: the place they came from

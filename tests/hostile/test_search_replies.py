@@ -654,7 +654,7 @@ def test_peps_plus_search_prints_one_error_line(
     out = tmp_path / "results.geojson"
     out.write_text("previous results")
     result = subprocess.run(
-        [_bin("peps-plus"), "search", "--url", hostile.url, "-c", "S2ST", "--json", str(out)],
+        [_bin("peps-plus"), "search", "-B", "peps", "--url", hostile.url, "-c", "S2ST", "--json", str(out)],
         capture_output=True, text=True, timeout=120, env={**os.environ, "NO_COLOR": "1"},
     )  # fmt: skip
     assert result.returncode == 1, result.stderr

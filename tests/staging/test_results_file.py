@@ -92,7 +92,7 @@ def test_results_file_keeps_the_searched_intersection(sandbox: Sandbox, tmp_path
     env = {**os.environ, "EODAG__PEPS__SEARCH__API_ENDPOINT": sandbox.url}
     results = tmp_path / "r.geojson"
     run = _run(
-        ["peps-plus", "search", "-c", "S2ST", "-b", "1.0", "43.4", "1.2", "43.6",
+        ["peps-plus", "search", "-B", "peps", "-c", "S2ST", "-b", "1.0", "43.4", "1.2", "43.6",
          "-d", "2020-06-01", "-f", "2020-06-15", "--json", str(results)],
         env, tmp_path,
     )  # fmt: skip
