@@ -96,7 +96,8 @@ class ItemSearch:
             self.modifier(item)
         return item
 
-    def _dict(self, product: Product) -> dict[str, Any]:
+    def item_dict(self, product: Product) -> dict[str, Any]:
+        """One product as the item dict :meth:`items_as_dicts` yields."""
         from .stac import product_to_item
 
         data = self.fields.apply(product_to_item(product).to_dict())
@@ -114,7 +115,7 @@ class ItemSearch:
     def items_as_dicts(self) -> Iterator[dict[str, Any]]:
         """Items as plain dicts (``fields`` applied), without pystac objects."""
         for product in self.products():
-            yield self._dict(product)
+            yield self.item_dict(product)
 
     def _product_pages(self) -> Iterator[list[Product]]:
         remaining = self.max_items
@@ -140,7 +141,7 @@ class ItemSearch:
     def pages_as_dicts(self) -> Iterator[dict[str, Any]]:
         """Server pages as GeoJSON FeatureCollection dicts."""
         for products in self._product_pages():
-            yield {"type": "FeatureCollection", "features": [self._dict(p) for p in products]}
+            yield {"type": "FeatureCollection", "features": [self.item_dict(p) for p in products]}
 
     def item_collection(self) -> pystac.ItemCollection:
         """Every item in memory at once (about 20 kB each): for a large search, iterate

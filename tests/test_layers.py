@@ -27,7 +27,7 @@ LAYERS: dict[str, int] = {
     "sandbox": 1,
     **dict.fromkeys(
         ["eodag_plugins", "eodag_support", "client", "item_search", "cli", "report", "legacy",
-         "__main__", "discovery", "collection_search"],
+         "__main__", "discovery", "collection_search", "stac_server"],
         4,
     ),
 }  # fmt: skip

@@ -12,7 +12,8 @@ Markers in README.md (an HTML comment on the line before the fence, invisible on
   run when MODULE imports, else reported as skipped with the extra to install, since the
   README's own set-up (``pip install '.[test]'``) does not install it.
 
-The README's sandbox port (``8642``) is replaced by a free one. What the harness adds to the
+The README's sandbox port (``8642``) and ``peps-plus serve`` port (``8643``) are replaced by
+free ones (a background example waits for the one it names). What the harness adds to the
 documented environment, and why: ``PATH`` starts with this interpreter's folder (the README
 says to activate the ``.venv``); ``HOME`` is a fresh folder (no user config, a fresh job
 store); EODAG's external collections list is an empty local file (no network here); and, for
@@ -44,6 +45,8 @@ from eodag_peps_plus.eodag_support import providers_yaml
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 README_PORT = "8642"
+#: The README's ``peps-plus serve`` port, replaced by another free one.
+SERVE_PORT = "8643"
 #: Per example; a hang fails the test instead of blocking CI.
 EXAMPLE_TIMEOUT = 240.0
 SERVER_START_TIMEOUT = 120.0
@@ -143,6 +146,7 @@ class Session:
 
     def __init__(self, root: Path) -> None:
         self.port = str(_free_port())
+        self.serve_port = str(_free_port())
         self.cwd = root / "work"
         self.cwd.mkdir()
         home = root / "home"
@@ -165,7 +169,7 @@ class Session:
         self.logs.mkdir()
 
     def code(self, example: Example) -> str:
-        return example.code.replace(README_PORT, self.port)
+        return example.code.replace(README_PORT, self.port).replace(SERVE_PORT, self.serve_port)
 
     def background(self, example: Example) -> None:
         log = (self.logs / f"{example.line}.log").open("wb")
@@ -178,6 +182,7 @@ class Session:
             start_new_session=True,
         )
         self.servers.append(server)
+        port = self.serve_port if SERVE_PORT in example.code else self.port
         deadline = time.monotonic() + SERVER_START_TIMEOUT
         while time.monotonic() < deadline:
             if server.poll() is not None:
@@ -185,13 +190,11 @@ class Session:
                     f"{example.name} exited: {(self.logs / f'{example.line}.log').read_text()[-2000:]}"
                 )
             try:
-                with socket.create_connection(("127.0.0.1", int(self.port)), timeout=1):
+                with socket.create_connection(("127.0.0.1", int(port)), timeout=1):
                     return
             except OSError:
                 time.sleep(0.2)
-        pytest.fail(
-            f"{example.name}: no server on port {self.port} after {SERVER_START_TIMEOUT:.0f} s"
-        )
+        pytest.fail(f"{example.name}: no server on port {port} after {SERVER_START_TIMEOUT:.0f} s")
 
     def run(self, example: Example) -> subprocess.CompletedProcess[str]:
         env_file = self.logs / f"{example.line}.env"

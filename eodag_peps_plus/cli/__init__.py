@@ -12,7 +12,7 @@ import click
 from ..exceptions import PepsPlusError
 
 #: Modules under ``eodag_peps_plus.cli`` that each define ``register(group)``.
-COMMAND_MODULES = ("sandbox", "search", "download", "maja", "report", "legacy", "migrate")
+COMMAND_MODULES = ("sandbox", "search", "download", "serve", "maja", "report", "legacy", "migrate")
 
 
 @click.group(

@@ -59,8 +59,8 @@ class Page:
         return errors
 
 
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
+def chromium(flags: tuple[str, ...] = FLAGS) -> Iterator[Any]:
+    """A headless Chromium with ``flags`` until the generator ends (skips without one)."""
     reason = _missing()
     if reason:
         pytest.skip(reason)
@@ -69,7 +69,7 @@ def browser() -> Iterator[Any]:
 
     options = webdriver.ChromeOptions()
     options.binary_location = CHROMIUM
-    for flag in FLAGS:
+    for flag in flags:
         options.add_argument(flag)
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(options=options, service=Service(CHROMEDRIVER))
@@ -79,6 +79,11 @@ def browser() -> Iterator[Any]:
         yield driver
     finally:
         driver.quit()
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    yield from chromium()
 
 
 @pytest.fixture
