@@ -4,7 +4,12 @@ a bad collection is EODAG's ValidationError at once."""
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
+import sys
 import typing
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,7 +18,7 @@ from eodag.utils.exceptions import UnsupportedProvider, ValidationError
 from eodag_peps_plus import vocabulary
 from eodag_peps_plus.backends import get_backend
 from eodag_peps_plus.discovery import queryables
-from eodag_peps_plus.eodag_support import gateway
+from eodag_peps_plus.eodag_support import gateway, providers_yaml
 from eodag_peps_plus.exceptions import InvalidQueryError
 from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import Sandbox
@@ -116,3 +121,31 @@ def test_geodes_refuses_what_it_cannot_search_at_validation(dag: Any) -> None:
     # EODAG's own refusal once PEPS listed S3, ours before
     with pytest.raises((ValidationError, UnsupportedProvider), match="S3"):
         dag.search(provider="geodes_plus", collection="S3")
+
+
+def test_eodag_cli_queryables_and_discover(sandbox: Sandbox, tmp_path: Path) -> None:
+    env = {"EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT": sandbox.url}
+    listed = _run_eodag(["queryables", "-p", "geodes_plus", "-c", "S2_MSI_L1C"], env, tmp_path)
+    assert listed.returncode == 0, listed.stderr[-500:]
+    backend = get_backend("geodes", sandbox.url)
+    names = {q.name.replace(":", "_") for q in queryables(backend, "S2_MSI_L1C")}
+    assert set(listed.stdout.split()) >= names
+    found = _run_eodag(["discover", "-p", "geodes_plus", "--storage", "found"], env, tmp_path)
+    assert found.returncode == 0, found.stderr[-500:]
+    stored = json.loads((tmp_path / "found.json").read_text())
+    assert set(stored["geodes_plus"]["providers_config"]) >= {"PEPS_S2_L1C", "PEPS_S1_L1"}
+
+
+def _run_eodag(args: list[str], env: dict[str, str], cwd: Path) -> Any:
+    providers = cwd / "providers"
+    providers.mkdir(exist_ok=True)
+    (providers / "peps_plus.yml").write_text(providers_yaml())
+    eodag = Path(sys.executable).with_name("eodag")
+    return subprocess.run(
+        [str(eodag), *args],
+        cwd=cwd,
+        env={**os.environ, **env, "EODAG_PROVIDERS_CFG_DIR": str(providers)},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
