@@ -54,6 +54,7 @@ class StacServer:
         wait: float = 5.0,
         retry_after: int = 30,
         staging: Mapping[str, Any] | None = None,
+        max_stagings: int = 16,
     ) -> None:
         """Args:
         clients: backend name -> client; the first is searched when a search names no
@@ -62,6 +63,8 @@ class StacServer:
         wait: seconds a download request waits for its product before answering 202.
         retry_after: seconds a 202 tells the client to wait.
         staging: options of :class:`~eodag_peps_plus.staging.Downloader` (``timeout``...).
+        max_stagings: products staged at once; a download asking for one more is answered
+            503 with ``Retry-After`` (each staging is a thread and a downloader run).
         """
         if not clients:
             raise InvalidQueryError("serve: give at least one backend")
@@ -69,6 +72,7 @@ class StacServer:
         self.output = Path(output)
         self.wait = wait
         self.retry_after = retry_after
+        self.max_stagings = max_stagings
         self.staging = {"quiet": True, **(staging or {})}
         self._collections: dict[str, tuple[str, dict[str, Any]]] | None = None
         self._jobs: dict[tuple[str, str], _Job] = {}
@@ -103,6 +107,12 @@ class StacServer:
         return f"http://{host!s}:{port}"
 
     def stop(self) -> None:
+        """Stop answering, and stop the stagings at their next chunk (a later start resumes
+        them from the output folder)."""
+        with self._lock:
+            for job in self._jobs.values():
+                if job.downloader is not None:
+                    job.downloader.cancel.set()
         if self.httpd is not None:
             self.httpd.shutdown()
             self.httpd.server_close()
@@ -298,6 +308,12 @@ class StacServer:
         with self._lock:
             job = self._jobs.get(key)
             if job is None or (job.done.is_set() and not job.ok):
+                running = sum(1 for j in self._jobs.values() if not j.done.is_set())
+                if running >= self.max_stagings:
+                    return _error(
+                        503, f"{running} products are being staged; ask again later",
+                        {"Retry-After": str(self.retry_after)},
+                    )  # fmt: skip
                 job = self._jobs[key] = _Job(self, name, cid, iid)
                 job.start()
         job.done.wait(self.wait)
@@ -323,6 +339,7 @@ class _Job(threading.Thread):
         self.ok, self.missing = False, False
         self.path: Path | None = None
         self.status, self.reason = "staging", ""
+        self.downloader: Any = None
 
     def run(self) -> None:
         from .staging import Downloader
@@ -334,7 +351,8 @@ class _Job(threading.Thread):
                 self.missing, self.reason = True, "no such product"
                 return
             folder = self.server.output / self.name_
-            report = Downloader(client.backend, folder, **self.server.staging).download(found)
+            self.downloader = Downloader(client.backend, folder, **self.server.staging)
+            report = self.downloader.download(found)
             self.ok = report.ok and bool(report.paths)
             self.path = Path(report.paths[0]) if self.ok else None
             self.reason = "; ".join(f"{p.status.value}: {p.reason}" for p in report.products)
@@ -376,9 +394,9 @@ def _guard(handler: Any) -> Any:
     return guarded
 
 
-def _error(status: int, text: str) -> Response:
-    code = {400: "BadRequest", 404: "NotFound"}.get(status, "BadGateway")
-    return Response.json({"code": code, "description": text}, status)
+def _error(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
+    code = {400: "BadRequest", 404: "NotFound", 503: "ServiceUnavailable"}.get(status, "BadGateway")  # fmt: skip
+    return Response.json({"code": code, "description": text}, status, headers)
 
 
 def _link(rel: str, href: str, media: str) -> dict[str, str]:
@@ -492,6 +510,7 @@ def _file(path: Path) -> Response:
 
 
 def _landing_html(server: StacServer, base: str) -> str:
+    base = html.escape(base)  # from the request's Host header
     rows = "".join(
         f"<li><a href='{base}/collections/{html.escape(cid)}/items?f=html'>"
         f"{html.escape(cid)}</a> ({html.escape(name)}): "

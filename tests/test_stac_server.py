@@ -176,3 +176,21 @@ def test_peps_plus_serve_command(slow_tape: Sandbox, tmp_path: Path) -> None:
         process.send_signal(signal.SIGINT)
         _, err = process.communicate(timeout=30)
     assert "STAC API of geodes, peps" in err and "Traceback" not in err
+
+
+def test_stagings_at_once_are_bounded(
+    make_sandbox: Any, credentials: Credentials, tmp_path: Path
+) -> None:
+    sb = make_sandbox(SandboxConfig(time_scale=0.05))  # restores take seconds
+    clients = {"peps": Client.open(sb.url, backend="peps", credentials=credentials)}
+    with StacServer(clients, tmp_path, wait=0, max_stagings=1, staging=FAST) as srv:
+        items = requests.get(
+            f"{srv.url}/search?collections=S2ST&bbox=1,43.4,1.6,43.8&datetime=2018&limit=20",
+            timeout=30,
+        ).json()["features"]
+        offline = [f for f in items if f["properties"]["order:status"] == "orderable"][:2]
+        first = requests.get(offline[0]["assets"]["archive"]["href"], timeout=30)
+        second = requests.get(offline[1]["assets"]["archive"]["href"], timeout=30)
+    assert first.status_code == 202
+    assert second.status_code == 503 and second.headers["Retry-After"]
+    assert "being staged" in second.json()["description"]
