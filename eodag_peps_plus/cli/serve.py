@@ -36,9 +36,14 @@ def register(group: click.Group) -> None:
     "--wait", type=click.FloatRange(min=0), default=5.0, show_default=True,
     help="Seconds a download request waits for its product before answering 202.",
 )  # fmt: skip
+@click.option(
+    "--max-stagings", type=click.IntRange(min=1), default=16, show_default=True,
+    help="Products staged at once; a download asking for one more gets 503 and Retry-After.",
+)  # fmt: skip
 def serve(
-    backends: tuple[str, ...], host: str, port: int, output_dir: Path, timeout: float, wait: float
-) -> None:
+    backends: tuple[str, ...], host: str, port: int, output_dir: Path, timeout: float,
+    wait: float, max_stagings: int,
+) -> None:  # fmt: skip
     """Serve PEPS and GEODES as one STAC API: collections, search, queryables, downloads.
 
     Any STAC client works (pystac-client, QGIS, STAC Browser); a browser gets a page. A
@@ -50,7 +55,10 @@ def serve(
 
     names = backends or ("geodes", "peps")
     clients = {name: Client.open(name) for name in names}
-    server = StacServer(clients, output_dir, wait=wait, staging={"timeout": timeout * 60.0})
+    server = StacServer(
+        clients, output_dir, wait=wait, staging={"timeout": timeout * 60.0},
+        max_stagings=max_stagings,
+    )  # fmt: skip
     server.start(host, port)
     click.echo(f"STAC API of {', '.join(names)} on {server.url}/ (Ctrl-C stops)", err=True)
     try:
