@@ -5,7 +5,31 @@ The CLI turns any of these into a single error line and a non-zero exit code.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeVar
+from urllib.parse import urlsplit
+
+if TYPE_CHECKING:
+    import requests
+
+__all__ = [
+    "EXCERPT_CHARS",
+    "SHOWN_CHARS",
+    "AuthenticationError",
+    "BackendError",
+    "ConfigurationError",
+    "DownloadError",
+    "ForeignOriginError",
+    "InvalidQueryError",
+    "MalformedReplyError",
+    "PagingError",
+    "PepsPlusError",
+    "ProcessingError",
+    "ProductNotAvailableError",
+    "QuotaExceededError",
+    "UnknownBackendError",
+    "json_kind",
+    "shorten",
+]
 
 #: Longest piece of a user's or server's value an error line quotes.
 SHOWN_CHARS = 60
@@ -28,8 +52,31 @@ def json_kind(value: Any) -> str:
     return names.get(type(value), "number" if isinstance(value, (int, float)) else "value")
 
 
+#: Longest piece of a server's reply body an error keeps (:attr:`BackendError.excerpt`).
+EXCERPT_CHARS = 200
+
+_Error = TypeVar("_Error", bound="BackendError")
+
+
 class PepsPlusError(Exception):
-    """Base of every error raised on purpose by eodag-peps-plus."""
+    """Base of every error raised on purpose by eodag-peps-plus.
+
+    Every error pickles with its fields (``status_code``, ``url``...), whatever its
+    constructor takes: errors cross process boundaries (transfer processes, dask workers,
+    process pools), and the default pickling calls ``cls(*args)`` with the message alone,
+    which loses the fields or fails (CS-SI/eodag#1809).
+    """
+
+    def __reduce__(self) -> tuple[Any, ...]:
+        return _rebuild, (type(self), self.args, self.__dict__)
+
+
+def _rebuild(cls: type[BaseException], args: tuple[Any, ...], state: dict[str, Any]) -> Any:
+    """An error of ``cls`` with these ``args`` and attributes, without calling ``__init__``."""
+    error = cls.__new__(cls, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class InvalidQueryError(PepsPlusError, ValueError):
@@ -41,11 +88,76 @@ class ConfigurationError(PepsPlusError, ValueError):
 
 
 class BackendError(PepsPlusError):
-    """The server answered something we cannot use (HTTP error, resto ``ErrorCode``, bad JSON)."""
+    """The server answered something we cannot use (HTTP error, resto ``ErrorCode``, bad JSON).
 
-    def __init__(self, message: str, status_code: int | None = None) -> None:
+    Besides the one-line message, the fields say what the server did, for reports and for
+    code that decides by status rather than by reading messages.
+
+    Attributes:
+        status_code: the HTTP status (or resto ``ErrorCode``), ``None`` when there was no reply.
+        url: the request's URL without any ``user:password@`` part, when known.
+        excerpt: the start of the reply's body (at most :data:`EXCERPT_CHARS`), when read.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        status_code: int | None = None,
+        *,
+        url: str | None = None,
+        excerpt: str | None = None,
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
+        self.url = _without_userinfo(url) if url else None
+        self.excerpt = excerpt
+
+    @property
+    def server(self) -> str | None:
+        """``scheme://host[:port]`` of :attr:`url`, the server that failed."""
+        if not self.url:
+            return None
+        parts = urlsplit(self.url)
+        return f"{parts.scheme}://{parts.netloc}" if parts.netloc else None
+
+    @classmethod
+    def from_response(
+        cls: type[_Error],
+        message: str,
+        response: requests.Response,
+        *,
+        status_code: int | None = None,
+    ) -> _Error:
+        """The one conversion point from a server's reply to an error with its fields.
+
+        Args:
+            message: the one line users read.
+            response: the reply; its body is quoted only if already read (a streamed
+                download is never read here).
+            status_code: overrides the HTTP status (a resto ``ErrorCode`` sent with HTTP 200).
+
+        Returns:
+            The error, not raised.
+        """
+        body = response._content if isinstance(response._content, bytes) else None
+        excerpt = None
+        if body:
+            text = body[: EXCERPT_CHARS * 4].decode("utf-8", "replace")
+            excerpt = " ".join(text.split())[:EXCERPT_CHARS]
+        return cls(
+            message,
+            response.status_code if status_code is None else status_code,
+            url=response.url or None,
+            excerpt=excerpt,
+        )
+
+
+def _without_userinfo(url: str) -> str:
+    """A URL as errors may keep it: a ``user:password@`` part would reach logs and reports."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return parts._replace(netloc=parts.netloc.rpartition("@")[2]).geturl()
 
 
 class MalformedReplyError(BackendError):

@@ -19,7 +19,17 @@ import math
 from collections.abc import Iterator
 from typing import Any
 
-from .exceptions import json_kind, shorten
+from .exceptions import PepsPlusError, json_kind, shorten
+
+__all__ = [
+    "DEPTHS",
+    "GeometryError",
+    "MAX_NESTING",
+    "MAX_POSITIONS",
+    "check_geometry",
+    "geometry_bbox",
+    "single_part",
+]
 
 #: How deep ``coordinates`` nests above its positions, per GeoJSON type.
 DEPTHS: dict[str, int] = {
@@ -39,7 +49,7 @@ MAX_NESTING = 4
 _Array = (list, tuple)
 
 
-class GeometryError(ValueError):
+class GeometryError(PepsPlusError, ValueError):
     """A geometry is not GeoJSON: ``field`` is where (``geometry.coordinates[0][3]``)."""
 
     def __init__(self, field: str, problem: str) -> None:

@@ -30,6 +30,28 @@ from . import __version__
 from .exceptions import AuthenticationError, BackendError, QuotaExceededError
 from .logs import get_logger
 
+__all__ = [
+    "BoundSession",
+    "CREDENTIAL_HEADERS",
+    "Credentials",
+    "MAX_REPLY_BYTES",
+    "OriginBoundAuth",
+    "RETRY_STATUSES",
+    "SessionKind",
+    "USER_AGENT",
+    "archive_headers",
+    "check_status",
+    "error_detail",
+    "iter_body",
+    "json_or_error",
+    "make_session",
+    "origin",
+    "redact_url",
+    "safe_origin",
+    "send",
+    "split_userinfo",
+]
+
 logger = get_logger(__name__)
 
 USER_AGENT = f"eodag-peps-plus/{__version__}"
@@ -626,15 +648,17 @@ def json_or_error(response: requests.Response, what: str, hint: str = "") -> Any
         data = orjson.loads(response.content)  # several times faster than json on big pages
     except ValueError:
         snippet = response.text[:120].replace("\n", " ")
-        raise BackendError(
+        raise BackendError.from_response(
             f"{what}: the server did not answer JSON (HTTP {response.status_code}: {snippet!r})",
-            response.status_code,
+            response,
         ) from None
     if isinstance(data, dict) and "ErrorCode" in data:  # resto errors, sometimes with HTTP 200
         code = data.get("ErrorCode")
         message = data.get("ErrorMessage", "")
         exc_type = AuthenticationError if code in (401, 403, "401", "403") else BackendError
-        raise exc_type(f"{what}: server error {code}: {message}", _int_or_none(code))
+        raise exc_type.from_response(
+            f"{what}: server error {code}: {message}", response, status_code=_int_or_none(code)
+        )
     return data
 
 
@@ -650,15 +674,19 @@ def check_status(response: requests.Response, what: str, hint: str = "") -> None
     status = response.status_code
     if status in (401, 403):
         hint = hint or "check the credentials in your EODAG config (eodag.yml or variables)"
-        raise AuthenticationError(f"{what}: credentials refused (HTTP {status}); {hint}", status)
+        raise AuthenticationError.from_response(
+            f"{what}: credentials refused (HTTP {status}); {hint}", response
+        )
     if status == 429:
-        raise QuotaExceededError(
+        raise QuotaExceededError.from_response(
             f"{what}: too many requests (HTTP 429) even after retries; wait and try again",
-            status,
+            response,
         )
     if status >= 400:
         detail = error_detail(response)
-        raise BackendError(f"{what}: HTTP {status}{': ' + detail if detail else ''}", status)
+        raise BackendError.from_response(
+            f"{what}: HTTP {status}{': ' + detail if detail else ''}", response
+        )
 
 
 def error_detail(response: requests.Response) -> str:
