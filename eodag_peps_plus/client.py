@@ -26,7 +26,7 @@ from .exceptions import InvalidQueryError, UnknownBackendError
 from .http_io import Credentials, make_session, redact_url
 from .item_search import ItemSearch, Modifier
 from .product import Product
-from .query import Query
+from .query import Query, unified_fields
 from .stac import product_to_item
 from .stac_params import (
     FieldsLike,
@@ -40,6 +40,8 @@ from .vocabulary import shown
 
 if TYPE_CHECKING:
     from .staging.report import DownloadReport
+
+__all__ = ["Client", "DatetimeLike", "ItemsLike"]
 
 DatetimeLike = str | date | datetime | Sequence[str | date | datetime | None] | None
 #: What :meth:`Client.download` takes.
@@ -449,7 +451,7 @@ def _merge(fields: dict[str, Any]) -> dict[str, Any]:
     """The ``query`` extension's filters beside the keyword ones: the same field given both
     ways with different values is refused by the vocabulary, not silently overwritten."""
     plain = {k: v for k, v in fields.items() if not k.startswith("query ")}
-    merged = vocabulary.unified_fields(plain, Query.same_value)
+    merged = unified_fields(plain)
     for key, value in fields.items():
         if key.startswith("query "):
             field = key.removeprefix("query ")

@@ -9,18 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from . import vocabulary
 from .exceptions import InvalidQueryError
 from .logs import get_logger
-from .vocabulary import (  # noqa: F401 - re-exported: the words live in the vocabulary
-    COLLECTIONS,
+from .vocabulary import (
+    FIELD_SPELLINGS,
     ORBIT_DIRECTIONS,
-    PLATFORMS,
     PRODUCT_TYPES,
+    QUERY_FIELDS,
     SENSOR_MODES,
     shown,
 )
@@ -28,10 +28,15 @@ from .vocabulary import (  # noqa: F401 - re-exported: the words live in the voc
 if TYPE_CHECKING:
     from shapely.geometry.base import BaseGeometry
 
+__all__ = ["FORMATS", "S2ST_START", "Query", "parse_datetime", "unified_fields"]
+
 logger = get_logger(__name__)
 
 #: Sentinel-2 products moved to single-tile ``S2ST`` from this date on.
 S2ST_START = datetime(2016, 12, 5, tzinfo=timezone.utc)
+
+#: The spatial fields, of which a query holds one at most.
+SPATIAL_FIELDS = ("bbox", "point", "geometry", "location")
 
 
 def parse_datetime(value: str | date | datetime, name: str, *, end: bool = False) -> datetime:
@@ -63,10 +68,233 @@ def parse_datetime(value: str | date | datetime, name: str, *, end: bool = False
     return parsed.astimezone(timezone.utc)
 
 
-def normalize_tile(value: str) -> str:
-    """``T31TCJ``, ``MGRS-31TCJ`` and ``31tcj`` all mean MGRS tile ``31TCJ``; impossible
-    tiles are refused (see :func:`eodag_peps_plus.vocabulary.mgrs_tile`)."""
+# -- one normaliser per field (pystac-client's ``_format_<param>`` habit) ------------------------
+# Each takes the user's value in any accepted form and returns the field's value, or raises
+# one line naming the field: a new spelling of a value is a change to one small function.
+
+
+def _format_collection(value: Any) -> str:
+    return vocabulary.collection(value)[0]
+
+
+def _format_product_type(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidQueryError(f"product_type: {shown(value)} is not a name")
+    return value.strip().upper()
+
+
+def _format_sensor_mode(value: Any) -> str:
+    return _choice(value, SENSOR_MODES, "sensor_mode")
+
+
+def _format_start(value: Any) -> datetime:
+    return parse_datetime(value, "start")
+
+
+def _format_end(value: Any) -> datetime:
+    return parse_datetime(value, "end", end=True)
+
+
+def _format_bbox(value: Any) -> tuple[float, float, float, float]:
+    lonmin, latmin, lonmax, latmax = _floats(value, 4, "bbox")
+    _check_lon_lat(lonmin, latmin, "bbox")
+    _check_lon_lat(lonmax, latmax, "bbox")
+    if lonmin > lonmax or latmin > latmax:
+        # EODAG reads a box as the rectangle between two corners in any order, and it hands
+        # us only that rectangle: every entry point reads it the same way.
+        logger.info("bbox: corners given max first; searching the box between them")
+        lonmin, lonmax = sorted((lonmin, lonmax))
+        latmin, latmax = sorted((latmin, latmax))
+    return (lonmin, latmin, lonmax, latmax)
+
+
+def _format_point(value: Any) -> tuple[float, float]:
+    lon, lat = _floats(value, 2, "point")
+    _check_lon_lat(lon, lat, "point")
+    return (lon, lat)
+
+
+def _format_geometry(value: Any) -> str:
+    """WKT, from WKT text, a GeoJSON mapping or a shapely geometry."""
+    from shapely import wkt  # imported when needed: 17 MB and 0.1 s that downloads skip
+    from shapely.errors import ShapelyError
+    from shapely.geometry import shape
+    from shapely.geometry.base import BaseGeometry
+
+    if isinstance(value, BaseGeometry):
+        geom = value
+    elif isinstance(value, Mapping):
+        try:
+            geom = shape(value)
+        except (ShapelyError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
+            raise InvalidQueryError(
+                f"geometry: not a GeoJSON geometry ({shown(str(exc))})"
+            ) from None
+    else:
+        try:
+            geom = wkt.loads(str(value))
+        except (ShapelyError, ValueError) as exc:
+            raise InvalidQueryError(f"geometry: not valid WKT ({shown(str(exc))})") from None
+    if geom.is_empty:
+        raise InvalidQueryError("geometry: empty geometry")
+    lonmin, latmin, lonmax, latmax = geom.bounds
+    _check_lon_lat(lonmin, latmin, "geometry")
+    _check_lon_lat(lonmax, latmax, "geometry")
+    return str(geom.wkt)
+
+
+def _format_location(value: Any) -> str:
+    if not isinstance(value, str):
+        raise InvalidQueryError(f"location: {shown(value)} is not a name")
+    return value.strip()
+
+
+def _format_tile(value: Any) -> str:
+    """``T31TCJ``, ``MGRS-31TCJ`` and ``31tcj`` all mean MGRS tile ``31TCJ``."""
     return vocabulary.mgrs_tile(value)
+
+
+def _format_relative_orbit(value: Any) -> int:
+    return _int_in(value, 1, 175, "relative_orbit")
+
+
+def _format_orbit_number(value: Any) -> int:
+    return _int_in(value, 1, 10**6, "orbit_number")
+
+
+def _format_orbit_direction(value: Any) -> str:
+    return _choice(value, ORBIT_DIRECTIONS, "orbit_direction", upper=False)
+
+
+def _format_max_cloud_cover(value: Any) -> float:
+    try:
+        if isinstance(value, bool):
+            raise TypeError
+        clouds = float(value)
+    except (TypeError, ValueError):
+        raise InvalidQueryError(f"max_cloud_cover: {shown(value)} is not a number") from None
+    if not 0 <= clouds <= 100:
+        raise InvalidQueryError(f"max_cloud_cover: {clouds} is outside [0, 100]")
+    return clouds
+
+
+def _format_platform(value: Any) -> str:
+    return vocabulary.platform(value)
+
+
+def _format_identifiers(value: Any) -> tuple[str, ...]:
+    """One name or a list of names (product identifiers)."""
+    items = [value] if isinstance(value, str) else value
+    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
+        isinstance(i, str) and i.strip() for i in items
+    ):
+        raise InvalidQueryError(f"identifiers: {shown(value)} is not a name or a list of names")
+    return tuple(i.strip() for i in items)
+
+
+#: Unified field -> its normaliser (every field of :class:`Query`, in its order).
+FORMATS: dict[str, Callable[[Any], Any]] = {
+    "collection": _format_collection,
+    "product_type": _format_product_type,
+    "sensor_mode": _format_sensor_mode,
+    "start": _format_start,
+    "end": _format_end,
+    "bbox": _format_bbox,
+    "point": _format_point,
+    "geometry": _format_geometry,
+    "tile": _format_tile,
+    "location": _format_location,
+    "relative_orbit": _format_relative_orbit,
+    "orbit_number": _format_orbit_number,
+    "orbit_direction": _format_orbit_direction,
+    "max_cloud_cover": _format_max_cloud_cover,
+    "platform": _format_platform,
+    "identifiers": _format_identifiers,
+}
+
+
+def _same(field: str, first: Any, second: Any) -> bool:
+    """Whether two values of one field mean the same once normalised (``T31TCJ`` and
+    ``MGRS-31TCJ``, ``"20"`` and ``20.0``)."""
+    if first == second:
+        return True
+    try:
+        return bool(FORMATS[field](first) == FORMATS[field](second))
+    except InvalidQueryError:
+        return False
+
+
+def unified_fields(values: Mapping[str, Any]) -> dict[str, Any]:
+    """Rename every spelling to its unified field; ``None`` means "not given".
+
+    Args:
+        values: search parameters in any spelling of the vocabulary
+            (:data:`~eodag_peps_plus.vocabulary.FIELD_SPELLINGS`).
+
+    Returns:
+        Unified field -> the value as given (not yet normalised).
+
+    Raises:
+        InvalidQueryError: unknown name, an empty value, or two spellings of one field
+            with values that differ once normalised.
+    """
+    out: dict[str, Any] = {}
+    given_as: dict[str, str] = {}
+    unknown = []
+    for key, value in values.items():
+        if value is None:
+            continue
+        field = FIELD_SPELLINGS.get(key)
+        if field is None:
+            unknown.append(str(key))
+            continue
+        if isinstance(value, str) and not value.strip():
+            raise InvalidQueryError(f"{key}: empty value (leave it out to search without it)")
+        if field in out and not _same(field, out[field], value):
+            raise InvalidQueryError(
+                f"{given_as[field]} and {key} both given, with different values "
+                f"({shown(out[field])} and {shown(value)})"
+            )
+        out[field] = value
+        given_as[field] = key
+    if unknown:
+        raise InvalidQueryError(
+            f"unknown search parameter(s) {', '.join(shown(k, 40) for k in sorted(unknown))}; "
+            f"known: {', '.join(QUERY_FIELDS)} (or their EODAG, STAC and PEPS names: "
+            f"{', '.join(k for k in FIELD_SPELLINGS if k not in QUERY_FIELDS)})"
+        )
+    return out
+
+
+# -- rules between fields ------------------------------------------------------------------------
+
+
+def _one_place(values: Mapping[str, Any]) -> None:
+    spatial = [k for k in SPATIAL_FIELDS if k in values]
+    if len(spatial) > 1:
+        raise InvalidQueryError(
+            f"give only one of box, point, geometry or location (got {' and '.join(spatial)})"
+        )
+
+
+def _add_implied(values: Mapping[str, Any], out: dict[str, Any]) -> None:
+    """A collection name may imply a product type (``S2_MSI_L1C``), and a product type its
+    collection (``GRD``): users may give either."""
+    if "collection" in values and "product_type" not in out:
+        implied = vocabulary.collection(values["collection"])[1]
+        if implied:
+            out["product_type"] = _format_product_type(implied)
+    if "collection" not in out and out.get("product_type") in PRODUCT_TYPES:
+        out["collection"] = PRODUCT_TYPES[out["product_type"]]
+
+
+def _check_consistent(out: Mapping[str, Any]) -> None:
+    family, platform = out.get("collection"), out.get("platform")
+    if family and platform and not platform.startswith(family[:2]):
+        raise InvalidQueryError(f"platform: {platform} does not belong to collection {family}")
+    start, end = out.get("start"), out.get("end")
+    if start and end and end < start:
+        raise InvalidQueryError(f"end {end:%Y-%m-%d} is before start {start:%Y-%m-%d}")
 
 
 def _check_lon_lat(lon: float, lat: float, name: str) -> None:
@@ -95,6 +323,21 @@ def _choice(value: Any, choices: Iterable[str], name: str, *, upper: bool = True
     if text not in allowed:
         raise InvalidQueryError(f"{name}: {shown(value)} is not one of {', '.join(allowed)}")
     return text
+
+
+def _int_in(value: Any, low: int, high: int, name: str) -> int:
+    """Whole numbers only: ``1.7`` is refused, never truncated to 1."""
+    whole = (
+        (isinstance(value, int) and not isinstance(value, bool))
+        or (isinstance(value, float) and value.is_integer())
+        or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", value) is not None)
+    )
+    if not whole:
+        raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number")
+    number = int(value)
+    if not low <= number <= high:
+        raise InvalidQueryError(f"{name}: {number} is outside [{low}, {high}]")
+    return number
 
 
 @dataclasses.dataclass(frozen=True)
@@ -137,98 +380,18 @@ class Query:
         Raises:
             InvalidQueryError: one line naming the parameter and the fault.
         """
-        values = vocabulary.unified_fields(kwargs, cls.same_value)
-        out: dict[str, Any] = {}
-        if "collection" in values:
-            out["collection"], implied = vocabulary.collection(values["collection"])
-            if implied and "product_type" not in values:
-                values["product_type"] = implied
-        if "product_type" in values:
-            product_type = values["product_type"]
-            if not isinstance(product_type, str):
-                raise InvalidQueryError(f"product_type: {shown(product_type)} is not a name")
-            out["product_type"] = product_type.strip().upper()
-            if "collection" not in out and out["product_type"] in PRODUCT_TYPES:
-                out["collection"] = PRODUCT_TYPES[out["product_type"]]
-        if "sensor_mode" in values:
-            out["sensor_mode"] = _choice(values["sensor_mode"], SENSOR_MODES, "sensor_mode")
-        if "platform" in values:
-            platform = vocabulary.platform(values["platform"])
-            family = out.get("collection")
-            if family and not platform.startswith(family[:2]):
-                raise InvalidQueryError(
-                    f"platform: {platform} does not belong to collection {family}"
-                )
-            out["platform"] = platform
-        if "orbit_direction" in values:
-            out["orbit_direction"] = _choice(
-                values["orbit_direction"], ORBIT_DIRECTIONS, "orbit_direction", upper=False
-            )
-        if "start" in values:
-            out["start"] = parse_datetime(values["start"], "start")
-        if "end" in values:
-            out["end"] = parse_datetime(values["end"], "end", end=True)
-        if out.get("start") and out.get("end") and out["end"] < out["start"]:
-            raise InvalidQueryError(
-                f"end {out['end']:%Y-%m-%d} is before start {out['start']:%Y-%m-%d}"
-            )
-        spatial = [k for k in ("bbox", "point", "geometry", "location") if k in values]
-        if len(spatial) > 1:
-            raise InvalidQueryError(
-                f"give only one of box, point, geometry or location (got {' and '.join(spatial)})"
-            )
-        if "bbox" in values:
-            lonmin, latmin, lonmax, latmax = _floats(values["bbox"], 4, "bbox")
-            _check_lon_lat(lonmin, latmin, "bbox")
-            _check_lon_lat(lonmax, latmax, "bbox")
-            if lonmin > lonmax or latmin > latmax:
-                # EODAG reads a box as the rectangle between two corners in any order, and it
-                # hands us only that rectangle: every entry point reads it the same way.
-                logger.info("bbox: corners given max first; searching the box between them")
-                lonmin, lonmax = sorted((lonmin, lonmax))
-                latmin, latmax = sorted((latmin, latmax))
-            out["bbox"] = (lonmin, latmin, lonmax, latmax)
-        if "point" in values:
-            lon, lat = _floats(values["point"], 2, "point")
-            _check_lon_lat(lon, lat, "point")
-            out["point"] = (lon, lat)
-        if "geometry" in values:
-            out["geometry"] = _wkt(values["geometry"])
-        if "location" in values:
-            if not isinstance(values["location"], str):
-                raise InvalidQueryError(f"location: {shown(values['location'])} is not a name")
-            out["location"] = values["location"].strip()
-        if "tile" in values:
-            out["tile"] = normalize_tile(values["tile"])
-        for name, low, high in (("relative_orbit", 1, 175), ("orbit_number", 1, 10**6)):
-            if name in values:
-                out[name] = _int_in(values[name], low, high, name)
-        if "max_cloud_cover" in values:
-            raw = values["max_cloud_cover"]
-            try:
-                if isinstance(raw, bool):
-                    raise TypeError
-                clouds = float(raw)
-            except (TypeError, ValueError):
-                raise InvalidQueryError(f"max_cloud_cover: {shown(raw)} is not a number") from None
-            if not 0 <= clouds <= 100:
-                raise InvalidQueryError(f"max_cloud_cover: {clouds} is outside [0, 100]")
-            out["max_cloud_cover"] = clouds
-        if "identifiers" in values:
-            out["identifiers"] = _names(values["identifiers"], "identifiers")
+        values = unified_fields(kwargs)
+        _one_place(values)
+        out = {field: FORMATS[field](value) for field, value in values.items()}
+        _add_implied(values, out)
+        _check_consistent(out)
         return cls(**out)
 
     @classmethod
     def same_value(cls, field: str, first: Any, second: Any) -> bool:
         """Whether two values of one field mean the same once normalised (``T31TCJ`` and
         ``MGRS-31TCJ``, ``"20"`` and ``20.0``): two spellings given at once must agree."""
-        try:
-            return bool(
-                getattr(cls.create(**{field: first}), field)
-                == getattr(cls.create(**{field: second}), field)
-            )
-        except InvalidQueryError:
-            return False
+        return _same(field, first, second)
 
     def replace(self, **changes: Any) -> Query:
         """A copy with some fields changed (already-normalised values)."""
@@ -262,56 +425,3 @@ class Query:
             for f in dataclasses.fields(self)
             if getattr(self, f.name) not in (None, ())
         }
-
-
-def _int_in(value: Any, low: int, high: int, name: str) -> int:
-    """Whole numbers only: ``1.7`` is refused, never truncated to 1."""
-    whole = (
-        (isinstance(value, int) and not isinstance(value, bool))
-        or (isinstance(value, float) and value.is_integer())
-        or (isinstance(value, str) and re.fullmatch(r"\s*[+-]?\d{1,9}\s*", value) is not None)
-    )
-    if not whole:
-        raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number")
-    number = int(value)
-    if not low <= number <= high:
-        raise InvalidQueryError(f"{name}: {number} is outside [{low}, {high}]")
-    return number
-
-
-def _names(value: Any, name: str) -> tuple[str, ...]:
-    """One name or a list of names (product identifiers)."""
-    items = [value] if isinstance(value, str) else value
-    if not isinstance(items, (list, tuple, set, frozenset)) or not all(
-        isinstance(i, str) and i.strip() for i in items
-    ):
-        raise InvalidQueryError(f"{name}: {shown(value)} is not a name or a list of names")
-    return tuple(i.strip() for i in items)
-
-
-def _wkt(value: Any) -> str:
-    from shapely import wkt
-    from shapely.errors import ShapelyError
-    from shapely.geometry import shape
-    from shapely.geometry.base import BaseGeometry
-
-    if isinstance(value, BaseGeometry):
-        geom = value
-    elif isinstance(value, Mapping):
-        try:
-            geom = shape(value)
-        except (ShapelyError, ValueError, KeyError, TypeError, AttributeError, IndexError) as exc:
-            raise InvalidQueryError(
-                f"geometry: not a GeoJSON geometry ({shown(str(exc))})"
-            ) from None
-    else:
-        try:
-            geom = wkt.loads(str(value))
-        except (ShapelyError, ValueError) as exc:
-            raise InvalidQueryError(f"geometry: not valid WKT ({shown(str(exc))})") from None
-    if geom.is_empty:
-        raise InvalidQueryError("geometry: empty geometry")
-    lonmin, latmin, lonmax, latmax = geom.bounds
-    _check_lon_lat(lonmin, latmin, "geometry")
-    _check_lon_lat(lonmax, latmax, "geometry")
-    return str(geom.wkt)

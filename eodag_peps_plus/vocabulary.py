@@ -16,13 +16,47 @@ from __future__ import annotations
 import calendar
 import functools
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
 from .exceptions import InvalidQueryError
 from .logs import get_logger
+
+__all__ = [
+    "COLLECTIONS",
+    "COLLECTION_ALIASES",
+    "COMMON_PROPERTIES",
+    "ECHO_LIMIT",
+    "FIELD_SPELLINGS",
+    "ORBIT_DIRECTIONS",
+    "PLATFORMS",
+    "PRODUCT_TYPES",
+    "QUERYABLES",
+    "QUERY_FIELDS",
+    "S1Fields",
+    "SENSOR_MODES",
+    "cloud_cover",
+    "collection",
+    "constellation",
+    "datetime_interval",
+    "grid_code",
+    "instruments",
+    "iso_utc",
+    "mgrs_tile",
+    "orbit_state",
+    "platform",
+    "processing_level",
+    "processing_version",
+    "relative_orbit",
+    "s1_properties",
+    "s1_relative_orbit",
+    "sar_properties",
+    "shown",
+    "stac_query_fields",
+    "tile_latitude",
+]
 
 logger = get_logger(__name__)
 
@@ -156,48 +190,6 @@ def shown(value: Any, limit: int = ECHO_LIMIT) -> str:
     if len(text) <= limit:
         return text
     return f"{text[: limit - 1]}\N{HORIZONTAL ELLIPSIS} ({len(text)} characters)"
-
-
-def unified_fields(
-    values: Mapping[str, Any], same: Callable[[str, Any, Any], bool] | None = None
-) -> dict[str, Any]:
-    """Rename every spelling to its unified field; ``None`` means "not given".
-
-    Args:
-        values: search parameters in any spelling.
-        same: whether two values of a field mean the same (``"20"`` and ``20.0`` clouds do);
-            plain equality by default.
-
-    Raises:
-        InvalidQueryError: unknown name, an empty value, or two spellings of one field
-            with different values.
-    """
-    out: dict[str, Any] = {}
-    given_as: dict[str, str] = {}
-    unknown = []
-    for key, value in values.items():
-        if value is None:
-            continue
-        field = FIELD_SPELLINGS.get(key)
-        if field is None:
-            unknown.append(str(key))
-            continue
-        if isinstance(value, str) and not value.strip():
-            raise InvalidQueryError(f"{key}: empty value (leave it out to search without it)")
-        if field in out and not (out[field] == value or (same and same(field, out[field], value))):
-            raise InvalidQueryError(
-                f"{given_as[field]} and {key} both given, with different values "
-                f"({shown(out[field])} and {shown(value)})"
-            )
-        out[field] = value
-        given_as[field] = key
-    if unknown:
-        raise InvalidQueryError(
-            f"unknown search parameter(s) {', '.join(shown(k, 40) for k in sorted(unknown))}; "
-            f"known: {', '.join(QUERY_FIELDS)} (or their EODAG, STAC and PEPS names: "
-            f"{', '.join(k for k in FIELD_SPELLINGS if k not in QUERY_FIELDS)})"
-        )
-    return out
 
 
 def collection(name: Any) -> tuple[str, str | None]:

@@ -12,8 +12,28 @@ from collections.abc import Callable
 from datetime import date, datetime
 
 from ..exceptions import InvalidQueryError
-from ..query import normalize_tile, parse_datetime
-from ..vocabulary import shown, tile_latitude  # tile_latitude: the core validator, re-exported
+from ..query import parse_datetime
+from ..vocabulary import mgrs_tile, shown, tile_latitude
+
+__all__ = [
+    "CONFIRM_AT",
+    "EARLIEST_END",
+    "MAX_LATITUDE",
+    "MAX_NAME",
+    "MAX_PERIOD_DAYS",
+    "MIN_PERIOD_DAYS",
+    "ORBIT_RANGE",
+    "SeriesRequest",
+    "as_date",
+    "check_latitude",
+    "check_orbit",
+    "check_period",
+    "check_product",
+    "check_series",
+    "check_tile_latitude",
+    "confirm_many",
+    "product_tile",
+]
 
 MIN_PERIOD_DAYS = 50
 MAX_PERIOD_DAYS = 366
@@ -105,7 +125,7 @@ def check_series(
     relative_orbit: int | str | None = None,
 ) -> SeriesRequest:
     """Every FULL_MAJA rule at once; raises :class:`InvalidQueryError` naming the first fault."""
-    normalized = normalize_tile(tile)
+    normalized = mgrs_tile(tile)
     first = as_date(start, "start")
     last = as_date(end, "end")
     check_period(first, last)

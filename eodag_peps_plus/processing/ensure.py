@@ -16,7 +16,8 @@ from typing import TYPE_CHECKING
 
 from ..exceptions import InvalidQueryError
 from ..product import Product
-from ..query import Query, normalize_tile
+from ..query import Query
+from ..vocabulary import mgrs_tile
 from . import checks
 from .base import MAJA, JobState
 from .store import JobRecord
@@ -24,6 +25,17 @@ from .store import JobRecord
 if TYPE_CHECKING:
     from ..backends.base import Backend
     from .jobs import MajaJobs
+
+__all__ = [
+    "EnsureReport",
+    "MAX_USEFUL_CLOUD_COVER",
+    "THEIA_L2A_COLLECTION",
+    "covered",
+    "ensure",
+    "find_l1c",
+    "find_l2a",
+    "l2a_query",
+]
 
 THEIA_L2A_COLLECTION = "THEIA_REFLECTANCE_SENTINEL2_L2A"
 #: MAJA gives NOVALD (nothing) above this cloud cover.
@@ -131,7 +143,7 @@ def ensure(
     L1C dates that lack one. Checks run before any search; nothing is sent on bad input."""
     if jobs.backend is None:
         raise InvalidQueryError("ensure: no processing backend given")
-    normalized = normalize_tile(tile)
+    normalized = mgrs_tile(tile)
     first, last = checks.as_date(start, "start"), checks.as_date(end, "end")
     if last < first:
         raise InvalidQueryError(f"end {last} is before start {first}")

@@ -9,7 +9,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eodag_peps_plus.exceptions import InvalidQueryError, PepsPlusError
-from eodag_peps_plus.query import Query, normalize_tile
+from eodag_peps_plus.query import Query
+from eodag_peps_plus.vocabulary import mgrs_tile
 
 
 def test_normalises_vocabulary() -> None:
@@ -73,7 +74,7 @@ def test_bad_input_is_one_clear_typed_error(kwargs: dict, message: str) -> None:
 )
 def test_tile_spellings_are_equivalent(tile: str, prefix: str, lower: bool) -> None:
     text = prefix + tile
-    assert normalize_tile(text.lower() if lower else text) == tile
+    assert mgrs_tile(text.lower() if lower else text) == tile
 
 
 @given(
