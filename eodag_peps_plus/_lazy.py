@@ -7,6 +7,8 @@ import importlib
 from collections.abc import Callable, Mapping
 from typing import Any
 
+__all__ = ["lazy_attributes", "load"]
+
 
 def load(target: str) -> Any:
     """The object named by ``"package.module:attribute"``."""

@@ -19,6 +19,20 @@ from typing import Any
 import requests
 import urllib3
 
+__all__ = [
+    "ArchiveReply",
+    "MESSAGE_LIMIT",
+    "MESSAGE_TYPES",
+    "ReplyKind",
+    "ZIP_MAGIC",
+    "classify_archive_reply",
+    "content_type",
+    "is_message_type",
+    "parse_retry_after",
+    "read_small",
+    "snippet",
+]
+
 #: Every archive starts with a zip local file header (an empty zip would be PK\x05\x06).
 ZIP_MAGIC = b"PK\x03\x04"
 #: Content types that are never an archive, whatever the status and the length say

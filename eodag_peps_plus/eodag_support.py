@@ -33,6 +33,21 @@ if TYPE_CHECKING:
 
     from .product import Product
 
+__all__ = [
+    "API_KEYS",
+    "PASSWORD_KEYS",
+    "USER_KEYS",
+    "configured_endpoint",
+    "credentials_from_env",
+    "credentials_from_mapping",
+    "eodag_feature",
+    "gateway",
+    "open_backend",
+    "provider_names",
+    "providers_yaml",
+    "trusted_origins",
+]
+
 
 def providers_yaml() -> str:
     """Our providers file: the installed copy, else the checkout's top-level one."""

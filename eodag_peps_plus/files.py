@@ -9,6 +9,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
+__all__ = ["open_atomically", "write_all", "write_atomically"]
+
 
 def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:
     """Write ``data`` (text as UTF-8) to a temporary file beside ``path``, then rename it into

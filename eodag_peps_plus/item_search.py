@@ -22,6 +22,8 @@ if TYPE_CHECKING:
 #: pystac-client's ``modifier``: mutates an item, a collection or their dicts in place.
 Modifier = Callable[[Any], None]
 
+__all__ = ["ItemSearch"]
+
 
 class ItemSearch:
     """One or more unified queries (one per requested collection) against one backend.

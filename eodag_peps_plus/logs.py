@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 
+__all__ = ["ROOT", "get_logger"]
+
 #: The logger every module of the package logs under.
 ROOT = "eodag.peps_plus"
 

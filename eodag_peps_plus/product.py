@@ -12,6 +12,8 @@ from typing import Any
 
 from .geometry import single_part
 
+__all__ = ["Availability", "Product", "STORAGE_MODES", "TYPICAL_RESTORE_SECONDS", "md5_multihash"]
+
 #: Typical restore time from tape, seconds (PEPS: "2-6 minutes typically, hours when the robot
 #: is busy"; GEODES does not document it, so the same figure is assumed). The sandbox emulates
 #: it and reports quote it.

@@ -14,6 +14,8 @@ import sqlite3
 import time
 from typing import Literal
 
+__all__ = ["connect", "is_busy"]
+
 #: SQLite's primary result codes for "someone else holds the lock".
 _BUSY_CODES = frozenset({5, 6})  # SQLITE_BUSY, SQLITE_LOCKED
 

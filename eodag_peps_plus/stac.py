@@ -31,6 +31,15 @@ from .product import Product, md5_multihash
 if TYPE_CHECKING:
     pass
 
+__all__ = [
+    "ARCHIVE_ASSET",
+    "EXTENSION_SCHEMAS",
+    "THUMBNAIL_ASSET",
+    "items_to_collection",
+    "product_to_item",
+    "schema_map",
+]
+
 _EXT = "https://stac-extensions.github.io"
 
 #: Field prefix -> extension schema URI. Versions are the ones EODAG 4.10 declares, so our items

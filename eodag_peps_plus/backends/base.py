@@ -46,6 +46,8 @@ from ..query import Query
 from .paging import MAX_PAGES, TRAIL, too_many_pages
 from .spec import BackendSpec, specs
 
+__all__ = ["Backend", "SearchPage"]
+
 logger = get_logger(__name__)
 
 

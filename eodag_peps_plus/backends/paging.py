@@ -28,6 +28,18 @@ import requests
 from ..exceptions import InvalidQueryError, PagingError, shorten
 from ..logs import get_logger
 
+__all__ = [
+    "MAX_PAGES",
+    "MAX_TOKEN_CHARS",
+    "PageToken",
+    "TRAIL",
+    "Walk",
+    "fingerprint",
+    "past_count",
+    "read_token",
+    "too_many_pages",
+]
+
 logger = get_logger(__name__)
 
 #: Server pages one search may read: 10 million products at PEPS's 500 per page, 1.6 million

@@ -51,6 +51,19 @@ from .replies import (
 )
 from .spec import BackendSpec, Probe
 
+__all__ = [
+    "AVAILABILITY",
+    "AVAILABILITY_SPREAD",
+    "PepsBackend",
+    "S1_FIELDS",
+    "SEARCH",
+    "SPEC",
+    "feature_to_product",
+    "query_params",
+    "read_reply",
+    "route_collections",
+]
+
 SPEC = BackendSpec(
     name="peps",
     label="PEPS",

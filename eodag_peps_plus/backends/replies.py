@@ -23,6 +23,24 @@ from ..geometry import GeometryError, check_geometry
 from ..product import Product
 from ..vocabulary import iso_utc
 
+__all__ = [
+    "FieldError",
+    "Fields",
+    "ItemMapper",
+    "MAX_DIGITS",
+    "MAX_INTEGER",
+    "count",
+    "geometry",
+    "map_features",
+    "md5_hex",
+    "next_href",
+    "open_feature",
+    "reply_count",
+    "reply_list",
+    "reply_member",
+    "reply_object",
+]
+
 #: A mapper takes a feature exactly as decoded (anything JSON) and the backend name.
 ItemMapper = Callable[[Any, str], Product]
 #: Integers larger than this are no size, orbit or count any archive has.

@@ -22,6 +22,16 @@ from ..http_io import connection_hint, origin
 if TYPE_CHECKING:
     from .base import Backend
 
+__all__ = [
+    "AuthKind",
+    "BackendSpec",
+    "Probe",
+    "register_backend",
+    "spec_for",
+    "spec_for_provider",
+    "specs",
+]
+
 #: How a server authenticates archive and processing requests.
 AuthKind = Literal["basic", "apikey", "none"]
 

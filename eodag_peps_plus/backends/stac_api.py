@@ -53,6 +53,21 @@ from .replies import (
     reply_object,
 )
 
+__all__ = [
+    "FilterBuilder",
+    "Router",
+    "StacApiBackend",
+    "StacProfile",
+    "data_asset",
+    "generic_item_to_product",
+    "overview_href",
+    "property_filters",
+    "refuse_location",
+    "route_by_collection",
+    "spatial_filter",
+    "standard_filters",
+]
+
 logger = get_logger(__name__)
 _S = TypeVar("_S", bound="StacApiBackend")
 

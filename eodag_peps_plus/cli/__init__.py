@@ -11,6 +11,8 @@ import click
 
 from ..exceptions import PepsPlusError
 
+__all__ = ["COMMAND_MODULES", "cli", "main"]
+
 #: Modules under ``eodag_peps_plus.cli`` that each define ``register(group)``.
 COMMAND_MODULES = ("sandbox", "search", "download", "serve", "maja", "report", "legacy", "migrate")
 

@@ -15,6 +15,20 @@ from ..exceptions import InvalidQueryError
 from ..product import human_size
 from ..query import Query
 
+__all__ = [
+    "BackendChoice",
+    "PRODUCT_HEADERS",
+    "QUERY_OPTION_NAMES",
+    "TABLE_SAMPLE",
+    "backend_options",
+    "build_query",
+    "open_backend",
+    "print_table",
+    "product_row",
+    "product_rows",
+    "query_options",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -22,6 +22,8 @@ from .common import (
     query_options,
 )
 
+__all__ = ["download", "read_results", "register"]
+
 
 def _float_option(name: str, default: float, minimum: float, text: str) -> Any:
     return click.option(

@@ -32,6 +32,45 @@ from .common import backend_option as common_backend_option
 from .common import build_query, open_backend
 from .maja import ask, store_option
 
+__all__ = [
+    "BACKEND_ENV",
+    "COMMANDS",
+    "DEFAULT_BACKEND",
+    "LEGACY_COMMANDS",
+    "SERVER_GAZETTEER",
+    "STORAGE_WORDS",
+    "announce",
+    "auth_option",
+    "backend_option",
+    "check_place",
+    "full_maja_download",
+    "full_maja_download_main",
+    "full_maja_process",
+    "full_maja_process_main",
+    "job_store",
+    "legacy",
+    "legacy_end",
+    "list_products",
+    "log_option",
+    "maja_jobs",
+    "open_server",
+    "peps_download",
+    "peps_download_main",
+    "peps_maja_download",
+    "peps_maja_download_main",
+    "peps_maja_process",
+    "peps_maja_process_main",
+    "place_options",
+    "place_params",
+    "read_job_log",
+    "register",
+    "report_fetch",
+    "search_products",
+    "server_options",
+    "write_job_log",
+    "write_search_json",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: Environment variable choosing the server of the legacy commands (``peps`` or ``geodes``).

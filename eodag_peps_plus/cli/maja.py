@@ -24,6 +24,26 @@ from ..processing.store import STORE_ENV, JobRecord, JobStore
 from ..vocabulary import shown
 from .common import backend_options, build_query, open_backend, print_table
 
+__all__ = [
+    "HEADERS",
+    "LOG_EVERY",
+    "MAX_PRODUCTS_FILE",
+    "check_url",
+    "ensure",
+    "ensure_backends",
+    "ensure_options",
+    "fetch",
+    "json_option",
+    "list_jobs",
+    "maja",
+    "read_products_file",
+    "register",
+    "status",
+    "store_option",
+    "submit",
+    "wait",
+]
+
 F = TypeVar("F", bound=Callable[..., Any])
 
 

@@ -32,6 +32,16 @@ from .legacy import (
     read_job_log,
 )
 
+__all__ = [
+    "Translation",
+    "find_calls",
+    "migrate",
+    "register",
+    "split_script",
+    "tokenize",
+    "translate",
+]
+
 #: Shell words that end a command (``shlex`` with ``punctuation_chars``).
 _OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "(", ")", "2>", "2>&1"}
 #: EODAG collection names (product-type specific), found by the unified pair they stand for.

@@ -15,6 +15,8 @@ import click
 from ..exceptions import InvalidQueryError
 from .maja import ensure_backends, ensure_options
 
+__all__ = ["OUTPUT", "calendar", "register", "report", "write_search_pictures"]
+
 OUTPUT = click.Path(dir_okay=False, path_type=Path)
 
 

@@ -20,6 +20,8 @@ from ..sandbox.server import (
 )
 from .common import PRODUCT_HEADERS, print_table, product_rows
 
+__all__ = ["demo", "register", "sandbox", "serve", "shown", "startup_lines"]
+
 
 def register(group: click.Group) -> None:
     group.add_command(sandbox)

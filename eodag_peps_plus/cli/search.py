@@ -22,6 +22,8 @@ from .common import (
     query_options,
 )
 
+__all__ = ["REPORT_LIMIT", "register", "search"]
+
 #: Products an ``--html``/``--png`` report draws: a report holds what it draws (a map of a
 #: million footprints is neither readable nor small), so beyond this it shows the first ones
 #: and says so; the table and the ``--json`` file always have every product.

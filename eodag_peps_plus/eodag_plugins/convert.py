@@ -20,6 +20,8 @@ from ..exceptions import InvalidQueryError
 from ..product import Availability, Product
 from ..stac import product_to_item
 
+__all__ = ["eoproduct_to_item", "from_eoproduct", "shapes", "to_eoproduct"]
+
 
 def to_eoproduct(
     product: Product,

@@ -22,6 +22,8 @@ from ..exceptions import (
     QuotaExceededError,
 )
 
+__all__ = ["to_eodag"]
+
 
 def to_eodag(exc: PepsPlusError) -> Exception:
     """The EODAG exception that means ``exc``, with the same one-line message.

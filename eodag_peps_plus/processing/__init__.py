@@ -14,7 +14,10 @@ from ..exceptions import ProcessingError
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
-    from .base import ProcessingBackend
+    from .base import JobState, JobStatus, ProcessingBackend, ResultFile
+    from .ensure import EnsureReport, ensure
+    from .jobs import FetchReport, MajaJobs
+    from .store import JobRecord, JobStore
 
 _LAZY = {
     "MajaJobs": "eodag_peps_plus.processing.jobs",
@@ -29,7 +32,19 @@ _LAZY = {
     "EnsureReport": "eodag_peps_plus.processing.ensure",
 }
 
-__all__ = ["processing_for", *_LAZY]
+__all__ = [  # spelled out: type checkers read it without running it
+    "EnsureReport",
+    "FetchReport",
+    "JobRecord",
+    "JobState",
+    "JobStatus",
+    "JobStore",
+    "MajaJobs",
+    "ProcessingBackend",
+    "ResultFile",
+    "ensure",
+    "processing_for",
+]
 
 
 def processing_for(backend: Backend) -> ProcessingBackend:

@@ -23,6 +23,22 @@ from ..product import Product
 if TYPE_CHECKING:
     from ..backends.base import Backend
 
+__all__ = [
+    "FULL_MAJA",
+    "JobLookup",
+    "JobState",
+    "JobStatus",
+    "LOOKUP_WINDOW",
+    "MAJA",
+    "MAX_REPLY_BYTES",
+    "ProcessingBackend",
+    "ResultFile",
+    "SERVER_TEXT",
+    "Submission",
+    "byte_count",
+    "server_text",
+]
+
 #: Process names as the user knows them from PEPS.
 MAJA = "MAJA"
 FULL_MAJA = "FULL_MAJA"

@@ -20,6 +20,8 @@ from ..backends.base import Archive
 from ..product import Availability, Product
 from .base import ProcessingBackend, ResultFile
 
+__all__ = ["DownloadOutcome", "ResultArchive", "download_results", "present"]
+
 
 @dataclasses.dataclass
 class DownloadOutcome:

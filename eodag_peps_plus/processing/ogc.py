@@ -38,6 +38,16 @@ from .base import (
     server_text,
 )
 
+__all__ = [
+    "CONFIG_ENV",
+    "LOOKUP_MAX_PAGES",
+    "LOOKUP_PAGE",
+    "OGC_STATES",
+    "OgcConfig",
+    "OgcProcessing",
+    "parse_results",
+]
+
 CONFIG_ENV = "PEPS_PLUS_GEODES_PROCESSING"
 #: OGC ``statusInfo.status`` -> our states.
 OGC_STATES = {

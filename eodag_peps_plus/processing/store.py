@@ -26,6 +26,21 @@ from .. import sqlite_db
 from ..exceptions import PepsPlusError
 from .base import JobState, JobStatus, ResultFile, Submission
 
+__all__ = [
+    "APP_NAME",
+    "DownloadRecord",
+    "JobRecord",
+    "JobStore",
+    "JobStoreError",
+    "MAX_SUBMISSION_SECONDS",
+    "SCHEMA_VERSION",
+    "STORE_ENV",
+    "default_store_path",
+    "now_iso",
+    "submitter_alive",
+    "submitter_id",
+]
+
 #: Environment variable naming the store file (the ``--store`` option wins over it).
 STORE_ENV = "PEPS_PLUS_JOB_STORE"
 APP_NAME = "eodag-peps-plus"

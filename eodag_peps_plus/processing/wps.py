@@ -34,6 +34,18 @@ from .base import (
     server_text,
 )
 
+__all__ = [
+    "NS",
+    "REPORT_STATES",
+    "WPS_PATH",
+    "WpsProcessing",
+    "exception_text",
+    "parse_progress",
+    "parse_report",
+    "parse_xml",
+    "result_name",
+]
+
 WPS_PATH = "/resto/wps"
 NS = {
     "wps": "http://www.opengis.net/wps/1.0.0",

@@ -17,6 +17,8 @@ from importlib.abc import Traversable
 
 from .products import ReportError
 
+__all__ = ["DEFAULT_ATTRIBUTION", "DEFAULT_TILES", "leaflet_css", "leaflet_js"]
+
 #: OpenStreetMap's standard tiles (usage policy: light, interactive use with attribution).
 DEFAULT_TILES = "https://tile.openstreetmap.org/{z}/{x}/{y}.png"
 DEFAULT_ATTRIBUTION = "&copy; OpenStreetMap contributors"

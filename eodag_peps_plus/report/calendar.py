@@ -26,6 +26,15 @@ if TYPE_CHECKING:
     from ..backends.base import Backend
     from ..processing.jobs import MajaJobs
 
+__all__ = [
+    "CALENDAR_CSS",
+    "Calendar",
+    "DayCell",
+    "build_calendar",
+    "calendar_html",
+    "maja_calendar",
+]
+
 
 @dataclasses.dataclass
 class DayCell:

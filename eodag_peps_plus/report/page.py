@@ -15,6 +15,16 @@ from . import assets
 from .products import STATUS_STYLE, ReportProduct, Summary
 from .timeline import timeline_svg
 
+__all__ = [
+    "BASE_CSS",
+    "SEARCH_CSS",
+    "SEARCH_JS",
+    "html_page",
+    "json_for_script",
+    "search_report_html",
+    "summary_html",
+]
+
 BASE_CSS = """
 body{font:14px/1.4 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#222;background:#fafafa}
 header{padding:12px 20px;background:#1f3b57;color:#fff}header h1{margin:0;font-size:20px}

@@ -17,6 +17,8 @@ from .calendar import Calendar
 from .products import STATUS_STYLE, ReportError, ReportProduct
 from .timeline import SHAPES, layout, orbit_label
 
+__all__ = ["LANES", "calendar_png", "timeline_png"]
+
 
 def _pyplot() -> Any:
     try:

@@ -21,6 +21,19 @@ from ..exceptions import PepsPlusError
 from ..product import TYPICAL_RESTORE_SECONDS, Availability, human_size
 from ..stac import geometry_bbox
 
+__all__ = [
+    "MAX_PRODUCTS",
+    "ReportError",
+    "ReportProduct",
+    "STATUS_STYLE",
+    "Summary",
+    "human_size",
+    "load_features",
+    "search_area_geojson",
+    "summarize",
+    "to_products",
+]
+
 #: The largest input drawn: a page of a million footprints would not open anyway.
 MAX_PRODUCTS = 20_000
 

@@ -15,6 +15,22 @@ from html import escape
 
 from .products import STATUS_STYLE, ReportProduct
 
+__all__ = [
+    "AXIS_Y",
+    "LEGEND_Y",
+    "Layout",
+    "NA_ROW",
+    "PLOT_BOTTOM",
+    "SHAPES",
+    "hover_text",
+    "layout",
+    "orbit_label",
+    "shape_path",
+    "timeline_svg",
+    "x_of",
+    "y_of",
+]
+
 #: Mark shapes (SVG name, matplotlib marker), given to relative orbits in increasing order; a
 #: search over more orbits than shapes reuses them (the hover text always names the orbit).
 SHAPES: tuple[tuple[str, str], ...] = (

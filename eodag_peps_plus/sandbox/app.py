@@ -22,6 +22,8 @@ from urllib.parse import parse_qs, urlsplit
 
 from ..logs import get_logger
 
+__all__ = ["Handler", "Request", "Response", "Router", "SandboxHTTPServer", "TokenBucket"]
+
 logger = get_logger(__name__)
 
 

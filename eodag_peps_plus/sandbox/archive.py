@@ -14,6 +14,8 @@ import struct
 import zlib
 from collections.abc import Iterator
 
+__all__ = ["ArchiveFile", "BLOCK", "minimum_size"]
+
 BLOCK = 1 << 16
 _NOISE = 1 << 12
 _DOS_TIME, _DOS_DATE = 0, (2020 - 1980) << 9 | 1 << 5 | 1

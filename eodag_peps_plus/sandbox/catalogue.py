@@ -17,6 +17,24 @@ from shapely.geometry import Polygon
 
 from .archive import ArchiveFile, minimum_size
 
+__all__ = [
+    "Catalogue",
+    "Entry",
+    "PLACES",
+    "RIVERS",
+    "S1_TRACKS",
+    "S2ST_START",
+    "STORAGE_WEIGHTS",
+    "TILES",
+    "TOWNS",
+    "TYPICAL_SIZES",
+    "UUID_NAMESPACE",
+    "generate",
+    "iso",
+    "place",
+    "tile_entries",
+]
+
 UUID_NAMESPACE = uuid.UUID("6f1c1f0e-9a1b-4c55-8f43-7d1e5c0a9b21")
 S2ST_START = datetime(2016, 12, 5, tzinfo=timezone.utc)
 

@@ -14,6 +14,8 @@ from collections.abc import Iterable, Iterator
 
 from .app import Response
 
+__all__ = ["Fault", "FaultPlan", "KINDS"]
+
 #: What each kind does to the reply of an online product.
 KINDS: dict[str, str] = {
     "drop": "close the connection after `at` body bytes (full length announced)",

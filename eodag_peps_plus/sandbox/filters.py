@@ -21,6 +21,23 @@ from shapely.prepared import prep
 
 from .catalogue import TOWNS, Entry, iso
 
+__all__ = [
+    "EntryTest",
+    "FilterError",
+    "NUMERIC",
+    "OPERATORS",
+    "PropertyTest",
+    "QUERYABLES",
+    "TIMES",
+    "build_filter",
+    "geometry_test",
+    "parse_date",
+    "parse_range",
+    "resto_geometry",
+    "stac_geometry_test",
+    "stac_tests",
+]
+
 EntryTest = Callable[[Entry], bool]
 PropertyTest = Callable[[dict[str, Any]], bool]
 

@@ -14,6 +14,8 @@ from .tape import ONLINE_MODES
 if TYPE_CHECKING:
     from .server import Sandbox
 
+__all__ = ["DOWNLOAD_ROUTE", "GeodesArchive", "error"]
+
 DOWNLOAD_ROUTE = (
     r"/api/download/(?P<urn>URN:FEATURE:DATA:gdh:[0-9a-f-]{36}:V\d+)/files/(?P<md5>[0-9a-f]{32})"
 )

@@ -18,6 +18,23 @@ from typing import Any
 
 from .catalogue import RIVERS, Entry, iso, place
 
+__all__ = [
+    "COLLECTION_TITLES",
+    "DOC_LINK",
+    "L2A",
+    "LICENSE_LINK",
+    "REFERENCES",
+    "STAC_EXTENSIONS",
+    "URN_NAMESPACE",
+    "collection_doc",
+    "description",
+    "endpoint_url",
+    "geodes_collection",
+    "item_properties",
+    "render_item",
+    "urn",
+]
+
 URN_NAMESPACE = uuid.UUID("0b7a4c8e-3f52-4d2e-9a61-5c3e2f1d9e07")
 S1_L1, S1_L2, S2_L1C = "PEPS_S1_L1", "PEPS_S1_L2", "PEPS_S2_L1C"
 L2A = "THEIA_REFLECTANCE_SENTINEL2_L2A"

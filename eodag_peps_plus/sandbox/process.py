@@ -17,6 +17,14 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from .server import Sandbox, SandboxConfig
 
+__all__ = [
+    "REPLY_TIMEOUT",
+    "START_TIMEOUT",
+    "SandboxProcess",
+    "SandboxProcessError",
+    "staging_sandbox",
+]
+
 #: Seconds to wait for the child to build its catalogue and listen (100,000 products take
 #: about 10 s to generate on an idle core).
 START_TIMEOUT = 300.0

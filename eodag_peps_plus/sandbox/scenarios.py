@@ -10,6 +10,8 @@ from datetime import datetime, timezone
 
 from .catalogue import TILES, Catalogue, Entry, generate, tile_entries
 
+__all__ = ["replace_entry", "staging_catalogue"]
+
 _NOW = datetime(2025, 6, 1, tzinfo=timezone.utc)
 #: MGRS 100 km square letters (no I, no O): columns, then rows.
 _COLUMNS = "ABCDEFGHJKLMNPQRSTUVWXYZ"

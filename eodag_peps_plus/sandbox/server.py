@@ -18,6 +18,15 @@ from .catalogue import Catalogue, Entry
 from .faults import Fault, FaultPlan
 from .tape import DISTRIBUTIONS, ONLINE_MODES, TapeLibrary
 
+__all__ = [
+    "DEFAULT_API_KEY",
+    "DEFAULT_PASSWORD",
+    "DEFAULT_USER",
+    "OFFLINE_REPLIES",
+    "Sandbox",
+    "SandboxConfig",
+]
+
 logger = get_logger(__name__)
 
 #: Demo account; the sandbox is local, so these are not secrets.

@@ -31,6 +31,18 @@ from .catalogue import S1_TRACKS, UUID_NAMESPACE, Entry, _s1_orbit, _square
 if TYPE_CHECKING:
     from .server import Sandbox
 
+__all__ = [
+    "EPOCH",
+    "GEODES_COLLECTION",
+    "PEPS_COLLECTION",
+    "SIZE",
+    "STEP",
+    "SyntheticEntries",
+    "SyntheticEntry",
+    "entry",
+    "matches",
+]
+
 #: When the synthetic products start, and the time between two of them (names stay unique).
 EPOCH = datetime(2030, 1, 1, tzinfo=timezone.utc)
 STEP = timedelta(seconds=30)

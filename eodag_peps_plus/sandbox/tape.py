@@ -19,6 +19,15 @@ from collections.abc import Callable
 
 from ..product import TYPICAL_RESTORE_SECONDS
 
+__all__ = [
+    "DISTRIBUTIONS",
+    "LatencyDraw",
+    "OFFLINE_MODES",
+    "ONLINE_MODES",
+    "TapeLibrary",
+    "draw_latency",
+]
+
 ONLINE_MODES = ("disk", "tier2")
 OFFLINE_MODES = ("tape", "tier3")
 

@@ -26,6 +26,17 @@ from defusedxml.ElementTree import fromstring as xml_fromstring
 
 from ..exceptions import DownloadError
 
+__all__ = [
+    "LEFTOVERS_TTL",
+    "MAX_NAME_BYTES",
+    "clean_leftovers",
+    "extract_archive",
+    "file_key",
+    "name_problem",
+    "safe_dir",
+    "safe_name",
+]
+
 #: Characters Windows refuses in file names (plus every control character).
 _WINDOWS_FORBIDDEN = frozenset('<>:"/\\|?*')
 #: Names Windows reserves for devices, with any extension (``NUL.zip`` is the device too).

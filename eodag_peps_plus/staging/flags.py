@@ -13,6 +13,8 @@ import time
 from collections.abc import Callable, Hashable
 from typing import Generic, TypeVar
 
+__all__ = ["FlagMirror", "WATCH_EVERY"]
+
 K = TypeVar("K", bound=Hashable)
 
 #: Seconds between two looks at the flags.

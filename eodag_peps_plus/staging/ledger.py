@@ -23,6 +23,8 @@ from typing import Any
 
 from .. import sqlite_db
 
+__all__ = ["LEDGER_NAME", "Ledger", "LedgerRow", "RESTORE_INTENT_LEASE", "new_owner"]
+
 #: File name of the ledger inside the output (or state) folder.
 LEDGER_NAME = ".peps-plus-downloads.sqlite"
 #: Seconds after which a restore intent nobody confirmed is taken for never sent (a process

@@ -14,6 +14,8 @@ from .extract import clean_leftovers, extract_archive, safe_copy_problem, safe_d
 from .ledger import Ledger, LedgerRow
 from .storage import Output, open_output
 
+__all__ = ["OnDisk", "complete_copy"]
+
 logger = get_logger(__name__)
 
 

@@ -15,6 +15,8 @@ from typing import Any
 
 from tqdm.auto import tqdm
 
+__all__ = ["Progress", "REFRESH_EVERY"]
+
 #: Seconds between two redraws of the batch bar's counts (state changes come by thousands).
 REFRESH_EVERY = 0.1
 

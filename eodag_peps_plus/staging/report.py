@@ -8,6 +8,8 @@ import enum
 
 from ..product import Availability
 
+__all__ = ["DownloadReport", "DownloadStatus", "FORMAT_LIMIT", "ProductReport"]
+
 
 class DownloadStatus(str, enum.Enum):
     OFFLINE = "offline"  # on tape, restore not asked yet

@@ -41,6 +41,8 @@ from .workers import ProcessTransfers, TransferProcessLost, default_processes
 if TYPE_CHECKING:
     from .scheduler import Downloader
 
+__all__ = ["NOTE_MAX", "PREPARE_CHUNK"]
+
 logger = get_logger(__name__)
 
 #: Products named in one "still waiting" line.

@@ -24,6 +24,8 @@ from .transfer import (
     set_read_timeout,
 )
 
+__all__ = ["ArchiveStream", "open_stream", "verified_chunks", "wait_until_online"]
+
 logger = get_logger(__name__)
 
 

@@ -13,6 +13,17 @@ from urllib.parse import urlencode
 from ..app import Request, Response, Router
 from .simulator import InputError, JobSimulator, SimJob, _iso, serve_result
 
+__all__ = [
+    "JOBS_PAGE_DEFAULT",
+    "JOBS_PAGE_MAX",
+    "OGC_EXC",
+    "OGC_PROCESS",
+    "OGC_ROOT",
+    "OGC_STATUS",
+    "OgcFrontEnd",
+    "PROCESSES",
+]
+
 OGC_ROOT = "/api/processing"
 OGC_EXC = "http://www.opengis.net/def/exceptions/ogcapi-processes-1/1.0/"
 PROCESSES = {

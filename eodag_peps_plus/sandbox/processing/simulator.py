@@ -23,6 +23,18 @@ from ..catalogue import TILES, Entry, _unit
 if TYPE_CHECKING:
     from ..server import Sandbox
 
+__all__ = [
+    "FIRST_DATE_SECONDS",
+    "InputError",
+    "JobSimulator",
+    "MAX_LATITUDE",
+    "MAX_RUNNING",
+    "NEXT_DATE_SECONDS",
+    "NOVALD_CLOUDS",
+    "SimJob",
+    "serve_result",
+]
+
 MAX_RUNNING = 10
 FIRST_DATE_SECONDS = 3600.0
 NEXT_DATE_SECONDS = 1500.0

@@ -13,6 +13,8 @@ from xml.sax.saxutils import escape, quoteattr
 from ..app import Request, Response, Router
 from .simulator import InputError, JobSimulator, SimJob, _iso, _optimistic, serve_result
 
+__all__ = ["WPS_NS", "WpsFrontEnd"]
+
 WPS_NS = (
     'xmlns:wps="http://www.opengis.net/wps/1.0.0" xmlns:ows="http://www.opengis.net/ows/1.1" '
     'xmlns:xlink="http://www.w3.org/1999/xlink" '
