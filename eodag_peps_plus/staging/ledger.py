@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from .. import sqlite_db
+from .report import DownloadStatus
 
 __all__ = ["LEDGER_NAME", "Ledger", "LedgerRow", "RESTORE_INTENT_LEASE", "new_owner"]
 
@@ -60,7 +61,9 @@ class LedgerRow:
     id: str
     size: int | None
     md5: str | None
-    status: str
+    #: What the scheduler last recorded; the SQL below writes ``offline``, ``downloading``
+    #: and ``done`` itself (tests/unit/test_ledger_status.py checks they are statuses).
+    status: DownloadStatus
     reason: str | None
     restore_asked_at: float | None
     restore_asks: int
@@ -205,6 +208,7 @@ class Ledger:
             return None
         data = dict(row)
         data["extracted"] = bool(data["extracted"])
+        data["status"] = _status(data["status"])
         return LedgerRow(**data)
 
     # -- reads ----------------------------------------------------------------------------------
@@ -273,11 +277,13 @@ class Ledger:
                     found[row.id] = row
         return found
 
-    def set_status(self, product_id: str, status: str, reason: str | None = None) -> None:
+    def set_status(
+        self, product_id: str, status: DownloadStatus, reason: str | None = None
+    ) -> None:
         with self._tx() as db:
             db.execute(
                 "UPDATE products SET status = ?, reason = ?, updated_at = ? WHERE id = ?",
-                (status, reason, time.time(), product_id),
+                (status.value, reason, time.time(), product_id),
             )
 
     def claim_restore(
@@ -463,3 +469,12 @@ class Ledger:
                     " WHERE id = ? AND owner = ?",
                     (product_id, owner),
                 )
+
+
+def _status(text: str) -> DownloadStatus:
+    """A recorded status; one this version does not know (a newer version's ledger) reads as
+    ``offline``: the run then checks the product's availability and its file again."""
+    try:
+        return DownloadStatus(text)
+    except ValueError:
+        return DownloadStatus.OFFLINE

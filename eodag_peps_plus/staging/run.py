@@ -282,7 +282,7 @@ class _Run:
             self.unfinished -= 1
             self.progress.finished(ok=status is DownloadStatus.DONE)
             if status is not DownloadStatus.DONE:
-                self.ledger.set_status(t.id, status.value, reason)
+                self.ledger.set_status(t.id, status, reason)
         elif was_final and not status.final:
             self.unfinished += 1
         self.progress.counts(self.counts)
@@ -342,8 +342,8 @@ class _Run:
                 t, DownloadStatus.DONE, f"already {self.cfg.output.where} (verified: {checks})"
             )
             return
-        if row.status == "done":  # the file was removed or replaced since: fetch again
-            self.ledger.set_status(product.id, "offline", "file missing")
+        if row.status is DownloadStatus.DONE:  # the file was removed or replaced: fetch again
+            self.ledger.set_status(product.id, DownloadStatus.OFFLINE, "file missing")
         # Only a request the archive acknowledged counts: an intent recorded by a run
         # killed before sending it is asked again now.
         recent = row.restore_sent_within(self.cfg.restore_retry_after)
@@ -685,13 +685,13 @@ class _Run:
     def held_elsewhere(self, t: _Track) -> None:
         """Another process is fetching it: check back later whether it finished."""
         row = self.ledger.get(t.id)
-        if row is not None and row.status == "done":
+        if row is not None and row.status is DownloadStatus.DONE:
             path = self.complete_on_disk(t, row)
             if path is not None:
                 t.path = path
                 self.set(t, DownloadStatus.DONE, "downloaded by another process")
                 return
-            self.ledger.set_status(t.id, "offline", "file missing")
+            self.ledger.set_status(t.id, DownloadStatus.OFFLINE, "file missing")
             t.not_before = 0.0  # not on disk after all: claim it at the next turn
             return
         t.elsewhere = True

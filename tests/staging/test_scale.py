@@ -67,9 +67,9 @@ def test_ledger_batch_commits_completed_writes(tmp_path: Path) -> None:
     ledger.ensure_many([("a", 1, None), ("b", 1, None)])
     try:
         with ledger.batch():
-            ledger.set_status("a", "failed", "kept")
+            ledger.set_status("a", DownloadStatus.FAILED, "kept")
             with ledger.batch():  # nested: joins the outer transaction
-                ledger.set_status("b", "failed", "kept too")
+                ledger.set_status("b", DownloadStatus.FAILED, "kept too")
             raise RuntimeError("a callback failed")
     except RuntimeError:
         pass
