@@ -102,7 +102,7 @@ def test_sandbox_serve_prints_peps_and_geodes_settings(tmp_path: Path) -> None:
                 break
     finally:
         server.kill()
-        server.wait(timeout=30)
+        server.communicate(timeout=30)  # also closes its pipe
     text = "".join(lines)
     assert "export EODAG__PEPS__SEARCH__API_ENDPOINT=http://127.0.0.1:" in text
     assert "export EODAG__PEPS__AUTH__CREDENTIALS__USERNAME=" in text

@@ -172,15 +172,15 @@ class Session:
         return example.code.replace(README_PORT, self.port).replace(SERVE_PORT, self.serve_port)
 
     def background(self, example: Example) -> None:
-        log = (self.logs / f"{example.line}.log").open("wb")
-        server = subprocess.Popen(
-            ["bash", "-c", f"exec {self.code(example).strip()}"],
-            cwd=self.cwd,
-            env=self.env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-            start_new_session=True,
-        )
+        with (self.logs / f"{example.line}.log").open("wb") as log:  # the server keeps its copy
+            server = subprocess.Popen(
+                ["bash", "-c", f"exec {self.code(example).strip()}"],
+                cwd=self.cwd,
+                env=self.env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         self.servers.append(server)
         port = self.serve_port if SERVE_PORT in example.code else self.port
         deadline = time.monotonic() + SERVER_START_TIMEOUT

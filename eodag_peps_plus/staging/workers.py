@@ -166,6 +166,8 @@ class _Child:
             return False
 
     def close(self, timeout: float) -> None:
+        """End the child (``stdin`` closed is its signal to stop) and close its pipes: an
+        unreaped child or an open pipe warns when collected."""
         with contextlib.suppress(OSError):
             self.stdin.close()
         try:
@@ -173,6 +175,8 @@ class _Child:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait(10)
+        with contextlib.suppress(OSError):
+            self.stdout.close()
 
 
 class ProcessTransfers(cf.Executor):
@@ -340,6 +344,7 @@ class ProcessTransfers(cf.Executor):
         except (OSError, ValueError, pickle.UnpicklingError, EOFError) as exc:
             logger.debug("transfer process %s: %s", child.process.pid, exc)
         finally:
+            child.close(5.0)  # its output ended: reap it (a dead child is never picked again)
             code = child.process.poll()
             with self._lock:
                 child.alive = False

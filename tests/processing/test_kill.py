@@ -45,7 +45,7 @@ def test_kill_wait_mid_job_and_restart(
         assert time.monotonic() < deadline, "wait never recorded progress"
         time.sleep(0.05)
     os.kill(first.pid, signal.SIGKILL)
-    first.wait(10)
+    first.communicate(timeout=10)  # also closes its pipes
     assert first.returncode == -signal.SIGKILL
 
     kept = store.get(job.id)

@@ -50,7 +50,7 @@ def _kill_after_acceptance(sandbox: Sandbox, backend: str, env: dict[str, str]) 
     finally:
         if proc.poll() is None:
             proc.kill()
-            proc.wait(10)
+        proc.communicate(timeout=10)  # also closes its pipes
         service(sandbox).accept_delay = 0.0
     assert proc.returncode == -signal.SIGKILL
 

@@ -27,8 +27,9 @@ def serve_cli(*options: str, timeout: float = 120) -> Iterator[str]:
 
     def pump() -> None:
         assert process.stdout is not None
-        for line in process.stdout:
-            out.put(line.rstrip("\n"))
+        with process.stdout:  # closed at the server's end (an open pipe warns when collected)
+            for line in process.stdout:
+                out.put(line.rstrip("\n"))
 
     threading.Thread(target=pump, daemon=True).start()
     try:

@@ -65,7 +65,7 @@ def test_kill_9_mid_transfer_then_clean_resume(staging_sandbox, tmp_path: Path) 
     finally:
         if child.poll() is None:
             child.kill()
-            child.wait()
+        child.communicate(timeout=30)  # also closes its pipe
     assert child.returncode == -signal.SIGKILL
     cut = part.stat().st_size
     assert 0 < cut < 1_500_000

@@ -197,7 +197,7 @@ def test_children_stop_when_the_scheduler_is_killed(staging_sandbox, tmp_path: P
     finally:
         if scheduler.poll() is None:
             scheduler.kill()
-            scheduler.wait()
+        scheduler.communicate(timeout=30)  # also closes its pipe
     assert not (tmp_path / f"{name}.zip").exists()
     state = PartState.read(part)
     assert state is not None and state.validator
