@@ -12,6 +12,8 @@ import pystac
 
 from .query import parse_datetime
 
+__all__ = ["CollectionSearch"]
+
 
 class CollectionSearch:
     """The collections that match, in the server's order, up to ``max_collections``."""

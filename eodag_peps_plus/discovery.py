@@ -21,6 +21,8 @@ from .logs import get_logger
 from .query import Query
 from .vocabulary import FIELD_CHOICES, FIELD_FORMS, FIELD_HELP, FieldHelp
 
+__all__ = ["Queryable", "field_of", "queryables", "searchable_collections"]
+
 logger = get_logger(__name__)
 
 #: A value of each kind, to ask a backend whether it can search a field at all.

@@ -17,6 +17,16 @@ from typing import Any
 from .exceptions import InvalidQueryError
 from .vocabulary import shown, stac_query_fields
 
+__all__ = [
+    "Fields",
+    "FieldsLike",
+    "FilterLike",
+    "SortbyLike",
+    "format_fields",
+    "format_filter",
+    "format_sortby",
+]
+
 SortbyLike = str | Sequence[str] | Sequence[Mapping[str, str]] | None
 FieldsLike = str | Sequence[str] | Mapping[str, Sequence[str]] | None
 FilterLike = str | Mapping[str, Any] | None

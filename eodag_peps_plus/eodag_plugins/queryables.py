@@ -11,6 +11,8 @@ from pydantic.fields import FieldInfo
 from ..backends import Backend
 from ..discovery import Queryable, queryables, searchable_collections
 
+__all__ = ["annotated", "eodag_collections", "eodag_queryables"]
+
 _TYPES: dict[str, Any] = {
     "str": str,
     "int": int,
