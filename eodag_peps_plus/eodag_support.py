@@ -34,9 +34,6 @@ if TYPE_CHECKING:
     from .product import Product
 
 __all__ = [
-    "API_KEYS",
-    "PASSWORD_KEYS",
-    "USER_KEYS",
     "configured_endpoint",
     "credentials_from_env",
     "credentials_from_mapping",

@@ -33,6 +33,8 @@ from .logs import get_logger
 from .product import Product
 from .sandbox.app import Request, Response, Router, SandboxHTTPServer
 
+__all__ = ["StacServer", "search_collection"]
+
 logger = get_logger(__name__)
 
 _JSON = "application/json"

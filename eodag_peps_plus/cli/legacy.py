@@ -35,9 +35,7 @@ from .maja import ask, store_option
 __all__ = [
     "BACKEND_ENV",
     "COMMANDS",
-    "DEFAULT_BACKEND",
     "LEGACY_COMMANDS",
-    "SERVER_GAZETTEER",
     "STORAGE_WORDS",
     "announce",
     "auth_option",

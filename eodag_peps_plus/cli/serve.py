@@ -10,6 +10,8 @@ import click
 
 from .common import EXIT_CODES, BackendChoice
 
+__all__ = ["register", "serve"]
+
 
 def register(group: click.Group) -> None:
     group.add_command(serve)
