@@ -25,8 +25,9 @@ from ..backends import Backend, spec_for
 from ..exceptions import InvalidQueryError, ProcessingError
 from ..files import write_atomically
 from ..legacy.gazetteer import Town, resolve_town
+from ..legacy.joblog import job_store, read_job_log, write_job_log
 from ..processing.base import JobState
-from ..processing.store import JobRecord, JobStore
+from ..processing.store import JobRecord, JobStore, product_jobs
 from ..product import Availability, Product
 from .common import backend_option as common_backend_option
 from .common import build_query, open_backend
@@ -360,56 +361,6 @@ def maja_jobs(
     return MajaJobs(backend, store, backend_factory=factory)
 
 
-def write_job_log(path: Path, record: JobRecord, store: JobStore) -> None:
-    """The legacy log file (``statusLocation`` as the old readers looked for it), plus where
-    the job is kept: the store has it even if this file is lost or overwritten."""
-    lines = [
-        f"# {record.process} job {record.id} submitted with peps-plus; the job store is the "
-        "source of truth: peps-plus maja list",
-        f"job={record.id}",
-        f"process={record.process}",
-        f"inputs={record.label}",
-        f"backend={record.backend}",
-        f"server={record.base_url}",
-        f"reference={record.reference or ''}",
-        f'statusLocation="{record.status_url or ""}"',
-        f"store={store.path}",
-    ]
-    write_atomically(path, "\n".join(lines) + "\n")
-
-
-def read_job_log(path: Path) -> dict[str, str]:
-    """``key=value`` lines of a log we wrote; a log from the old scripts (raw WPS XML) has
-    none, and is refused with a pointer to the store."""
-    try:
-        text = path.read_text(errors="replace")
-    except FileNotFoundError:
-        raise ProcessingError(
-            f"log file not found: {path}; every job is kept in the job store: "
-            "`peps-plus maja list`, then this command with --job ID"
-        ) from None
-    except OSError as exc:
-        raise ProcessingError(f"cannot read the log file {path}: {exc.strerror}") from None
-    entries = {}
-    for line in text.splitlines():
-        key, sep, value = line.partition("=")
-        if sep and not key.startswith("#"):
-            entries[key.strip()] = value.strip().strip('"')
-    if not entries.get("job", "").isdigit():
-        raise ProcessingError(
-            f"{path} was not written by peps-plus (no job number); jobs submitted with the old "
-            "scripts are on the retired PEPS service; see `peps-plus maja list` for yours"
-        )
-    return entries
-
-
-def job_store(store_path: Path | None, log: dict[str, str] | None = None) -> JobStore:
-    """``--store``/``$PEPS_PLUS_JOB_STORE`` first, else the store the log file names."""
-    if store_path is None and log and log.get("store") and Path(log["store"]).exists():
-        store_path = Path(log["store"])
-    return JobStore(store_path)
-
-
 def report_fetch(jobs: Any, record: JobRecord, write_dir: Path, quiet: bool) -> int:
     """Fetch one job's results and say what happened the legacy way; returns problems."""
     report = jobs.fetch(record.id, write_dir, quiet=quiet)
@@ -439,6 +390,20 @@ def report_fetch(jobs: Any, record: JobRecord, write_dir: Path, quiet: bool) -> 
     return len(report.failed)
 
 
+def _on(record: JobRecord, backend: Backend) -> bool:
+    return record.backend == backend.name and record.base_url.rstrip("/") == backend.base_url.rstrip("/")  # fmt: skip
+
+
+def _given(names: Iterable[str]) -> bool:
+    """Whether the user chose one of these options (command line or environment variable),
+    rather than leaving their defaults."""
+    ctx = click.get_current_context()
+    return any(
+        ctx.get_parameter_source(name) not in (None, click.core.ParameterSource.DEFAULT)
+        for name in names
+    )
+
+
 # -- peps_maja_process / peps_maja_download ------------------------------------------------------
 @click.command("peps_maja_process")
 @server_options
@@ -455,10 +420,12 @@ def report_fetch(jobs: Any, record: JobRecord, write_dir: Path, quiet: bool) -> 
 @click.option("--json", "json_path", default="search.json", show_default=True, type=click.Path(dir_okay=False, path_type=Path), help="Where the search result is saved.")  # fmt: skip
 @click.option("--windows", is_flag=True, help="Accepted and ignored.")
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before submitting 10 or more jobs.")
+@click.option("--resubmit", is_flag=True, help="Submit even what a job of the store already did or is doing (a duplicate).")  # fmt: skip
 def peps_maja_process(
     backend_name: str, url: str | None, auth: Path | None, store_path: Path | None,
     write_dir: Path, no_download: bool, start: str | None, end: str | None, orbit: int | None,
-    prod_list: Path, collection: str, json_path: Path, windows: bool, yes: bool, **place: Any,
+    prod_list: Path, collection: str, json_path: Path, windows: bool, yes: bool,
+    resubmit: bool, **place: Any,
 ) -> None:  # fmt: skip
     """peps_maja_process.py: one MAJA job per Sentinel-2 L1C product found."""
     from ..processing import checks
@@ -487,21 +454,32 @@ def peps_maja_process(
         )
 
     checks.confirm_many(len(products), yes=yes, confirm=confirm)
+    records = jobs.submit_products(products, yes=True, resubmit=resubmit)
     write_atomically(prod_list, "".join(f"{p.id}\n" for p in products))
-    records = jobs.submit_products(products, yes=True)
     for record in records:
         write_job_log(write_dir / f"{record.label}.log", record, store)
         click.echo(f"job {record.id}: MAJA {record.label} submitted ({record.state.value})")
     click.echo(f"{len(records)} job(s) recorded in {store.path}", err=True)
 
 
-def _job_for_product(jobs: Any, write_dir: Path, name: str) -> JobRecord | None:
-    log = write_dir / f"{name}.log"
-    if log.exists():
-        record: JobRecord = jobs.get(read_job_log(log)["job"])
-        return record
-    matches = [r for r in jobs.list() if r.process == "MAJA" and r.label == name]
-    return max(matches, key=lambda r: r.id) if matches else None
+def _jobs_for_products(
+    jobs: Any, names: list[str], folders: list[Path], backend: Backend | None
+) -> dict[str, JobRecord]:
+    """Each listed product's job: the one its ``<product>.log`` names (in the L2A folder or
+    beside the list, where ``peps_maja_process -w`` put it), else the store's job for it on
+    this command's server (:func:`~eodag_peps_plus.processing.store.product_jobs`): never a
+    newer duplicate on another server."""
+    found: dict[str, JobRecord] = {}
+    for name in names:
+        log = next((f / f"{name}.log" for f in folders if (f / f"{name}.log").is_file()), None)
+        record = jobs.get(read_job_log(log)["job"]) if log is not None else None
+        if record is not None and (backend is None or _on(record, backend)):
+            found[name] = record  # (a log rewritten by a run on another server is passed over)
+    rest = [n for n in names if n not in found]
+    if rest:
+        where = {} if backend is None else {"backend": backend.name, "base_url": backend.base_url}
+        found.update(product_jobs(jobs.list(), rest, **where))
+    return found
 
 
 @click.command("peps_maja_download")
@@ -523,9 +501,11 @@ def peps_maja_download(
     if not names:
         raise ProcessingError(f"{prod_list}: no product listed")
     jobs = maja_jobs(backend_name, url, auth, JobStore(store_path), new=False)
+    server = open_server(backend_name, url, auth) if _given(("backend_name", "url")) else None
+    bound = _jobs_for_products(jobs, names, [write_dir, prod_list.parent, Path(".")], server)
     problems = 0
     for name in names:
-        record = _job_for_product(jobs, write_dir, name)
+        record = bound.get(name)
         if record is None:
             click.echo(f"{name}: no MAJA job in the store for this product (never submitted?)")
             problems += 1
@@ -556,10 +536,11 @@ def log_option(func: F) -> F:
 @click.option("-n", "--no_download", "--no-download", "no_download", is_flag=True, help="Check and show the request; submit nothing.")  # fmt: skip
 @click.option("-w", "--write_dir", "--write-dir", "write_dir", default=None, help="Accepted and ignored (results go where full_maja_download -w says).")  # fmt: skip
 @click.option("--json", "json_path", default=None, help="Accepted and ignored (no catalogue search here).")  # fmt: skip
+@click.option("--resubmit", is_flag=True, help="Submit even what a job of the store already did or is doing (a duplicate).")  # fmt: skip
 def full_maja_process(
     backend_name: str, url: str | None, auth: Path | None, store_path: Path | None,
     log_path: Path, tile: str, start: str, end: str, orbit: int | None, no_download: bool,
-    write_dir: str | None, json_path: str | None,
+    write_dir: str | None, json_path: str | None, resubmit: bool,
 ) -> None:  # fmt: skip
     """full_maja_process.py: one FULL_MAJA job for a tile's time series."""
     from ..processing import checks
@@ -578,7 +559,9 @@ def full_maja_process(
         click.echo(
             f"Warning: {log_path} exists and is replaced; its job stays in the store", err=True
         )
-    record = jobs.submit_series(request.tile, request.start, request.end, request.relative_orbit)
+    record = jobs.submit_series(
+        request.tile, request.start, request.end, request.relative_orbit, resubmit=resubmit
+    )
     write_job_log(log_path, record, store)
     click.echo(
         f"Request OK: job {record.id}, FULL_MAJA {record.label} ({record.state.value}); log {log_path}"
@@ -620,8 +603,23 @@ def legacy() -> None:
     """The old PEPS scripts, same options and files, on GEODES (default) or PEPS."""
 
 
+def _stray(ctx: click.Context, _param: click.Parameter, words: tuple[str, ...]) -> None:
+    """optparse ignored words that are not options (``peps_maja_process.py 2 --lon 1 ...``,
+    copied from two legacy READMEs): so do we, saying so (``migrate`` lists them as notes)."""
+    if not words:
+        return
+    ctx.meta["legacy_stray"] = list(words)
+    if not (isinstance(ctx.obj, dict) and ctx.obj.get("legacy_translating")):
+        click.echo(
+            f"Ignoring {' '.join(words)}: not an option (the old script ignored it too)", err=True
+        )
+
+
 for _command in COMMANDS.values():
     _command.context_settings.setdefault("help_option_names", ["-h", "--help"])  # as optparse
+    _command.params.append(
+        click.Argument(["stray"], nargs=-1, expose_value=False, callback=_stray, required=False)
+    )
     legacy.add_command(_command)
 
 

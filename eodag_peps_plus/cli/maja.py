@@ -252,8 +252,21 @@ def maja() -> None:
 @click.option(
     "--resubmit",
     is_flag=True,
-    help="Submit even when an earlier submission of the same inputs may be on the server "
-    "(its reply was lost and the server cannot say): risks a duplicate job.",
+    help="Submit even inputs a job of the store already did or is doing, or whose earlier "
+    "submission may be on the server (its reply was lost): a duplicate job.",
+)
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="FULL_MAJA: write the job's log file (as full_maja_process -l); "
+    "'maja fetch --log FILE' then fetches this job and no other.",
+)
+@click.option(
+    "--write-list",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Per-product: write the submitted products, one a line (as peps_maja_process -p); "
+    "'maja fetch --products-file FILE' then fetches their jobs and no others.",
 )
 def submit(
     backend_name: str,
@@ -270,6 +283,8 @@ def submit(
     dry_run: bool,
     yes: bool,
     resubmit: bool,
+    log_path: Path | None,
+    write_list: Path | None,
     **search: Any,
 ) -> None:
     """Submit MAJA: a FULL_MAJA series (-t -d -e [-o]) or per-product jobs (-P NAME,
@@ -277,6 +292,11 @@ def submit(
     from ..processing import checks
 
     check_url(url, backend_name)
+    per_product_run = bool(products or products_file or per_product)
+    if log_path is not None and per_product_run:
+        raise InvalidQueryError("--log names one FULL_MAJA job; per-product jobs: --write-list")
+    if write_list is not None and not per_product_run:
+        raise InvalidQueryError("--write-list lists per-product jobs; a FULL_MAJA job: --log")
     names = [p.strip() for p in products if p.strip()]
     if products_file is not None:
         names += read_products_file(products_file)
@@ -304,6 +324,7 @@ def submit(
             yes=yes,
             as_json=as_json,
             resubmit=resubmit,
+            write_list=write_list,
         )
         return
     missing = [
@@ -329,6 +350,10 @@ def submit(
     record = jobs.submit_series(
         request.tile, request.start, request.end, request.relative_orbit, resubmit=resubmit
     )
+    if log_path is not None:
+        from ..legacy.joblog import write_job_log
+
+        write_job_log(log_path, record, jobs.store)
     _announce([record], jobs.store, as_json)
 
 
@@ -369,7 +394,9 @@ def _submit_products(
     yes: bool,
     as_json: bool,
     resubmit: bool = False,
+    write_list: Path | None = None,
 ) -> None:
+    from ..files import write_atomically
     from ..processing import checks
     from ..product import Product
 
@@ -392,6 +419,8 @@ def _submit_products(
         )
 
     records = jobs.submit_products(candidates, yes=yes, confirm=confirm, resubmit=resubmit)
+    if write_list is not None:
+        write_atomically(write_list, "".join(f"{r.label}\n" for r in records))
     _announce(records, jobs.store, as_json)
 
 
@@ -601,15 +630,33 @@ class _WaitDisplay:
     show_default=True,
     help="Where the L2A zips go.",
 )
+@click.option(
+    "--log",
+    "log_path",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Fetch the job this log file names (full_maja_process -l, maja submit --log).",
+)
+@click.option(
+    "--products-file",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Fetch the per-product jobs of the products listed (peps_maja_process -p, "
+    "maja submit --write-list).",
+)
 @click.option("--no-progress", is_flag=True, help="No progress bar.")
 def fetch(
-    store_path: Path | None, job_ids: tuple[str, ...], write_dir: Path, no_progress: bool
+    store_path: Path | None,
+    job_ids: tuple[str, ...],
+    write_dir: Path,
+    log_path: Path | None,
+    products_file: Path | None,
+    no_progress: bool,
 ) -> None:
-    """Download finished jobs' L2A archives (default: every finished job not fully fetched),
-    skipping NOVALD (too cloudy) dates and files already present; report unprocessed L1C."""
-    jobs = _jobs(store_path)
-    if job_ids:
-        records = [jobs.get(j) for j in job_ids]
+    """Download finished jobs' L2A archives (the jobs given, the one a --log names, those of a
+    --products-file; default: every finished job not fully fetched), skipping NOVALD (too
+    cloudy) dates and files already present; report unprocessed L1C."""
+    chosen, jobs = _bound_jobs(store_path, job_ids, log_path, products_file)
+    if chosen is not None:
+        records = chosen
     else:
         records = [
             r
@@ -657,6 +704,39 @@ def fetch(
         raise ProcessingError(
             f"{problems} problem(s) while fetching; run fetch again to retry downloads"
         )
+
+
+def _bound_jobs(
+    store_path: Path | None,
+    job_ids: tuple[str, ...],
+    log_path: Path | None,
+    products_file: Path | None,
+) -> tuple[list[JobRecord] | None, Any]:
+    """The jobs a fetch is bound to (None: not bound, every finished job), and the façade.
+
+    A log or a product list binds a download to its own jobs, as the legacy scripts did: one
+    log and one folder per tile must never receive another tile's L2A."""
+    from ..legacy.joblog import job_store, read_job_log
+    from ..processing.jobs import MajaJobs
+    from ..processing.store import product_jobs
+
+    log = read_job_log(log_path) if log_path is not None else None
+    jobs = MajaJobs(None, job_store(store_path, log), backend_factory=open_backend)
+    if not (job_ids or log or products_file):
+        return None, jobs
+    records = [jobs.get(j) for j in job_ids]
+    if log is not None:
+        records.append(jobs.get(log["job"]))
+    if products_file is not None:
+        names = [n.removesuffix(".zip") for n in read_products_file(products_file)]
+        found = product_jobs(jobs.list(), names)
+        for name in names:
+            if name not in found:
+                click.echo(f"{name}: no MAJA job in the store for this product", err=True)
+        records += [found[n] for n in names if n in found]
+        if not found:
+            raise ProcessingError(f"--products-file {products_file}: no job in the store")
+    return list({r.id: r for r in records}.values()), jobs
 
 
 def _fetched(record: JobRecord) -> bool:
@@ -716,6 +796,11 @@ def ensure_options(func: F) -> F:
     help="Report what is missing, submit nothing.",
 )
 @click.option("-y", "--yes", is_flag=True, help="Do not ask before submitting 10 or more jobs.")
+@click.option(
+    "--resubmit",
+    is_flag=True,
+    help="Also submit the products the store's jobs already processed or are processing.",
+)
 def ensure(
     backend_name: str,
     url: str | None,
@@ -727,9 +812,10 @@ def ensure(
     geodes_url: str | None,
     dry_run: bool,
     yes: bool,
+    resubmit: bool,
 ) -> None:
-    """Make sure L2A exists for a tile and period: use THEIA L2A already on GEODES, submit MAJA
-    only for the L1C dates that have none."""
+    """Make sure L2A exists for a tile and period: use THEIA L2A already on GEODES and the
+    store's MAJA jobs (done or under way), submit MAJA only for the L1C dates that have none."""
     from ..processing.ensure import ensure as run_ensure
 
     jobs, geodes = ensure_backends(store_path, backend_name, url, geodes_url)
@@ -738,18 +824,30 @@ def ensure(
         return ask(f"Submit {count} per-product MAJA jobs for the missing dates?")
 
     report = run_ensure(
-        jobs, geodes, tile, start, end, orbit, dry_run=dry_run, yes=yes, confirm=confirm
+        jobs,
+        geodes,
+        tile,
+        start,
+        end,
+        orbit,
+        dry_run=dry_run,
+        yes=yes,
+        confirm=confirm,
+        resubmit=resubmit,
     )
     click.echo(
-        f"tile {report.tile} from {report.start} to {report.end}: {len(report.l1c)} L1C date(s), "
-        f"{len(report.existing)} L2A already on GEODES"
+        f"tile {report.tile} from {report.start} to {report.end}: {len(report.l1c)} L1C "
+        f"product(s) on {len(report.l1c_dates)} date(s), {len(report.existing)} L2A already "
+        f"on GEODES, {len(report.in_store)} product(s) done or under way in the job store"
     )
     for product in report.existing:
         click.echo(f"  exists:    {product.id}")
     for product in report.too_cloudy:
         click.echo(f"  skipped:   {product.id} (over 90% clouds: MAJA would give NOVALD)")
     for product, record in report.in_store:
-        click.echo(f"  in store:  {product.id} (job {record.id}, {record.state.value})")
+        click.echo(
+            f"  in store:  {product.id} (job {record.id} {record.process}, {record.state.value})"
+        )
     if dry_run:
         for product in report.missing:
             click.echo(f"  missing:   {product.id} (would submit)")

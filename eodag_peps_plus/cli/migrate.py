@@ -29,7 +29,6 @@ from .legacy import (
     check_place,
     legacy_end,
     place_params,
-    read_job_log,
 )
 
 __all__ = [
@@ -148,13 +147,17 @@ def translate(name: str, args: list[str], *, backend: str, url: str | None) -> T
     command = COMMANDS[name]
     try:
         given = any(a == "--backend" or a.startswith("--backend=") for a in args)
-        ctx = command.make_context(name, [*args, *([] if given else ["--backend", backend])])
+        words = [*args, *([] if given else ["--backend", backend])]
+        ctx = command.make_context(name, words, obj={"legacy_translating": True})
     except click.ClickException as exc:
         raise InvalidQueryError(f"{name}: {exc.format_message()}") from None
     params = dict(ctx.params)
+    stray = ctx.meta.get("legacy_stray")
     source = " ".join(shlex.quote(w) for w in [f"{name}.py", *args])
     target = _Target(params.pop("backend_name"), params.pop("url", None) or url)
     notes: list[str] = []
+    if stray:
+        notes.append(f"{' '.join(stray)}: not an option; ignored, by the old script too")
     auth = params.pop("auth", None)
     if auth is not None:
         notes.append(
@@ -416,20 +419,28 @@ def _peps_maja_process(
         words += ["-o", str(params["orbit"])]
     if params["yes"]:
         words.append("--yes")
+    if params.get("resubmit"):
+        words.append("--resubmit")
     if params["no_download"]:
         words.append("--dry-run")
+    else:
+        words += ["--write-list", str(params["prod_list"])]
     python = target.python_open() + _python_search(query) + "products = list(search.products())\n"
     if params["no_download"]:
         python += "for product in products:\n    print(product.id)\n"
     else:
         python += (
+            "from pathlib import Path\n"
             "from eodag_peps_plus.processing.jobs import MajaJobs\n"
-            f"for record in MajaJobs(client.backend).submit_products(products, yes={params['yes']}):\n"
+            f"records = MajaJobs(client.backend).submit_products(products, yes={params['yes']}, "
+            f"resubmit={bool(params.get('resubmit'))})\n"
+            f"Path({str(params['prod_list'])!r}).write_text(''.join(r.label + '\\n' for r in records))\n"
+            "for record in records:\n"
             "    print(record.id, record.label, record.state.value)\n"
         )
     notes.append(
-        f"-p {params['prod_list']}: no product list needed; every job is kept in the job store "
-        "(peps-plus maja list)"
+        f"-p {params['prod_list']}: still written (--write-list); peps-plus maja fetch "
+        f"--products-file {params['prod_list']} fetches these products' jobs only"
     )
     if params["write_dir"] != Path("."):
         notes.append(f"-w {params['write_dir']}: no per-product log files; the store has the jobs")
@@ -438,21 +449,48 @@ def _peps_maja_process(
     return eodag, [_line(words)], python
 
 
-def _fetch(target: _Target, write_dir: Path, job: str | None) -> tuple[list[str], list[str], str]:
-    words = ["peps-plus", "maja", "fetch", "-w", str(write_dir), *([job] if job else [])]
-    python = target.python_open() + "from eodag_peps_plus.processing.jobs import MajaJobs\n\n"
-    python += "jobs = MajaJobs(client.backend)\n"
-    if job:
-        python += f"records = [jobs.get({job})]\n"
+def _fetch(
+    target: _Target,
+    write_dir: Path,
+    *,
+    job: str | None = None,
+    log: Path | None = None,
+    products: Path | None = None,
+) -> tuple[list[str], list[str], str]:
+    """``maja fetch`` bound to the legacy call's own jobs: its job, its log's job, or its
+    product list's jobs; never every finished job of the store (another tile's L2A in this
+    folder)."""
+    words = ["peps-plus", "maja", "fetch", "-w", str(write_dir)]
+    python = target.python_open() + "from eodag_peps_plus.processing.jobs import MajaJobs\n"
+    if job is not None:
+        words.append(job)
+        python += f"\njobs = MajaJobs(client.backend)\nrecords = [jobs.get({job})]\n"
+    elif log is not None:
+        words += ["--log", str(log)]
+        python += (
+            "from pathlib import Path\n"
+            "from eodag_peps_plus.legacy.joblog import job_store, read_job_log\n\n"
+            f"log = read_job_log(Path({str(log)!r}))\n"
+            "jobs = MajaJobs(client.backend, job_store(None, log))\n"
+            'records = [jobs.get(log["job"])]\n'
+        )
     else:
-        python += 'records = [r for r in jobs.list() if r.state.value == "finished"]\n'
+        assert products is not None
+        words += ["--products-file", str(products)]
+        python += (
+            "from pathlib import Path\n"
+            "from eodag_peps_plus.processing.store import product_jobs\n\n"
+            "jobs = MajaJobs(client.backend)\n"
+            f"names = Path({str(products)!r}).read_text().split()\n"
+            "records = list(product_jobs(jobs.list(), names).values())\n"
+        )
     python += (
         "for record in records:\n"
         f"    report = jobs.fetch(record.id, {str(write_dir)!r})\n"
         "    print(record.id, report.job.state.value, [str(p) for p in report.downloaded], "
         "len(report.novald), report.unprocessed)\n"
     )
-    return [], [_line(words)], python
+    return [], [_line(words)], python  # fmt: skip
 
 
 def _peps_maja_download(
@@ -460,10 +498,10 @@ def _peps_maja_download(
 ) -> tuple[list[str], list[str], str]:
     notes.append("eodag has no processing; peps-plus maja fetch downloads finished MAJA jobs")
     notes.append(
-        f"-p {params['prod_list']}: the jobs come from the job store (every finished job not "
-        "fetched yet)"
+        f"-p {params['prod_list']}: the jobs of the products it lists (the store's job for "
+        "each: its finished one first), and no other"
     )
-    return _fetch(target, params["write_dir"], None)
+    return _fetch(target, params["write_dir"], products=params["prod_list"])
 
 
 def _full_maja_process(
@@ -473,10 +511,13 @@ def _full_maja_process(
 
     request = checks.check_series(params["tile"], params["start"], params["end"], params["orbit"])
     notes.append("eodag has no processing: use peps-plus maja submit or MajaJobs")
+    log = str(params["log_path"])
     words = ["peps-plus", "maja", "submit", *target.peps_plus_server(), "-t", request.tile,
              "-d", str(request.start), "-e", str(request.end)]  # fmt: skip
     if request.relative_orbit is not None:
         words += ["-o", str(request.relative_orbit)]
+    if params.get("resubmit"):
+        words.append("--resubmit")
     if params["no_download"]:
         words.append("--dry-run")
         python = (
@@ -485,15 +526,21 @@ def _full_maja_process(
             f"{str(request.end)!r}, {request.relative_orbit!r}))\n"
         )
     else:
-        python = target.python_open() + "from eodag_peps_plus.processing.jobs import MajaJobs\n\n"
-        python += (
-            f"record = MajaJobs(client.backend).submit_series({request.tile!r}, "
-            f"{str(request.start)!r}, {str(request.end)!r}, {request.relative_orbit!r})\n"
+        words += ["--log", log]
+        python = target.python_open() + (
+            "from pathlib import Path\n"
+            "from eodag_peps_plus.legacy.joblog import write_job_log\n"
+            "from eodag_peps_plus.processing.jobs import MajaJobs\n\n"
+            "jobs = MajaJobs(client.backend)\n"
+            f"record = jobs.submit_series({request.tile!r}, {str(request.start)!r}, "
+            f"{str(request.end)!r}, {request.relative_orbit!r}, "
+            f"resubmit={bool(params.get('resubmit'))})\n"
+            f"write_job_log(Path({log!r}), record, jobs.store)\n"
             "print(record.id, record.label, record.state.value)\n"
         )
     notes.append(
-        f"-l {params['log_path']}: no log file; the job is kept in the job store "
-        "(peps-plus maja list / wait / fetch)"
+        f"-l {log}: still written, naming the job (the store keeps it too); "
+        f"peps-plus maja fetch --log {log} fetches that job only"
     )
     for key, flag in (("write_dir", "-w"), ("json_path", "--json")):
         if params.get(key):
@@ -504,18 +551,11 @@ def _full_maja_process(
 def _full_maja_download(
     target: _Target, params: dict[str, Any], notes: list[str], ctx: click.Context
 ) -> tuple[list[str], list[str], str]:
-    job = str(params["job_id"]) if params["job_id"] is not None else None
-    if job is None:
-        try:
-            job = read_job_log(params["log_path"])["job"]
-            notes.append(f"-l {params['log_path']}: job {job} (read from the log file)")
-        except PepsPlusError:
-            notes.append(
-                f"-l {params['log_path']}: not a peps-plus log here; fetching every finished "
-                "job of the store"
-            )
     notes.append("eodag has no processing; peps-plus maja fetch downloads the results")
-    return _fetch(target, params["write_dir"], job)
+    if params["job_id"] is not None:
+        return _fetch(target, params["write_dir"], job=str(params["job_id"]))
+    notes.append(f"-l {params['log_path']}: the job this log names, and no other")
+    return _fetch(target, params["write_dir"], log=params["log_path"])
 
 
 _BUILDERS = {

@@ -127,7 +127,8 @@ def calendar(
         write_calendar_png(cal, png)
         click.echo(f"calendar written to {png}", err=True)
     click.echo(
-        f"tile {cal.tile}: {len(cal.report.l1c)} L1C, {len(cal.report.existing)} L2A available, "
+        f"tile {cal.tile}: {len(cal.report.l1c)} L1C on {len(cal.report.l1c_dates)} date(s), "
+        f"{len(cal.report.existing)} L2A available, {len(cal.report.in_store)} in the job store, "
         f"ensure would submit {len(cal.report.missing)} on {len(cal.highlighted)} date(s)"
         + (": " + " ".join(d.isoformat() for d in cal.highlighted) if cal.highlighted else "")
     )

@@ -19,8 +19,8 @@ from ..product import Product
 from ..query import Query
 from ..vocabulary import mgrs_tile
 from . import checks
-from .base import MAJA, JobState
-from .store import JobRecord
+from .base import FULL_MAJA, JobState
+from .store import JobRecord, live, product_jobs, standing
 
 if TYPE_CHECKING:
     from ..backends.base import Backend
@@ -55,11 +55,18 @@ class EnsureReport:
     existing: list[Product] = dataclasses.field(default_factory=list)
     #: L1C products above 90% clouds: MAJA would produce nothing.
     too_cloudy: list[Product] = dataclasses.field(default_factory=list)
-    #: L1C products already submitted (a job in the store that has not failed).
+    #: L1C products a job of the store already processed or is processing (per-product, or a
+    #: FULL_MAJA series over their date), with that job.
     in_store: list[tuple[Product, JobRecord]] = dataclasses.field(default_factory=list)
     #: L1C products with no L2A: what was (or, dry run, would be) submitted.
     missing: list[Product] = dataclasses.field(default_factory=list)
     submitted: list[JobRecord] = dataclasses.field(default_factory=list)
+
+    @property
+    def l1c_dates(self) -> list[str]:
+        """The distinct acquisition dates of the L1C products (a date has several products:
+        two satellites, two orbits, split granules)."""
+        return sorted({d for p in self.l1c if (d := _day(p)) is not None})
 
 
 def _day(product: Product) -> str | None:
@@ -138,9 +145,12 @@ def ensure(
     dry_run: bool = False,
     yes: bool = False,
     confirm: Callable[[int], bool] | None = None,
+    resubmit: bool = False,
 ) -> EnsureReport:
-    """Find existing L2A on ``geodes``, submit per-product MAJA on ``jobs.backend`` for the
-    L1C dates that lack one. Checks run before any search; nothing is sent on bad input."""
+    """Find existing L2A on ``geodes`` and in the job store, submit per-product MAJA on
+    ``jobs.backend`` for the L1C dates that lack both. ``resubmit`` also submits the products
+    the store's jobs did or are doing. Checks run before any search; nothing is sent on bad
+    input."""
     if jobs.backend is None:
         raise InvalidQueryError("ensure: no processing backend given")
     normalized = mgrs_tile(tile)
@@ -167,29 +177,54 @@ def ensure(
     ]
     report.l1c = sorted(find_l1c(jobs.backend, normalized, first, last, orbit), key=lambda p: p.id)
     keys = {(_day(p), _platform(p), _orbit(p)) for p in report.existing}
-    submitted = _submitted_products(jobs.list())
+    records = jobs.list()
+    per_product = {n: r for n, r in product_jobs(records).items() if live(r)}
     for product in report.l1c:
         if covered(product, keys):
             continue
         clouds = product.properties.get("eo:cloud_cover")
+        job = per_product.get(product.id) or series_job(product, normalized, records)
         if clouds is not None and float(clouds) > MAX_USEFUL_CLOUD_COVER:
             report.too_cloudy.append(product)
-        elif product.id in submitted:
-            report.in_store.append((product, submitted[product.id]))
+        elif job is not None and not resubmit:
+            report.in_store.append((product, job))
         else:
             report.missing.append(product)
     if report.missing and not dry_run:
-        report.submitted = jobs.submit_products(report.missing, yes=yes, confirm=confirm)
+        report.submitted = jobs.submit_products(
+            report.missing, yes=yes, confirm=confirm, resubmit=resubmit
+        )
     return report
 
 
-def _submitted_products(records: Iterable[JobRecord]) -> dict[str, JobRecord]:
-    """Products with a per-product job that may still give a result."""
-    found: dict[str, JobRecord] = {}
+def series_job(product: Product, tile: str, records: Iterable[JobRecord]) -> JobRecord | None:
+    """The FULL_MAJA job of the store that answers for this L1C product's date: one on its
+    tile, period and orbit that is under way, or finished with a result (an L2A or a NOVALD)
+    for that date; a finished series that left the date out (unprocessed) does not count."""
+    day, orbit = _day(product), _orbit(product)
+    found = []
     for record in records:
-        if record.process != MAJA or record.state in (JobState.FAILED, JobState.CANCELED):
+        if record.process != FULL_MAJA or not live(record):
             continue
-        name = str(record.inputs.get("product") or "")
-        if name:
-            found[name] = record
-    return found
+        inputs = record.inputs
+        if normalize_tile(str(inputs.get("tile", ""))) != tile:
+            continue
+        if not (day and str(inputs.get("start", "")) <= day <= str(inputs.get("end", ""))):
+            continue
+        wanted = inputs.get("relative_orbit")
+        if wanted is not None and orbit is not None and int(wanted) != orbit:
+            continue
+        if record.state is JobState.FINISHED and not any(
+            _result_day(r.name) == day for r in record.results
+        ):
+            continue
+        found.append(record)
+    return min(found, key=standing) if found else None
+
+
+def _result_day(name: str) -> str | None:
+    match = _NAME_DAY.search(name)
+    if match is None:
+        return None
+    text = match.group(1)
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}"

@@ -37,7 +37,7 @@ from .base import (
     Submission,
 )
 from .download import DownloadOutcome, download_results, present
-from .store import JobRecord, JobStore, now_iso, submitter_alive
+from .store import JobRecord, JobStore, live, now_iso, standing, submitter_alive
 
 if TYPE_CHECKING:
     from typing_extensions import Unpack  # typing.Unpack is 3.11+
@@ -244,6 +244,38 @@ class MajaJobs:
                 )
         return None
 
+    def _refuse_duplicates(
+        self, process: str, inputs: Sequence[Mapping[str, object]], resubmit: bool
+    ) -> None:
+        """Submitting what this server already did or is doing costs hours of its cluster for
+        nothing (the legacy README's two per-product examples in a row made 18 duplicates):
+        refused, before anything is sent, unless ``resubmit``."""
+        if resubmit:
+            return
+        processing = self.processing
+        wanted = {_canonical(i) for i in inputs}
+        earlier = [
+            r
+            for r in self.store.list(
+                backend=processing.backend.name,
+                base_url=redact_url(processing.base_url),
+                process=process,
+            )
+            if r.reference is not None and live(r) and _canonical(r.inputs) in wanted
+        ]
+        if not earlier:
+            return
+        answering = {_canonical(r.inputs): r for r in sorted(earlier, key=standing, reverse=True)}
+        shown_jobs = sorted(answering.values(), key=lambda r: r.id)
+        listed = ", ".join(f"job {r.id} {r.label} {r.state.value}" for r in shown_jobs[:3])
+        more = f" and {len(shown_jobs) - 3} more" if len(shown_jobs) > 3 else ""
+        raise ProcessingError(
+            f"{len(answering)} of the {len(wanted)} {process} submission(s) already have a job "
+            f"on {processing.backend.name} ({listed}{more}); nothing submitted: `peps-plus maja "
+            f"fetch {' '.join(str(r.id) for r in shown_jobs)}` gets their results, --resubmit "
+            "(resubmit=True) processes them again"
+        )
+
     # -- reconciling -------------------------------------------------------------------------
     def reconcile(self, job: int | str | JobRecord) -> Reconciliation:
         """Settle a job whose submission was never acknowledged (command killed, reply lost):
@@ -299,10 +331,12 @@ class MajaJobs:
         *,
         resubmit: bool = False,
     ) -> JobRecord:
-        """FULL_MAJA for one tile; every rule is checked before anything is sent. An earlier
-        submission of the same inputs whose reply was lost is reconciled first (see
-        :meth:`reconcile`); ``resubmit`` sends anyway when the server cannot tell."""
+        """FULL_MAJA for one tile; every rule is checked before anything is sent. The same
+        inputs already done or under way on this server are refused unless ``resubmit``; an
+        earlier submission whose reply was lost is reconciled first (see :meth:`reconcile`),
+        and ``resubmit`` sends anyway when the server cannot tell."""
         request = checks.check_series(tile, start, end, relative_orbit)
+        self._refuse_duplicates(FULL_MAJA, [request.as_inputs()], resubmit)
         label = f"{request.tile} {request.start}..{request.end}"
         if request.relative_orbit is not None:
             label += f" R{request.relative_orbit:03d}"
@@ -324,7 +358,8 @@ class MajaJobs:
         confirm: Callable[[int], bool] | None = None,
         resubmit: bool = False,
     ) -> list[JobRecord]:
-        """Per-product MAJA. All names are checked first; 10 or more need ``yes`` or a
+        """Per-product MAJA. All names are checked first; a product already done or under way
+        on this server refuses the batch unless ``resubmit``; 10 or more need ``yes`` or a
         ``confirm(count)`` callback answering True."""
         names: list[str] = []
         for product in products:
@@ -335,6 +370,7 @@ class MajaJobs:
         names = list(dict.fromkeys(names))
         if not names:
             raise ProcessingError("no product to process")
+        self._refuse_duplicates(MAJA, [{"product": name} for name in names], resubmit)
         checks.confirm_many(len(names), yes=yes, confirm=confirm)
         records = []
         for name in names:

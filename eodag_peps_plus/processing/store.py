@@ -15,7 +15,7 @@ import json
 import os
 import socket
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,7 @@ import platformdirs
 
 from .. import sqlite_db
 from ..exceptions import PepsPlusError
-from .base import JobState, JobStatus, ResultFile, Submission
+from .base import MAJA, JobState, JobStatus, ResultFile, Submission
 
 __all__ = [
     "APP_NAME",
@@ -437,3 +437,51 @@ class JobStore:
             downloads=downloads,
             submitter=row["submitter"],
         )
+
+
+#: Which of several jobs answers for the same inputs: one with results first, then one that
+#: may still give them, then the failed ones (their message says why); newest first within.
+_STANDING = {
+    JobState.FINISHED: 0,
+    JobState.RUNNING: 1,
+    JobState.PENDING: 1,
+    JobState.SUBMITTING: 2,
+    JobState.UNKNOWN: 2,
+    JobState.FAILED: 3,
+    JobState.CANCELED: 3,
+}
+
+
+def standing(record: JobRecord) -> tuple[int, int]:
+    """Sort key of :data:`_STANDING`: the smallest is the job that answers."""
+    return (_STANDING.get(record.state, 3), -record.id)
+
+
+def live(record: JobRecord) -> bool:
+    """Done or under way: a job whose inputs need no new submission."""
+    return _STANDING.get(record.state, 3) < 3
+
+
+def product_jobs(
+    records: Iterable[JobRecord],
+    names: Iterable[str] | None = None,
+    *,
+    backend: str | None = None,
+    base_url: str | None = None,
+) -> dict[str, JobRecord]:
+    """Per product name, the per-product MAJA job that answers for it (:func:`standing`),
+    among jobs on ``backend``/``base_url`` when given: a product submitted twice, or on two
+    servers, is fetched from its finished job, not from whichever duplicate is newest."""
+    wanted = None if names is None else set(names)
+    found: dict[str, JobRecord] = {}
+    for record in records:
+        name = str(record.inputs.get("product") or "")
+        if record.process != MAJA or not name or (wanted is not None and name not in wanted):
+            continue
+        if backend is not None and record.backend != backend:
+            continue
+        if base_url is not None and record.base_url.rstrip("/") != base_url.rstrip("/"):
+            continue
+        if name not in found or standing(record) < standing(found[name]):
+            found[name] = record
+    return found

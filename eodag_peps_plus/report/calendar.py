@@ -290,7 +290,8 @@ def calendar_html(cal: Calendar) -> str:
     subtitle = f"tile {cal.tile}, {cal.start} to {cal.end}{orbit}"
     in_store = sum(1 for c in cal.days.values() if c.jobs)
     summary = [
-        ("L1C acquisitions", str(len(report.l1c))),
+        ("L1C acquisitions", f"{len(report.l1c)} product(s) on {len(report.l1c_dates)} date(s)"),
+        ("L1C done or under way in the store", str(len(report.in_store))),
         ("dates with L2A available", str(sum(1 for c in cal.days.values() if c.l2a))),
         ("dates with MAJA jobs in the store", str(in_store)),
         ("NOVALD / over 90% clouds", f"{sum(len(c.novald) for c in cal.days.values())} / "
@@ -302,8 +303,8 @@ def calendar_html(cal: Calendar) -> str:
     body = (
         f'<section id="summary"><h2>Summary</h2><dl class="summary">{rows}</dl></section>'
         '<section id="calendar"><h2>Calendar</h2><p>Highlighted: the dates '
-        "<code>peps-plus maja ensure</code> would submit MAJA for (L1C with no L2A, no job in "
-        f"the store, under 90% clouds).</p>{_months(cal)}</section>"
+        "<code>peps-plus maja ensure</code> would submit MAJA for (L1C with no L2A, no job of "
+        f"the store done or under way for it, under 90% clouds).</p>{_months(cal)}</section>"
         f'<section id="dates"><h2>Dates</h2>{_day_table(cal)}</section>'
     )
     return html_page(f"MAJA calendar {cal.tile}", subtitle, body, css=CALENDAR_CSS)

@@ -147,3 +147,30 @@ def test_peps_maja_process_refusals(
     run = legacy("peps_maja_process", "-t", "31TCJ", "-l", "Toulouse", "-p", "p.txt", *auth)
     assert run.code == 1 and "not tile and location" in run.err
     assert not (workdir / "p.txt").exists()
+
+
+def test_download_keeps_to_its_server_and_duplicates_need_resubmit(
+    legacy: Callable[..., Run], make_sandbox: Callable[..., Sandbox], workdir: Path
+) -> None:
+    """Issue 23: the same products submitted again on the same server are refused without
+    --resubmit; submitted on another server, the download given --backend fetches its own
+    server's jobs, not the newest duplicates (even though their logs overwrote the first)."""
+    sb = make_sandbox(SandboxConfig(time_scale=FAST))
+    on = {b: ["-a", auth_file(workdir, b), "--backend", b, "--url", sb.url] for b in BACKENDS}
+    assert legacy("peps_maja_process", *PER_PRODUCT, "-p", "p1.txt", *on["peps"]).code == 0
+    count = len(sb.services["processing"].jobs)
+    again = legacy("peps_maja_process", *PER_PRODUCT, "-p", "p1.txt", *on["peps"])
+    assert again.code == 1 and "--resubmit" in again.err
+    assert len(sb.services["processing"].jobs) == count
+    assert legacy("peps_maja_process", *PER_PRODUCT, "-p", "p2.txt", *on["geodes"]).code == 0
+    assert len(sb.services["processing"].jobs) == 2 * count
+    store = JobStore(workdir / "jobs.sqlite3")
+    names = (workdir / "p1.txt").read_text().split()
+    peps_jobs = [r for r in store.list() if r.backend == "peps"]
+    run = _until_finished(legacy, "peps_maja_download", "-p", "p1.txt", "-w", "out", *on["peps"])
+    assert run.code == 0, run.text
+    wanted = {r.filename for job in peps_jobs for r in store.get(job.id).results if not r.novald}
+    assert {p.name for p in (workdir / "out").glob("*.zip")} == wanted
+    assert len(peps_jobs) == len(names)
+    resent = legacy("peps_maja_process", *PER_PRODUCT, "-p", "p1.txt", *on["peps"], "--resubmit")
+    assert resent.code == 0 and len(sb.services["processing"].jobs) == 3 * count

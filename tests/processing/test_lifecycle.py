@@ -83,7 +83,7 @@ def test_results_carry_size_and_md5_on_geodes(proc_sandbox: Sandbox, store: JobS
 
 def test_worldwide_limit_of_ten_running_jobs(jobs: MajaJobs, proc_sandbox: Sandbox) -> None:
     proc_sandbox.config.time_scale = 1.0  # hours: nothing ends during the test
-    records = [jobs.submit_series(**SERIES) for _ in range(11)]
+    records = [jobs.submit_series(**SERIES, resubmit=True) for _ in range(11)]  # 11 users
     states = [jobs.refresh(r.id).state for r in records]
     assert states == [JobState.RUNNING] * 10 + [JobState.PENDING]
     assert jobs.get(records[-1].id).server_status in ("PENDING", "accepted")

@@ -25,7 +25,7 @@ from eodag_peps_plus.sandbox import (
     SandboxConfig,
 )
 
-PERIOD = ["-t", "31TCJ", "-d", "2019-03-01", "-e", "2019-05-31"]
+PERIOD = ["-t", "31TCJ", "-d", "2019-03-01", "-e", "2019-06-30"]
 NAME_DAY = re.compile(r"_(\d{4})(\d{2})(\d{2})T\d{6}_")
 
 
@@ -42,10 +42,10 @@ def filled(make_sandbox: Callable[..., Sandbox], tmp_path: Path) -> tuple[Sandbo
     sandbox = make_sandbox(config=SandboxConfig(time_scale=FAST))
     store = tmp_path / "jobs.sqlite3"
     jobs = MajaJobs(backend_for(sandbox, "peps"), JobStore(store))
-    series = jobs.submit_series("31TCJ", "2019-03-01", "2019-05-01", 51)
+    series = jobs.submit_series("31TCJ", "2019-03-01", "2019-04-25", 51)
     assert jobs.wait(series.id, interval=0.05, max_interval=0.2).state is JobState.FINISHED
     geodes = backend_for(sandbox, "geodes")
-    before = maja_calendar(jobs, geodes, "31TCJ", "2019-03-01", "2019-05-31", 51)
+    before = maja_calendar(jobs, geodes, "31TCJ", "2019-03-01", "2019-06-30", 51)
     assert len(before.report.missing) >= 3
     jobs.submit_products([before.report.missing[0]])
     return sandbox, store, before.report.missing[0].id
@@ -83,7 +83,7 @@ def test_highlighted_dates_equal_ensure_dry_run(
     assert would and in_store not in would
 
     made = _cli(store, "maja", "calendar", *where, *(["--orbit", orbit] if orbit else []),
-                "-o", "calendar.html", "--png", "calendar.png", cwd=tmp_path)  # fmt: skip
+                "--output", "calendar.html", "--png", "calendar.png", cwd=tmp_path)  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert (tmp_path / "calendar.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
@@ -117,13 +117,21 @@ def test_calendar_from_python_and_bad_input(
 ) -> None:
     sandbox, store, _ = filled
     jobs = MajaJobs(backend_for(sandbox, "peps"), JobStore(store))
-    cal = maja_calendar(jobs, backend_for(sandbox, "geodes"), "T31TCJ", "2019-03-01", "2019-05-31")
+    cal = maja_calendar(jobs, backend_for(sandbox, "geodes"), "T31TCJ", "2019-03-01", "2019-06-30")
     assert cal.highlighted == sorted({_dt(p.id) for p in cal.report.missing})
+    from datetime import date
+
+    # issue 23: the dates the store's series produced are present, not highlighted
+    [series] = [r for r in JobStore(store).list() if r.process == "FULL_MAJA"]
+    stamps = [re.search(r"_(\d{4})(\d{2})(\d{2})-\d{6}", r.name) for r in series.results]
+    produced = {date(*map(int, m.groups())) for m in stamps if m}
+    resent = [p.id for p in cal.report.missing if "_R051_" in p.id and _dt(p.id) in produced]
+    assert produced and not resent  # (other orbits' products of those dates are still missing)
     html = write_calendar(cal, tmp_path / "c.html").read_text()
     assert html.count('class="day') >= 92 and "<script" not in html
 
     bad = _cli(store, "maja", "calendar", "--url", sandbox.url, "--geodes-url", sandbox.url,
-               "-t", "33WXS", "-d", "2019-06-01", "-e", "2019-07-01", "-o", "x.html",
+               "-t", "33WXS", "-d", "2019-06-01", "-e", "2019-07-01", "--output", "x.html",
                cwd=tmp_path)  # fmt: skip
     assert bad.returncode == 1 and bad.stderr.startswith("Error: ")
     assert len(bad.stderr.strip().splitlines()) == 1 and not (tmp_path / "x.html").exists()
