@@ -12,6 +12,7 @@ import dataclasses
 import functools
 import heapq
 import http.client
+import ipaddress
 import itertools
 import socket
 import threading
@@ -387,6 +388,37 @@ def origin(url: str) -> str:
     if ":" in host:  # IPv6 literal
         host = f"[{host}]"
     return f"{scheme}://{host}:{port}"
+
+
+def reply_link_problem(url: str, server: str, allowed: Iterable[str]) -> str | None:
+    """Why a link taken from a server's reply (a job status, a results page, a file) must not
+    be fetched, or ``None``: it is not http(s), it points at a link-local address (a cloud
+    metadata service), at this machine when the server is not on it, at a private address that
+    is not the server's, or at another origin than ``allowed`` (the server's, and those the
+    user opted in to)."""
+    try:
+        target = origin(url)
+    except ValueError:
+        return "it is not an http(s) URL"
+    address, server_address = _address(url), _address(server)
+    if address is not None and address != server_address:
+        if address.is_link_local:
+            return "it points at a link-local address (where cloud metadata services answer)"
+        if address.is_loopback and not (server_address is not None and server_address.is_loopback):
+            return "it points at this machine (a loopback address), and the server is not on it"
+        if address.is_private and not address.is_loopback:
+            return "it points at a private network address that is not the server's"
+    if target not in allowed:
+        return f"it points at another origin than the server's ({safe_origin(server)})"
+    return None
+
+
+def _address(url: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    host = urlsplit(url).hostname or ""
+    try:
+        return ipaddress.ip_address(host)
+    except ValueError:
+        return None
 
 
 def safe_origin(url: str) -> str | None:

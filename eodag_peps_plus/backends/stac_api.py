@@ -22,8 +22,14 @@ from urllib.parse import parse_qs, urlsplit
 
 import requests
 
-from ..exceptions import BackendError, InvalidQueryError, MalformedReplyError, shorten
-from ..http_io import archive_headers, error_detail, json_or_error, send
+from ..exceptions import (
+    BackendError,
+    ForeignOriginError,
+    InvalidQueryError,
+    MalformedReplyError,
+    shorten,
+)
+from ..http_io import archive_headers, error_detail, json_or_error, reply_link_problem, send
 from ..logs import get_logger
 from ..product import Availability, Product
 from ..query import Query
@@ -424,6 +430,11 @@ class StacApiBackend(Backend):
         if link is None:
             return None
         href = str(link["href"])
+        problem = reply_link_problem(href, self.base_url, self.credential_origins)
+        if problem is not None:  # a next page is the server's word, not a place to go
+            raise ForeignOriginError(
+                f"{self._what}: refused to follow the next link {shorten(href)}: {problem}"
+            )
         method = link.get("method") or "GET"
         if not isinstance(method, str) or method.upper() not in ("GET", "POST"):
             raise MalformedReplyError(

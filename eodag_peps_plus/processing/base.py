@@ -16,8 +16,8 @@ from typing import TYPE_CHECKING, Any, ClassVar
 
 import requests
 
-from ..exceptions import AuthenticationError, PepsPlusError
-from ..http_io import archive_headers
+from ..exceptions import AuthenticationError, ForeignOriginError, PepsPlusError
+from ..http_io import archive_headers, redact_url, reply_link_problem
 from ..product import Product
 
 if TYPE_CHECKING:
@@ -198,6 +198,24 @@ class ProcessingBackend(abc.ABC):
     def base_url(self) -> str:
         return self.backend.base_url
 
+    def follow(self, url: str, what: str) -> str:
+        """``url`` if it may be fetched: links in replies (status locations, results, next
+        pages) are the server's word, and must not aim requests at this machine, a cloud
+        metadata address or another host (:func:`~..http_io.reply_link_problem`).
+
+        Raises:
+            ForeignOriginError: the link is refused; nothing was sent.
+        """
+        problem = reply_link_problem(url, self.base_url, self.backend.credential_origins)
+        if problem is None:
+            return url
+        variable = f"EODAG__{self.backend.spec.provider.upper()}__AUTH__TRUSTED_ORIGINS"
+        hint = f"; to follow it, add its origin to {variable}" if "origin" in problem else ""
+        raise ForeignOriginError(
+            f"{what}: refused to follow {redact_url(url)[:200]!r} from the server's reply: "
+            f"{problem}{hint}"
+        )
+
     @abc.abstractmethod
     def submit_product(self, product: str) -> Submission:
         """MAJA on one L1C product (its ESA name)."""
@@ -255,7 +273,7 @@ class ProcessingBackend(abc.ABC):
         """
         what = f"download of MAJA result {result.name[:200]}"
         self.backend.require_credentials(what)
-        url = self.backend.check_origin(result.url, what)
+        url = self.backend.check_origin(self.follow(result.url, what), what)
         return self.backend.archive_session.get(
             url, headers=archive_headers(offset, if_range), stream=True, timeout=self.timeout
         )

@@ -264,7 +264,7 @@ class OgcProcessing(ProcessingBackend):
         response = send(
             session,
             method,
-            url,
+            self.follow(url, what),
             what,
             max_bytes=MAX_REPLY_BYTES,
             headers=headers,

@@ -172,6 +172,7 @@ class WpsProcessing(ProcessingBackend):
     def _get(self, url: str, what: str, *, once: bool = False) -> requests.Response:
         session = self.submit_session if once else self.session
         self.backend.require_credentials(what)
+        url = self.follow(url, what)
         response = send(session, "GET", url, what, max_bytes=MAX_REPLY_BYTES, timeout=self.timeout)
         if response.status_code == 400 and response.content.lstrip().startswith(b"<"):
             return response  # pywps answers an ows:ExceptionReport with HTTP 400

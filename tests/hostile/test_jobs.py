@@ -388,3 +388,49 @@ def run_jobs_cli(
         return result
 
     yield run
+
+
+# -- links in replies aim nowhere else (issue 25 item 6) ------------------------------------------
+AIMED = [
+    ("metadata", "http://169.254.169.254/latest/meta-data/", "link-local"),
+    ("private", "http://10.1.2.3/wps/outputs/pywps-abc.xml", "private network address"),
+    ("elsewhere", "http://127.0.0.2:9/pywps-abc.xml", "another origin"),
+]
+
+
+@pytest.mark.parametrize(("link", "why"), [a[1:] for a in AIMED], ids=[a[0] for a in AIMED])
+def test_maja_status_refuses_a_status_location_aimed_elsewhere(
+    hostile: HostileServer,
+    store: JobStore,
+    run_jobs_cli: Callable[..., Any],
+    link: str,
+    why: str,
+) -> None:
+    """The WPS ``statusLocation`` kept from the submission points at the cloud metadata
+    address, a private address or another host: refused before anything is sent, said so in
+    one line, and never called "credentials refused"."""
+    hostile.route("GET", "/resto/wps/?", _raw(b"<x/>", "text/xml"))
+    job_id = store.begin_submission(
+        backend="peps", base_url=hostile.url, process="MAJA", inputs={}, label="x"
+    )
+    store.complete_submission(job_id, Submission("abc", link, "MAJA", {}))
+    res = run_jobs_cli(store, "maja", "status", "1")
+    assert why in res.err and link[:30] in res.err, res.err
+    assert "credentials refused" not in res.err and "Traceback" not in res.err
+    assert not [r for r in hostile.requests if "pywps" in r.path]
+
+
+def test_a_result_report_link_aimed_at_the_metadata_address_is_refused(
+    hostile: HostileServer, store: JobStore
+) -> None:
+    jobs = _wps_job(hostile, store, _status_doc("http://169.254.169.254/latest/report.json"))
+    assert "link-local" in _one_line_error(lambda: jobs.refresh(1))
+
+
+def test_a_loopback_link_from_a_remote_server_is_refused() -> None:
+    from eodag_peps_plus.http_io import reply_link_problem
+
+    allowed = {"https://peps.cnes.fr:443", "http://127.0.0.1:8080"}
+    problem = reply_link_problem("http://127.0.0.1:8080/x", "https://peps.cnes.fr", allowed)
+    assert problem is not None and "loopback" in problem
+    assert reply_link_problem("https://peps.cnes.fr/x", "https://peps.cnes.fr", allowed) is None

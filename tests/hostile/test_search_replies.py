@@ -724,3 +724,21 @@ def test_a_real_sized_page_maps_fast_enough_to_matter_nowhere(hostile: HostileSe
     assert len(products) == 500 and not any(
         math.isnan(p.geometry["coordinates"][0][0][0]) for p in products
     )
+
+
+@pytest.mark.parametrize("kind", ["geodes", "stac"])
+@pytest.mark.parametrize(
+    ("href", "why"),
+    [
+        ("http://169.254.169.254/latest/meta-data/?page=2", "link-local"),
+        ("http://127.0.0.2:9/next/1?token=t", "another origin"),
+    ],
+    ids=["metadata", "elsewhere"],
+)
+def test_a_next_link_aimed_elsewhere_is_refused(
+    hostile: HostileServer, kind: str, href: str, why: str
+) -> None:
+    """Issue 25 item 6: a results page's ``next`` link is not a place to go."""
+    server = Server(kind, hostile)
+    _paged(server, lambda n, r: server.page([server.feature()], 10, href))
+    search_error(server, "refused to follow the next link", why)
