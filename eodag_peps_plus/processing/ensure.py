@@ -207,7 +207,7 @@ def series_job(product: Product, tile: str, records: Iterable[JobRecord]) -> Job
         if record.process != FULL_MAJA or not live(record):
             continue
         inputs = record.inputs
-        if normalize_tile(str(inputs.get("tile", ""))) != tile:
+        if mgrs_tile(str(inputs.get("tile", ""))) != tile:
             continue
         if not (day and str(inputs.get("start", "")) <= day <= str(inputs.get("end", ""))):
             continue
