@@ -17,7 +17,7 @@ child process against a fresh sandbox (same catalogue, same per-product restore 
   defaults otherwise: from 5,000 products its transfers run in child processes
   (``staging.workers``).
 * ``eodag``: ``dag.download_all`` through our EODAG plugin (provider ``peps``).
-* ``dask``: ``Downloader(executor=DaskTransfers(2))``: the distributed engine on a local
+* ``dask``: ``Downloader(...).download(executor=DaskTransfers(2))``: the distributed engine on a local
   cluster of 2 worker processes (:func:`dask_executor`: the one place to change it).
 
 Printed per N and client: seconds, overhead beyond raw ``(t - t_raw) / N`` in ms, requests
@@ -252,10 +252,10 @@ def run_dask(
 
     executor = _CLEANUP.enter_context(dask_executor())
     downloader = Downloader(
-        _backend(url), out, executor=executor, max_transfers=TRANSFERS,
+        _backend(url), out, max_transfers=TRANSFERS,
         timeout=options["timeout"], **options["polling"],
     )  # fmt: skip
-    return lambda: _check(downloader.download(products))
+    return lambda: _check(downloader.download(products, executor=executor))
 
 
 def _check(report: Any) -> None:

@@ -13,6 +13,8 @@ import click
 from ..backends import spec_for, spec_for_provider
 from ..exceptions import InvalidQueryError
 from ..product import Product
+from ..staging.options import click_options as staging_options
+from ..staging.options import from_click
 from .common import (
     EXIT_CODES,
     QUERY_OPTION_NAMES,
@@ -23,12 +25,6 @@ from .common import (
 )
 
 __all__ = ["download", "read_results", "register"]
-
-
-def _float_option(name: str, default: float, minimum: float, text: str) -> Any:
-    return click.option(
-        name, type=click.FloatRange(min=minimum), default=default, show_default=True, help=text
-    )
 
 
 def register(group: click.Group) -> None:
@@ -124,49 +120,6 @@ def results_backend(path: Path) -> str | None:
     help="Minutes to wait for tape restores; what is still offline is reported (run again later).",
 )  # fmt: skip
 @click.option(
-    "-x",
-    "--extract",
-    is_flag=True,
-    help="Extract each archive to <name>.SAFE, keeping <name>.zip (as EODAG's extract; "
-    "peps_download -x deleted it: add --delete-archive).",
-)
-@click.option(
-    "--delete-archive", is_flag=True, help="With --extract: delete <name>.zip afterwards."
-)
-@click.option(
-    "--quiet",
-    "--no-progress",
-    "quiet",
-    is_flag=True,
-    help="No progress bars (-q is eodag's --query, as in search).",
-)
-@click.option(
-    "--max-transfers",
-    type=click.IntRange(1, 64),
-    default=8,
-    show_default=True,
-    help="Concurrent transfers.",
-)
-@click.option(
-    "--max-restores",
-    type=click.IntRange(1, 64),
-    default=4,
-    show_default=True,
-    help="Concurrent restore requests.",
-)
-@click.option(
-    "--state-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Keep the ledger here instead of the output folder (for a URL: a folder per URL in "
-    "your state folder).",
-)
-@click.option(
-    "--part-dir",
-    type=click.Path(file_okay=False, path_type=Path),
-    help="Where unfinished downloads go for a URL output (default: <state-dir>/parts); shared "
-    "by dask workers on several machines, they resume each other's transfers.",
-)
-@click.option(
     "--dask-scheduler", metavar="ADDRESS",
     help="Run the transfers on this dask.distributed cluster (tcp://host:8786); the output "
     "must be reachable by its workers (a shared folder or a URL).",
@@ -175,27 +128,7 @@ def results_backend(path: Path) -> str | None:
     "--dask-workers", type=click.IntRange(1, 256), metavar="N",
     help="Run the transfers on N local dask worker processes.",
 )  # fmt: skip
-@click.option(
-    "--transfer-processes", type=click.IntRange(0, 64), metavar="N",
-    help="Run the transfers in N child processes (0: in this one; default: 2-4 for 5,000 "
-    "products or more on several cores, else 0).",
-)  # fmt: skip
-@_float_option(
-    "--stall-timeout", 60.0, 0.1,
-    "Seconds without a byte after which a transfer is cut and resumed with Range.",
-)  # fmt: skip
-@_float_option(
-    "--min-rate", 1024.0, 0.0,
-    "Bytes/s a transfer must keep over --rate-window seconds, else it is cut and resumed "
-    "(0: no minimum).",
-)  # fmt: skip
-@_float_option("--rate-window", 60.0, 0.1, "Seconds over which --min-rate is measured.")
-@_float_option(
-    "--report-every", 60.0, 0.1,
-    "Seconds between the lines saying which products are still awaited, and why.",
-)  # fmt: skip
-@click.option("--poll-initial", type=click.FloatRange(min=0.01), default=5.0, hidden=True)
-@click.option("--poll-max", type=click.FloatRange(min=0.01), default=60.0, hidden=True)
+@staging_options()
 @click.option(
     "-n",
     "--no-download",
@@ -206,12 +139,8 @@ def results_backend(path: Path) -> str | None:
 )
 def download(
     backend_name: str, url: str | None, results_path: Path | None, output_dir: str,
-    max_items: int | None, timeout: float, extract: bool, delete_archive: bool, quiet: bool,
-    max_transfers: int, max_restores: int, state_dir: Path | None, part_dir: Path | None,
-    dask_scheduler: str | None, dask_workers: int | None, transfer_processes: int | None,
-    dry_run: bool,
-    stall_timeout: float, min_rate: float, rate_window: float, report_every: float,
-    poll_initial: float, poll_max: float, **params: Any,
+    max_items: int | None, timeout: float, dask_scheduler: str | None,
+    dask_workers: int | None, dry_run: bool, **params: Any,
 ) -> None:  # fmt: skip
     """Download products, restoring those on tape first; ends with one line per product.
 
@@ -222,14 +151,15 @@ def download(
     from ..staging.cluster import download_on
     from ..staging.storage import is_url
 
+    options = from_click(params, timeout=timeout * 60.0)
     given = [k for k in QUERY_OPTION_NAMES if params.get(k) not in (None, (), False)]
     if results_path is not None and given:
         raise InvalidQueryError("give either --search-results or query options, not both")
-    if delete_archive and not extract:
+    if options.delete_archive and not options.extract:
         raise InvalidQueryError("--delete-archive only makes sense with --extract")
     if dask_scheduler and dask_workers:
         raise InvalidQueryError("give either --dask-scheduler or --dask-workers, not both")
-    if (dask_scheduler or dask_workers) and transfer_processes:
+    if (dask_scheduler or dask_workers) and options.transfer_processes:
         raise InvalidQueryError("--transfer-processes has no effect on a dask cluster")
     if not is_url(output_dir) and Path(output_dir).exists() and not Path(output_dir).is_dir():
         raise InvalidQueryError(f"--output-dir: {output_dir} is a file, not a folder")
@@ -237,25 +167,7 @@ def download(
         backend_name = _results_backend_name(results_path, backend_name)
     backend = open_backend(backend_name, url)
     # Before searching: options that cannot work (extracting into a bucket) fail first.
-    downloader = Downloader(
-        backend,
-        output_dir,
-        part_dir=part_dir,
-        timeout=timeout * 60.0,
-        extract=extract,
-        delete_archive=delete_archive,
-        quiet=quiet,
-        max_transfers=max_transfers,
-        max_restores=max_restores,
-        transfer_processes=transfer_processes,
-        state_dir=state_dir,
-        poll_initial=poll_initial,
-        poll_max=poll_max,
-        stall_timeout=stall_timeout,
-        min_rate=min_rate,
-        rate_window=rate_window,
-        report_every=report_every,
-    )
+    downloader = Downloader(backend, output_dir, options)
     if results_path is not None:
         if not results_path.is_file():
             raise InvalidQueryError(f"--search-results: no such file: {results_path}")

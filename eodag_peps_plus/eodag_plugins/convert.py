@@ -142,3 +142,16 @@ def _item_to_eoproduct(feature: dict[str, Any], backend: str) -> EOProduct:
                         props.setdefault(key, asset[key])
                 break
     return EOProduct(backend, props)
+
+
+def tls_verify(config: Any) -> bool | str:
+    """EODAG's ``ssl_verify`` plugin key, read the same way by our search and download plugins
+    (default on; ``False`` turns TLS verification off, a path names a CA bundle)."""
+    value = getattr(config, "ssl_verify", None)
+    if value is None:
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("false", "no", "0", "off"):
+        return False
+    if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"):
+        return True
+    return value if isinstance(value, str) else bool(value)

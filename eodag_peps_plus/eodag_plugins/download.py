@@ -7,8 +7,8 @@ verified resumable transfers, a ledger). ``wait`` is therefore not used: polling
 (plugin config keys ``poll_initial``, ``poll_factor``, ``poll_max`` in seconds); ``timeout``
 (minutes) bounds the wait for restores.
 
-Plugin config keys (provider YAML ``download:`` block; each may also be passed as a keyword
-argument of ``download``/``download_all``):
+Plugin config keys (provider YAML ``download:`` block; the staging keys may also be passed as
+keyword arguments of ``download``/``download_all``/``stream_download``):
 
 * ``backend`` (str, default: the provider's backend, else the default one, GEODES):
   ``peps`` or ``geodes``.
@@ -16,37 +16,17 @@ argument of ``download``/``download_all``):
   catalogue base URL; credentials go there and to ``trusted_origins`` only, never to a host a
   product link names.
 * ``trusted_origins`` (list of str, default none): mirrors trusted with the credentials.
+* ``ssl_verify`` (bool or str, default ``True``): TLS verification (a path: a CA bundle).
 * ``output_dir`` (str, default: the system's temporary folder): a folder, or an fsspec URL
   such as ``s3://bucket/prefix`` (then ``extract`` must be ``False``).
-* ``part_dir`` (str, default ``<state_dir>/parts``): for a URL output, where unfinished
-  downloads go; shared by dask workers on several machines, they resume each other's parts.
-* ``storage_options`` (dict, default none): fsspec options for a URL output (``key``,
-  ``secret``, ``client_kwargs: {endpoint_url: ...}``); else the ``AWS_*`` variables apply.
 * ``dask_scheduler`` (str, default none): run the transfers on this dask.distributed
   cluster (``tcp://host:8786``); its workers must reach the output.
 * ``dask_workers`` (int, default none): run the transfers on this many local dask worker
   processes (``max_transfers`` threads in all).
-* ``transfer_processes`` (int, default none: 2-4 for a batch of 5,000 products or more on a
-  machine with several cores, else 0): run the transfers in this many child processes of
-  this machine (``max_transfers`` threads in all), so that a big batch of small products is
-  not held to one core; 0 keeps them in threads of this process.
-* ``extract`` (bool, default ``True``, like EODAG); ``delete_archive`` (bool, default ``False``).
-* ``max_transfers`` (int, default 8), ``max_restores`` (int, default 4): concurrency.
-* ``poll_initial`` (float s, default 5), ``poll_factor`` (float, default 1.5), ``poll_max``
-  (float s, default 60): adaptive availability polling.
-* ``restore_retry_after`` (float s, default 1800): age of an acknowledged restore request
-  before it is asked again.
-* ``max_attempts`` (int, default 5), ``backoff_base`` (float s, default 1), ``backoff_max``
-  (float s, default 300): the retry budget of each product.
-* ``stall_timeout`` (float s, default 60): a transfer with no byte for this long is cut and
-  resumed with ``Range``.
-* ``min_rate`` (float bytes/s, default 1024; 0 disables) and ``rate_window`` (float s,
-  default 60): a transfer slower than ``min_rate`` over ``rate_window`` is cut and resumed.
-* ``report_every`` (float s, default 60): how often the products still awaited are listed.
-* ``lease`` (float s, default 60): transfer claim lease in the ledger.
-* ``state_dir`` (str, default: the output folder; for a URL, a folder per URL in the user's
-  state folder): where the ledger lives.
-* ``quiet`` (bool, default ``False``): no progress bars.
+
+The staging keys are the fields of :class:`~eodag_peps_plus.staging.options.StagingOptions`
+(durations in seconds), read and checked once per call; ``extract`` defaults to ``True``
+like EODAG's (the list below is generated from the fields):
 """
 
 from __future__ import annotations
@@ -80,31 +60,14 @@ from ..logs import get_logger
 from ..product import Availability, Product
 from ..staging import Downloader, DownloadReport, DownloadStatus
 from ..staging.cluster import download_on
+from ..staging.options import StagingOptions, plugin_keys
 from ..staging.storage import is_url
 from ..staging.stream import open_stream, wait_until_online
-from ..staging.transfer import STALL_TIMEOUT
-from .convert import from_eoproduct
+from .convert import from_eoproduct, tls_verify
+
+__doc__ = f"{__doc__}\n{plugin_keys()}\n"
 
 logger = get_logger(__name__)
-
-#: Numeric plugin-config keys passed to the Downloader as they are.
-_NUMERIC = (
-    "transfer_processes",
-    "max_transfers",
-    "max_restores",
-    "poll_initial",
-    "poll_factor",
-    "poll_max",
-    "restore_retry_after",
-    "max_attempts",
-    "backoff_base",
-    "backoff_max",
-    "lease",
-    "stall_timeout",
-    "min_rate",
-    "rate_window",
-    "report_every",
-)
 
 
 def credentials_from_auth(auth: Any) -> tuple[Credentials, list[str]] | None:
@@ -139,11 +102,24 @@ class StagingDownload(Download):
     """Tape-aware downloads for PEPS (and GEODES) providers."""
 
     # -- helpers ------------------------------------------------------------------------------
-    def _option(self, kwargs: dict[str, Any], key: str, default: Any = None) -> Any:
+    def _option(self, kwargs: dict[str, Any], key: str) -> Any:
+        """A key that is not a staging option (``dask_scheduler``...): call, then config."""
         value = kwargs.get(key)
-        if value is None:
-            value = getattr(self.config, key, None)
-        return default if value is None else value
+        return getattr(self.config, key, None) if value is None else value
+
+    def _options(self, kwargs: dict[str, Any], timeout: float) -> StagingOptions:
+        """The staging options of this call, normalised once: the plugin config, then the
+        call's keyword arguments, then EODAG's ``timeout`` (minutes).
+
+        Raises:
+            MisconfiguredError: a key has a value of the wrong type or out of bounds.
+        """
+        try:
+            configured = StagingOptions.from_mapping(vars(self.config), eodag=True)
+            options = StagingOptions.from_mapping(kwargs, base=configured, eodag=True)
+            return options.replace(timeout=max(float(timeout), 0.0) * 60.0)
+        except ValueError as exc:
+            raise MisconfiguredError(f"{self.provider} download: {exc}") from None
 
     def _output_dir(self, kwargs: dict[str, Any]) -> Path | str:
         """``eodag download`` passes ``output_dir=None`` without ``--output-dir``: fall back
@@ -178,37 +154,7 @@ class StagingDownload(Download):
             getattr(self.config, "api_endpoint", None),
             credentials=creds,
             trusted=[*trusted, *trusted_origins(self.provider, configured)],
-            verify=getattr(self.config, "ssl_verify", True),
-        )
-
-    def _downloader(
-        self,
-        backend: Backend,
-        kwargs: dict[str, Any],
-        timeout: float,
-        executor: Executor | None,
-        bytes_bar: Any = None,
-        quiet: bool | None = None,
-    ) -> Downloader:
-        options: dict[str, Any] = {
-            key: float(value) if "." in str(value) else int(value)
-            for key in _NUMERIC
-            if (value := self._option(kwargs, key)) is not None
-        }
-        state_dir = self._option(kwargs, "state_dir")
-        return Downloader(
-            backend,
-            self._output_dir(kwargs),
-            executor=executor,
-            timeout=max(float(timeout), 0.0) * 60.0,
-            extract=bool(self._option(kwargs, "extract", True)),
-            delete_archive=bool(self._option(kwargs, "delete_archive", False)),
-            quiet=bool(self._option(kwargs, "quiet", False)) if quiet is None else quiet,
-            state_dir=state_dir,
-            bytes_bar=bytes_bar,
-            part_dir=self._option(kwargs, "part_dir"),
-            storage_options=self._option(kwargs, "storage_options"),
-            **options,
+            verify=tls_verify(self.config),
         )
 
     def _record(self, eo_product: EOProduct, output_dir: Path | None) -> None:
@@ -237,6 +183,9 @@ class StagingDownload(Download):
         count_bar: Any = None,
         quiet: bool | None = None,
     ) -> DownloadReport:
+        options = self._options(kwargs, timeout)
+        if quiet is not None:
+            options = options.replace(quiet=quiet)
         backend = self._backend(eo_products, auth)
         records: dict[str, EOProduct] = {}
         products: list[Product] = []
@@ -244,7 +193,7 @@ class StagingDownload(Download):
             product = from_eoproduct(eo_product, backend.name)
             records.setdefault(product.id, eo_product)
             products.append(product)
-        downloader = self._downloader(backend, kwargs, timeout, executor, bytes_bar, quiet)
+        downloader = Downloader(backend, self._output_dir(kwargs), options)
         folder = downloader.output.folder
         # EODAG's record files are written by a thread of their own: the scheduler's thread
         # (which calls on_done) only hands them over.
@@ -262,11 +211,17 @@ class StagingDownload(Download):
             if downloaded_callback is not None:
                 downloaded_callback(eo_product)
 
-        downloader.on_done = on_done
         workers = self._option(kwargs, "dask_workers")
         cluster = self._option(kwargs, "dask_scheduler") or (int(workers) if workers else None)
         try:
-            report = download_on(downloader, products, cluster)
+            report = download_on(
+                downloader,
+                products,
+                cluster,
+                executor=executor,
+                on_done=on_done,
+                bytes_bar=bytes_bar,
+            )
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         finally:
@@ -349,14 +304,13 @@ class StagingDownload(Download):
         so a consumer never silently keeps a wrong copy. ``byte_range`` is ``(start, end)``
         inclusive; partial streams are length-checked only.
         """
+        options = self._options(kwargs, timeout)
         backend = self._backend([product], auth)
         ours = from_eoproduct(product, backend.name)
-        poll = {
-            key: float(self._option(kwargs, key, default))
-            for key, default in (("poll_initial", 5.0), ("poll_factor", 1.5), ("poll_max", 60.0))
-        }
         try:
-            availability = wait_until_online(backend, ours, timeout=max(timeout, 0) * 60, **poll)
+            availability = wait_until_online(
+                backend, ours, timeout=options.timeout or 0.0, poll=options.poll
+            )
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         if availability is not Availability.ONLINE:
@@ -365,8 +319,7 @@ class StagingDownload(Download):
                 "its restore was requested"
             )
         try:
-            stall = float(self._option(kwargs, "stall_timeout", STALL_TIMEOUT))
-            stream = open_stream(backend, ours, byte_range, stall_timeout=stall)
+            stream = open_stream(backend, ours, byte_range, stall_timeout=options.stall_timeout)
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         except ProductNotAvailableError as exc:

@@ -19,7 +19,7 @@ from ..backends import Backend, default_backend, get_backend, spec_for_provider
 from ..exceptions import InvalidQueryError, PepsPlusError
 from ..logs import get_logger
 from ..query import Query
-from .convert import shapes, to_eoproduct
+from .convert import shapes, tls_verify, to_eoproduct
 from .errors import to_eodag
 from .queryables import eodag_collections, eodag_queryables
 
@@ -122,7 +122,7 @@ class PepsPlusSearch(Search):
             self._backend = get_backend(
                 getattr(self.config, "backend", None) or spec.name,
                 getattr(self.config, "api_endpoint", None),
-                verify=getattr(self.config, "ssl_verify", True),
+                verify=tls_verify(self.config),
             )
         return self._backend
 

@@ -77,16 +77,15 @@ def download_results(
 ) -> list[DownloadOutcome]:
     """Download results into ``out_dir`` as ``<name>.zip``; one failure does not stop the
     others. Raises :class:`AuthenticationError` if the server refuses the credentials."""
-    from ..staging import Downloader, DownloadStatus
+    from ..staging import Downloader, DownloadStatus, StagingOptions
 
     products = []
     for result in results:
         product = result.as_product(processing.backend.name)
         product.availability = Availability.ONLINE
         products.append(product)
-    downloader = Downloader(
-        ResultArchive(processing),
-        out_dir,
+    # Results are online once their job finished: short polls, a short retry backoff.
+    options = StagingOptions(
         quiet=quiet,
         poll_initial=1.0,
         poll_max=10.0,
@@ -94,6 +93,7 @@ def download_results(
         backoff_base=0.5,
         backoff_max=10.0,
     )
+    downloader = Downloader(ResultArchive(processing), out_dir, options)
     report = downloader.download(products)
     by_id = {p.id: p for p in report.products}
     outcomes = []

@@ -25,6 +25,7 @@ from ..exceptions import (
 from ..http_io import redact_url
 from ..logs import get_logger
 from ..product import Product
+from ..staging.options import PollSchedule
 from ..vocabulary import shown
 from . import checks
 from .base import (
@@ -468,7 +469,7 @@ class MajaJobs:
             followed.append(record)
         failures = dict.fromkeys((r.id for r in followed), 0)
         current = {r.id: r for r in followed}
-        delay = interval
+        delays = PollSchedule(interval, backoff, max_interval).intervals()
         deadline = None if timeout is None else started + timeout
         while True:
             for record, answer in self._poll_round([r for r in current.values() if not r.is_final]):
@@ -503,9 +504,9 @@ class MajaJobs:
             if deadline is not None and now >= deadline:
                 report.timed_out = True
                 break
+            delay = next(delays)
             pause = delay if deadline is None else min(delay, deadline - now)
             sleep(max(0.0, pause))
-            delay = min(max_interval, delay * backoff)
         report.jobs = list(current.values())
         report.elapsed = clock() - started
         return report

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 from .._lazy import lazy_attributes
 
 if TYPE_CHECKING:
+    from .options import PollSchedule, StagingOptions
     from .report import DownloadReport, DownloadStatus, ProductReport
     from .scheduler import Downloader, download
 
@@ -20,8 +21,18 @@ _LAZY = {
     "DownloadReport": "eodag_peps_plus.staging.report",
     "DownloadStatus": "eodag_peps_plus.staging.report",
     "ProductReport": "eodag_peps_plus.staging.report",
+    "PollSchedule": "eodag_peps_plus.staging.options",
+    "StagingOptions": "eodag_peps_plus.staging.options",
 }
 
-__all__ = ["DownloadReport", "DownloadStatus", "Downloader", "ProductReport", "download"]
+__all__ = [
+    "DownloadReport",
+    "DownloadStatus",
+    "Downloader",
+    "PollSchedule",
+    "ProductReport",
+    "StagingOptions",
+    "download",
+]
 
 __getattr__ = lazy_attributes(__name__, _LAZY, globals())

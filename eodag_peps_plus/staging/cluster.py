@@ -94,7 +94,9 @@ class DaskTransfers(cf.Executor):
     Use it as a context manager (it closes the client and the cluster it started)::
 
         with DaskTransfers("tcp://scheduler:8786") as engine:
-            Downloader(backend, "s3://bucket/prefix", executor=engine, max_transfers=32)
+            Downloader(archive, "s3://bucket/prefix", max_transfers=32).download(
+                products, executor=engine
+            )
 
     Args:
         cluster: a scheduler address (``tcp://host:8786``, ``tls://...``), a number of local
@@ -212,18 +214,22 @@ class DaskTransfers(cf.Executor):
 
 
 def download_on(
-    downloader: Downloader, products: Iterable[Product], cluster: str | int | None
+    downloader: Downloader,
+    products: Iterable[Product],
+    cluster: str | int | None,
+    *,
+    executor: cf.Executor | None = None,
+    on_done: Callable[[Product, str], None] | None = None,
+    bytes_bar: Any = None,
 ) -> DownloadReport:
     """``downloader.download(products)`` with its transfers on ``cluster``: a scheduler address,
-    or a number of local worker processes sharing ``max_transfers`` threads (``None``: this
-    process's threads). The client (and a local cluster) is closed at the end."""
+    or a number of local worker processes sharing ``max_transfers`` threads (``None``: on
+    ``executor``, else this machine). The client (and a local cluster) is closed at the end."""
     if not cluster:
-        return downloader.download(products)
+        return downloader.download(
+            products, executor=executor, on_done=on_done, bytes_bar=bytes_bar
+        )
     workers = cluster if isinstance(cluster, int) else 1
-    per_worker = -(-downloader.max_transfers // max(workers, 1))
+    per_worker = -(-downloader.options.max_transfers // max(workers, 1))
     with DaskTransfers(cluster, threads_per_worker=per_worker) as engine:
-        downloader.executor = engine
-        try:
-            return downloader.download(products)
-        finally:
-            downloader.executor = None
+        return downloader.download(products, executor=engine, on_done=on_done, bytes_bar=bytes_bar)

@@ -1,8 +1,9 @@
 """The state machine of one :meth:`Downloader.download` call: restores asked up front, batched
 availability polls, transfers the moment a product is online, a per-product verdict.
 
-Kept apart from :class:`~.scheduler.Downloader` (the settings and the entry point) so each
-transition reads on its own; the ``_Run`` object lives exactly as long as one call.
+Kept apart from :class:`~.scheduler.Downloader` (the entry point) so each transition reads on
+its own; a :class:`Run` lives exactly as long as one call, and gets what it needs as one
+:class:`Batch` value (the archive, the output, the options, the engine and callbacks).
 """
 
 from __future__ import annotations
@@ -12,20 +13,23 @@ import concurrent.futures as cf
 import dataclasses
 import heapq
 import os
+import threading
 import time
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
+from ..backends.base import Archive
 from ..exceptions import AuthenticationError, ConfigurationError, ForeignOriginError
 from ..logs import get_logger
 from ..product import Availability, Product
 from .extract import file_key, name_problem, safe_dir
 from .ledger import Ledger, LedgerRow, new_owner
 from .on_disk import complete_copy
+from .options import StagingOptions
 from .progress import Progress
 from .report import DownloadReport, DownloadStatus, ProductReport
-from .storage import local_part_key
+from .storage import Output, local_part_key
 from .transfer import (
     BAD_URL_ERRORS,
     RENEW_EVERY,
@@ -38,10 +42,7 @@ from .transfer import (
 )
 from .workers import ProcessTransfers, TransferProcessLost, default_processes
 
-if TYPE_CHECKING:
-    from .scheduler import Downloader
-
-__all__ = ["NOTE_MAX", "PREPARE_CHUNK"]
+__all__ = ["NOTE_MAX", "PREPARE_CHUNK", "Batch", "Run", "Track"]
 
 logger = get_logger(__name__)
 
@@ -55,8 +56,23 @@ def _clock(timestamp: float) -> str:
     return time.strftime("%H:%M:%S UTC", time.gmtime(timestamp))
 
 
+@dataclasses.dataclass(frozen=True)
+class Batch:
+    """What one run is given: where from, where to, how, on which engine, whom to tell."""
+
+    archive: Archive
+    output: Output
+    options: StagingOptions
+    ledger_path: Path
+    #: Set to stop transfers at the next chunk (Ctrl-C, credentials refused).
+    cancel: threading.Event
+    executor: cf.Executor | None = None
+    on_done: Callable[[Product, str], None] | None = None
+    bytes_bar: Any = None
+
+
 @dataclasses.dataclass(eq=False, slots=True)
-class _Track:
+class Track:
     """One product's state in a run (``eq=False``: hashed by identity, a key of the run's
     indexes)."""
 
@@ -92,7 +108,7 @@ class _Track:
         return self.product.id
 
 
-class _Run:
+class Run:
     """The state of one :meth:`Downloader.download` call.
 
     Every step costs O(1) per product and event, whatever the batch size: tracks are indexed
@@ -100,31 +116,32 @@ class _Run:
     index is updated by :meth:`touch` when a track changes, never rebuilt by a scan.
     """
 
-    def __init__(self, cfg: Downloader, tracks: list[_Track], started: float) -> None:
-        self.cfg = cfg
+    def __init__(self, batch: Batch, tracks: list[Track], started: float) -> None:
+        self.batch = batch
+        self.opts = opts = batch.options
         self.tracks = tracks
         for index, t in enumerate(tracks):
             t.index = index
         self.started = started
-        self.deadline = None if cfg.timeout is None else started + max(cfg.timeout, 0.0)
-        self.ledger = Ledger(cfg.ledger_path)
+        self.deadline = None if opts.timeout is None else started + max(opts.timeout, 0.0)
+        self.ledger = Ledger(batch.ledger_path)
         self.part_key = local_part_key()  # workers on other hosts sign sidecars with it too
         self.owner = new_owner()
-        self.progress = Progress(len(tracks), quiet=cfg.quiet, bytes_bar=cfg.bytes_bar)
-        self.restore_pool = cf.ThreadPoolExecutor(cfg.max_restores, thread_name_prefix="restore")
-        self.own_executor = cfg.executor is None
-        self.executor: cf.Executor = cfg.executor or self.own_engine(len(tracks))
+        self.progress = Progress(len(tracks), quiet=opts.quiet, bytes_bar=batch.bytes_bar)
+        self.restore_pool = cf.ThreadPoolExecutor(opts.max_restores, thread_name_prefix="restore")
+        self.own_executor = batch.executor is None
+        self.executor: cf.Executor = batch.executor or self.own_engine(len(tracks))
         #: The engine hands each transfer's progress back here (a cluster's does not).
         self.in_process = isinstance(self.executor, (cf.ThreadPoolExecutor, ProcessTransfers))
         #: Transfers handed to our own pool beyond its ``max_transfers`` threads: a thread that
         #: finishes takes the next one at once instead of waiting for this loop's next turn
         #: (with small archives the loop, sharing the GIL, cannot keep up). Another executor
         #: gets exactly ``max_transfers``: its own threads are not bounded by it.
-        self.queue_depth = cfg.max_transfers if self.own_executor else 0
+        self.queue_depth = opts.max_transfers if self.own_executor else 0
         #: When the scheduler next renews its transfer claims (the workers never do).
         self.renew_at = 0.0
-        self.interval = cfg.poll_initial
-        self.next_poll = started + cfg.poll_initial
+        self.poll_intervals = opts.poll.intervals()
+        self.next_poll = started + next(self.poll_intervals)
         self.fatal: BaseException | None = None
         self.polls = 0
         #: The first "still waiting" line comes after the first poll, then every
@@ -135,19 +152,19 @@ class _Run:
         self.unfinished = sum(1 for t in tracks if not t.status.final)
         # -- indexes (see touch) --
         #: Futures in flight and their tracks (at most ``max_restores``/``max_transfers``).
-        self.restoring: dict[cf.Future[Any], _Track] = {}
-        self.transferring: dict[cf.Future[TransferResult], _Track] = {}
+        self.restoring: dict[cf.Future[Any], Track] = {}
+        self.transferring: dict[cf.Future[TransferResult], Track] = {}
         #: OFFLINE tracks free to have their restore asked: ``(index, track)``, batch order.
-        self.restore_heap: list[tuple[int, _Track]] = []
+        self.restore_heap: list[tuple[int, Track]] = []
         #: ONLINE tracks free to be transferred: ``(-size, index, track)``, largest first.
-        self.ready_heap: list[tuple[int, int, _Track]] = []
+        self.ready_heap: list[tuple[int, int, Track]] = []
         #: Tracks whose retry is not due yet: ``(not_before, index, track)``.
-        self.due_heap: list[tuple[float, int, _Track]] = []
+        self.due_heap: list[tuple[float, int, Track]] = []
         #: Tracks the availability poll looks at (dicts: ordered sets).
-        self.pollable: dict[_Track, None] = {}
+        self.pollable: dict[Track, None] = {}
         #: OFFLINE or RESTORING tracks with no restore request in flight: what the run waits
         #: for (named in the "still waiting" lines, given up at the timeout).
-        self.awaited: dict[_Track, None] = {}
+        self.awaited: dict[Track, None] = {}
         #: Loop turns, and tracks looked at (indexed, taken from a queue, polled): a test
         #: checks they stay O(1) per product whatever the batch size.
         self.turns = 0
@@ -158,25 +175,25 @@ class _Run:
         """Child processes for the transfers of a big batch, else threads of this process;
         threads too, with a warning, when the children cannot start and nobody asked for
         them."""
-        cfg = self.cfg
-        processes = cfg.transfer_processes
+        opts = self.opts
+        processes = opts.transfer_processes
         if processes is None:
-            processes = default_processes(batch, cfg.max_transfers)
+            processes = default_processes(batch, opts.max_transfers)
         if processes:
-            threads = -(-cfg.max_transfers // processes)
+            threads = -(-opts.max_transfers // processes)
             engine = ProcessTransfers(processes, threads_per_process=threads)
             try:
                 engine.start()
                 return engine
             except TransferProcessLost as exc:
                 engine.shutdown(wait=False)
-                if cfg.transfer_processes:
+                if opts.transfer_processes:
                     raise ConfigurationError(f"{exc}: see the error above") from None
                 logger.warning("%s: the transfers run in this process", exc)
-        return cf.ThreadPoolExecutor(cfg.max_transfers, thread_name_prefix="transfer")
+        return cf.ThreadPoolExecutor(opts.max_transfers, thread_name_prefix="transfer")
 
     # -- indexes ------------------------------------------------------------------------------
-    def touch(self, t: _Track, now: float | None = None) -> None:
+    def touch(self, t: Track, now: float | None = None) -> None:
         """Put ``t`` in the indexes its state calls for, after any change of its status,
         futures, ``recheck`` or ``not_before``. Heaps are lazy (an entry whose track changed
         since is dropped when it comes out); the sets are exact."""
@@ -208,7 +225,7 @@ class _Run:
         else:
             self.pollable.pop(t, None)
 
-    def delay(self, t: _Track) -> None:
+    def delay(self, t: Track) -> None:
         if t.due_at != t.not_before:
             t.due_at = t.not_before
             heapq.heappush(self.due_heap, (t.not_before, t.index, t))
@@ -233,12 +250,12 @@ class _Run:
                 t.due_at = None
                 self.touch(t, now)
 
-    def in_order(self, tracks: Iterable[_Track]) -> list[_Track]:
+    def in_order(self, tracks: Iterable[Track]) -> list[Track]:
         return sorted(tracks, key=lambda t: t.index)
 
     # -- life cycle ---------------------------------------------------------------------------
     def close(self) -> None:
-        self.cfg.cancel.set()
+        self.batch.cancel.set()
         for future in [*self.restoring, *self.transferring]:
             future.cancel()
         self.restore_pool.shutdown(wait=True, cancel_futures=True)
@@ -271,7 +288,7 @@ class _Run:
         ]
         return DownloadReport(reports, time.monotonic() - self.started)
 
-    def set(self, t: _Track, status: DownloadStatus, reason: str) -> None:
+    def set(self, t: Track, status: DownloadStatus, reason: str) -> None:
         if status is not t.status or reason != t.reason:
             logger.info("%s: %s -> %s (%s)", t.id, t.status.value, status.value, reason)
         was_final = t.status.final
@@ -296,10 +313,10 @@ class _Run:
         The ledger rows are created and read a chunk of products per transaction, and the
         output folder is listed once: only products with something on disk are looked at."""
         names: dict[str, str] = {}
-        folder = self.cfg.output.folder  # an object store (None) is asked per product
+        folder = self.batch.output.folder  # an object store (None) is asked per product
         listing = None if folder is None else _listing(folder)
         for start in range(0, len(self.tracks), PREPARE_CHUNK):
-            chunk: list[_Track] = []
+            chunk: list[Track] = []
             for t in self.tracks[start : start + PREPARE_CHUNK]:
                 if self.usable(t, names):
                     chunk.append(t)
@@ -307,7 +324,7 @@ class _Run:
             for t in chunk:
                 self.prepare_one(t, rows[t.id], listing)
 
-    def usable(self, t: _Track, names: dict[str, str]) -> bool:
+    def usable(self, t: Track, names: dict[str, str]) -> bool:
         """Whether ``t`` can be saved at all (a bad name or link fails this product alone)."""
         product = t.product
         problem = name_problem(product.id)
@@ -328,7 +345,7 @@ class _Run:
             return False
         return True
 
-    def prepare_one(self, t: _Track, row: LedgerRow, listing: frozenset[str] | None) -> None:
+    def prepare_one(self, t: Track, row: LedgerRow, listing: frozenset[str] | None) -> None:
         product = t.product
         t.availability = product.availability
         on_disk = None
@@ -339,14 +356,14 @@ class _Run:
             checks = ", ".join(t.checks) or "folder contents"
             t.present_before = True
             self.set(
-                t, DownloadStatus.DONE, f"already {self.cfg.output.where} (verified: {checks})"
+                t, DownloadStatus.DONE, f"already {self.batch.output.where} (verified: {checks})"
             )
             return
         if row.status is DownloadStatus.DONE:  # the file was removed or replaced: fetch again
             self.ledger.set_status(product.id, DownloadStatus.OFFLINE, "file missing")
         # Only a request the archive acknowledged counts: an intent recorded by a run
         # killed before sending it is asked again now.
-        recent = row.restore_sent_within(self.cfg.restore_retry_after)
+        recent = row.restore_sent_within(self.opts.restore_retry_after)
         if recent:
             t.restore_sent_at = row.restore_sent_at
         if product.availability is Availability.ONLINE:
@@ -357,15 +374,15 @@ class _Run:
         else:
             self.set(t, DownloadStatus.OFFLINE, f"{product.availability.value} in the catalogue")
 
-    def complete_on_disk(self, t: _Track, row: LedgerRow) -> str | None:
+    def complete_on_disk(self, t: Track, row: LedgerRow) -> str | None:
         """The path of a complete, verified copy of ``t`` already on disk, if any."""
         found = complete_copy(
             t.product,
-            self.cfg.output_dir,
+            (self.batch.output.folder or self.batch.output),
             self.ledger,
             row,
-            extract=self.cfg.extract,
-            delete_archive=self.cfg.delete_archive,
+            extract=self.opts.extract,
+            delete_archive=self.opts.delete_archive,
         )
         if found is None:
             return None
@@ -381,7 +398,7 @@ class _Run:
                 self.reap()
                 if self.fatal is not None:
                     raise self.fatal
-                if self.cfg.cancel.is_set():
+                if self.batch.cancel.is_set():
                     self.stop_interrupted()
                     return
                 now = time.monotonic()
@@ -436,7 +453,7 @@ class _Run:
 
     def expire(self) -> None:
         """Timeout: stop waiting for restores, say why for each product still waiting."""
-        limit = self.cfg.timeout or 0.0
+        limit = self.opts.timeout or 0.0
         span = f"{limit:g} s" if limit < 120 else f"{limit / 60:g} min"
         for t in self.in_order(self.awaited):
             self.set(
@@ -446,7 +463,7 @@ class _Run:
                 "is remembered: run again later",
             )
 
-    def why_waiting(self, t: _Track) -> str:
+    def why_waiting(self, t: Track) -> str:
         """Why a product is not on disk yet, with when its restore was asked."""
         if t.restore_sent_at is not None:
             asked = f"requested at {_clock(t.restore_sent_at)}"
@@ -472,7 +489,7 @@ class _Run:
         still waiting for and why: not only at the timeout."""
         if now < self.next_note:
             return
-        self.next_note = now + self.cfg.report_every
+        self.next_note = now + self.opts.report_every
         count = len(self.awaited)
         if not count:
             return
@@ -493,8 +510,8 @@ class _Run:
         """Ask restores of OFFLINE products, in batch order, while a restore slot is free."""
         running = len(self.restoring)
         now = time.monotonic()
-        passed: list[_Track] = []  # taken out of the queue but not asked: back after the turn
-        while running < self.cfg.max_restores and self.restore_heap:
+        passed: list[Track] = []  # taken out of the queue but not asked: back after the turn
+        while running < self.opts.max_restores and self.restore_heap:
             _, t = heapq.heappop(self.restore_heap)
             t.in_restore = False
             self.visits += 1
@@ -506,7 +523,7 @@ class _Run:
                 continue
             previous = self.ledger.get(t.id)
             if not self.ledger.claim_restore(
-                t.id, retry_after=self.cfg.restore_retry_after, owner=self.owner
+                t.id, retry_after=self.opts.restore_retry_after, owner=self.owner
             ):
                 t.restore_asked = True
                 if previous is not None:
@@ -514,7 +531,9 @@ class _Run:
                 self.set(t, DownloadStatus.RESTORING, "restore already requested (ledger)")
                 continue
             asked_before = previous.restore_asked_at if previous is not None else None
-            t.restore_future = self.restore_pool.submit(self.cfg.archive.request_restore, t.product)
+            t.restore_future = self.restore_pool.submit(
+                self.batch.archive.request_restore, t.product
+            )
             self.restoring[t.restore_future] = t
             t.restore_asked = True
             t.previous_restore = asked_before
@@ -523,7 +542,7 @@ class _Run:
         for t in passed:
             self.touch(t, now)
 
-    def restore_done(self, t: _Track, future: cf.Future[Any]) -> None:
+    def restore_done(self, t: Track, future: cf.Future[Any]) -> None:
         t.restore_future = None
         try:
             revealed = future.result()
@@ -538,11 +557,11 @@ class _Run:
         elif revealed is not None and t.availability is not Availability.UNKNOWN:
             t.availability = revealed
 
-    def restore_failed(self, t: _Track, exc: Exception) -> None:
+    def restore_failed(self, t: Track, exc: Exception) -> None:
         """A restore request that raised: the account refused stops the run; a link refused or
         unusable fails this product at once; anything else (network, server) is retried."""
         if isinstance(exc, AuthenticationError) and credentials_refused(
-            exc, self.cfg.archive, t.product
+            exc, self.batch.archive, t.product
         ):
             self.fatal = exc
             return
@@ -554,7 +573,7 @@ class _Run:
             self.set(t, DownloadStatus.FAILED, f"unusable download link ({exc})")
             return
         t.restore_errors += 1
-        if t.restore_errors >= self.cfg.max_attempts:
+        if t.restore_errors >= self.opts.max_attempts:
             self.set(
                 t, DownloadStatus.FAILED, f"restore request failed {t.restore_errors} times: {exc}"
             )
@@ -564,7 +583,7 @@ class _Run:
         self.set(t, DownloadStatus.OFFLINE, f"restore request failed ({exc}); retrying")
 
     # -- polling ------------------------------------------------------------------------------
-    def waiting(self) -> list[_Track]:
+    def waiting(self) -> list[Track]:
         """The products the next availability poll asks about, in batch order."""
         return self.in_order(self.pollable)
 
@@ -578,7 +597,7 @@ class _Run:
         self.visits += len(waiting)
         self.ledger.commit()  # no lock held while the catalogue answers
         try:
-            found = self.cfg.archive.availability([t.product for t in waiting])
+            found = self.batch.archive.availability([t.product for t in waiting])
         except AuthenticationError as exc:
             self.fatal = exc
             return
@@ -586,8 +605,7 @@ class _Run:
             logger.warning("availability look-up failed (%s); retrying later", exc)
             found = {}
         now = time.monotonic()
-        self.interval = min(self.interval * self.cfg.poll_factor, self.cfg.poll_max)
-        self.next_poll = now + self.interval
+        self.next_poll = now + next(self.poll_intervals)
         with self.ledger.batch():
             for t in waiting:
                 availability = found.get(t.id)
@@ -596,7 +614,7 @@ class _Run:
                 self.polled(t, availability)
                 self.touch(t)
 
-    def polled(self, t: _Track, availability: Availability) -> None:
+    def polled(self, t: Track, availability: Availability) -> None:
         t.availability = availability
         if availability is Availability.ONLINE:
             t.recheck = False
@@ -609,13 +627,13 @@ class _Run:
         elif availability is Availability.OFFLINE and self.restore_stale(t):
             self.set(t, DownloadStatus.OFFLINE, "still on tape long after the restore request")
 
-    def restore_stale(self, t: _Track) -> bool:
+    def restore_stale(self, t: Track) -> bool:
         row = self.ledger.get(t.id)
-        return row is None or not row.restore_sent_within(self.cfg.restore_retry_after)
+        return row is None or not row.restore_sent_within(self.opts.restore_retry_after)
 
-    def after_not_online(self, t: _Track, reason: str) -> None:
+    def after_not_online(self, t: Track, reason: str) -> None:
         """The archive did not serve the product: wait for a restore."""
-        if self.cfg.archive.download_starts_restore:
+        if self.batch.archive.download_starts_restore:
             if not t.restore_asked:
                 self.ledger.record_restore(t.id)
                 t.restore_sent_at = time.time()
@@ -625,19 +643,19 @@ class _Run:
             self.set(t, DownloadStatus.RESTORING, reason)
         else:
             self.set(t, DownloadStatus.OFFLINE, reason)
-        self.next_poll = min(self.next_poll, time.monotonic() + self.cfg.poll_initial)
+        self.next_poll = min(self.next_poll, time.monotonic() + self.opts.poll_initial)
 
     # -- transfers ----------------------------------------------------------------------------
     def dispatch_transfers(self, now: float) -> None:
         """Start the largest ready products while a transfer slot is free."""
         running = len(self.transferring)
         if running and now >= self.renew_at:  # workers never write the ledger
-            self.ledger.renew_all(self.owner, lease=self.cfg.lease)
+            self.ledger.renew_all(self.owner, lease=self.opts.lease)
             self.renew_at = now + RENEW_EVERY
-        limit = self.cfg.max_transfers + self.queue_depth
+        limit = self.opts.max_transfers + self.queue_depth
         if running >= limit:
             return
-        passed: list[_Track] = []  # taken out of the queue but not started: back after the turn
+        passed: list[Track] = []  # taken out of the queue but not started: back after the turn
         while running < limit and self.ready_heap:
             _, _, t = heapq.heappop(self.ready_heap)
             t.in_ready = False
@@ -651,7 +669,7 @@ class _Run:
                 continue
             if t.recheck and t.not_before <= now:
                 t.recheck = False
-            if not self.ledger.claim_transfer(t.id, self.owner, lease=self.cfg.lease):
+            if not self.ledger.claim_transfer(t.id, self.owner, lease=self.opts.lease):
                 self.held_elsewhere(t)
                 passed.append(t)
                 continue
@@ -659,17 +677,17 @@ class _Run:
             row = self.ledger.get(t.id)
             job = TransferJob(
                 product=t.product,
-                archive=self.cfg.archive,
-                output=self.cfg.output,
+                archive=self.batch.archive,
+                output=self.batch.output,
                 validator=row.validator if row is not None else None,
                 owner=self.owner,
-                extract=self.cfg.extract,
-                delete_archive=self.cfg.delete_archive,
-                stall_timeout=self.cfg.stall_timeout,
-                min_rate=self.cfg.min_rate,
-                rate_window=self.cfg.rate_window,
+                extract=self.opts.extract,
+                delete_archive=self.opts.delete_archive,
+                stall_timeout=self.opts.stall_timeout,
+                min_rate=self.opts.min_rate,
+                rate_window=self.opts.rate_window,
                 progress=self.progress.transfer if self.in_process else None,
-                cancel=self.cfg.cancel,  # a cluster engine passes it on to its workers
+                cancel=self.batch.cancel,  # a cluster engine passes it on to its workers
                 part_key=self.part_key,
             )
             t.attempts += 1
@@ -682,7 +700,7 @@ class _Run:
         for t in passed:
             self.touch(t, now)
 
-    def held_elsewhere(self, t: _Track) -> None:
+    def held_elsewhere(self, t: Track) -> None:
         """Another process is fetching it: check back later whether it finished."""
         row = self.ledger.get(t.id)
         if row is not None and row.status is DownloadStatus.DONE:
@@ -695,11 +713,11 @@ class _Run:
             t.not_before = 0.0  # not on disk after all: claim it at the next turn
             return
         t.elsewhere = True
-        t.not_before = time.monotonic() + min(self.cfg.poll_max, 2.0)
+        t.not_before = time.monotonic() + min(self.opts.poll.maximum, 2.0)
         if t.reason != "being downloaded by another process":
             self.set(t, DownloadStatus.ONLINE, "being downloaded by another process")
 
-    def transfer_done(self, t: _Track, future: cf.Future[TransferResult]) -> None:
+    def transfer_done(self, t: Track, future: cf.Future[TransferResult]) -> None:
         t.transfer_future = None
         if self.in_process:
             self.progress.end_transfer(t.id)
@@ -729,8 +747,8 @@ class _Run:
             t.checks = result.checks
             resumed = f", resumed at byte {result.resumed_from}" if result.resumed_from else ""
             self.set(t, DownloadStatus.DONE, f"downloaded, {result.reason}{resumed}")
-            if self.cfg.on_done is not None and t.path is not None:
-                self.cfg.on_done(t.product, t.path)
+            if self.batch.on_done is not None and t.path is not None:
+                self.batch.on_done(t.product, t.path)
         elif outcome is Outcome.AUTH:
             self.fatal = AuthenticationError(result.reason, result.status_code)
             self.set(t, DownloadStatus.FAILED, result.reason)
@@ -740,7 +758,7 @@ class _Run:
             self.set(t, DownloadStatus.FAILED, result.reason)
         elif outcome is Outcome.NOT_PRODUCT:
             t.not_product += 1
-            if t.not_product > self.cfg.max_attempts:
+            if t.not_product > self.opts.max_attempts:
                 self.set(
                     t,
                     DownloadStatus.FAILED,
@@ -751,20 +769,20 @@ class _Run:
             self.after_not_online(t, f"not served yet ({result.reason})")
         elif outcome is Outcome.CORRUPT:
             t.failures += 1
-            if t.failures >= self.cfg.max_attempts:
+            if t.failures >= self.opts.max_attempts:
                 self.set(t, DownloadStatus.FAILED, f"{result.reason} ({t.failures} attempts)")
                 return
             t.not_before = now + self.backoff(t.failures)
             self.set(t, DownloadStatus.ONLINE, f"{result.reason}; downloading again")
         else:  # RETRY
-            progressed = made_progress(t, result, self.cfg.min_rate, self.cfg.rate_window)
+            progressed = made_progress(t, result, self.opts.min_rate, self.opts.rate_window)
             if not progressed or result.stalled:  # a drip makes progress but must end
                 t.failures += 1
             # Attempts that got further are not the same failure again (a link that drops on
             # every try still ends: the part only grows, up to the catalogue size); without
             # a size, the number of attempts is the bound.
-            endless = t.product.size is None and t.attempts >= self.cfg.max_attempts * 4
-            if t.failures >= self.cfg.max_attempts or endless:
+            endless = t.product.size is None and t.attempts >= self.opts.max_attempts * 4
+            if t.failures >= self.opts.max_attempts or endless:
                 self.set(
                     t,
                     DownloadStatus.FAILED,
@@ -772,17 +790,17 @@ class _Run:
                 )
                 return
             if result.retry_after is not None:
-                delay = min(result.retry_after, self.cfg.backoff_max)
+                delay = min(result.retry_after, self.opts.backoff_max)
             else:
                 delay = 0.0 if progressed else self.backoff(t.failures)
             t.not_before = now + delay
             if result.status_code is not None:
                 t.recheck = True  # a 5xx may also mean "not online": let the poll tell
-                self.next_poll = min(self.next_poll, now + min(delay, self.cfg.poll_initial))
+                self.next_poll = min(self.next_poll, now + min(delay, self.opts.poll_initial))
             self.set(t, DownloadStatus.ONLINE, f"{result.reason}; retrying in {delay:.1f} s")
 
     def backoff(self, failures: int) -> float:
-        return float(min(self.cfg.backoff_base * 2 ** max(failures - 1, 0), self.cfg.backoff_max))
+        return self.opts.retry.delay(failures)
 
     def reap(self) -> None:
         """Handle the requests and transfers that finished (only the few in flight are looked
@@ -802,7 +820,7 @@ class _Run:
                 self.touch(t)
 
 
-def made_progress(t: _Track, result: TransferResult, min_rate: float, window: float) -> bool:
+def made_progress(t: Track, result: TransferResult, min_rate: float, window: float) -> bool:
     """Whether a failed attempt got further into the archive than any before it, at the
     rate a transfer must keep (``--min-rate`` over ``--rate-window``, counted over all the
     product's attempts): a restart that gets no further, or resumes that each add a few bytes

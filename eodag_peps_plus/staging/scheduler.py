@@ -27,105 +27,56 @@ from ..backends.base import Archive
 from ..exceptions import ConfigurationError
 from ..product import Product
 from .ledger import LEDGER_NAME
+from .options import PollSchedule, StagingOptions
 from .report import DownloadReport, DownloadStatus, ProductReport
-from .run import _Run, _Track
+from .run import Batch, Run, Track
 from .storage import Output, open_output
 from .stream import wait_until_online
-from .transfer import MIN_RATE, RATE_WINDOW, STALL_TIMEOUT
 
 
 class Downloader:
     """Download many products from one archive into ``output_dir``.
 
-    Durations are seconds. ``poll_initial``/``poll_factor``/``poll_max`` shape the adaptive
-    availability polling; ``timeout`` (``None``: no limit) bounds the wait for restores;
-    ``restore_retry_after`` is how old a recorded restore request must be before it is asked
-    again for a product still offline. A transfer is cut and resumed with ``Range`` when no
-    byte came for ``stall_timeout`` seconds or fewer than ``min_rate`` bytes/s over
-    ``rate_window`` seconds (``min_rate=0`` disables that check); every ``report_every``
-    seconds a line says which products are still waited for, and why.
+    ``options`` (a :class:`~.options.StagingOptions`, built once) says how: concurrency,
+    polling, retries, stall guards, extraction, where the ledger and parts go; keyword
+    ``overrides`` are a shortcut for ``options.replace(...)``. ``output_dir`` may also be an
+    fsspec URL (``s3://bucket/prefix``): parts then go to ``part_dir`` (default
+    ``<state_dir>/parts``), and ``storage_options`` to fsspec; the ledger stays in
+    ``state_dir`` (default: a folder per URL in the user's state folder).
 
-    Transfers run in ``executor`` when one is given (a dask cluster: :mod:`.cluster`), else in
-    ``transfer_processes`` child processes of this machine (:mod:`.workers`; ``None``: some
-    for a batch of :data:`~.workers.PROCESSES_FROM` products or more, none for a smaller
-    one), else in threads of this process.
+    Transfers run in the ``executor`` given to :meth:`download` (a dask cluster:
+    :mod:`.cluster`), else in ``transfer_processes`` child processes of this machine
+    (:mod:`.workers`; ``None``: some for a batch of :data:`~.workers.PROCESSES_FROM` products
+    or more, none for a smaller one), else in threads of this process.
 
-    ``output_dir`` may also be an fsspec URL (``s3://bucket/prefix``): parts then go to
-    ``part_dir`` (default ``<state_dir>/parts``), and ``storage_options`` to fsspec; the
-    ledger stays in ``state_dir`` (default: a folder per URL in the user's state folder).
+    Raises:
+        ConfigurationError: an option is out of bounds, or ``extract`` into an object store.
     """
 
     def __init__(
         self,
         archive: Archive,
         output_dir: str | Path | Output,
-        *,
-        executor: cf.Executor | None = None,
-        transfer_processes: int | None = None,
-        max_transfers: int = 8,
-        max_restores: int = 4,
-        timeout: float | None = None,
-        poll_initial: float = 5.0,
-        poll_factor: float = 1.5,
-        poll_max: float = 60.0,
-        extract: bool = False,
-        delete_archive: bool = False,
-        quiet: bool = False,
-        state_dir: str | Path | None = None,
-        max_attempts: int = 5,
-        backoff_base: float = 1.0,
-        backoff_max: float = 300.0,
-        restore_retry_after: float = 1800.0,
-        lease: float = 60.0,
-        stall_timeout: float = STALL_TIMEOUT,
-        min_rate: float = MIN_RATE,
-        rate_window: float = RATE_WINDOW,
-        report_every: float = 60.0,
-        on_done: Callable[[Product, str], None] | None = None,
-        bytes_bar: Any = None,
-        part_dir: str | Path | None = None,
-        storage_options: dict[str, Any] | None = None,
+        options: StagingOptions | None = None,
+        **overrides: Any,
     ) -> None:
-        if transfer_processes is not None and transfer_processes < 0:
-            raise ValueError("transfer_processes must be 0 or more")
-        if max_transfers < 1 or max_restores < 1:
-            raise ValueError("max_transfers and max_restores must be at least 1")
-        if stall_timeout <= 0 or rate_window <= 0 or min_rate < 0:
-            raise ValueError("stall_timeout and rate_window must be positive, min_rate >= 0")
+        options = options or StagingOptions()
+        self.options = options.replace(**overrides) if overrides else options
         self.archive = archive
         self.output = open_output(
-            output_dir, part_dir=part_dir, state_dir=state_dir, storage_options=storage_options
+            output_dir,
+            part_dir=self.options.part_dir,
+            state_dir=self.options.state_dir,
+            storage_options=self.options.storage_options,
         )
-        if self.output.folder is None and extract:
+        if self.output.folder is None and self.options.extract:
             raise ConfigurationError(
                 f"cannot extract into {output_dir} (an object store): download the archives "
                 "there, or extract into a folder"
             )
         #: The output folder; for a URL output, the :class:`~.storage.Output` itself.
         self.output_dir: Path | Output = self.output.folder or self.output
-        self.executor = executor
-        self.transfer_processes = transfer_processes
-        self.max_transfers = max_transfers
-        self.max_restores = max_restores
-        self.timeout = timeout
-        self.poll_initial = poll_initial
-        self.poll_factor = poll_factor
-        self.poll_max = max(poll_max, poll_initial)
-        self.extract = extract
-        self.delete_archive = delete_archive
-        self.quiet = quiet
-        self.ledger_path = Path(state_dir or self.output.state_dir) / LEDGER_NAME
-        self.max_attempts = max_attempts
-        self.backoff_base = backoff_base
-        self.backoff_max = backoff_max
-        self.restore_retry_after = restore_retry_after
-        self.lease = lease
-        self.stall_timeout = stall_timeout
-        self.min_rate = min_rate
-        self.rate_window = rate_window
-        self.report_every = report_every
-        self.on_done = on_done
-        self.bytes_bar = bytes_bar
+        self.ledger_path = Path(self.options.state_dir or self.output.state_dir) / LEDGER_NAME
         #: Set to stop transfers at the next chunk (Ctrl-C, credentials refused).
         self.cancel = threading.Event()
         #: What the last :meth:`download` did: ``turns`` of its loop and ``visits`` of
@@ -133,19 +84,47 @@ class Downloader:
         self.work: dict[str, int] = {}
 
     # -- public -------------------------------------------------------------------------------
-    def download(self, products: Iterable[Product]) -> DownloadReport:
+    def download(
+        self,
+        products: Iterable[Product],
+        *,
+        executor: cf.Executor | None = None,
+        on_done: Callable[[Product, str], None] | None = None,
+        bytes_bar: Any = None,
+    ) -> DownloadReport:
         """Run the batch to its end (all done, failed, or unavailable at the timeout).
 
-        Raises :class:`AuthenticationError` at once when the archive refuses the credentials;
-        Ctrl-C stops transfers at the next chunk, keeping what the next run resumes.
+        Args:
+            products: the products; one entry per id.
+            executor: where transfers run (a :class:`~.cluster.DaskTransfers`...); ``None``:
+                this machine (see the class).
+            on_done: called with each product and its path as soon as it is verified.
+            bytes_bar: a callable given each transfer's new bytes (EODAG's progress bar).
+
+        Returns:
+            What happened to every product, and why.
+
+        Raises:
+            AuthenticationError: at once when the archive refuses the credentials. Ctrl-C
+                stops transfers at the next chunk, keeping what the next run resumes.
         """
         started = time.monotonic()
         self.cancel.clear()
         self.output.prepare()
-        tracks: dict[str, _Track] = {}
+        tracks: dict[str, Track] = {}
         for product in products:
-            tracks.setdefault(product.id, _Track(product, DownloadStatus.OFFLINE))
-        run = _Run(self, list(tracks.values()), started)
+            tracks.setdefault(product.id, Track(product, DownloadStatus.OFFLINE))
+        batch = Batch(
+            archive=self.archive,
+            output=self.output,
+            options=self.options,
+            ledger_path=self.ledger_path,
+            cancel=self.cancel,
+            executor=executor,
+            on_done=on_done,
+            bytes_bar=bytes_bar,
+        )
+        run = Run(batch, list(tracks.values()), started)
         try:
             run.loop()
         finally:
@@ -158,11 +137,13 @@ def download(
     archive: Archive, products: Sequence[Product], output_dir: str | Path, **options: Any
 ) -> DownloadReport:
     """Shortcut: ``Downloader(archive, output_dir, **options).download(products)``."""
-    return Downloader(archive, output_dir, **options).download(products)
+    return Downloader(archive, output_dir, StagingOptions(**options)).download(products)
 
 
 __all__ = [
     "DownloadReport",
+    "PollSchedule",
+    "StagingOptions",
     "DownloadStatus",
     "Downloader",
     "ProductReport",

@@ -15,6 +15,7 @@ from ..backends.base import Archive
 from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
 from ..logs import get_logger
 from ..product import Availability, Product
+from .options import PollSchedule, StagingOptions
 from .transfer import (
     NETWORK_ERRORS,
     STALL_TIMEOUT,
@@ -34,24 +35,22 @@ def wait_until_online(
     product: Product,
     *,
     timeout: float,
-    poll_initial: float = 5.0,
-    poll_factor: float = 1.5,
-    poll_max: float = 60.0,
+    poll: PollSchedule | None = None,
 ) -> Availability:
     """Ask the restore of one product if needed and poll until it is online or ``timeout``
-    seconds passed; returns the last availability seen (for streaming, where no file and
-    no ledger are involved)."""
+    seconds passed, on ``poll`` (default: :class:`StagingOptions`'); returns the last
+    availability seen (for streaming, where no file and no ledger are involved)."""
     availability = product.availability
     if availability is not Availability.ONLINE:
         revealed = archive.request_restore(product)
         if revealed is Availability.ONLINE:
             return revealed
     deadline = time.monotonic() + timeout
-    interval = poll_initial
     found = archive.availability([product]).get(product.id, availability)
-    while found is not Availability.ONLINE and time.monotonic() + interval <= deadline:
+    for interval in (poll or StagingOptions().poll).intervals():
+        if found is Availability.ONLINE or time.monotonic() + interval > deadline:
+            break
         time.sleep(interval)
-        interval = min(interval * poll_factor, poll_max)
         found = archive.availability([product]).get(product.id, found)
     return found
 

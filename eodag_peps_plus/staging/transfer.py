@@ -60,6 +60,7 @@ from ..http_io import HeadersTimeout, MalformedHeaders, head_deadline, iter_body
 from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
+from .options import MIN_RATE, RATE_WINDOW, STALL_TIMEOUT
 from .storage import (
     BINARY,
     O_NOFOLLOW,
@@ -82,10 +83,6 @@ TAKEOVER_CHECK_EVERY = 1.0
 #: Bytes of a new part before its sidecar is written: fewer are cheaper to fetch again after
 #: a ``kill -9`` than to remember (creating the sidecar costs more than a small archive).
 SIDECAR_AFTER = 64 * 1024
-#: Defaults of the stall guard (seconds, bytes per second, seconds).
-STALL_TIMEOUT = 60.0
-MIN_RATE = 1024.0
-RATE_WINDOW = 60.0
 #: Failures of the connection, not of the disk (requests' errors are also ``OSError``s).
 NETWORK_ERRORS = (
     requests.exceptions.RequestException,

@@ -186,7 +186,7 @@ class ProcessTransfers(cf.Executor):
     (``transfer_processes``)::
 
         with ProcessTransfers(2, threads_per_process=4) as engine:
-            Downloader(backend, "out", executor=engine, max_transfers=8)
+            Downloader(archive, "out", max_transfers=8).download(products, executor=engine)
 
     Args:
         processes: child processes (each started at its first job).

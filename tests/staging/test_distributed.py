@@ -128,7 +128,7 @@ def test_process_cluster_into_a_folder(
     backend = peps_backend(sb)
     products = all_products(backend)
     out, state = tmp_path / "out", tmp_path / "state"
-    report = dl(backend, out, executor=watched, max_transfers=4, state_dir=state).download(products)
+    report = dl(backend, out, max_transfers=4, state_dir=state).download(products, executor=watched)
     assert report.ok, report.format()
     assert all(md5_of(out / f"{p.id}.zip") == p.md5 for p in products)
     assert sorted(f.name for f in out.iterdir()) == sorted(f"{p.id}.zip" for p in products)
@@ -150,11 +150,10 @@ def test_process_cluster_into_s3(
         return dl(
             backend,
             url,
-            executor=watched,
             max_transfers=4,
             state_dir=tmp_path / "state",
             storage_options=s3,
-        ).download(products)
+        ).download(products, executor=watched)
 
     report = run()
     assert report.ok, report.format()
@@ -187,7 +186,7 @@ def test_worker_killed_mid_transfer(engine: DaskTransfers, staging_sandbox, tmp_
     reports: list[Any] = []
     run = threading.Thread(
         target=lambda: reports.append(
-            dl(backend, tmp_path, executor=engine, max_transfers=4).download(products)
+            dl(backend, tmp_path, max_transfers=4).download(products, executor=engine)
         )
     )
     run.start()
@@ -218,21 +217,21 @@ def test_cancel_reaches_the_workers(engine: DaskTransfers, staging_sandbox, tmp_
     backend = peps_backend(sb)
     products = all_products(backend)
     part = tmp_path / f"{products[0].id}.zip.part"
-    d = dl(backend, tmp_path, executor=engine)
+    d = dl(backend, tmp_path)
 
     def interrupt() -> None:
         wait_for(lambda: part.exists() and part.stat().st_size > 100_000, 30, "bytes")
         d.cancel.set()
 
     threading.Thread(target=interrupt, daemon=True).start()
-    report = d.download(products)
+    report = d.download(products, executor=engine)
     entry = report.products[0]
     assert entry.status is not DownloadStatus.DONE and "interrupted" in entry.reason
     assert entry.received > 0  # the worker's own report: it stopped and said so
     state = PartState.read(part)
     assert state is not None and state.validator
     sb.httpd.per_connection_rate = None
-    report = dl(backend, tmp_path, executor=engine).download(products)
+    report = dl(backend, tmp_path).download(products, executor=engine)
     assert report.ok and "resumed at byte" in report.products[0].reason, report.format()
     assert md5_of(tmp_path / f"{products[0].id}.zip") == products[0].md5
 

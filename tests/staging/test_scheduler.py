@@ -188,7 +188,7 @@ def test_thread_pool_executor_is_used_and_left_open(
     backend = peps_backend(sb)
     products = all_products(backend)
     with cf.ThreadPoolExecutor(3, thread_name_prefix="mine") as pool:
-        report = downloader(backend, tmp_path, executor=pool).download(products)
+        report = downloader(backend, tmp_path).download(products, executor=pool)
         assert report.ok, report.format()
         assert pool.submit(lambda: 1).result() == 1  # not shut down behind the caller's back
 
@@ -206,7 +206,7 @@ def test_dask_executor(staging_sandbox, small_catalogue, tmp_path: Path) -> None
         ) as cluster,
         distributed.Client(cluster) as client,
     ):
-        report = downloader(backend, tmp_path, executor=client.get_executor()).download(products)
+        report = downloader(backend, tmp_path).download(products, executor=client.get_executor())
     assert report.ok, report.format()
     assert all(md5_of(tmp_path / f"{p.id}.zip") == p.md5 for p in products)
 

@@ -94,8 +94,8 @@ def test_progress_comes_back_from_the_children(staging_sandbox, tmp_path: Path) 
 
         update = __call__
 
-    d = dl(backend, tmp_path, transfer_processes=1, bytes_bar=Bar())
-    report = d.download(products)
+    d = dl(backend, tmp_path, transfer_processes=1)
+    report = d.download(products, bytes_bar=Bar())
     assert report.ok, report.format()
     amounts = [amount for _, amount in seen if amount]
     assert len(amounts) >= 2, seen  # several forwards while it ran, not one at the end
@@ -115,7 +115,7 @@ def test_a_child_killed_mid_transfer(staging_sandbox, tmp_path: Path) -> None:
         reports: list[Any] = []
         run = threading.Thread(
             target=lambda: reports.append(
-                dl(backend, tmp_path, executor=engine, max_transfers=2).download(products)
+                dl(backend, tmp_path, max_transfers=2).download(products, executor=engine)
             )
         )
         run.start()
