@@ -28,7 +28,7 @@ def peps_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_query_download_extract(staging_sandbox, peps_env, tmp_path: Path) -> None:
     sb = staging_sandbox(CATALOGUE, restore_latency=(20, 40))
-    args = ["download", "--url", sb.url, "-t", "31TCJ", "-d", "2018-01-01", "-f", "2018-01-31",
+    args = ["download", "-B", "peps", "--url", sb.url, "-t", "31TCJ", "-d", "2018-01-01", "-f", "2018-01-31",
             "-c", "S2ST", "-w", str(tmp_path), "-x", "--delete-archive", "--quiet", "--timeout", "1",
             "--poll-initial", "0.05", "--poll-max", "0.2"]  # fmt: skip
     result = CliRunner().invoke(cli, args)
@@ -49,6 +49,8 @@ def test_search_results_file_and_incomplete_exit_code(
     out = tmp_path / "out"
     args = [
         "download",
+        "-B",
+        "peps",
         "--url",
         sb.url,
         "--search-results",
