@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from .processing.jobs import MajaJobs
     from .product import Availability, Product
     from .query import Query
-    from .staging import Downloader, DownloadReport
+    from .staging import Downloader, DownloadReport, StagingOptions
 
 __version__ = "0.1.0"
 
@@ -51,6 +51,7 @@ _LAZY = {
     "Availability": "eodag_peps_plus.product",
     "Downloader": "eodag_peps_plus.staging",
     "DownloadReport": "eodag_peps_plus.staging",
+    "StagingOptions": "eodag_peps_plus.staging",
     "MajaJobs": "eodag_peps_plus.processing",
     "PepsPlusSearch": "eodag_peps_plus.eodag_plugins.search",
     "StagingDownload": "eodag_peps_plus.eodag_plugins.download",
@@ -66,6 +67,7 @@ __all__ = [  # spelled out: type checkers read it without running it
     "Availability",
     "Downloader",
     "DownloadReport",
+    "StagingOptions",
     "MajaJobs",
     "PepsPlusSearch",
     "StagingDownload",
