@@ -133,9 +133,3 @@ def open_backend(
         verify=verify,
         timeout=timeout,
     )
-
-
-def __getattr__(name: str) -> Any:
-    if name == "REGISTRY":  # the former name -> ("module:Class", default URL) table
-        return {n: (s.backend_class, s.default_url) for n, s in specs().items()}
-    raise AttributeError(name)

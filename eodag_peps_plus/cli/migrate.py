@@ -18,10 +18,10 @@ from typing import Any
 import click
 
 from ..backends import spec_for
-from ..collection_names import ALIASES
 from ..exceptions import InvalidQueryError, PepsPlusError
 from ..legacy.authfile import credentials_env
 from ..query import Query
+from ..vocabulary import COLLECTION_ALIASES
 from .common import build_query
 from .legacy import (
     COMMANDS,
@@ -257,7 +257,7 @@ def _eodag_collection(query: Query, notes: list[str]) -> tuple[str, bool]:
             f"-c {query.collection} without -p: eodag searches Sentinel-2 L1C (S2MSI1C); "
             "PEPS's few S2MSI2A products of that collection need -p S2MSI2A"
         )
-    for name, pair in ALIASES.items():
+    for name, pair in COLLECTION_ALIASES.items():
         if name.startswith(_EODAG_PREFIXES) and pair == (family, product_type):
             return name, True
     return str(query.collection), False

@@ -50,12 +50,10 @@ from .geodes_items import (
 if TYPE_CHECKING:
     from .server import Sandbox
 
-#: Former names, kept working (the engine and the renderers have their own modules now).
-QueryError = FilterError
 __all__ = [
     "COLLECTION_TITLES", "DEFAULT_LIMIT", "L2A", "NUMERIC", "OPERATORS", "PAGE_CAP",
     "QUERYABLES", "REFERENCES", "S1_L1", "S1_L2", "S2_L1C", "SORTABLE", "STAC_EXTENSIONS",
-    "TIMES", "URN_NAMESPACE", "GeodesService", "QueryError", "geodes_collection", "iso", "urn",
+    "TIMES", "URN_NAMESPACE", "GeodesService", "geodes_collection", "iso", "urn",
 ]  # fmt: skip
 
 PAGE_CAP = 80

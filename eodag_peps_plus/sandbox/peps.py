@@ -54,9 +54,7 @@ _PAGING = frozenset({"page", "maxRecords"})
 _MATCH_CACHE = 32
 
 
-#: Kept for callers of the former names: the engine lives in :mod:`.filters`.
-ParamError = FilterError
-__all__ = ["COLLECTIONS", "PAGE_CAP", "ParamError", "PepsService", "build_filter", "iso"]
+__all__ = ["COLLECTIONS", "PAGE_CAP", "PepsService", "build_filter", "iso"]
 
 
 class PepsService:

@@ -403,14 +403,6 @@ class Ledger:
                 (product_id, owner),
             )
 
-    def set_validator(self, product_id: str, validator: str | None) -> None:
-        """The validator (ETag) of the bytes in the part file; ``None`` forbids resuming."""
-        with self._tx() as db:
-            db.execute(
-                "UPDATE products SET validator = ?, updated_at = ? WHERE id = ?",
-                (validator, time.time(), product_id),
-            )
-
     def mark_done(self, product_id: str, file_size: int, mtime_ns: int) -> None:
         """The archive is in place and verified; its size and mtime let later runs skip
         re-hashing it."""
