@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import IO
 
-__all__ = ["open_atomically", "write_all", "write_atomically"]
+__all__ = ["disk_advice", "open_atomically", "write_all", "write_atomically"]
 
 
 def write_atomically(path: str | os.PathLike[str], data: str | bytes) -> Path:
@@ -59,3 +60,31 @@ def write_all(fd: int, data: bytes | bytearray | memoryview) -> None:
         if not written:
             raise OSError("the file took no bytes")
         view = view[written:]
+
+
+#: What to do when the disk says no, by errno (read-only and permission refusals included).
+_DISK_ADVICE = {
+    errno.ENOSPC: "the disk is full: free some space and run the same command again",
+    errno.EDQUOT: "the disk quota is reached: free some space and run the same command again",
+    errno.EFBIG: "a file-size limit (ulimit -f) is reached: raise it and run again",
+    errno.EROFS: "the file system is read-only: choose a writable folder",
+    errno.EACCES: "the folder cannot be written: fix its permissions or choose another one",
+    errno.EPERM: "the folder cannot be written: fix its permissions or choose another one",
+}
+
+
+def disk_advice(exc: BaseException) -> str | None:
+    """What to do about a write the disk refused (full, quota, size limit, read-only), or
+    ``None`` when ``exc`` is no such refusal."""
+    code = getattr(exc, "errno", None)
+    if code in _DISK_ADVICE:
+        return _DISK_ADVICE[code]
+    text = str(exc).lower()
+    if "database or disk is full" in text or "disk i/o error" in text:
+        return (
+            "the disk is full, or a quota or file-size limit is reached: free some space and "
+            "run the same command again"
+        )
+    if "readonly" in text or "read-only" in text:
+        return _DISK_ADVICE[errno.EROFS]
+    return None

@@ -9,7 +9,9 @@ with a lease so two processes never write the same part file.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import errno
 import os
 import socket
 import sqlite3
@@ -22,6 +24,8 @@ from pathlib import Path
 from typing import Any
 
 from .. import sqlite_db
+from ..exceptions import PepsPlusError
+from ..files import disk_advice
 from .report import DownloadStatus
 
 __all__ = ["LEDGER_NAME", "Ledger", "LedgerRow", "RESTORE_INTENT_LEASE", "new_owner"]
@@ -109,17 +113,72 @@ def _owner_alive(owner: str) -> bool:
     return True
 
 
+class LedgerError(PepsPlusError):
+    """The ledger cannot be opened, read or written; the message names the file and what to
+    do (the job store's :class:`~..processing.store.JobStoreError` is the same for jobs)."""
+
+
+#: Columns a ledger must have (a table of another tool's under the same name has not).
+_REQUIRED = frozenset({"id", "size", "md5", "status", "validator", "owner", "lease_until"})
+
+
+def ledger_error(path: Path, exc: BaseException) -> LedgerError:
+    """One line for a failure of the ledger at ``path``, with what to do about it."""
+    text = str(exc) or type(exc).__name__
+    advice = disk_advice(exc)
+    if advice is None and "unable to open" in text.lower():
+        advice = disk_advice(_why_unwritable(path.parent)) or (
+            "check that its folder exists and can be written, or use --state-dir"
+        )
+    if advice is None:
+        advice = (
+            "it is damaged or not a peps-plus ledger: move it aside and run again (the "
+            "archives already in the folder are checked again, not fetched again)"
+        )
+    return LedgerError(f"download ledger {path}: {text}; {advice}")
+
+
+def _why_unwritable(folder: Path) -> OSError:
+    """SQLite says only "unable to open": ask the file system why."""
+    try:
+        if os.statvfs(folder).f_flag & os.ST_RDONLY:
+            return OSError(errno.EROFS, "read-only file system")
+    except (OSError, AttributeError):  # no statvfs on Windows
+        pass
+    if not os.access(folder, os.W_OK):
+        return PermissionError(errno.EACCES, "permission denied")
+    return OSError("unable to open")
+
+
 class Ledger:
-    """One SQLite file; one connection per thread (and per process: picklable by path)."""
+    """One SQLite file; one connection per thread (and per process: picklable by path).
+
+    Raises (from every method):
+        LedgerError: the file cannot be opened, read or written (one line: which file, why,
+            what to do).
+    """
 
     def __init__(self, path: str | os.PathLike[str], *, busy_timeout: float = 30.0) -> None:
         self.path = Path(path)
         self.busy_timeout = busy_timeout
         self._local = threading.local()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            if self.path.is_symlink():
+                raise LedgerError(
+                    f"download ledger {self.path} is a symbolic link: refusing to write "
+                    "through it; remove the link (or use --state-dir)"
+                )
+            self._create()
+        except OSError as exc:
+            raise ledger_error(self.path, exc) from None
+
+    def _create(self) -> None:
         with self._tx() as db:
             db.execute(_SCHEMA)
             columns = {row[1] for row in db.execute("PRAGMA table_info(products)")}
+            if not _REQUIRED.issubset(columns):
+                raise sqlite3.DatabaseError("its table 'products' is not a ledger's")
             if "restore_sent_at" not in columns:
                 # A ledger from before intents and confirmations were told apart: count its
                 # recorded requests as sent, as that version did.
@@ -143,7 +202,10 @@ class Ledger:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
         if db is None:
             # NORMAL: a power cut may lose the last commits, which the next run redoes.
-            db = sqlite_db.connect(self.path, timeout=self.busy_timeout, synchronous="NORMAL")
+            try:
+                db = sqlite_db.connect(self.path, timeout=self.busy_timeout, synchronous="NORMAL")
+            except sqlite3.Error as exc:
+                raise ledger_error(self.path, exc) from None
             self._local.db = db
         return db
 
@@ -153,18 +215,28 @@ class Ledger:
         across processes. Inside :meth:`batch`, the batch's transaction (begun by its first
         write)."""
         db = self._db()
-        if getattr(self._local, "batch", False):
-            if not db.in_transaction:
-                db.execute("BEGIN IMMEDIATE")
-            yield db
-            return
-        db.execute("BEGIN IMMEDIATE")
         try:
-            yield db
-        except BaseException:
-            db.execute("ROLLBACK")
-            raise
-        db.execute("COMMIT")
+            if getattr(self._local, "batch", False):
+                if not db.in_transaction:
+                    db.execute("BEGIN IMMEDIATE")
+                yield db
+                return
+            db.execute("BEGIN IMMEDIATE")
+            try:
+                yield db
+            except BaseException:
+                with contextlib.suppress(sqlite3.Error):
+                    db.execute("ROLLBACK")
+                raise
+            db.execute("COMMIT")
+        except sqlite3.Error as exc:
+            raise ledger_error(self.path, exc) from None
+
+    def _read(self, sql: str, params: Sequence[Any] = ()) -> list[sqlite3.Row]:
+        try:
+            return self._db().execute(sql, params).fetchall()
+        except sqlite3.Error as exc:
+            raise ledger_error(self.path, exc) from None
 
     @contextmanager
     def batch(self) -> Iterator[None]:
@@ -180,21 +252,29 @@ class Ledger:
         commit = True
         try:
             yield
-        except sqlite3.Error:
+        except (sqlite3.Error, LedgerError):
             commit = False
             raise
         finally:
             self._local.batch = False
-            db = self._db()
-            if db.in_transaction:
-                db.execute("COMMIT" if commit else "ROLLBACK")
+            self._end(commit)
+
+    def _end(self, commit: bool) -> None:
+        db = self._db()
+        if not db.in_transaction:
+            return
+        try:
+            db.execute("COMMIT" if commit else "ROLLBACK")
+        except sqlite3.Error as exc:
+            with contextlib.suppress(sqlite3.Error):
+                db.execute("ROLLBACK")
+            if commit:
+                raise ledger_error(self.path, exc) from None
 
     def commit(self) -> None:
         """Commit a batch's writes so far (before a slow step: other processes wait for the
         lock); the batch goes on, its next write begins a new transaction."""
-        db = self._db()
-        if db.in_transaction:
-            db.execute("COMMIT")
+        self._end(True)
 
     def close(self) -> None:
         db: sqlite3.Connection | None = getattr(self._local, "db", None)
@@ -213,11 +293,12 @@ class Ledger:
 
     # -- reads ----------------------------------------------------------------------------------
     def get(self, product_id: str) -> LedgerRow | None:
-        row = self._db().execute("SELECT * FROM products WHERE id = ?", (product_id,)).fetchone()
+        found = self._read("SELECT * FROM products WHERE id = ?", (product_id,))
+        row = found[0] if found else None
         return self._row(row)
 
     def rows(self) -> list[LedgerRow]:
-        rows = self._db().execute("SELECT * FROM products ORDER BY id").fetchall()
+        rows = self._read("SELECT * FROM products ORDER BY id")
         return [r for r in map(self._row, rows) if r is not None]
 
     # -- writes ---------------------------------------------------------------------------------

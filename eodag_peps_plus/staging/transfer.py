@@ -55,7 +55,7 @@ from ..archive_reply import (
 )
 from ..backends.base import Archive
 from ..exceptions import AuthenticationError, DownloadError, PepsPlusError
-from ..files import write_all
+from ..files import disk_advice, write_all
 from ..http_io import HeadersTimeout, MalformedHeaders, head_deadline, iter_body, safe_origin
 from ..logs import get_logger
 from ..product import Product
@@ -324,7 +324,10 @@ class _Attempt:
         except NETWORK_ERRORS as exc:
             return self._lost(flow, start, exc)
         except OSError as exc:
-            return self.result(Outcome.FAILED, f"cannot write {self.part}: {exc}")
+            advice = disk_advice(exc)
+            self._remember()  # what was written is kept for a resume once it can go on
+            why = f"cannot write {self.part}: {exc.strerror or exc}"
+            return self.result(Outcome.FAILED, f"{why}; {advice}" if advice else why)
         return self._ended(flow, response)
 
     @contextlib.contextmanager
