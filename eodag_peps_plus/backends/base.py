@@ -17,7 +17,7 @@ from __future__ import annotations
 import abc
 import collections
 import dataclasses
-import threading
+import functools
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
@@ -44,7 +44,7 @@ from ..http_io import (
 from ..logs import get_logger
 from ..product import Availability, Product
 from ..query import Query
-from .paging import MAX_PAGES, TRAIL, too_many_pages
+from .paging import MAX_PAGES, TRAIL, Background, too_many_pages
 from .spec import BackendSpec, specs
 
 __all__ = ["Backend", "SearchPage"]
@@ -245,7 +245,7 @@ class Catalogue(abc.ABC):
         tokens: collections.deque[str] = collections.deque(maxlen=TRAIL)
         page = self.search_page(query, limit=size)
         for _ in range(self.max_pages):
-            following: _Prefetch | None = None
+            following: Background[SearchPage] | None = None
             more = bool(page.next_token and page.products)
             repeated = more and page.next_token in tokens
             if (
@@ -255,7 +255,9 @@ class Catalogue(abc.ABC):
             ):
                 # The next page is read and mapped while the caller reads this one: the
                 # server's time and ours overlap instead of adding up.
-                following = _Prefetch(self.search_page, query, size, str(page.next_token))
+                following = Background(
+                    functools.partial(self.search_page, query, limit=size, token=page.next_token)
+                )
             for product in page.products:
                 yield product
                 yielded += 1
@@ -397,33 +399,3 @@ class Backend(Account, Catalogue, Archive):
             session=self.session,
             timeout=self.timeout,
         )
-
-
-class _Prefetch:
-    """One ``search_page`` call in a thread of its own, its page (or its error) for
-    :meth:`result`. A daemon thread: a caller that stops reading leaves it to end with its
-    request (bounded by the request's own deadline), not to hold the interpreter open."""
-
-    def __init__(self, fetch: Any, query: Query, limit: int, token: str) -> None:
-        self._done = threading.Event()
-        self._page: SearchPage | None = None
-        self._error: BaseException | None = None
-        thread = threading.Thread(
-            target=self._run, args=(fetch, query, limit, token), daemon=True, name="prefetch"
-        )
-        thread.start()
-
-    def _run(self, fetch: Any, query: Query, limit: int, token: str) -> None:
-        try:
-            self._page = fetch(query, limit=limit, token=token)
-        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
-            self._error = exc
-        finally:
-            self._done.set()
-
-    def result(self) -> SearchPage:
-        self._done.wait()
-        if self._error is not None:
-            raise self._error
-        assert self._page is not None
-        return self._page

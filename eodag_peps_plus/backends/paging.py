@@ -21,7 +21,9 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import json
-from typing import Any
+import threading
+from collections.abc import Callable
+from typing import Any, Generic, TypeVar
 
 import requests
 
@@ -29,6 +31,7 @@ from ..exceptions import InvalidQueryError, PagingError, shorten
 from ..logs import get_logger
 
 __all__ = [
+    "Background",
     "MAX_PAGES",
     "MAX_TOKEN_CHARS",
     "PageToken",
@@ -234,3 +237,34 @@ def too_many_pages(what: str, max_pages: int) -> PagingError:
 def past_count(seen: int, matched: int | None) -> bool:
     """Whether the server's own count says there is nothing more to read."""
     return matched is not None and seen >= matched
+
+
+_T = TypeVar("_T")
+
+
+class Background(Generic[_T]):
+    """``call()`` in a thread of its own, its value (or its error) for :meth:`result`: the
+    next server page is read while this one is mapped or read by the caller, so the server's
+    time and ours overlap instead of adding up. A daemon thread: a caller that stops reading
+    leaves it to end with its request (bounded by the request's own deadline)."""
+
+    def __init__(self, call: Callable[[], _T]) -> None:
+        self._done = threading.Event()
+        self._value: _T | None = None
+        self._error: BaseException | None = None
+        threading.Thread(target=self._run, args=(call,), daemon=True, name="prefetch").start()
+
+    def _run(self, call: Callable[[], _T]) -> None:
+        try:
+            self._value = call()
+        except BaseException as exc:  # noqa: BLE001 - handed to the reader, raised there
+            self._error = exc
+        finally:
+            self._done.set()
+
+    def result(self) -> _T:
+        """The value, once the call is done; its exception raised here instead."""
+        self._done.wait()
+        if self._error is not None:
+            raise self._error
+        return self._value  # type: ignore[return-value]

@@ -8,6 +8,7 @@ configuration spent its time.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 from collections.abc import Sequence
 from datetime import datetime
@@ -38,7 +39,7 @@ from ..vocabulary import (
     s1_properties,
 )
 from .base import Backend, SearchPage
-from .paging import PageToken, Walk, past_count, read_token
+from .paging import Background, PageToken, Walk, past_count, read_token
 from .replies import (
     geometry,
     map_features,
@@ -298,8 +299,8 @@ class PepsBackend(Backend):
         walk.visit("GET", url)
         return self._get(url)
 
-    def _products(self, features: list[Any]) -> list[Product]:
-        return map_features(features, feature_to_product, self.name, SEARCH)
+    def _products(self, features: list[Any], start: int = 0) -> list[Product]:
+        return map_features(features, feature_to_product, self.name, SEARCH, start)
 
     def search_page(
         self, query: Query, *, limit: int | None = None, page: int = 1, token: str | None = None
@@ -332,18 +333,21 @@ class PepsBackend(Backend):
             first = (page - 1) * (limit // size) + 1
             reply = self._page(walk, collections[0], params, size, first)
             matched, seen = reply.matched, (page - 1) * limit
-        features = list(reply.features)
-        next_url = reply.next_url
+        # Each server page is mapped while the next one is read (see :class:`.paging.Background`).
+        products: list[Product] = []
+        pending, gathered, next_url = reply.features, len(reply.features), reply.next_url
         while (
-            len(features) < limit
+            gathered < limit
             and next_url
             and reply.features
-            and not past_count(seen + len(features), matched)
+            and not past_count(seen + gathered, matched)
         ):
-            reply = self._follow(walk, next_url)
-            features.extend(reply.features)
-            next_url = reply.next_url
-        products = self._products(features)
+            following = Background(functools.partial(self._follow, walk, next_url))
+            products += self._products(pending, len(products))
+            reply = following.result()
+            pending, next_url = reply.features, reply.next_url
+            gathered += len(pending)
+        products += self._products(pending, len(products))
         seen += len(products)
         if not next_url or not reply.features or past_count(seen, matched):
             return SearchPage(products, matched, None)

@@ -304,16 +304,17 @@ def reply_count(value: Any, field: str, what: str) -> int | None:
 
 
 def map_features(
-    features: Iterable[Any], mapper: ItemMapper, backend: str, what: str
+    features: Iterable[Any], mapper: ItemMapper, backend: str, what: str, start: int = 0
 ) -> list[Product]:
     """Each feature of a page through ``mapper``; the first one that cannot be mapped ends
-    the search with one line naming ``what`` (``PEPS search``), the product and the field.
+    the search with one line naming ``what`` (``PEPS search``), the product and the field
+    (or the feature's number, counted from ``start`` when a page is mapped in parts).
 
     Raises:
         MalformedReplyError: a feature is not an object, or a field is missing or malformed.
     """
     products = []
-    for index, feature in enumerate(features):
+    for index, feature in enumerate(features, start):
         try:
             products.append(mapper(feature, backend))
         except FieldError as exc:
