@@ -335,7 +335,7 @@ def test_cli_local_process_cluster_into_s3(
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", s3["key"])
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", s3["secret"])
     monkeypatch.setenv("AWS_DEFAULT_REGION", "eu-west-3")
-    args = ["download", "--url", sb.url, "-c", "S2ST", "-t", "31TCJ", "-d", "2018-01-01",
+    args = ["download", "-B", "peps", "--url", sb.url, "-c", "S2ST", "-t", "31TCJ", "-d", "2018-01-01",
             "-f", "2018-01-31", "-w", "s3://bucket/cli", "--state-dir", str(tmp_path),
             "--dask-workers", "1", "--max-transfers", "4", "--quiet", "--timeout", "1",
             "--poll-initial", "0.05", "--poll-max", "0.2"]  # fmt: skip
