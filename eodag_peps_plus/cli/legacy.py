@@ -12,23 +12,31 @@ GEODES is the default server (PEPS is retired); ``--backend peps`` or
 
 from __future__ import annotations
 
+import contextlib
 import json
 import re
 import sys
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
 import click
 
 from ..backends import Backend, spec_for
-from ..exceptions import InvalidQueryError, ProcessingError
+from ..exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    InvalidQueryError,
+    PepsPlusError,
+    ProcessingError,
+)
 from ..files import write_atomically
 from ..legacy.gazetteer import Town, resolve_town
 from ..legacy.joblog import job_store, read_job_log, write_job_log
 from ..processing.base import JobState
 from ..processing.store import JobRecord, JobStore, product_jobs
 from ..product import Availability, Product
+from ..vocabulary import mgrs_tile
 from .common import backend_option as common_backend_option
 from .common import build_query, open_backend
 from .maja import ask, store_option
@@ -161,6 +169,12 @@ def open_server(backend_name: str, url: str | None, auth: Path | None) -> Backen
     return backend
 
 
+def open_legacy_server(backend_name: str, url: str | None, auth: Path | None) -> Backend:
+    """:func:`open_server`, an unusable ``-a`` file ending with the old status (254)."""
+    with legacy_status(AUTH_FILE, AuthenticationError, ConfigurationError):
+        return open_server(backend_name, url, auth)
+
+
 def legacy_end(value: str | None) -> str | None:
     """PEPS read ``-f 2015-12-01`` as midnight: the old scripts' end date is exclusive."""
     if value is None or value.strip() in ("", "9999-01-01", "9999-12-31"):
@@ -200,6 +214,79 @@ def place_params(params: dict[str, Any], backend_name: str) -> tuple[dict[str, A
     town = resolve_town(str(out.pop("location")))
     out["lat"], out["lon"] = town.lat, town.lon
     return out, town
+
+
+# -- exit statuses -------------------------------------------------------------------------------
+#: The legacy scripts' ``sys.exit(-N)``, as a shell sees them: cron lines such as
+#: ``peps_download ... || mail ...`` keep their meaning under the drop-ins.
+REFUSED = 255  # sys.exit(-1): no place, two places, --sat vs -c, no product, bad -c dates
+AUTH_FILE = 254  # sys.exit(-2): the -a file (or the product list) cannot be used
+NO_LOG = 253  # sys.exit(-3): full_maja_download's log file is missing
+BAD_TILE = 252  # sys.exit(-4): a tile other than 31TCJ / T31TCJ; a log naming no job
+BAD_PERIOD = 251  # sys.exit(-5): full_maja_process's dates (after 2016-04-01, 50-366 days)
+
+
+class LegacyExit(click.ClickException):
+    """An error ending a drop-in with its legacy script's exit status (one line, as any)."""
+
+    def __init__(self, message: str, code: int) -> None:
+        super().__init__(message)
+        self.exit_code = code  # type: ignore[misc]  # click's per-class default, per instance
+
+
+@contextlib.contextmanager
+def legacy_status(code: int, *errors: type[Exception]) -> Iterator[None]:
+    """Errors of these types (default: our refusals) end with the legacy status ``code``."""
+    caught = errors or (PepsPlusError,)
+    try:
+        yield
+    except caught as exc:
+        raise LegacyExit(str(exc), code) from None
+
+
+def check_legacy_place(place: dict[str, Any]) -> None:
+    """The legacy place refusals with their statuses: no or two places, then a tile."""
+    with legacy_status(REFUSED):
+        check_place(place)
+    if place.get("tile"):
+        with legacy_status(BAD_TILE):
+            mgrs_tile(str(place["tile"]))
+
+
+#: PEPS kept Sentinel-2 in ``S2`` (one product per granule group) before this date and in
+#: ``S2ST`` (single tiles) from it; the legacy script refused ``-c S2ST`` before it, with advice.
+TILED_SINCE = "2016-12-05"
+
+
+def tiled_start(
+    collection: str, start: str | None, end: str | None
+) -> tuple[str | None, list[str]]:
+    """``-c S2ST`` as peps_download.py took it: a period entirely before 2016-12-05 is refused
+    with its advice (use ``-c S2``); one that starts before is searched from that date, and
+    the advice says so. Returns the start to search from and the advice lines (stdout).
+
+    Raises:
+        LegacyExit: the whole period is before 2016-12-05 (status 255, as the old script's
+            empty search ended).
+    """
+    if collection != "S2ST":
+        return start, []
+    day = (start or "")[:10]
+    last = (end or "")[:10]
+    if end is not None and last <= TILED_SINCE and (last < TILED_SINCE or "T00:00:00" in end):
+        raise LegacyExit(
+            f"-c S2ST: products before {TILED_SINCE} are stored in the non-tiled products "
+            "collection: please use option -c S2 (it also searches the tiled one after that "
+            "date)",
+            REFUSED,
+        )
+    if not day or day < TILED_SINCE:
+        return TILED_SINCE, [
+            f"**** products before '{TILED_SINCE}' are stored in non-tiled products collection",
+            "**** please use option -c S2 to get the products before that date",
+            "**** products after that date will be downloaded",
+        ]
+    return start, []
 
 
 def search_products(backend: Backend, params: dict[str, Any]) -> list[Product]:
@@ -305,12 +392,15 @@ def peps_download(
 ) -> None:  # fmt: skip
     """peps_download.py: search, then download with tape restores, resume and MD5 checks.
 
-    Exit status: 0 when every product is on disk, 2 when some are not (the report says why;
-    run the same command again to continue), 1 on errors.
+    Exit status: 0 when every product is on disk; 2 when some are not (the report says why;
+    run the same command again to continue); the old script's for its refusals: 255 (no
+    place, two places, --sat vs -c, -c S2ST before 2016-12-05, no product), 254 (the -a
+    file), 252 (a bad tile); 1 on other errors.
     """
-    from ..staging import Downloader
+    from ..staging import Downloader, DownloadStatus
 
-    check_place(place)
+    check_legacy_place(place)
+    start, advice = tiled_start(collection, start, legacy_end(end))
     params: dict[str, Any] = dict(
         place, collection=collection, product_type=product_type or None,
         sensor_mode=sensor_mode or None, start=start, end=legacy_end(end), orbit=orbit,
@@ -318,17 +408,20 @@ def peps_download(
     )  # fmt: skip
     if clouds < 100 and collection.startswith("S2"):
         params["clouds"] = clouds
-    build_query(params)  # refuse bad input before any request or file
-    backend = open_server(backend_name, url, auth)
+    with legacy_status(REFUSED):
+        build_query(params)  # refuse bad input before any request or file
+    for line in advice:
+        click.echo(line)
+    backend = open_legacy_server(backend_name, url, auth)
     products = search_products(backend, params)
     write_search_json(json_path, products)
     if not products:
-        click.echo("No product matches the criteria", err=True)
-        return
+        raise LegacyExit("No product matches the criteria", REFUSED)
     list_products(products)
     if no_download:
         click.echo(f"{len(products)} product(s) would be downloaded to {write_dir}", err=True)
         return
+    click.echo(f"{len(products)}  products to download")  # the line scripts grep for
     minutes = timeout if timeout is not None else trials * wait_minutes
     downloader = Downloader(
         backend,
@@ -339,6 +432,11 @@ def peps_download(
         quiet=quiet or not sys.stderr.isatty(),
     )
     report = downloader.download(products)
+    for product in report.products:  # the legacy lines, for the scripts that read them
+        if product.present_before:
+            click.echo(f"{product.id} already exists")
+        elif product.status is DownloadStatus.DONE and product.path:
+            click.echo(f"product saved as : {product.path}")
     click.echo(report.format())
     if not report.ok:
         sys.exit(2)
@@ -353,11 +451,12 @@ def maja_jobs(
     from ..processing.jobs import MajaJobs
 
     def factory(name: str, base_url: str) -> Backend:
-        backend = open_backend(name, base_url, auth)
+        with legacy_status(AUTH_FILE, AuthenticationError, ConfigurationError):
+            backend = open_backend(name, base_url, auth)
         announce(backend)
         return backend
 
-    backend = open_server(backend_name, url, auth) if new else None
+    backend = open_legacy_server(backend_name, url, auth) if new else None
     return MajaJobs(backend, store, backend_factory=factory)
 
 
@@ -430,15 +529,16 @@ def peps_maja_process(
     """peps_maja_process.py: one MAJA job per Sentinel-2 L1C product found."""
     from ..processing import checks
 
-    check_place(place)
+    check_legacy_place(place)
     params = dict(place, collection="S2ST", product_type="S2MSI1C", start=start, end=legacy_end(end), orbit=orbit)  # fmt: skip
-    build_query(params)
+    with legacy_status(REFUSED):
+        build_query(params)
     store = JobStore(store_path)
     jobs = maja_jobs(backend_name, url, auth, store, new=True)
     products = search_products(jobs.backend, params)
     write_search_json(json_path, products)
     if not products:
-        raise ProcessingError("No product matches the criteria; nothing submitted")
+        raise LegacyExit("No product matches the criteria; nothing submitted", REFUSED)
     click.echo("list of products retrieved by catalog request")
     for index, product in enumerate(products):
         click.echo(f"{index} {product.id}")
@@ -497,11 +597,12 @@ def peps_maja_download(
     try:
         names = [n.strip() for n in prod_list.read_text().splitlines() if n.strip()]
     except OSError as exc:
-        raise ProcessingError(f"cannot read the product list {prod_list}: {exc.strerror}") from None
+        raise LegacyExit(f"cannot read the product list {prod_list}: {exc.strerror}", AUTH_FILE) from None  # fmt: skip
     if not names:
-        raise ProcessingError(f"{prod_list}: no product listed")
+        raise LegacyExit(f"{prod_list}: no product listed", AUTH_FILE)
     jobs = maja_jobs(backend_name, url, auth, JobStore(store_path), new=False)
-    server = open_server(backend_name, url, auth) if _given(("backend_name", "url")) else None
+    given = _given(("backend_name", "url"))
+    server = open_legacy_server(backend_name, url, auth) if given else None
     bound = _jobs_for_products(jobs, names, [write_dir, prod_list.parent, Path(".")], server)
     problems = 0
     for name in names:
@@ -542,9 +643,14 @@ def full_maja_process(
     log_path: Path, tile: str, start: str, end: str, orbit: int | None, no_download: bool,
     write_dir: str | None, json_path: str | None, resubmit: bool,
 ) -> None:  # fmt: skip
-    """full_maja_process.py: one FULL_MAJA job for a tile's time series."""
+    """full_maja_process.py: one FULL_MAJA job for a tile's time series.
+
+    Exit status as the old script's: 251 for the dates (from 2016-04-01, 50 to 366 days),
+    254 for the -a file, 1 for a bad tile or orbit (it raised ValueError)."""
     from ..processing import checks
 
+    with legacy_status(BAD_PERIOD):
+        checks.check_period(checks.as_date(start, "start"), checks.as_date(end, "end"))
     request = checks.check_series(tile, start, end, orbit)
     if no_download:
         click.echo(
@@ -580,8 +686,17 @@ def full_maja_download(
     backend_name: str, url: str | None, auth: Path | None, store_path: Path | None,
     log_path: Path, write_dir: Path, job_id: int | None, quiet: bool,
 ) -> None:  # fmt: skip
-    """full_maja_download.py: progress of the job, or its L2A results once finished."""
-    log = None if job_id is not None else read_job_log(log_path)
+    """full_maja_download.py: progress of the job, or its L2A results once finished.
+
+    Exit status as the old script's: 253 when the log file is missing, 252 when it names no
+    job, 254 for the -a file."""
+    log = None
+    if job_id is None:
+        if not log_path.is_file():
+            with legacy_status(NO_LOG):
+                read_job_log(log_path)
+        with legacy_status(BAD_TILE):
+            log = read_job_log(log_path)
     jobs = maja_jobs(backend_name, url, auth, job_store(store_path, log), new=False)
     record = jobs.get(job_id if job_id is not None else int(log["job"]))  # type: ignore[index]
     if report_fetch(jobs, record, write_dir, quiet or not sys.stderr.isatty()):

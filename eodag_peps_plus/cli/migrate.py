@@ -29,6 +29,7 @@ from .legacy import (
     check_place,
     legacy_end,
     place_params,
+    tiled_start,
 )
 
 __all__ = [
@@ -165,7 +166,10 @@ def translate(name: str, args: list[str], *, backend: str, url: str | None) -> T
             f"({target.credentials_env}) or eodag.yml; the file itself is not read"
         )
     builder = _BUILDERS[name]
-    eodag, peps_plus, python = builder(target, params, notes, ctx)
+    try:
+        eodag, peps_plus, python = builder(target, params, notes, ctx)
+    except click.ClickException as exc:  # a legacy refusal (LegacyExit)
+        raise InvalidQueryError(f"{name}: {exc.format_message()}") from None
     return Translation(source, eodag, peps_plus, python, notes)
 
 
@@ -308,10 +312,16 @@ def _python_search(query: Query) -> str:
     return "search = client.search(" + ", ".join(args) + ")\n"
 
 
-def _download_fields(params: dict[str, Any]) -> dict[str, Any]:
+def _download_fields(params: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+    start, advice = tiled_start(params["collection"], params["start"], legacy_end(params["end"]))
+    if advice:
+        notes.append(
+            f"-c S2ST from {params['start'] or 'the beginning'}: searched from {start}, as the "
+            "old script did (products before that date: -c S2)"
+        )
     fields = {
         "collection": params["collection"], "product_type": params["product_type"] or None,
-        "sensor_mode": params["sensor_mode"] or None, "start": params["start"],
+        "sensor_mode": params["sensor_mode"] or None, "start": start,
         "end": legacy_end(params["end"]), "orbit": params["orbit"], "platform": params["platform"],
     }  # fmt: skip
     if params["clouds"] < 100 and params["collection"].startswith("S2"):
@@ -322,7 +332,7 @@ def _download_fields(params: dict[str, Any]) -> dict[str, Any]:
 def _peps_download(
     target: _Target, params: dict[str, Any], notes: list[str], ctx: click.Context
 ) -> tuple[list[str], list[str], str]:
-    query, place = _query(target, params, notes, fixed=_download_fields(params))
+    query, place = _query(target, params, notes, fixed=_download_fields(params, notes))
     write_dir = str(params["write_dir"])
     minutes = params["timeout"] if params["timeout"] is not None else params["trials"] * params["wait_minutes"]  # fmt: skip
     json_name = str(params["json_path"])

@@ -85,7 +85,7 @@ def test_geodes_key_file_and_environment_key(
     # A PEPS-style file on GEODES: the key comes from EODAG's environment variable...
     peps = str(workdir / "peps.txt")
     run = legacy("peps_download", *ONE_DAY, "--url", sb.url, "-a", peps, "-n")
-    assert run.code == 1 and "GEODES needs an API key" in run.err
+    assert run.code == 254 and "GEODES needs an API key" in run.err  # legacy: sys.exit(-2)
     assert DEFAULT_PASSWORD not in run.text
     monkeypatch.setenv("EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY", DEFAULT_API_KEY)
     run = legacy("peps_download", *ONE_DAY, "--url", sb.url, "-a", peps, "-w", "env")
@@ -138,7 +138,7 @@ def test_missing_auth_file_is_one_line(
     legacy: Callable[..., Run], sandbox: Sandbox, workdir: Path
 ) -> None:
     run = legacy("peps_download", "-t", "31TCJ", "-n", "--url", sandbox.url, "-a", "nope.txt")
-    assert run.code == 1 and run.err.strip().endswith("auth file not found: nope.txt")
+    assert run.code == 254 and run.err.strip().endswith("auth file not found: nope.txt")
 
 
 @pytest.mark.parametrize("backend", ["peps", "geodes"])

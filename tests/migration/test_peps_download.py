@@ -89,7 +89,7 @@ def test_end_date_is_midnight_like_on_peps(
     """The legacy README: ``-d 2015-11-01 -f 2015-11-01`` finds nothing."""
     run = legacy("peps_download", "-c", "S2", "-t", "31TCJ", "-d", "2015-11-03", "-f",
                  "2015-11-03", "-n", "--url", sandbox.url, "-a", auth_file(workdir, "geodes"))  # fmt: skip
-    assert run.code == 0 and not listed(run)
+    assert run.code == 255 and not listed(run)  # legacy: "no product", sys.exit(-1)
     run = legacy("peps_download", "-c", "S2", "-t", "31TCJ", "-d", "2015-11-03", "-f",
                  "2015-11-04", "-n", "--url", sandbox.url, "-a", auth_file(workdir, "geodes"))  # fmt: skip
     assert listed(run)
