@@ -201,7 +201,7 @@ def item_to_product(item: Any, backend: str = "geodes") -> Product:
         "geodes:endpoint_url": p.text("endpoint_url"),
         "geodes:product_type": native_type if is_l2a else None,
         "created": p.time("datetime"),
-        "eo:cloud_cover": cloud_cover(platform, p.number("eo:cloud_cover")),
+        "eo:cloud_cover": cloud_cover(platform, p.percent("eo:cloud_cover")),
         "grid:code": grid_code(p.text("grid:code")),
         "eodag:quicklook": overview_href(fields),
     }

@@ -221,7 +221,7 @@ def feature_to_product(feature: Any, backend: str = "peps") -> Product:
         "peps:id": native_id,
         "created": p.time("published"),
         "updated": p.time("updated"),
-        "eo:cloud_cover": cloud_cover(platform, p.number("cloudCover")),
+        "eo:cloud_cover": cloud_cover(platform, p.percent("cloudCover")),
         "grid:code": grid_code(p.text("mgrs")),
         "eodag:quicklook": p.text("quicklook"),
     }

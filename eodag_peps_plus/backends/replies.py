@@ -20,8 +20,11 @@ from typing import Any
 
 from ..exceptions import MalformedReplyError, json_kind, shorten
 from ..geometry import GeometryError, check_geometry
+from ..logs import get_logger
 from ..product import Product
 from ..vocabulary import iso_utc
+
+logger = get_logger(__name__)
 
 __all__ = [
     "FieldError",
@@ -159,6 +162,13 @@ class Fields:
         number = _to_number(value)
         if number is None:
             raise self.fail(key, f"is not a finite number ({shorten(value)})")
+        return number
+
+    def percent(self, key: str) -> float | None:
+        """A number from 0 to 100 (a cloud cover of 1e308 is no percentage)."""
+        number = self.number(key)
+        if number is not None and not 0 <= number <= 100:
+            raise self.fail(key, f"is not a percentage ({shorten(number)})")
         return number
 
     def integer(self, key: str) -> int | None:
@@ -299,6 +309,12 @@ def next_href(links: list[Any], what: str, field: str = "links") -> dict[str, An
 def reply_count(value: Any, field: str, what: str) -> int | None:
     """A count (``totalResults``, ``numberMatched``); ``None`` when the server gives none."""
     if value is None:
+        return None
+    number = _to_number(value)
+    if number is not None and number.is_integer() and number > MAX_INTEGER:
+        # A count no catalogue can hold says nothing: searches go on without it (paging
+        # ends with the pages), and a caller asking the count gets "unknown", not an error.
+        logger.warning("%s: ignoring the server's %s of %s", what, field, shorten(value))
         return None
     return count(value, lambda problem: MalformedReplyError(f"{what}: field {field} {problem}"))
 

@@ -203,7 +203,7 @@ def generic_item_to_product(item: Any, backend: str) -> Product:
         "instruments": instrument_list or instruments(p.text("instrument")),
         "product:type": p.text("product:type"),
         "processing:level": processing_level(p.text("processing:level")),
-        "eo:cloud_cover": cloud_cover(platform, p.number("eo:cloud_cover")),
+        "eo:cloud_cover": cloud_cover(platform, p.percent("eo:cloud_cover")),
         "sat:absolute_orbit": p.integer("sat:absolute_orbit"),
         "sat:relative_orbit": p.integer("sat:relative_orbit"),
         "sat:orbit_state": orbit_state(p.text("sat:orbit_state")),

@@ -75,7 +75,8 @@ def search(backend_name: str, url: str | None, max_items: int | None, limit: int
     query = build_query(params)
     backend = open_backend(backend_name, url)
     if count:
-        click.echo(backend.count(query))
+        matched = backend.count(query)
+        click.echo("unknown (the server gives no count)" if matched is None else matched)
         return
     products = ItemSearch(backend, [query], max_items=max_items, limit=limit).products()
     provider = spec_for(backend_name).provider

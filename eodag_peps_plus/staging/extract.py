@@ -49,6 +49,10 @@ _WINDOWS_RESERVED = frozenset(
     }
 )
 _CONTROL = frozenset(map(chr, [*range(32), 127]))
+#: Unicode categories of characters that change how a name looks without showing: format
+#: characters (right-to-left override U+202E, zero-width space U+200B...), line and paragraph
+#: separators, private use, surrogates and unassigned code points.
+_HIDDEN_CATEGORIES = frozenset({"Cc", "Cf", "Zl", "Zp", "Co", "Cs", "Cn"})
 #: Longest name accepted, in UTF-8 bytes: file systems allow 255 per component, and the
 #: working names add up to 40 (``.<name>.SAFE.extracting-<pid>``).
 MAX_NAME_BYTES = 200
@@ -62,6 +66,12 @@ def name_problem(name: str) -> str | None:
         return "it names a folder, not a file"
     if not _CONTROL.isdisjoint(name):
         return "it contains a control character"
+    hidden = next((c for c in name if unicodedata.category(c) in _HIDDEN_CATEGORIES), None)
+    if hidden is not None:
+        return (
+            f"it contains U+{ord(hidden):04X}, an invisible or text-direction character "
+            "(the name shown would not be the file's)"
+        )
     bad = sorted(_WINDOWS_FORBIDDEN.intersection(name))
     if bad:
         return f"it contains {' '.join(bad)} (a path separator, a drive or a forbidden character)"

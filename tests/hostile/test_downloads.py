@@ -131,6 +131,9 @@ UNSAFE = [
     "back\\slash",
     ".hidden",
     "",
+    "S2A_\u202egpj.exe",  # right-to-left override: shows as S2A_exe.jpg
+    "S2A_MSIL1C\u200b_X",  # zero-width space: two names that look the same
+    "S2A_\ufeffX",  # byte order mark
 ]
 
 

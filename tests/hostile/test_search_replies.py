@@ -742,3 +742,48 @@ def test_a_next_link_aimed_elsewhere_is_refused(
     server = Server(kind, hostile)
     _paged(server, lambda n, r: server.page([server.feature()], 10, href))
     search_error(server, "refused to follow the next link", why)
+
+
+def test_a_count_beyond_any_catalogue_is_no_count(server: Server) -> None:
+    """Issue 25 item 8: ``totalResults`` of 10^30 is a whole number, just not a count a
+    catalogue can have: the search goes on without it and ``--max-items 5`` works."""
+    features = [dict(server.feature(), id=f"x{n}") for n in range(7)]
+    server.reply(Response.json(server.page(features, 10**30)))
+    backend = server.backend()
+    assert within(lambda: backend.count(server.query())) is None
+    found = within(lambda: list(backend.search(server.query(), max_items=5)))
+    assert len(found) == 5
+
+
+def test_the_cli_counts_unknown_and_lists_five(hostile: HostileServer) -> None:
+    from click.testing import CliRunner
+
+    from eodag_peps_plus.cli import cli
+
+    server = Server("peps", hostile)
+    features = [dict(server.feature(), id=f"x{n}") for n in range(7)]
+    server.reply(Response.json(server.page(features, 10**30)))
+    base = [
+        "search",
+        "-B",
+        "peps",
+        "--url",
+        hostile.url,
+        "--collection",
+        "S2ST",
+        "--start",
+        "2020-01-01",
+    ]
+    counted = CliRunner().invoke(cli, [*base, "--count"])
+    assert counted.exit_code == 0 and "unknown" in counted.output, counted.output
+    listed = CliRunner().invoke(cli, [*base, "--max-items", "5"])
+    assert listed.exit_code == 0, listed.output
+
+
+@pytest.mark.parametrize("cover", [1e308, -5, 101])
+def test_a_cloud_cover_that_is_no_percentage_is_refused(server: Server, cover: float) -> None:
+    """Issue 25 item 8: ``eo:cloud_cover`` of 1e308 is not a percentage."""
+    feature = server.feature()
+    feature["properties"]["cloudCover" if server.kind == "peps" else "eo:cloud_cover"] = cover
+    server.reply(Response.json(server.page([feature], 1)))
+    search_error(server, f"{server.name} search", "is not a percentage")
