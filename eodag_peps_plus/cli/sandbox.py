@@ -12,8 +12,10 @@ import click
 
 from ..sandbox.scenarios import staging_catalogue
 from ..sandbox.server import (
+    BAD_KEY_REPLIES,
     DEFAULT_API_KEY,
     DEFAULT_USER,
+    GEODES_ARCHIVES,
     OFFLINE_REPLIES,
     Sandbox,
     SandboxConfig,
@@ -61,7 +63,35 @@ def sandbox() -> None:
     type=click.Choice(OFFLINE_REPLIES),
     default="202-json",
     show_default=True,
-    help="How downloads of offline products are answered.",
+    help="How PEPS answers downloads of offline products (undocumented; all start a restore).",
+)
+@click.option(
+    "--geodes-archive",
+    type=click.Choice(GEODES_ARCHIVES),
+    default="evidence",
+    show_default=True,
+    help="How GEODES answers downloads of products on tape: 'evidence' is what users "
+    "reported (410 Gone, never restored); 'restore-on-download' is an assumption (a download "
+    "starts a restore, as on PEPS).",
+)
+@click.option(
+    "--geodes-bad-key",
+    type=click.Choice(BAD_KEY_REPLIES),
+    default="redirect",
+    show_default=True,
+    help="How GEODES answers a wrong API key (reported: a redirect loop).",
+)
+@click.option(
+    "--geodes-quota-exhausted",
+    is_flag=True,
+    help="Fault: every GEODES download answers 429 (download quota spent).",
+)
+@click.option(
+    "--geodes-retry-after",
+    default="60",
+    show_default=True,
+    metavar="SECONDS|none",
+    help="Retry-After of those 429 replies; 'none' sends none.",
 )
 @click.option(
     "--max-restores", type=int, default=None, help="Concurrent tape restores (default: unlimited)."
@@ -109,9 +139,14 @@ def serve(
     host: str, port: int, time_scale: float, restore_latency: tuple[float, float], offline_reply: str,
     max_restores: int | None, bandwidth: float | None, total_bandwidth: float | None,
     stuck_unknown: bool, never_finish: tuple[str, ...], staging: int | None,
-    staging_size: tuple[int, int], synthetic: int,
+    staging_size: tuple[int, int], synthetic: int, geodes_archive: str, geodes_bad_key: str,
+    geodes_quota_exhausted: bool, geodes_retry_after: str,
 ) -> None:  # fmt: skip
     """Serve PEPS resto (and GEODES, processing) on HOST:PORT until interrupted."""
+    if geodes_retry_after.lower() != "none" and not geodes_retry_after.isdigit():
+        raise click.BadParameter(
+            f"{geodes_retry_after!r}: whole seconds or 'none'", param_hint="--geodes-retry-after"
+        )
     config = SandboxConfig(
         unknown_restores=not stuck_unknown,
         never_finish=frozenset(never_finish),
@@ -122,6 +157,10 @@ def serve(
         per_connection_bps=bandwidth * 1e6 if bandwidth else None,
         total_bps=total_bandwidth * 1e6 if total_bandwidth else None,
         synthetic_products=synthetic,
+        geodes_archive=geodes_archive,
+        geodes_bad_key_reply=geodes_bad_key,
+        geodes_quota_exhausted=geodes_quota_exhausted,
+        geodes_retry_after=None if geodes_retry_after.lower() == "none" else geodes_retry_after,
     )
     catalogue = None
     if staging is not None:
@@ -158,12 +197,21 @@ def startup_lines(server: Sandbox) -> list[str]:
         faults.append("'unknown' products never come online")
     if server.config.never_finish:
         faults.append(f"{len(server.config.never_finish)} restore(s) never finish")
+    if server.config.geodes_quota_exhausted:
+        faults.append("GEODES download quota spent (429)")
+    archive = server.config.geodes_archive
+    tape = (
+        "410 Gone for products on tape, never restored (as reported)"
+        if archive == "evidence"
+        else "a download starts a restore (assumption)"
+    )
     return [
         f"Sandbox serving {len(server.catalogue)} products at {url}",
         f"  PEPS search:    {url}/resto/api/collections/S2ST/search.json?tileid=31TCJ",
         f"  GEODES search:  {url}/api/stac/search",
         f"  PEPS account:   {DEFAULT_USER} (the sandbox's public account)",
         f"  GEODES API key: {DEFAULT_API_KEY} (the sandbox's public key)",
+        f"  GEODES archive: {archive}: {tape}",
         "  Point EODAG and peps-plus at it (paste these lines):",
         f"    export EODAG__PEPS__SEARCH__API_ENDPOINT={url}",
         f"    export EODAG__PEPS__AUTH__CREDENTIALS__USERNAME={DEFAULT_USER}",

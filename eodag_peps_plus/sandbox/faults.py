@@ -28,6 +28,8 @@ KINDS: dict[str, str] = {
     "html200": "an HTML error page with HTTP 200",
     "empty200": "HTTP 200 with an empty body",
     "wrongtype": "the right bytes announced as text/html",
+    "login200": "a login page (HTML form) with HTTP 200, as a portal's front end sends",
+    "biglength": "a Content-Length of `at` bytes (not the product's size), then the archive",
 }
 
 
@@ -121,6 +123,15 @@ class FaultPlan:
         elif kind == "html200":
             page = "<!DOCTYPE html><html><body><h1>Maintenance</h1><p>Back soon.</p></body></html>"
             return _keep_gauge(Response.text(page, 200, "text/html"), response)
+        elif kind == "login200":
+            page = (
+                "<!DOCTYPE html><html><body><form method='post' action='/login'>"
+                "<input name='username'><input type='password' name='password'>"
+                "</form></body></html>"
+            )
+            return _keep_gauge(Response.text(page, 200, "text/html"), response)
+        elif kind == "biglength":
+            response.length = fault.at
         elif kind == "empty200":
             return _keep_gauge(Response(200, b"", {"Content-Type": "application/zip"}), response)
         elif kind == "wrongtype":

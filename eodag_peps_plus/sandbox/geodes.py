@@ -29,7 +29,7 @@ from .filters import (
     stac_geometry_test,
     stac_tests,
 )
-from .geodes_archive import GeodesArchive
+from .geodes_archive import GeodesArchive, alternate_base
 from .geodes_archive import error as _error
 from .geodes_items import (
     COLLECTION_TITLES,
@@ -74,9 +74,12 @@ class GeodesService(GeodesArchive):
 
     def __init__(self, sandbox: Sandbox) -> None:
         self.sandbox = sandbox
-        self.quota_exhausted = False
-        self.retry_after = "1"
-        self.bad_key_reply = "403"
+        config = sandbox.config
+        self.quota_exhausted = config.geodes_quota_exhausted
+        self.retry_after = config.geodes_retry_after
+        self.bad_key_reply = config.geodes_bad_key_reply
+        self.archive_profile = config.geodes_archive
+        self.alternate_links = config.geodes_alternate_links
         self.page_cap = PAGE_CAP
         self._lock = threading.Lock()
         self._by_collection: dict[str, list[Entry]] | None = None
@@ -132,7 +135,10 @@ class GeodesService(GeodesArchive):
 
     def render(self, entry: Entry, base: str) -> dict[str, Any]:
         """One STAC item, shaped like the recorded one."""
-        return render_item(entry, base, self.properties(entry), self._online(entry))
+        download_base = base
+        if int(entry.md5[:4], 16) < self.alternate_links * 0x10000:
+            download_base = alternate_base(base)
+        return render_item(entry, base, self.properties(entry), self._online(entry), download_base)
 
     def collection_doc(self, collection: str, base: str) -> dict[str, Any]:
         return collection_doc(collection, self.by_collection.get(collection, []), base)

@@ -1,5 +1,12 @@
 """GEODES's archive side: ``fastavailability``, per-product availability, ``X-API-Key``
-downloads (quota, bad-key replies) and quicklooks, over the shared tape library."""
+downloads (quota, bad-key replies) and quicklooks, over the shared tape library.
+
+By default it answers as users reported the real one does (``SandboxConfig.geodes_archive
+= "evidence"``): a download of a product on Tier3 (tape) is **410 Gone** and restores
+nothing, since GEODES's API has no restore call; ``fastavailability`` says ``false`` for it.
+``"restore-on-download"`` is the assumption the sandbox used to make (a download starts a
+restore and answers like PEPS did), kept as a named option.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from .app import Request, Response
 from .catalogue import Entry
 from .geodes_items import geodes_collection, urn
-from .tape import ONLINE_MODES
+from .tape import OFFLINE_MODES, ONLINE_MODES
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -22,8 +29,25 @@ DOWNLOAD_ROUTE = (
 
 
 def error(status: int, message: str) -> Response:
-    """GEODES's error body."""
+    """GEODES's error body (the shape is assumed: the reports quote statuses, not bodies)."""
     return Response.json({"code": status, "message": message}, status)
+
+
+def alternate_base(base_url: str) -> str:
+    """The other host name CNES serves the same downloads from: ``gdh-portal-prod`` for
+    ``geodes-portal`` (pyGeodes ``correct_download_tld``); on loopback, where there are no
+    such names, ``localhost`` for ``127.0.0.1`` and back (the same socket, another name)."""
+    scheme, _, rest = base_url.partition("://")
+    host, colon, port = rest.partition(":")
+    if host.startswith("geodes-portal."):
+        host = "gdh-portal-prod." + host.removeprefix("geodes-portal.")
+    elif host.startswith("gdh-portal-prod."):
+        host = "geodes-portal." + host.removeprefix("gdh-portal-prod.")
+    elif host == "127.0.0.1":
+        host = "localhost"
+    elif host == "localhost":
+        host = "127.0.0.1"
+    return f"{scheme}://{host}{colon}{port}"
 
 
 class GeodesArchive:
@@ -34,9 +58,11 @@ class GeodesArchive:
     #: 429 on every download while set (quota exhausted).
     quota_exhausted: bool = False
     #: ``Retry-After`` of those 429 replies (``None``: no header).
-    retry_after: str | None = "1"
-    #: How a wrong key is answered: ``403``, ``401`` or ``redirect`` (a loop).
-    bad_key_reply: str = "403"
+    retry_after: str | None = "60"
+    #: How a wrong key is answered: ``redirect`` (a loop), ``403`` or ``401``.
+    bad_key_reply: str = "redirect"
+    #: ``evidence`` (410 Gone for Tier3) or ``restore-on-download`` (an assumption).
+    archive_profile: str = "evidence"
 
     def entry_for(self, item_id: str) -> Entry | None:  # pragma: no cover - the service's
         raise NotImplementedError
@@ -98,6 +124,16 @@ class GeodesArchive:
         entry = self.entry_for(request.params["urn"])
         if entry is None or request.params["md5"] != entry.md5:
             return error(404, "File not found")
+        if self.archive_profile == "evidence":
+            mode = self.sandbox.tape.mode(entry.uuid)
+            if mode in OFFLINE_MODES or mode == "unknown":
+                self.sandbox.count("geodes.gone")
+                return error(
+                    410,
+                    f"File {entry.name}.zip is stored on Tier3 and cannot be downloaded",
+                )
+            # A product somebody else is restoring (``staging``) is not Tier3: it is served
+            # once online, and meanwhile answers like any file that is not there yet.
         return self.sandbox.serve_archive(entry, request)
 
     def quicklook(self, request: Request) -> Response:

@@ -233,9 +233,14 @@ def _optical_properties(entry: Entry) -> dict[str, Any]:
 
 
 def render_item(
-    entry: Entry, base: str, properties: dict[str, Any], online: bool
+    entry: Entry,
+    base: str,
+    properties: dict[str, Any],
+    online: bool,
+    download_base: str | None = None,
 ) -> dict[str, Any]:
-    """One STAC item, shaped like the recorded search reply's."""
+    """One STAC item, shaped like the recorded search reply's; its download link on
+    ``download_base`` when given (CNES's alternate host)."""
     collection = geodes_collection(entry) or ""
     item_id = urn(entry)
     api = f"{base}/api/stac"
@@ -278,7 +283,7 @@ def render_item(
                 "roles": ["overview"],
             },
             data_key: {
-                "href": f"{base}/api/download/{item_id}/files/{entry.md5}",
+                "href": f"{download_base or base}/api/download/{item_id}/files/{entry.md5}",
                 "title": data_key,
                 "description": description(entry.size, online, "RAWDATA", entry.md5),
                 "type": "application/zip",

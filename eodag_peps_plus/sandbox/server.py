@@ -34,6 +34,14 @@ DEFAULT_USER = "user@example.com"
 DEFAULT_PASSWORD = "sandbox-password"  # noqa: S105 - public sandbox credential
 DEFAULT_API_KEY = "sandbox-api-key"
 OFFLINE_REPLIES = ("202-json", "200-json", "404", "503", "200-empty")
+#: How GEODES answers a download of a product that is not online. ``evidence`` (the default)
+#: is what users reported: HTTP 410 Gone for Tier3 (tape), and no restore ever (CS-SI/eodag
+#: #1776; no order call in the API, EODAG PR #2154). ``restore-on-download`` is an
+#: assumption kept as a named option: the download starts a restore and answers like PEPS.
+GEODES_ARCHIVES = ("evidence", "restore-on-download")
+#: How GEODES answers a wrong or expired API key: a redirect loop (reported: pyGeodes
+#: troubleshooting, "Exceeded 30 redirects"), or a plain 401/403.
+BAD_KEY_REPLIES = ("redirect", "401", "403")
 
 
 @dataclasses.dataclass
@@ -71,10 +79,28 @@ class SandboxConfig:
     #: Searches of Sentinel-1 see this many synthetic GRD products made page by page, for
     #: million-product searches (see :mod:`.synthetic`); 0, the default, serves the catalogue.
     synthetic_products: int = 0
+    #: GEODES's answer to a download of an offline product: see :data:`GEODES_ARCHIVES`.
+    geodes_archive: str = "evidence"
+    #: GEODES's answer to a wrong API key: see :data:`BAD_KEY_REPLIES`.
+    geodes_bad_key_reply: str = "redirect"
+    #: Fault: every GEODES download answers 429 (quota spent), with ``Retry-After:
+    #: geodes_retry_after`` seconds, or without the header when that is ``None``.
+    geodes_quota_exhausted: bool = False
+    geodes_retry_after: str | None = "60"
+    #: Share of GEODES products whose download link is on CNES's alternate host
+    #: (``gdh-portal-prod`` for ``geodes-portal``; on loopback ``localhost`` for ``127.0.0.1``
+    #: and back): links CNES's own client rewrites to that host (pyGeodes correct_download_tld).
+    geodes_alternate_links: float = 0.25
 
     def __post_init__(self) -> None:
         if self.offline_reply not in OFFLINE_REPLIES:
             raise ValueError(f"offline_reply must be one of {', '.join(OFFLINE_REPLIES)}")
+        if self.geodes_archive not in GEODES_ARCHIVES:
+            raise ValueError(f"geodes_archive must be one of {', '.join(GEODES_ARCHIVES)}")
+        if self.geodes_bad_key_reply not in BAD_KEY_REPLIES:
+            raise ValueError(f"geodes_bad_key_reply must be one of {', '.join(BAD_KEY_REPLIES)}")
+        if not 0.0 <= self.geodes_alternate_links <= 1.0:
+            raise ValueError("geodes_alternate_links must be between 0 and 1")
         if self.latency_distribution not in DISTRIBUTIONS:
             raise ValueError(f"latency_distribution must be one of {', '.join(DISTRIBUTIONS)}")
         self.never_finish = frozenset(self.never_finish)
