@@ -12,6 +12,7 @@ from __future__ import annotations
 import dataclasses
 import email.utils
 import enum
+import http
 import json
 import time
 from typing import Any
@@ -52,6 +53,14 @@ class ReplyKind(str, enum.Enum):
     TRANSIENT = "transient"  # 429/5xx, or a message carrying one: ask again later
     NOT_ARCHIVE = "not_archive"  # anything else that is not the product: not online (yet)
     BAD_RANGE = "bad_range"  # a 206 for other bytes than the ones asked: start over
+    #: The archive says it will not serve this product at all (HTTP 410 Gone: GEODES's
+    #: answer for a product kept on Tier3): settle it now, asking again changes nothing.
+    REFUSED = "refused"
+
+
+#: Statuses by which an archive says "not this product, not later either". 410 is what
+#: GEODES answers for Tier3 (CS-SI/eodag#1776); 451 is the same refusal for legal reasons.
+REFUSAL_STATUSES = frozenset({410, 451})
 
 
 @dataclasses.dataclass(frozen=True)
@@ -106,6 +115,31 @@ def parse_retry_after(value: str | None) -> float | None:
     return max(0.0, when.timestamp() - time.time())
 
 
+def when_to_retry(retry_after: float | None, now: float | None = None) -> str:
+    """When a server asked to be asked again, in words: ``"after 60 s (at 21:43 UTC)"``, or
+    that it did not say (no ``Retry-After``)."""
+    if retry_after is None:
+        return "the server did not say when to retry (no Retry-After): try again later"
+    at = time.strftime(
+        "%H:%M UTC", time.gmtime((time.time() if now is None else now) + retry_after)
+    )
+    return f"the server asks to retry after {retry_after:.0f} s (at {at})"
+
+
+def message_of(detail: str) -> str:
+    """The message of a JSON error body (GEODES's ``message``, resto's ``ErrorMessage``), else
+    the body's start as it is."""
+    try:
+        data = json.loads(detail)
+    except ValueError:
+        return detail
+    if isinstance(data, dict):
+        for key in ("message", "ErrorMessage", "detail", "description"):
+            if isinstance(data.get(key), str) and data[key].strip():
+                return snippet(data[key].encode())
+    return detail
+
+
 def snippet(data: bytes, limit: int = 160) -> str:
     """The start of a body as one printable line."""
     return data[:limit].decode("utf-8", "replace").replace("\n", " ").replace("\r", " ").strip()
@@ -143,6 +177,11 @@ def classify_archive_reply(
         detail = snippet(read_small(response))
         reason = f"HTTP {status}{': ' + detail if detail else ''}"
         return ArchiveReply(ReplyKind.TRANSIENT, status, reason, retry_after, detail)
+    if status in REFUSAL_STATUSES:
+        detail = snippet(read_small(response))
+        phrase = http.HTTPStatus(status).phrase
+        reason = f"HTTP {status} {phrase}{': ' + detail if detail else ''}"
+        return ArchiveReply(ReplyKind.REFUSED, status, reason, None, detail)
     if status not in (200, 206):
         detail = snippet(read_small(response))
         reason = f"HTTP {status} instead of the archive{': ' + detail if detail else ''}"

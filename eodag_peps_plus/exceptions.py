@@ -183,6 +183,11 @@ class QuotaExceededError(BackendError):
     """The server says too many requests (HTTP 429) and retries did not help."""
 
 
+class ArchiveRefusedError(BackendError):
+    """The archive says it will not serve this product at all (HTTP 410 Gone: GEODES's answer
+    for a product kept on Tier3); asking again changes nothing."""
+
+
 class UnknownBackendError(PepsPlusError, KeyError):
     """No backend registered under that name or URL."""
 

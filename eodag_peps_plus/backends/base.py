@@ -18,13 +18,21 @@ import abc
 import collections
 import dataclasses
 import functools
+import http
 from collections.abc import Iterator, Sequence
 from typing import Any, ClassVar, TypeVar
 
 import requests
 
-from ..archive_reply import ReplyKind, classify_archive_reply
+from ..archive_reply import (
+    ArchiveReply,
+    ReplyKind,
+    classify_archive_reply,
+    message_of,
+    when_to_retry,
+)
 from ..exceptions import (
+    ArchiveRefusedError,
     AuthenticationError,
     BackendError,
     ConfigurationError,
@@ -334,20 +342,51 @@ class Archive(abc.ABC):
     #: the staging downloader then need not send a separate restore request after one.
     download_starts_restore: ClassVar[bool] = False
 
-    def restore_reply(self, response: requests.Response, what: str) -> Availability:
+    #: Why this archive refuses a product (HTTP 410 Gone), when the server documents or is
+    #: known for it; the server's own words follow it in the report.
+    refusal_meaning: ClassVar[str] = ""
+    #: What a user can do about a product this archive refuses.
+    refusal_advice: ClassVar[str] = (
+        "get it from another source that has it (another backend or EODAG provider)"
+    )
+
+    def refusal_reason(self, verdict: ArchiveReply) -> str:
+        """A refused product's reason, in the report's words: only what the archive said,
+        then what the user can do. (The one place this sentence is made.)"""
+        said = f"HTTP {verdict.status} {http.HTTPStatus(verdict.status).phrase}"
+        meaning = f": {self.refusal_meaning}" if self.refusal_meaning else ""
+        detail = f"; the server said: {message_of(verdict.detail)}" if verdict.detail else ""
+        return f"this archive will not serve it ({said}{meaning}{detail}); {self.refusal_advice}"
+
+    #: What a 429 from this archive means, in words (GEODES: its download quota is spent).
+    too_many_requests: ClassVar[str] = "too many requests"
+
+    def quota_reason(self, verdict: ArchiveReply) -> str:
+        """A 429 in words: what it means here, and when the server said to retry."""
+        return (
+            f"{self.too_many_requests} (HTTP 429 Too Many Requests); "
+            f"{when_to_retry(verdict.retry_after)}"
+        )
+
+    def restore_reply(self, response: requests.Response, what: str) -> Availability | None:
         """What the reply to a restore request (a one-byte download) says, through the one
         archive-reply classifier.
 
         Returns:
-            ``ONLINE`` if it is archive bytes, else ``STAGING`` (restore asked, not online yet).
+            ``ONLINE`` if it is archive bytes, ``STAGING`` if the server accepted the request
+            (HTTP 202), else ``None``: the request was sent and the reply was not the product,
+            which says nothing about a restore.
 
         Raises:
+            ArchiveRefusedError: the archive will not serve the product (HTTP 410 Gone).
             AuthenticationError: the credentials were refused (status or error message).
             QuotaExceededError: HTTP 429.
             BackendError: a server error (500, 502, 504; a 503 means "not online yet").
         """
         verdict = classify_archive_reply(response)
         status = verdict.status
+        if verdict.kind is ReplyKind.REFUSED:
+            raise ArchiveRefusedError(self.refusal_reason(verdict), status)
         if verdict.kind is ReplyKind.AUTH:
             detail = f": {verdict.detail}" if verdict.detail else ""
             raise AuthenticationError(
@@ -355,15 +394,12 @@ class Archive(abc.ABC):
                 verdict.code,
             )
         if verdict.kind is ReplyKind.TRANSIENT and status == 429:
-            raise QuotaExceededError(
-                f"{what}: too many requests (HTTP 429) even after retries; wait and try again",
-                status,
-            )
+            raise QuotaExceededError(f"{what}: {self.quota_reason(verdict)}", status)
         if verdict.kind is ReplyKind.TRANSIENT and status in (500, 502, 504):
             raise BackendError(f"{what}: {verdict.reason}", status)
         if verdict.is_archive and response.raw.read(1):
             return Availability.ONLINE
-        return Availability.STAGING
+        return Availability.STAGING if status == 202 else None
 
     @abc.abstractmethod
     def request_restore(self, product: Product) -> Availability | None:

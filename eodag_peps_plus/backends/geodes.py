@@ -51,6 +51,9 @@ SPEC = BackendSpec(
     default_url="https://geodes-portal.cnes.fr",
     provider="geodes_plus",
     auth="apikey",
+    # CNES serves downloads from gdh-portal-prod too (pyGeodes correct_download_tld rewrites
+    # links to it); the sandbox models that second name on loopback as localhost/127.0.0.1.
+    host_aliases=(("geodes-portal.", "gdh-portal-prod."), ("127.0.0.1", "localhost")),
     page_cap=80,
     processing="eodag_peps_plus.processing.ogc:OgcProcessing",
     probe=Probe("/api/stac", "stac_version"),
@@ -254,12 +257,19 @@ class GeodesBackend(StacApiBackend):
     max_page_size: ClassVar[int] = 80
     default_page_size: ClassVar[int] = 80
 
+    #: What a 410 from GEODES means (CS-SI/eodag#1776; no order call: EODAG PR #2154).
+    refusal_meaning: ClassVar[str] = "kept on Tier3, and GEODES offers no restore through its API"
+    #: pyGeodes: 429 means the download quota is spent.
+    too_many_requests: ClassVar[str] = "GEODES download quota spent"
+    refusal_advice: ClassVar[str] = (
+        "to get it: download it from another source that has it online (another backend or "
+        "EODAG provider), or ask GEODES support to bring it back from Tier3"
+    )
+
     def __init__(self, base_url: str, **kwargs: Any) -> None:
         # Accept EODAG-style endpoints too (".../api/stac/search").
         base = re.sub(r"/api/stac(/search)?/?$", "", base_url.rstrip("/"))
         super().__init__(base, **kwargs)
-        #: Products we asked to restore and have not seen online since (-> ``STAGING``).
-        self._restoring: set[str] = set()
 
     @property
     def server_name(self) -> str:
@@ -278,8 +288,8 @@ class GeodesBackend(StacApiBackend):
         except requests.TooManyRedirects:
             # Users saw "Exceeded 30 redirects" when GEODES did not accept their key.
             raise AuthenticationError(
-                f"{what}: GEODES redirected in a loop, which is how it refuses an unknown API "
-                f"key; {self.credentials_hint}"
+                f"{what}: GEODES redirected in a loop, which is how it refuses a wrong or "
+                f"expired API key (X-API-Key); {self.credentials_hint}"
             ) from None
 
     def open_download(
@@ -289,23 +299,24 @@ class GeodesBackend(StacApiBackend):
         return self._get_archive(product, headers, f"GEODES download of {product.id}")
 
     def request_restore(self, product: Product) -> Availability | None:
-        """Ask for one byte: GEODES documents no restore call, and a download request is what
-        starts a restore on an archive like PEPS's; :meth:`availability` then says when.
+        """Ask for one byte: GEODES's API has no restore call (EODAG PR #2154), so a download
+        request is the only way to learn what the archive will do with an offline product.
+        Users report **410 Gone** for products on Tier3 (CS-SI/eodag#1776): that is raised as
+        :class:`~eodag_peps_plus.exceptions.ArchiveRefusedError`, and the product is settled.
 
-        A refused key or exhausted quota is raised; any other reply that is not data means
-        "restore asked, not online yet"."""
+        Raises:
+            ArchiveRefusedError: HTTP 410 Gone (kept on Tier3, no restore through the API).
+            AuthenticationError: the key was refused (a redirect loop, 401/403).
+            QuotaExceededError: HTTP 429, the download quota is spent.
+        """
         what = f"GEODES restore of {product.id}"
         headers = {"Range": "bytes=0-0", "Accept-Encoding": "identity"}
         with self._get_archive(product, headers, what) as response:
-            found = self.restore_reply(response, what)
-        if found is Availability.ONLINE:
-            self._restoring.discard(product.native_id)
-        else:
-            self._restoring.add(product.native_id)
-        return found
+            return self.restore_reply(response, what)
 
     def availability(self, products: Sequence[Product]) -> dict[str, Availability]:
-        """One ``POST /fastavailability`` per hundred products."""
+        """One ``POST /fastavailability`` per hundred products. It says online or not, never
+        "being restored": ``false`` is ``OFFLINE``, whatever we asked before."""
         found: dict[str, Availability] = {}
         todo = [p for p in products if p.download_url]
         for start in range(0, len(todo), AVAILABILITY_BATCH):
@@ -332,13 +343,8 @@ class GeodesBackend(StacApiBackend):
                 )
                 if state is None:
                     found[product.id] = Availability.UNKNOWN
-                elif state:
-                    self._restoring.discard(product.native_id)
-                    found[product.id] = Availability.ONLINE
-                elif product.native_id in self._restoring:
-                    found[product.id] = Availability.STAGING
                 else:
-                    found[product.id] = Availability.OFFLINE
+                    found[product.id] = Availability.ONLINE if state else Availability.OFFLINE
         return found
 
 

@@ -61,6 +61,9 @@ class BackendSpec:
         auth: ``basic`` (username/password), ``apikey`` (``X-API-Key``) or ``none``.
         credential_hosts: origins besides the configured base URL that the server documents
             for its archive or processing, where its credentials may go too.
+        host_aliases: pairs of host names (a trailing dot: a name's first labels) that are
+            the same service as each other, on the base URL's scheme and port: download
+            links on the other name of the configured host get the credentials too.
         page_cap: the largest page the server honours (larger requests are capped silently).
         processing: ``"module:Class"`` of its processing service, if it runs MAJA.
         probe: how ``Client.open(url)`` recognises such a server.
@@ -81,6 +84,7 @@ class BackendSpec:
     provider: str
     auth: AuthKind = "none"
     credential_hosts: tuple[str, ...] = ()
+    host_aliases: tuple[tuple[str, str], ...] = ()
     page_cap: int = 500
     processing: str | None = None
     probe: Probe | None = None
@@ -131,6 +135,12 @@ class BackendSpec:
         """Where this server's credentials may be sent: the base URL's origin, the hosts the
         server documents, and the extra origins the user chose to trust (mirrors)."""
         found = {origin(base_url)}
+        scheme, _, rest = found.copy().pop().partition("://")
+        host, _, port = rest.rpartition(":")
+        for pair in self.host_aliases:
+            for name, other in (pair, pair[::-1]):
+                if host == name or (name.endswith(".") and host.startswith(name)):
+                    found.add(f"{scheme}://{other}{host[len(name) :]}:{port}")
         found.update(origin(url) for url in self.credential_hosts)
         found.update(origin(url) for url in trusted)
         return frozenset(found)

@@ -252,7 +252,7 @@ class StagingDownload(Download):
         entry = report.products[0]
         if entry.status is DownloadStatus.DONE and entry.path:
             return entry.path
-        if entry.status is DownloadStatus.UNAVAILABLE:
+        if entry.status in (DownloadStatus.UNAVAILABLE, DownloadStatus.REFUSED):
             raise NotAvailableError(f"{entry.id}: {entry.reason}")
         raise EodagDownloadError(f"{entry.id}: {entry.reason}")
 

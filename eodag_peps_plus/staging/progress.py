@@ -44,7 +44,7 @@ class Progress:
             return
         self._next_refresh = now + REFRESH_EVERY
         waiting = counts.get("offline", 0) + counts.get("online", 0)
-        failed = counts.get("failed", 0) + counts.get("unavailable", 0)
+        failed = sum(counts.get(s, 0) for s in ("failed", "unavailable", "refused"))
         self.batch.set_postfix_str(
             f"done {counts.get('done', 0)}, downloading {counts.get('downloading', 0)}, "
             f"restoring {counts.get('restoring', 0)}, waiting {waiting}"

@@ -19,10 +19,16 @@ class DownloadStatus(str, enum.Enum):
     DONE = "done"
     FAILED = "failed"  # gave up after retries, or not fixable by retrying
     UNAVAILABLE = "unavailable"  # still not online when the timeout expired
+    REFUSED = "refused"  # the archive will not serve it (410 Gone): settled at once
 
     @property
     def final(self) -> bool:
-        return self in (DownloadStatus.DONE, DownloadStatus.FAILED, DownloadStatus.UNAVAILABLE)
+        return self in (
+            DownloadStatus.DONE,
+            DownloadStatus.FAILED,
+            DownloadStatus.UNAVAILABLE,
+            DownloadStatus.REFUSED,
+        )
 
 
 @dataclasses.dataclass(slots=True)

@@ -20,7 +20,12 @@ from pathlib import Path
 from typing import Any
 
 from ..backends.base import Archive
-from ..exceptions import AuthenticationError, ConfigurationError, ForeignOriginError
+from ..exceptions import (
+    ArchiveRefusedError,
+    AuthenticationError,
+    ConfigurationError,
+    ForeignOriginError,
+)
 from ..logs import get_logger
 from ..product import Availability, Product
 from .extract import file_key, name_problem, safe_dir
@@ -91,6 +96,7 @@ class Track:
     received: int = 0
     path: str | None = None
     recheck: bool = False  # an ONLINE product whose last reply said otherwise: poll it too
+    last_reply: str = ""  # the archive's last reply that was not the product, in words
     elsewhere: bool = False  # another process holds the transfer claim
     previous_restore: float | None = None  # ledger value before our claim, to undo it
     restore_sent_at: float | None = None  # wall clock: when the archive got the request
@@ -469,10 +475,17 @@ class Run:
             asked = f"requested at {_clock(t.restore_sent_at)}"
         else:
             asked = "requested" if t.restore_asked else "not requested yet"
+        # Only what the archive said: its availability answer, and its last reply.
+        if t.availability is Availability.ONLINE:
+            said = f": {t.last_reply}" if t.last_reply else ""
+            return (
+                f"the archive says it is online, but its download reply was not the product{said}"
+            )
         if t.availability is Availability.UNKNOWN:
             return (
-                f"storage mode 'unknown' (restore {asked}): the archive does not know where "
-                "this product is and it has not come online (ask the provider's support)"
+                f"the archive does not say where it is (restore {asked}; storage 'unknown' "
+                "or not in its availability reply) and it has not come online (ask the "
+                "provider's support)"
             )
         if t.status is DownloadStatus.OFFLINE and not t.restore_asked:
             if t.restore_errors:
@@ -480,9 +493,10 @@ class Run:
             return "still offline: restore not requested yet"
         if t.availability is Availability.STAGING:
             if t.restore_sent_at is None and not t.restore_asked:  # staging before we asked
-                asked = "started on the archive's side, no request needed"
-            return f"restore under way ({asked}, status staging) but not finished"
-        return f"still on tape (restore {asked}, status {t.availability.value})"
+                return "the server says it is restoring (started on its side, no request needed)"
+            return f"the server says it is restoring (restore {asked})"
+        replied = f" (its reply: {t.last_reply})" if t.last_reply else ""
+        return f"restore {asked}; the archive still says it is not online{replied}"
 
     def note_waiting(self, now: float) -> None:
         """Tell the user early, then every ``report_every`` seconds, which products the run is
@@ -537,7 +551,7 @@ class Run:
             self.restoring[t.restore_future] = t
             t.restore_asked = True
             t.previous_restore = asked_before
-            self.set(t, DownloadStatus.RESTORING, "restore requested")
+            self.set(t, DownloadStatus.RESTORING, "restore asked, no answer yet")
             running += 1
         for t in passed:
             self.touch(t, now)
@@ -554,8 +568,14 @@ class Run:
         if revealed is Availability.ONLINE:
             t.availability = Availability.ONLINE
             self.set(t, DownloadStatus.ONLINE, "online (the archive served data)")
-        elif revealed is not None and t.availability is not Availability.UNKNOWN:
+            return
+        if revealed is not None and t.availability is not Availability.UNKNOWN:
             t.availability = revealed
+        if t.status is DownloadStatus.RESTORING:
+            said = "accepted (HTTP 202)" if revealed is Availability.STAGING else "sent"
+            self.set(
+                t, DownloadStatus.RESTORING, f"restore request {said}; waiting for the archive"
+            )
 
     def restore_failed(self, t: Track, exc: Exception) -> None:
         """A restore request that raised: the account refused stops the run; a link refused or
@@ -566,6 +586,9 @@ class Run:
             self.fatal = exc
             return
         self.ledger.unclaim_restore(t.id, t.previous_restore)  # it may not have landed
+        if isinstance(exc, ArchiveRefusedError):  # settled now: asking again changes nothing
+            self.set(t, DownloadStatus.REFUSED, str(exc))
+            return
         if isinstance(exc, (AuthenticationError, ForeignOriginError)):
             self.set(t, DownloadStatus.FAILED, f"restore request refused: {exc}")
             return
@@ -756,14 +779,32 @@ class Run:
             self.set(t, DownloadStatus.ONLINE, "interrupted")
         elif outcome is Outcome.FAILED:
             self.set(t, DownloadStatus.FAILED, result.reason)
+        elif outcome is Outcome.REFUSED:
+            self.set(t, DownloadStatus.REFUSED, result.reason)
         elif outcome is Outcome.NOT_PRODUCT:
             t.not_product += 1
+            t.last_reply = result.reason
+            online = t.availability is Availability.ONLINE
             if t.not_product > self.opts.max_attempts:
+                says = "says it is online but " if online else ""
                 self.set(
                     t,
                     DownloadStatus.FAILED,
-                    f"the archive answered something else than the product {t.not_product} times "
-                    f"(last: {result.reason})",
+                    f"the archive {says}answered something else than the product "
+                    f"{t.not_product} times (last: {result.reason})",
+                )
+                return
+            if online:
+                # Not "on tape": the archive says online and sent something else. Ask again
+                # soon, and let the next poll tell if it went offline meanwhile.
+                delay = self.backoff(t.not_product)
+                t.not_before, t.recheck = now + delay, True
+                self.next_poll = min(self.next_poll, now + min(delay, self.opts.poll_initial))
+                self.set(
+                    t,
+                    DownloadStatus.ONLINE,
+                    f"the archive says it is online, but its reply was not the product "
+                    f"({result.reason}); asking again in {delay:.1f} s",
                 )
                 return
             self.after_not_online(t, f"not served yet ({result.reason})")

@@ -127,6 +127,7 @@ class Outcome(str, enum.Enum):
     FAILED = "failed"  # nothing to retry (bad name, disk error)
     AUTH = "auth"  # credentials refused: the whole run stops
     CANCELLED = "cancelled"
+    REFUSED = "refused"  # the archive will not serve this product (410 Gone): settled
 
 
 @dataclasses.dataclass
@@ -773,6 +774,10 @@ def classify_reply(
     reason = verdict.reason
     if outcome is Outcome.AUTH:
         reason = auth_message(verdict, archive)
+    elif outcome is Outcome.REFUSED:
+        reason = archive.refusal_reason(verdict)
+    elif verdict.status == 429:
+        reason = archive.quota_reason(verdict)
     return TransferResult(
         product.id,
         outcome,
@@ -789,6 +794,7 @@ _OUTCOMES: dict[ReplyKind, Outcome | None] = {
     ReplyKind.TRANSIENT: Outcome.RETRY,
     ReplyKind.NOT_ARCHIVE: Outcome.NOT_PRODUCT,
     ReplyKind.BAD_RANGE: Outcome.RETRY,
+    ReplyKind.REFUSED: Outcome.REFUSED,
 }
 
 

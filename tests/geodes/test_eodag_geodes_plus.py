@@ -74,7 +74,13 @@ def test_search_all_pages_80_at_a_time(sandbox: Sandbox, geodes: GeodesBackend) 
 def test_download_restores_from_tape_and_verifies(
     make_sandbox: Callable[..., Sandbox], tmp_path: Path, api_key: None
 ) -> None:
-    sandbox = make_sandbox(SandboxConfig(time_scale=0.002, restore_latency=(100.0, 200.0)))
+    sandbox = make_sandbox(
+        SandboxConfig(
+            time_scale=0.002,
+            restore_latency=(100.0, 200.0),
+            geodes_archive="restore-on-download",  # an assumption, named
+        )
+    )
     dag = gateway(geodes_plus=sandbox.url)
     found = dag.search(
         provider="geodes_plus",

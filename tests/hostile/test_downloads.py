@@ -436,4 +436,5 @@ def test_restore_reply_that_is_a_message_is_not_online(
         backend_name, hostile.url, credentials=Credentials("user", "secret", "key"), timeout=10
     )
     target = product("S1A_MESSAGE", f"{hostile.url}/r/x.zip")
-    assert backend.request_restore(target) is Availability.STAGING
+    # Not the archive, and no word of a restore either: "sent, not online", never "staging".
+    assert backend.request_restore(target) is None

@@ -77,7 +77,10 @@ def test_geodes_key_file_and_environment_key(
     legacy: Callable[..., Run], make_sandbox: Callable[..., Sandbox], workdir: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:  # fmt: skip
-    sb = make_sandbox(SandboxConfig(time_scale=0.001, restore_latency=(100, 300), unknown_restores=True))  # fmt: skip
+    # Every product downloadable (GEODES's tape restored by the assumed, named profile):
+    # this test is about the key and the layout, not about tape.
+    sb = make_sandbox(SandboxConfig(time_scale=0.001, restore_latency=(100, 300), unknown_restores=True,
+                                    geodes_archive="restore-on-download"))  # fmt: skip
     key = _write(workdir / "key.txt", f"  {DEFAULT_API_KEY}  \n")
     run = legacy("peps_download", *ONE_DAY, "--url", sb.url, "-a", key, "-w", "k")
     assert run.code == 0, run.text

@@ -115,7 +115,10 @@ def test_download_translations_keep_the_legacy_layout(
     migrate: Callable[..., Run], shell: Callable[..., Run], legacy: Callable[..., Run],
     make_sandbox: Callable[..., Sandbox], workdir: Path, backend: str,
 ) -> None:  # fmt: skip
-    sb = make_sandbox(SandboxConfig(time_scale=0.001, restore_latency=(100, 300), unknown_restores=True))  # fmt: skip
+    # Every product downloadable (GEODES's tape restored by the assumed, named profile):
+    # this test is about the key and the layout, not about tape.
+    sb = make_sandbox(SandboxConfig(time_scale=0.001, restore_latency=(100, 300), unknown_restores=True,
+                                    geodes_archive="restore-on-download"))  # fmt: skip
     env = server_env(sb.url, backend)
     day = ["-c", "S2ST", "-t", "31TCJ", "-d", "2017-01-06", "-f", "2017-01-07", "-x"]
     reference = legacy("peps_download", *day, "-w", "legacy", "--backend", backend, "--url",

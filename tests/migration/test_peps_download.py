@@ -208,11 +208,13 @@ def test_product_never_leaving_tape_times_out_with_a_report(
     legacy: Callable[..., Run], make_sandbox: Callable[..., Sandbox], catalogue: Catalogue,
     workdir: Path, backend: str, reply: str,
 ) -> None:  # fmt: skip
-    """No endless loop, and the "not yet" replies (JSON, empty 200) are never saved."""
+    """No endless loop, and the "not yet" replies (JSON, empty 200) are never saved. (GEODES
+    answers them only under the assumed restore-on-download profile.)"""
     stuck = _entry(catalogue, "tape")
     sb = make_sandbox(
         SandboxConfig(time_scale=0.001, restore_latency=(100, 300),
-                      never_finish=frozenset({stuck.name}), offline_reply=reply)
+                      never_finish=frozenset({stuck.name}), offline_reply=reply,
+                      geodes_archive="restore-on-download")
     )  # fmt: skip
     run = legacy("peps_download", *_day_args(stuck), "--backend", backend, "--url", sb.url,
                  "-a", auth_file(workdir, backend), "--timeout", "0.05", "-w", "out")  # fmt: skip
@@ -228,13 +230,20 @@ def test_tier_products_are_downloaded(
     legacy: Callable[..., Run], make_sandbox: Callable[..., Sandbox], catalogue: Catalogue,
     workdir: Path, backend: str, storage: str,
 ) -> None:  # fmt: skip
-    """The old script ignored tier3 (and gave up on unknown): both are restored like tape."""
+    """The old script ignored tier3 (and gave up on unknown): on PEPS both are restored like
+    tape; GEODES refuses them (410 Gone, no restore in its API), and the report says so."""
     entry = _entry(catalogue, storage)
     sb = make_sandbox(
         SandboxConfig(time_scale=0.001, restore_latency=(100, 300), unknown_restores=True)
     )
     run = legacy("peps_download", *_day_args(entry), "--backend", backend, "--url", sb.url,
                  "-a", auth_file(workdir, backend), "--timeout", "1", "-w", "out")  # fmt: skip
+    if backend == "geodes":
+        assert run.code == 2, run.out + run.err
+        line = next(x for x in run.out.splitlines() if x.startswith(entry.name) and "  " in x)
+        assert "refused" in line and "HTTP 410 Gone: kept on Tier3" in line
+        assert not list((workdir / "out").glob(f"{entry.name}*"))
+        return
     assert run.code == 0, run.out + run.err
     assert (workdir / "out" / f"{entry.name}.zip").stat().st_size == entry.size
 

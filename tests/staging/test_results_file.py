@@ -43,7 +43,11 @@ def _run(args: list[str], env: dict[str, str], cwd: Path) -> subprocess.Complete
 @pytest.mark.parametrize("backend", ["peps", "geodes"])
 def test_peps_plus_results_file_downloads_with_eodag(backend: str, tmp_path: Path) -> None:
     provider = spec_for(backend).provider
-    config = SandboxConfig(time_scale=0.001, restore_latency=(100.0, 300.0))
+    # Every product downloadable, GEODES's tape too (the assumed, named profile): this test is
+    # about the results file, not about tape (tests/geodes/test_evidence.py is).
+    config = SandboxConfig(
+        time_scale=0.001, restore_latency=(100.0, 300.0), geodes_archive="restore-on-download"
+    )
     with Sandbox(CATALOGUE, config, services=("peps", "geodes")) as sb:
         # An editable install: EODAG reads our providers.yml from this folder (a regular
         # install ships it in the package).
