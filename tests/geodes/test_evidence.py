@@ -157,7 +157,7 @@ def test_cli_settles_refused_products_at_once(evidence: Sandbox, tmp_path: Path)
     out = tmp_path / "out"
     env = {**os.environ, KEY_VAR: DEFAULT_API_KEY}
     args = ["download", "-B", "geodes", "--url", evidence.url, "-c", "S2ST", "-t", "31TCJ",
-            "-d", "2018-01-01", "-f", "2018-01-31", "-w", str(out), "-q",
+            "-d", "2018-01-01", "-f", "2018-01-31", "-w", str(out), "--quiet",
             "--timeout", "120"]  # fmt: skip
     started = time.monotonic()
     run = subprocess.run(
