@@ -420,6 +420,11 @@ class Client:
             names: list[Any] = [collections]
         elif isinstance(collections, Sequence) and collections:
             names = list(collections)
+            if None in names:  # [None] is not "no collection": it would search everything
+                raise InvalidQueryError(
+                    f"collections: {shown(collections)} holds None, which names no collection "
+                    "(leave collections out to search without one)"
+                )
         else:
             raise InvalidQueryError(
                 f"collections: {shown(collections)} is not a name or a list of names"

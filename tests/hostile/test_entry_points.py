@@ -242,3 +242,13 @@ class _First:
         wrapped = getattr(strategy, "wrapped_strategy", strategy)
         elements = getattr(wrapped, "elements", None)
         return elements[0] if elements is not None else False
+
+
+@pytest.mark.parametrize("collections", [[None], ["S2ST", None]])
+def test_collections_holding_none_are_refused(recorder: Recorder, collections: Any) -> None:
+    """Issue 25 item 8: ``search(collections=[None])`` searched every collection."""
+    from eodag_peps_plus.exceptions import InvalidQueryError
+
+    with pytest.raises(InvalidQueryError, match="holds None"):
+        list(Client.open(recorder.url, backend="peps").search(collections=collections).items())
+    assert recorder.take() == []
