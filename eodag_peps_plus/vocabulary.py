@@ -21,6 +21,8 @@ from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from typing import Any
 
+from .collection_names import ALIASES, ROWS
+from .collection_names import COLLECTIONS as COLLECTIONS
 from .exceptions import InvalidQueryError
 from .logs import get_logger
 
@@ -62,35 +64,16 @@ logger = get_logger(__name__)
 
 # == input: what users may write ==============================================================
 
-#: PEPS catalogue collections (``SpotWorldHeritage`` was never part of the Sentinel mirror).
-COLLECTIONS = ("S1", "S2", "S2ST", "S3")
-#: Which collection a product type lives in, so users may give only the type.
-PRODUCT_TYPES: dict[str, str] = {
-    "GRD": "S1",
-    "SLC": "S1",
-    "OCN": "S1",
-    "S2MSI1C": "S2ST",
-    "S2MSI2A": "S2ST",
-    "S2MSI2A_MAJA": "S2ST",  # THEIA's MAJA L2A: GEODES only
-}
+#: Which collection a product type lives in, so users may give only the type (from the one
+#: collections table, :mod:`.collection_names`).
+PRODUCT_TYPES: dict[str, str] = {row.product_type: row.unified for row in ROWS}
 SENSOR_MODES = ("IW", "EW", "SM", "WV", "INS-NOBS", "INS-RAW")
 PLATFORMS = ("S1A", "S1B", "S1C", "S2A", "S2B", "S2C", "S3A", "S3B")
 ORBIT_DIRECTIONS = ("ascending", "descending")
 
 #: Collection names users may type (PEPS ``S2ST``, EODAG ``S2_MSI_L1C``, GEODES
 #: ``PEPS_S2_L1C``: the same archive) -> (unified collection, product type or None).
-COLLECTION_ALIASES: dict[str, tuple[str, str | None]] = {
-    "S1_SAR_GRD": ("S1", "GRD"),
-    "S1_SAR_SLC": ("S1", "SLC"),
-    "S1_SAR_OCN": ("S1", "OCN"),
-    "S2_MSI_L1C": ("S2ST", "S2MSI1C"),
-    "PEPS_S1_L1": ("S1", None),
-    "PEPS_S1_L2": ("S1", "OCN"),
-    "PEPS_S2_L1C": ("S2ST", "S2MSI1C"),
-    "S2_MSI_L2A_MAJA": ("S2ST", "S2MSI2A_MAJA"),
-    "THEIA_REFLECTANCE_SENTINEL2_L2A": ("S2ST", "S2MSI2A_MAJA"),
-    **{name: (name, None) for name in COLLECTIONS},
-}
+COLLECTION_ALIASES: dict[str, tuple[str, str | None]] = dict(ALIASES)
 
 #: The fields of the unified query (``Query``'s attributes, in order).
 QUERY_FIELDS = (

@@ -204,3 +204,24 @@ def test_results_file_is_downloaded_from_its_own_provider(home: Path, quick: San
     assert run.returncode == 0, text
     assert list((home / "out").iterdir())
     assert WRONG not in text and DEFAULT_API_KEY not in text
+
+
+# -- the job store holds URLs, never secrets ------------------------------------------------------
+
+
+def test_a_stored_job_gets_the_account_only_on_its_own_origin(
+    home: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A job is followed at the URL the store recorded, with the account the resolver finds
+    for its backend, and only if that URL is one of the account's origins (a store file edited
+    to name another host gets no key)."""
+    from eodag_peps_plus.processing.jobs import MajaJobs
+    from eodag_peps_plus.processing.store import JobStore
+
+    monkeypatch.setenv(GEODES_KEY, DEFAULT_API_KEY)
+    monkeypatch.setenv("EODAG__GEODES_PLUS__SEARCH__API_ENDPOINT", "http://127.0.0.1:9")
+    jobs = MajaJobs(None, JobStore(home / "jobs.sqlite3"))
+    own = jobs.processing_for("geodes", "http://127.0.0.1:9").backend
+    assert own.credentials.api_key == DEFAULT_API_KEY and own.credentials.source == GEODES_KEY
+    foreign = jobs.processing_for("geodes", "http://127.0.0.2:9").backend
+    assert foreign.credentials.api_key is None

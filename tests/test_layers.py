@@ -17,7 +17,7 @@ LAYERS: dict[str, int] = {
     **dict.fromkeys(
         ["<root>", "_lazy", "exceptions", "files", "http_io", "archive_reply", "query", "product",
          "vocabulary", "stac", "sqlite_db", "logs",
-         "geometry", "schemas", "extras", "stac_params"],
+         "collection_names", "geometry", "schemas", "extras", "stac_params"],
         0,
     ),
     "backends": 1,

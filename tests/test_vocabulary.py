@@ -39,6 +39,24 @@ def test_providers_yml_product_blocks_match_the_vocabulary() -> None:
                 assert block["product:type"] in vocabulary.PRODUCT_TYPES, (provider, name)
 
 
+def test_providers_yml_is_the_collections_table() -> None:
+    """Every collection of the table a backend serves is in its provider's block, and
+    nothing else; the legacy ``-c`` choices are the table's collections."""
+    from eodag_peps_plus.backends import spec_for_provider
+    from eodag_peps_plus.cli.legacy import peps_download
+    from eodag_peps_plus.collection_names import COLLECTIONS, provider_products
+
+    providers = yaml.safe_load((Path(__file__).parents[1] / "providers.yml").read_text())
+    for provider, config in providers.items():
+        spec = spec_for_provider(provider)
+        assert spec is not None, provider
+        products = {k: v for k, v in config["products"].items() if k != "GENERIC_COLLECTION"}
+        assert products == provider_products(spec.name), provider
+        assert config["search"]["backend"] == config["download"]["backend"] == spec.name
+    (choice,) = [p for p in peps_download.params if p.name == "collection"]
+    assert tuple(choice.type.choices) == COLLECTIONS  # type: ignore[attr-defined]
+
+
 # -- the same refusals through EODAG and the CLI --------------------------------------------------
 def test_eodag_refuses_the_same_input(sandbox: Sandbox) -> None:
     dag = gateway(peps=sandbox.url)

@@ -18,6 +18,7 @@ from .credentials import configured_endpoint, resolve, trusted_origins
 from .spec import (
     BackendSpec,
     default_backend,
+    l2a_backend,
     register_backend,
     spec_for,
     spec_for_provider,
@@ -32,6 +33,7 @@ __all__ = [
     "backend_names",
     "default_backend",
     "get_backend",
+    "l2a_backend",
     "open_backend",
     "register_backend",
     "spec_for",

@@ -14,6 +14,7 @@ from typing import Any, ClassVar
 
 import requests
 
+from ..collection_names import MAJA_INPUT, MAJA_OUTPUT, ROWS, TITLES, family
 from ..exceptions import AuthenticationError, InvalidQueryError
 from ..http_io import archive_headers, json_or_error, send
 from ..logs import get_logger
@@ -66,22 +67,24 @@ SPEC = BackendSpec(
 
 logger = get_logger(__name__)
 
-S1_L1 = "PEPS_S1_L1"
-S1_L2 = "PEPS_S1_L2"
-S2_L1C = "PEPS_S2_L1C"
-MAJA_L2A = "THEIA_REFLECTANCE_SENTINEL2_L2A"
-#: The PEPS mirror on GEODES: what a query naming no collection searches, like PEPS did.
-PEPS_COLLECTIONS = (S1_L1, S1_L2, S2_L1C)
+#: Product type -> (GEODES collection, value of GEODES ``product:type`` to filter on), from
+#: the one collections table.
+_ON_GEODES: dict[str, tuple[str, str | None]] = {
+    row.product_type: (row.geodes, row.geodes_type) for row in ROWS if row.geodes
+}
+S1_L1 = _ON_GEODES["GRD"][0]
+S1_L2 = _ON_GEODES["OCN"][0]
+S2_L1C = _ON_GEODES[MAJA_INPUT.product_type][0]
 #: Our product type for THEIA's MAJA L2A (GEODES writes ``REFLECTANCE``): S2MSI2A would
 #: claim ESA's Sen2Cor product, which GEODES does not serve.
-MAJA_L2A_TYPE = "S2MSI2A_MAJA"
+MAJA_L2A_TYPE = MAJA_OUTPUT.product_type
+MAJA_L2A = _ON_GEODES[MAJA_L2A_TYPE][0]
+#: The PEPS mirror on GEODES: what a query naming no collection searches, like PEPS did.
+PEPS_COLLECTIONS = tuple(dict.fromkeys(r.geodes for r in ROWS if r.peps and r.geodes))
 MAJA_L2A_ALIASES = frozenset({MAJA_L2A_TYPE, "REFLECTANCE", "L2A_MAJA", "S2_MSI_L2A_MAJA"})
-#: Product type -> (collection, value of GEODES ``product:type`` to filter on).
+#: Product type (and GEODES's spellings of MAJA's) -> (collection, ``product:type`` filter).
 PRODUCT_TYPES: dict[str, tuple[str, str | None]] = {
-    "GRD": (S1_L1, "GRD"),
-    "SLC": (S1_L1, "SLC"),
-    "OCN": (S1_L2, "OCN"),
-    "S2MSI1C": (S2_L1C, "S2MSI1C"),
+    **_ON_GEODES,
     **{alias: (MAJA_L2A, None) for alias in MAJA_L2A_ALIASES},
 }
 #: GEODES's names of the Sentinel-1 fields.
@@ -115,20 +118,22 @@ def route(query: Query) -> list[str]:
             f"product_type {query.product_type}: GEODES backend knows "
             f"{', '.join(known)}, {MAJA_L2A_TYPE}"
         )
-    if query.collection == "S1":
-        return [S1_L1, S1_L2]
-    if query.collection in ("S2", "S2ST"):
-        return [S2_L1C]
-    if query.collection == "S3":
+    if query.collection:
+        wanted = family(query.collection)
+        found = [c for c in PEPS_COLLECTIONS if _compatible(wanted, c)]
+        if found:
+            return found
         raise InvalidQueryError(
-            "collection S3: GEODES has no Sentinel-3 collection from the PEPS mirror; search "
-            "Sentinel-3 with another EODAG provider"
+            f"collection {query.collection}: GEODES has no "
+            f"{TITLES.get(query.collection, query.collection)} collection from the PEPS mirror; "
+            "search it with another EODAG provider"
         )
     return list(PEPS_COLLECTIONS)
 
 
 def _compatible(unified: str, geodes: str) -> bool:
-    return (unified == "S1") == geodes.startswith("PEPS_S1")
+    """Whether GEODES collection ``geodes`` holds products of collection ``unified``."""
+    return any(r.geodes == geodes and r.unified == family(unified) for r in ROWS)
 
 
 def filters(query: Query) -> dict[str, Any]:

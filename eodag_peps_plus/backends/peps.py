@@ -16,6 +16,7 @@ from typing import Any
 
 import requests
 
+from ..collection_names import TITLES
 from ..exceptions import (
     InvalidQueryError,
     PagingError,
@@ -92,24 +93,14 @@ SEARCH = "PEPS search"
 AVAILABILITY = "PEPS availability"
 
 
-#: What each catalogue collection (:data:`~eodag_peps_plus.vocabulary.COLLECTIONS`) holds
-#: (documented: resto had no collections list that PEPS exposed).
-COLLECTION_TITLES = {
-    "S1": "Sentinel-1",
-    "S2": "Sentinel-2, multi-tile products (before 2016-12-05)",
-    "S2ST": "Sentinel-2, single-tile products",
-    "S3": "Sentinel-3",
-}
-
-
 def collection_document(name: str, base_url: str) -> dict[str, Any]:
     """A STAC collection document for one PEPS collection."""
     return {
         "type": "Collection",
         "stac_version": "1.0.0",
         "id": name,
-        "title": COLLECTION_TITLES.get(name, name),
-        "description": f"PEPS {COLLECTION_TITLES.get(name, name)} (CNES Sentinel mirror)",
+        "title": TITLES.get(name, name),
+        "description": f"PEPS {TITLES.get(name, name)} (CNES Sentinel mirror)",
         "license": "other",
         "keywords": ["PEPS", "Sentinel"],
         "extent": {

@@ -243,6 +243,15 @@ def default_backend() -> BackendSpec:
     return chosen[0]
 
 
+def l2a_backend() -> BackendSpec:
+    """The backend whose catalogue holds MAJA L2A products (``l2a=True``: GEODES), where
+    ``maja ensure`` and the calendar look for L2A already made."""
+    found = [spec for spec in specs().values() if spec.l2a]
+    if not found:
+        raise UnknownBackendError("no backend serves MAJA L2A products")
+    return found[0]
+
+
 def spec_for_provider(provider: str) -> BackendSpec | None:
     """The record of the backend behind an EODAG provider name, if any."""
     return next((s for s in specs().values() if s.provider == provider), None)

@@ -23,6 +23,7 @@ from typing import Any, TypeVar
 import click
 
 from ..backends import Backend, spec_for
+from ..collection_names import COLLECTIONS, MAJA_L1C_QUERY
 from ..exceptions import (
     AuthenticationError,
     ConfigurationError,
@@ -364,7 +365,7 @@ def list_products(products: Iterable[Product]) -> None:
     help="Where <name>.zip (or <name>.SAFE with -x) go.",
 )  # fmt: skip
 @click.option(
-    "-c", "--collection", type=click.Choice(["S1", "S2", "S2ST", "S3"]), default="S2",
+    "-c", "--collection", type=click.Choice(COLLECTIONS), default="S2",
     show_default=True, help="S1, S2 (before 2016-12-05; later dates are searched in S2ST too), S2ST, S3.",
 )  # fmt: skip
 @click.option("-p", "--product_type", "--product-type", "product_type", default="", help="GRD, SLC, OCN (S1); S2MSI1C, S2MSI2A (S2).")  # fmt: skip
@@ -530,7 +531,7 @@ def peps_maja_process(
     from ..processing import checks
 
     check_legacy_place(place)
-    params = dict(place, collection="S2ST", product_type="S2MSI1C", start=start, end=legacy_end(end), orbit=orbit)  # fmt: skip
+    params = dict(place, **MAJA_L1C_QUERY, start=start, end=legacy_end(end), orbit=orbit)
     with legacy_status(REFUSED):
         build_query(params)
     store = JobStore(store_path)

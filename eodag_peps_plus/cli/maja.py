@@ -16,7 +16,8 @@ from typing import Any, TypeVar
 
 import click
 
-from ..backends import default_backend, spec_for
+from ..backends import default_backend, l2a_backend, spec_for
+from ..collection_names import MAJA_L1C_QUERY
 from ..exceptions import InvalidQueryError, ProcessingError
 from ..http_io import redact_url
 from ..processing.base import JobState
@@ -366,9 +367,7 @@ def _search_l1c(
     orbit: str | None,
     search: dict[str, Any],
 ) -> list[Any]:
-    params = dict(
-        search, tile=tile, start=start, end=end, collection="S2ST", product_type="S2MSI1C"
-    )
+    params = dict(search, tile=tile, start=start, end=end, **MAJA_L1C_QUERY)
     if orbit is not None:
         from ..processing.checks import check_orbit
 
@@ -753,8 +752,8 @@ def ensure_backends(
     jobs = _jobs(store_path, backend_name, url)
     geodes = (
         jobs.backend
-        if backend_name == "geodes" and not geodes_url
-        else open_backend("geodes", geodes_url)
+        if spec_for(backend_name).l2a and not geodes_url
+        else open_backend(l2a_backend().name, geodes_url)
     )
     return jobs, geodes
 

@@ -18,10 +18,10 @@ from typing import Any
 import click
 
 from ..backends import spec_for
+from ..collection_names import MAJA_INPUT, MAJA_L1C_QUERY, ROWS, family
 from ..exceptions import InvalidQueryError, PepsPlusError
 from ..legacy.authfile import credentials_env
 from ..query import Query
-from ..vocabulary import COLLECTION_ALIASES
 from .common import build_query
 from .legacy import (
     COMMANDS,
@@ -45,7 +45,6 @@ __all__ = [
 #: Shell words that end a command (``shlex`` with ``punctuation_chars``).
 _OPERATORS = {";", "&&", "||", "|", "&", ">", ">>", "<", "(", ")", "2>", "2>&1"}
 #: EODAG collection names (product-type specific), found by the unified pair they stand for.
-_EODAG_PREFIXES = ("S1_SAR_", "S2_MSI_")
 
 
 def register(group: click.Group) -> None:
@@ -253,17 +252,17 @@ def _eodag_collection(query: Query, notes: list[str]) -> tuple[str, bool]:
     ``eodag search --storage`` writes ``<collection>.json`` beside the results: a PEPS name
     (``S2ST``) gives a "Not Available" stub there, so Sentinel-2 without ``-p`` is searched as
     EODAG's L1C collection (all GEODES has, and nearly all PEPS had), and the note says so."""
-    family = "S2ST" if query.collection == "S2" else query.collection
+    unified = family(str(query.collection))
     product_type = query.product_type
-    if family == "S2ST" and product_type is None:
-        product_type = "S2MSI1C"
+    if unified == MAJA_INPUT.unified and product_type is None:
+        product_type = MAJA_INPUT.product_type
         notes.append(
             f"-c {query.collection} without -p: eodag searches Sentinel-2 L1C (S2MSI1C); "
             "PEPS's few S2MSI2A products of that collection need -p S2MSI2A"
         )
-    for name, pair in COLLECTION_ALIASES.items():
-        if name.startswith(_EODAG_PREFIXES) and pair == (family, product_type):
-            return name, True
+    for row in ROWS:
+        if row.eodag and (row.unified, row.product_type) == (unified, product_type):
+            return row.eodag, True
     return str(query.collection), False
 
 
@@ -409,8 +408,8 @@ def _legacy_query_words(params: dict[str, Any], query: Query) -> list[str]:
 def _maja_search_query(
     target: _Target, params: dict[str, Any], notes: list[str]
 ) -> tuple[Query, dict[str, Any]]:
-    fixed = {"collection": "S2ST", "product_type": "S2MSI1C", "start": params["start"],
-             "end": legacy_end(params["end"]), "orbit": params["orbit"]}  # fmt: skip
+    fixed = {**MAJA_L1C_QUERY, "start": params["start"], "end": legacy_end(params["end"]),
+             "orbit": params["orbit"]}  # fmt: skip
     return _query(target, params, notes, fixed=fixed)
 
 

@@ -83,13 +83,14 @@ def credentials_from_auth(auth: Any) -> tuple[Credentials, list[str]] | None:
         creds = auth.credentials()
         trusted = auth.trusted_origins() if hasattr(auth, "trusted_origins") else []
         return (creds, list(trusted)) if isinstance(creds, Credentials) else None
+    source = f"the {type(auth).__name__} EODAG handed to the download"
     if isinstance(auth, requests.auth.HTTPBasicAuth):
         username = auth.username.decode() if isinstance(auth.username, bytes) else auth.username
         password = auth.password.decode() if isinstance(auth.password, bytes) else auth.password
-        return Credentials(username=str(username), password=str(password)), []
+        return Credentials(username=str(username), password=str(password), source=source), []
     key = getattr(auth, "_key", None) or getattr(auth, "key", None) or getattr(auth, "apikey", None)
     if isinstance(key, str):
-        return Credentials(api_key=key), []
+        return Credentials(api_key=key, source=source), []
     if hasattr(auth, "authenticate"):
         return credentials_from_auth(auth.authenticate())
     raise MisconfiguredError(

@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from datetime import date, datetime
 from typing import TYPE_CHECKING
 
+from ..collection_names import MAJA_L1C_QUERY, MAJA_OUTPUT
 from ..exceptions import InvalidQueryError
 from ..product import Product
 from ..query import Query
@@ -37,7 +38,8 @@ __all__ = [
     "l2a_query",
 ]
 
-THEIA_L2A_COLLECTION = "THEIA_REFLECTANCE_SENTINEL2_L2A"
+#: GEODES's collection of MAJA L2A products (the collections table's).
+THEIA_L2A_COLLECTION = MAJA_OUTPUT.geodes or ""
 #: MAJA gives NOVALD (nothing) above this cloud cover.
 MAX_USEFUL_CLOUD_COVER = 90.0
 _PLATFORM = re.compile(r"(?:S2|SENTINEL-?2)([A-D])", re.IGNORECASE)
@@ -124,8 +126,7 @@ def find_l1c(
     backend: Backend, tile: str, start: date, end: date, orbit: int | None
 ) -> list[Product]:
     query = Query.create(
-        collection="S2ST",
-        product_type="S2MSI1C",
+        **MAJA_L1C_QUERY,
         tile=tile,
         start=start.isoformat(),
         end=end.isoformat(),

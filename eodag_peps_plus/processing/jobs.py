@@ -134,7 +134,8 @@ class MajaJobs:
 
     ``backend`` is where new jobs go; jobs already in the store are followed on the server
     that accepted them, opened with ``backend_factory(name, base_url)`` when it is not
-    ``backend`` (by default: the same credentials if the backend name matches).
+    ``backend`` (by default: ``backend``'s account, or the one credential resolver's, sent
+    only if the job's URL is one of that account's origins).
     """
 
     def __init__(
