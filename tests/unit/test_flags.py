@@ -6,8 +6,7 @@ import threading
 import time
 
 from eodag_peps_plus.staging.flags import FlagMirror
-
-from .helpers import wait_for
+from tests.staging.helpers import wait_for
 
 
 class _Engine:
