@@ -75,11 +75,16 @@ def _day(product: Product) -> str | None:
     start = str(product.properties.get("start_datetime") or "")
     if start:
         return start[:10]
-    match = _NAME_DAY.search(product.id)
-    if match:
-        text = match.group(1)
-        return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-    return None
+    return name_day(product.id)
+
+
+def name_day(name: str) -> str | None:
+    """``YYYY-MM-DD`` of an L1C or L2A name (``..._20190301T103021_...``, ``..._20190301-103021-...``)."""
+    match = _NAME_DAY.search(name)
+    if match is None:
+        return None
+    text = match.group(1)
+    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
 
 
 def _platform(product: Product) -> str | None:
@@ -216,16 +221,8 @@ def series_job(product: Product, tile: str, records: Iterable[JobRecord]) -> Job
         if wanted is not None and orbit is not None and int(wanted) != orbit:
             continue
         if record.state is JobState.FINISHED and not any(
-            _result_day(r.name) == day for r in record.results
+            name_day(r.name) == day for r in record.results
         ):
             continue
         found.append(record)
     return min(found, key=standing) if found else None
-
-
-def _result_day(name: str) -> str | None:
-    match = _NAME_DAY.search(name)
-    if match is None:
-        return None
-    text = match.group(1)
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}"

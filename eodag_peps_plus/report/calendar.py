@@ -16,7 +16,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ..processing.base import FULL_MAJA, MAJA
-from ..processing.ensure import EnsureReport, _day, ensure
+from ..processing.ensure import EnsureReport, _day, ensure, name_day
 from ..processing.store import JobRecord
 from ..product import Product
 from .page import html_page
@@ -96,7 +96,7 @@ def build_calendar(report: EnsureReport, records: Iterable[JobRecord]) -> Calend
     days: dict[date, DayCell] = {}
 
     def cell(product: Product | str) -> DayCell | None:
-        text = _day(product) if isinstance(product, Product) else _name_day(product)
+        text = _day(product) if isinstance(product, Product) else name_day(product)
         if text is None:
             return None
         day = date.fromisoformat(text)
@@ -137,10 +137,6 @@ def build_calendar(report: EnsureReport, records: Iterable[JobRecord]) -> Calend
     return Calendar(report.tile, report.start, report.end, report.relative_orbit, days, report)
 
 
-def _name_day(name: str) -> str | None:
-    return _day(Product(name, name, "", {}, {}, ""))
-
-
 def _on_tile(record: JobRecord, tile: str) -> bool:
     if record.process == FULL_MAJA:
         return str(record.inputs.get("tile", "")).upper().removeprefix("T") == tile
@@ -153,7 +149,7 @@ def _job_days(record: JobRecord, report: EnsureReport, l1c_days: set[date]) -> l
     if not _on_tile(record, report.tile):
         return []
     if record.process == MAJA:
-        text = _name_day(str(record.inputs.get("product", "")))
+        text = name_day(str(record.inputs.get("product", "")))
         day = date.fromisoformat(text) if text else None
         return [day] if day and report.start <= day <= report.end else []
     if record.process != FULL_MAJA:

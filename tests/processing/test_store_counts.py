@@ -8,6 +8,7 @@ import re
 from collections.abc import Callable
 from typing import Any
 
+from eodag_peps_plus.processing.ensure import name_day
 from eodag_peps_plus.processing.jobs import MajaJobs
 from eodag_peps_plus.processing.store import JobStore
 from eodag_peps_plus.sandbox import Sandbox
@@ -55,27 +56,17 @@ def test_ensure_counts_a_fetched_full_maja_series(
     jobs.wait(running.id, interval=0.05, max_interval=0.2, timeout=60)
     jobs.fetch(running.id, tmp_path / "l2a")
     done = store.get(running.id)
-    produced = {_day_of(r.name) for r in done.results}
+    produced = {name_day(r.name) for r in done.results}
     after = _ensure(run_cli, url, "--dry-run")
     missing = _listed(after.out, "missing")
-    assert all(_day_name(n) not in produced for n in missing), (produced, missing)
-    assert {n for n in wanted if _day_name(n) in produced} <= _listed(after.out, "in store")
+    assert all(name_day(n) not in produced for n in missing), (produced, missing)
+    assert {n for n in wanted if name_day(n) in produced} <= _listed(after.out, "in store")
     assert sandbox_jobs(proc_sandbox) == 1  # dry runs sent nothing
 
     # Without --dry-run nothing produced is sent again; --resubmit would.
     sent = _ensure(run_cli, url, "--yes")
     assert sent.code == 0, sent.err
     assert sandbox_jobs(proc_sandbox) == 1 + len(missing)
-
-
-def _day_of(name: str) -> str:
-    text = re.search(r"_(\d{8})-\d{6}", name).group(1)  # type: ignore[union-attr]
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
-
-
-def _day_name(name: str) -> str:
-    text = re.search(r"_(\d{8})T\d{6}", name).group(1)  # type: ignore[union-attr]
-    return f"{text[:4]}-{text[4:6]}-{text[6:]}"
 
 
 def test_same_series_twice_needs_resubmit(
