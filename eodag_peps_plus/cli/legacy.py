@@ -473,9 +473,13 @@ def report_fetch(jobs: Any, record: JobRecord, write_dir: Path, quiet: bool) -> 
             if job.state is JobState.CANCELED:
                 click.echo("  (jobs outside latitudes +-60 are cancelled: no elevation model)")
             return 1
-        word = (job.server_status or job.state.value).upper()
+        # Our state, not the server's word: PEPS calls a healthy running job STALLED (the old
+        # script never showed it: "Processing is not finished yet").
+        word = job.state.value.upper()
         progress = f" {job.progress:.0f}%" if job.progress is not None else ""
         click.echo(f"job {job.id} ({job.label}): {word}{progress}: not completed, try again later")
+        if job.state is JobState.PENDING:
+            click.echo("  Processing is still pending: the processing centre must be busy")
         return 0
     for path in report.downloaded:
         click.echo(f"completed download of {path}")

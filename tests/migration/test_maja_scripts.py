@@ -174,3 +174,16 @@ def test_download_keeps_to_its_server_and_duplicates_need_resubmit(
     assert len(peps_jobs) == len(names)
     resent = legacy("peps_maja_process", *PER_PRODUCT, "-p", "p1.txt", *on["peps"], "--resubmit")
     assert resent.code == 0 and len(sb.services["processing"].jobs) == 3 * count
+
+
+def test_unfinished_job_shows_our_state_not_stalled(
+    legacy: Callable[..., Run], make_sandbox: Callable[..., Sandbox], workdir: Path
+) -> None:
+    """PEPS's STALLED is its word for a healthy running job: the drop-in says RUNNING."""
+    sb = make_sandbox(SandboxConfig(time_scale=1.0))
+    common = ["-a", auth_file(workdir, "peps"), "--backend", "peps", "--url", sb.url]
+    run = legacy("full_maja_process", *MANY[:4], "-e", "2019-05-01", "-l", "s.log", *common)
+    assert run.code == 0, run.text
+    run = legacy("full_maja_download", "-l", "s.log", "-w", "out", *common)
+    assert run.code == 0 and "not completed" in run.out, run.text
+    assert "STALLED" not in run.text and ("RUNNING" in run.out or "PENDING" in run.out)
