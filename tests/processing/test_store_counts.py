@@ -52,6 +52,8 @@ def test_ensure_counts_a_fetched_full_maja_series(
     assert not _listed(under_way.out, "missing"), under_way.out  # the series covers them all
     assert _listed(under_way.out, "in store") == wanted
     assert f"job {running.id} FULL_MAJA" in under_way.out
+    forced = _ensure(run_cli, url, "--dry-run", "--resubmit")  # the user insists
+    assert _listed(forced.out, "missing") == wanted
 
     jobs.wait(running.id, interval=0.05, max_interval=0.2, timeout=60)
     jobs.fetch(running.id, tmp_path / "l2a")
