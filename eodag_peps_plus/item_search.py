@@ -108,8 +108,9 @@ class ItemSearch:
         return data
 
     def items(self) -> Iterator[pystac.Item]:
-        """Items as the server's pages arrive: one page is held at a time, so a search of a
-        million products runs in the memory of one page (keep what you need, not the items).
+        """Items as the server's pages arrive: the page being read and the next one (read
+        meanwhile) are held, so a search of a million products runs in the memory of two
+        pages (keep what you need, not the items).
         """
         for product in self.products():
             yield self._item(product)
