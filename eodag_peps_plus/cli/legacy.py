@@ -22,7 +22,7 @@ from typing import Any, TypeVar
 
 import click
 
-from ..backends import Backend, spec_for
+from ..backends import Backend, backend_names, spec_for
 from ..collection_names import COLLECTIONS, MAJA_L1C_QUERY
 from ..exceptions import (
     AuthenticationError,
@@ -155,7 +155,8 @@ def announce(backend: Backend) -> None:
     if key in announced:
         return
     announced.add(key)
-    other = "peps" if backend.name == "geodes" else "geodes"
+    others = [name for name in backend_names() if name != backend.name]
+    other = others[0] if len(others) == 1 else "|".join(others)
     click.echo(
         f"Using {spec_for(backend.name).label} at {backend.base_url} (--backend {other} or "
         f"{BACKEND_ENV}={other} to change)",
