@@ -225,3 +225,21 @@ def test_a_stored_job_gets_the_account_only_on_its_own_origin(
     assert own.credentials.api_key == DEFAULT_API_KEY and own.credentials.source == GEODES_KEY
     foreign = jobs.processing_for("geodes", "http://127.0.0.2:9").backend
     assert foreign.credentials.api_key is None
+
+
+def test_eodag_download_names_the_variable_of_a_refused_key(
+    home: Path, quick: Sandbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """EODAG's own path (auth plugin -> download plugin): the same resolver, the same line."""
+    from eodag_peps_plus.eodag_support import gateway
+
+    monkeypatch.setenv(GEODES_KEY, WRONG)
+    dag = gateway(geodes_plus=quick.url)
+    results = dag.search(provider="geodes_plus", collection="S2_MSI_L1C", tileid="31TCJ",
+                         start="2017-01-06", end="2017-01-08", limit=1)  # fmt: skip
+    assert len(results) == 1
+    with pytest.raises(Exception) as info:
+        dag.download(results[0], output_dir=str(home / "out"), timeout=0.05, wait=0.01)
+    message = str(info.value)
+    assert f"check the GEODES API key in {GEODES_KEY}" in message, message
+    assert WRONG not in message
