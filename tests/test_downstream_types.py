@@ -10,7 +10,9 @@ from pathlib import Path
 import pytest
 
 USER_CODE = """
-from eodag_peps_plus import BackendError, Client, Downloader, MajaJobs, Product, Query
+from eodag_peps_plus import (
+    BackendError, Client, Downloader, MajaJobs, Product, Query, StagingOptions,
+)
 
 def use(client: Client, error: BackendError) -> None:
     reveal_type(client)
@@ -18,6 +20,7 @@ def use(client: Client, error: BackendError) -> None:
     reveal_type(MajaJobs)
     reveal_type(Product)
     reveal_type(Query)
+    reveal_type(StagingOptions)
     reveal_type(error.status_code)
     reveal_type(error.server)
 """
@@ -33,7 +36,7 @@ def test_main_names_type_check_downstream(tmp_path: Path) -> None:
         cwd=tmp_path, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     revealed = [line for line in run.stdout.splitlines() if "Revealed type" in line]
-    assert len(revealed) == 7, run.stdout + run.stderr
+    assert len(revealed) == 8, run.stdout + run.stderr
     assert not any('"Any"' in line for line in revealed), "\n".join(revealed)
     assert "error:" not in run.stdout, run.stdout
-    assert revealed[5].endswith('"int | None"') and revealed[6].endswith('"str | None"')
+    assert revealed[6].endswith('"int | None"') and revealed[7].endswith('"str | None"')

@@ -51,7 +51,7 @@ def test_every_exported_name_exists(name: str) -> None:
 
 def test_the_package_exports_the_main_names() -> None:
     for name in (
-        "Client", "Downloader", "MajaJobs", "Product", "Query",
+        "Client", "Downloader", "StagingOptions", "MajaJobs", "Product", "Query",
         "PepsPlusError", "BackendError", "InvalidQueryError", "AuthenticationError",
     ):  # fmt: skip
         assert name in eodag_peps_plus.__all__
