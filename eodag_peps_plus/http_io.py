@@ -620,11 +620,15 @@ def send(
                 size += len(chunk)
                 if size > max_bytes:
                     raise BackendError(
-                        f"{what}: {_host(url)} sent a reply larger than {max_bytes // 2**20} MB"
+                        f"{what}: {_host(url)} sent a reply larger than {max_bytes // 2**20} MB",
+                        response.status_code,
+                        url=url,
                     )
                 if time.monotonic() - started > limit:
                     raise BackendError(
-                        f"{what}: {_host(url)} took more than {limit:g} s to send its reply"
+                        f"{what}: {_host(url)} took more than {limit:g} s to send its reply",
+                        response.status_code,
+                        url=url,
                     )
                 chunks.append(chunk)
         response._content = b"".join(chunks)
@@ -638,20 +642,20 @@ def send(
         )
         return response
     except (HeadersTimeout, MalformedHeaders) as exc:
-        raise BackendError(f"{what}: {exc}") from None
+        raise BackendError(f"{what}: {exc}", url=url) from None
     except requests.exceptions.SSLError as exc:
         raise BackendError(
-            f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})"
+            f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})", url=url
         ) from None
     except requests.exceptions.Timeout:
-        raise BackendError(f"{what}: {_host(url)} did not answer in time") from None
+        raise BackendError(f"{what}: {_host(url)} did not answer in time", url=url) from None
     except requests.exceptions.ConnectionError:
         host = _host(url)
         hint = _CONNECTION_HINTS.get(safe_origin(url) or "", "is the URL right and the server up?")
-        raise BackendError(f"{what}: cannot connect to {host} ({hint})") from None
+        raise BackendError(f"{what}: cannot connect to {host} ({hint})", url=url) from None
     except requests.RequestException as exc:
         raise BackendError(
-            f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})"
+            f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})", url=url
         ) from None
 
 

@@ -386,17 +386,20 @@ class Archive(abc.ABC):
         verdict = classify_archive_reply(response)
         status = verdict.status
         if verdict.kind is ReplyKind.REFUSED:
-            raise ArchiveRefusedError(self.refusal_reason(verdict), status)
+            raise ArchiveRefusedError.from_response(self.refusal_reason(verdict), response)
         if verdict.kind is ReplyKind.AUTH:
             detail = f": {verdict.detail}" if verdict.detail else ""
-            raise AuthenticationError(
+            raise AuthenticationError.from_response(
                 f"{what}: credentials refused ({verdict.reason}{detail}); {self.credentials_hint}",
-                verdict.code,
+                response,
+                status_code=verdict.code,
             )
         if verdict.kind is ReplyKind.TRANSIENT and status == 429:
-            raise QuotaExceededError(f"{what}: {self.quota_reason(verdict)}", status)
+            raise QuotaExceededError.from_response(
+                f"{what}: {self.quota_reason(verdict)}", response
+            )
         if verdict.kind is ReplyKind.TRANSIENT and status in (500, 502, 504):
-            raise BackendError(f"{what}: {verdict.reason}", status)
+            raise BackendError.from_response(f"{what}: {verdict.reason}", response)
         if verdict.is_archive and response.raw.read(1):
             return Availability.ONLINE
         return Availability.STAGING if status == 202 else None
