@@ -235,6 +235,9 @@ class LegacyExit(click.ClickException):
         super().__init__(message)
         self.exit_code = code  # type: ignore[misc]  # click's per-class default, per instance
 
+    def __reduce__(self) -> tuple[Any, ...]:  # pickled with its code, as every error here
+        return type(self), (self.message, self.exit_code)
+
 
 @contextlib.contextmanager
 def legacy_status(code: int, *errors: type[Exception]) -> Iterator[None]:
