@@ -360,14 +360,17 @@ class PepsBackend(Backend):
         """``limit`` products from ``offset`` in the concatenation of several collections."""
         size = min(limit, self.max_page_size)
         cached: dict[tuple[int, int], _Reply] = {}
+        unknown = False  # a collection's server gave no count: the sum is no count either
         if totals is None:
             totals = []
             for index, collection in enumerate(collections):
                 cached[(index, 1)] = self._page(walk, collection, params, size, 1)
-                totals.append(cached[(index, 1)].matched or 0)
+                counted = cached[(index, 1)].matched
+                unknown = unknown or counted is None
+                totals.append(counted or 0)
         if len(totals) != len(collections):
             raise InvalidQueryError("not a paging token of this query (collections differ)")
-        matched = sum(totals)
+        matched: int | None = None if unknown else sum(totals)
         products: list[Product] = []
         position = offset
         for index, (collection, total) in enumerate(zip(collections, totals, strict=True)):
@@ -388,7 +391,7 @@ class PepsBackend(Backend):
             if len(products) >= limit:
                 break
         end = offset + len(products)
-        if not products or end >= matched:
+        if not products or end >= sum(totals):
             return SearchPage(products, matched, None)
         return SearchPage(
             products, matched, walk.token(PageToken(self.name, offset=end, totals=tuple(totals)))

@@ -763,21 +763,13 @@ def test_the_cli_counts_unknown_and_lists_five(hostile: HostileServer) -> None:
     server = Server("peps", hostile)
     features = [dict(server.feature(), id=f"x{n}") for n in range(7)]
     server.reply(Response.json(server.page(features, 10**30)))
-    base = [
-        "search",
-        "-B",
-        "peps",
-        "--url",
-        hostile.url,
-        "--collection",
-        "S2ST",
-        "--start",
-        "2020-01-01",
-    ]
-    counted = CliRunner().invoke(cli, [*base, "--count"])
-    assert counted.exit_code == 0 and "unknown" in counted.output, counted.output
-    listed = CliRunner().invoke(cli, [*base, "--max-items", "5"])
-    assert listed.exit_code == 0, listed.output
+    for since in ("2020-01-01", "2016-01-01"):  # S2ST alone, then S2 and S2ST one after the other
+        base = ["search", "-B", "peps", "--url", hostile.url, "--collection", "S2ST"]
+        base += ["--start", since]
+        counted = CliRunner().invoke(cli, [*base, "--count"])
+        assert counted.exit_code == 0 and "unknown" in counted.output, counted.output
+        listed = CliRunner().invoke(cli, [*base, "--max-items", "5"])
+        assert listed.exit_code == 0, listed.output
 
 
 @pytest.mark.parametrize("cover", [1e308, -5, 101])
