@@ -29,7 +29,8 @@ from ..product import Product
 from .ledger import LEDGER_NAME
 from .options import PollSchedule, StagingOptions
 from .report import DownloadReport, DownloadStatus, ProductReport
-from .run import Batch, Run, Track
+from .run import Run
+from .state import Batch, Track
 from .storage import Output, open_output
 from .stream import wait_until_online
 
