@@ -118,7 +118,7 @@ def test_cli_subprocess_writes_every_product_eodag_can_read(big: Sandbox, tmp_pa
     """A real process, then EODAG's own reader: the file is a search-results file."""
     out = tmp_path / "all.geojson"
     done = subprocess.run(
-        peps_plus("search", "--url", big.url, "-c", "S1", "--json", str(out)),
+        peps_plus("search", "-B", "peps", "--url", big.url, "-c", "S1", "--json", str(out)),
         capture_output=True,
         text=True,
         timeout=300,
@@ -136,7 +136,19 @@ def test_cli_subprocess_writes_every_product_eodag_can_read(big: Sandbox, tmp_pa
 def test_an_interrupted_search_leaves_the_previous_file(big: Sandbox, tmp_path: Path) -> None:
     out = tmp_path / "kept.geojson"
     first = subprocess.run(
-        peps_plus("search", "--url", big.url, "-c", "S1", "--max-items", "3", "--json", str(out)),
+        peps_plus(
+            "search",
+            "-B",
+            "peps",
+            "--url",
+            big.url,
+            "-c",
+            "S1",
+            "--max-items",
+            "3",
+            "--json",
+            str(out),
+        ),
         capture_output=True,
         text=True,
         timeout=120,
@@ -144,7 +156,7 @@ def test_an_interrupted_search_leaves_the_previous_file(big: Sandbox, tmp_path: 
     assert first.returncode == 0, first.stderr[-2000:]
     before = out.read_bytes()
     search = subprocess.Popen(
-        peps_plus("search", "--url", big.url, "-c", "S1", "--json", str(out)),
+        peps_plus("search", "-B", "peps", "--url", big.url, "-c", "S1", "--json", str(out)),
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         text=True,
