@@ -342,6 +342,11 @@ class Archive(abc.ABC):
     #: the staging downloader then need not send a separate restore request after one.
     download_starts_restore: ClassVar[bool] = False
 
+    #: Whether asking can bring an offline product online. GEODES's API cannot (EODAG PR
+    #: #2154): its "restore request" is only a probe, so no restore is recorded in the ledger
+    #: for it (a restore asked of another source for the same product must not count).
+    restores: ClassVar[bool] = True
+
     #: Why this archive refuses a product (HTTP 410 Gone), when the server documents or is
     #: known for it; the server's own words follow it in the report.
     refusal_meaning: ClassVar[str] = ""

@@ -264,6 +264,7 @@ class GeodesBackend(StacApiBackend):
 
     #: What a 410 from GEODES means (CS-SI/eodag#1776; no order call: EODAG PR #2154).
     refusal_meaning: ClassVar[str] = "kept on Tier3, and GEODES offers no restore through its API"
+    restores: ClassVar[bool] = False
     #: pyGeodes: 429 means the download quota is spent.
     too_many_requests: ClassVar[str] = "GEODES download quota spent"
     refusal_advice: ClassVar[str] = (

@@ -128,6 +128,12 @@ def results_backend(path: Path) -> str | None:
     "--dask-workers", type=click.IntRange(1, 256), metavar="N",
     help="Run the transfers on N local dask worker processes.",
 )  # fmt: skip
+@click.option(
+    "--fallback", metavar="SOURCE[,SOURCE]", default=None,
+    help="Fetch each product the first backend refuses (or cannot serve before the timeout) "
+    "from these backends (peps, geodes...; NAME=URL for another server), the copy online "
+    "soonest first; the report names each product's source.",
+)  # fmt: skip
 @staging_options()
 @click.option(
     "-n",
@@ -140,7 +146,7 @@ def results_backend(path: Path) -> str | None:
 def download(
     backend_name: str, url: str | None, results_path: Path | None, output_dir: str,
     max_items: int | None, timeout: float, dask_scheduler: str | None,
-    dask_workers: int | None, dry_run: bool, **params: Any,
+    dask_workers: int | None, dry_run: bool, fallback: str | None, **params: Any,
 ) -> None:  # fmt: skip
     """Download products, restoring those on tape first; ends with one line per product.
 
@@ -166,6 +172,9 @@ def download(
     if results_path is not None and results_path.is_file():
         backend_name = _results_backend_name(results_path, backend_name)
     backend = open_backend(backend_name, url)
+    sources = _fallback_sources(fallback)
+    if sources and (dask_scheduler or dask_workers):
+        raise InvalidQueryError("--fallback runs on this machine: not with a dask cluster")
     # Before searching: options that cannot work (extracting into a bucket) fail first.
     downloader = Downloader(backend, output_dir, options)
     if results_path is not None:
@@ -187,7 +196,25 @@ def download(
             click.echo(f"{product.id}  {product.availability.value}")
         click.echo(f"{len(products)} product(s) would be downloaded to {output_dir}", err=True)
         return
-    report = download_on(downloader, products, dask_scheduler or dask_workers)
+    if sources:
+        from ..staging.fallback import download_with_fallback
+
+        report = download_with_fallback(backend, products, output_dir, options, sources=sources)
+    else:
+        report = download_on(downloader, products, dask_scheduler or dask_workers)
     click.echo(report.format())
     if not report.ok:
         sys.exit(2)
+
+
+def _fallback_sources(value: str | None) -> list[Any]:
+    """``--fallback peps,geodes=https://...``: each backend as the user configured it."""
+    if not value:
+        return []
+    sources = []
+    for item in value.split(","):
+        name, _, source_url = item.strip().partition("=")
+        if not name:
+            raise InvalidQueryError(f"--fallback: {value!r} names an empty source")
+        sources.append(open_backend(name.strip(), source_url.strip() or None))
+    return sources

@@ -122,7 +122,11 @@ class StartLane(RunState):
             self.ledger.set_status(product.id, DownloadStatus.OFFLINE, "file missing")
         # Only a request the archive acknowledged counts: an intent recorded by a run
         # killed before sending it is asked again now.
-        recent = row.restore_sent_within(self.opts.restore_retry_after)
+        # An archive that cannot restore (GEODES) records none: a restore asked of another
+        # source for the same product (a fallback) must not count for it.
+        recent = self.batch.archive.restores and row.restore_sent_within(
+            self.opts.restore_retry_after
+        )
         if recent:
             t.restore_sent_at = row.restore_sent_at
         if product.availability is Availability.ONLINE:
@@ -153,7 +157,7 @@ class RestoreLane(RunState):
                 passed.append(t)
                 continue
             previous = self.ledger.get(t.id)
-            if not self.ledger.claim_restore(
+            if self.batch.archive.restores and not self.ledger.claim_restore(
                 t.id, retry_after=self.opts.restore_retry_after, owner=self.owner
             ):
                 t.restore_asked = True
@@ -180,7 +184,8 @@ class RestoreLane(RunState):
         except Exception as exc:
             self.restore_failed(t, exc)
             return
-        self.ledger.confirm_restore(t.id)
+        if self.batch.archive.restores:
+            self.ledger.confirm_restore(t.id)
         t.restore_sent_at = time.time()
         if revealed is Availability.ONLINE:
             t.availability = Availability.ONLINE
