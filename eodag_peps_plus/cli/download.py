@@ -203,8 +203,29 @@ def download(
     else:
         report = download_on(downloader, products, dask_scheduler or dask_workers)
     click.echo(report.format())
+    hint = _fallback_hint(report, backend.name, bool(sources))
+    if hint:
+        click.echo(hint, err=True)
     if not report.ok:
         sys.exit(2)
+
+
+def _fallback_hint(report: Any, first: str, asked: bool) -> str | None:
+    """Off unless asked, but a batch with refused products names the other sources that
+    may have them (not looked up: that is what ``--fallback`` does)."""
+    from ..backends import specs
+    from ..staging import DownloadStatus
+
+    refused = len(report.with_status(DownloadStatus.REFUSED))
+    if not refused or asked:
+        return None
+    others = sorted(name for name in specs() if name != first)
+    if not others:
+        return None
+    return (
+        f"{refused} product(s) refused by {spec_for(first).label}; other sources may have "
+        f"them: run again with --fallback {','.join(others)} (or NAME=URL)"
+    )
 
 
 def _fallback_sources(value: str | None) -> list[Any]:

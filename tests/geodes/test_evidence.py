@@ -184,6 +184,11 @@ def test_cli_settles_refused_products_at_once(evidence: Sandbox, tmp_path: Path)
             data = (out / f"{entry.name}.zip").read_bytes()
             assert hashlib.md5(data).hexdigest() == entry.md5
     assert f"{len(ONLINE)} done, {len(ON_TAPE)} refused" in run.stdout
+    # Off unless asked, but the report names the other sources that may have them.
+    assert f"{len(ON_TAPE)} product(s) refused by GEODES; other sources may have them: " in (
+        run.stderr
+    )
+    assert "--fallback peps" in run.stderr
     # Each refused product was asked once: no polling round trips for them.
     assert evidence.stats["geodes.gone"] == len(ON_TAPE)
     assert evidence.stats["geodes.fastavailability"] <= 1
