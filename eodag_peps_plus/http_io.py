@@ -164,11 +164,12 @@ def make_session(
 # -- one deadline from connect to the last header -------------------------------------------------
 #
 # urllib3's read timeout bounds each wait for a byte, so a server that drips its headers (one
-# line a second) or accepts and then retries nothing (each attempt waiting its full timeout)
-# holds a request far longer than asked. Every session built here gives a request its connect
-# timeout to connect and its read timeout, *in total*, for the status line and every header: a
-# watchdog shuts the socket at that deadline, and the request fails at once (never retried)
-# with :class:`HeadersTimeout`. Past the headers, the read timeout bounds each wait for a chunk.
+# line a second) or accepts and then answers nothing (each retry waiting its full timeout)
+# holds a request far longer than asked. Every session built here gives a request its read
+# timeout, *in total* from the moment it began to connect (or was sent, on a reused connection),
+# for the connect, the status line and every header: a watchdog shuts the socket at that
+# deadline, and the request fails at once (never retried) with :class:`HeadersTimeout`. Past the
+# headers, the read timeout bounds each wait for a chunk.
 
 
 class HeadersTimeout(requests.exceptions.ReadTimeout):
@@ -280,14 +281,24 @@ class _DeadlineMixin:
 
     timeout: Any
     sock: Any
+    #: When this connection began to connect, for the request that opened it: its deadline
+    #: counts from there (a reused connection's, from the request).
+    _connect_started: float | None = None
+
+    def connect(self) -> None:
+        self._connect_started = time.monotonic()
+        super().connect()  # type: ignore[misc]
 
     def getresponse(self) -> Any:
         limit = _head_limit(self.timeout)
+        started, self._connect_started = self._connect_started, None
         if limit is None or self.sock is None:
             return self._head()
-        if self.timeout is None or limit < self.timeout:
-            self.timeout = limit  # urllib3 applies it to the socket in ``getresponse``
-        key = _WATCHDOG.watch(time.monotonic() + limit, self.sock)
+        deadline = (started or time.monotonic()) + limit
+        remaining = max(deadline - time.monotonic(), 0.001)
+        if self.timeout is None or remaining < self.timeout:
+            self.timeout = remaining  # urllib3 applies it to the socket in ``getresponse``
+        key = _WATCHDOG.watch(deadline, self.sock)
         try:
             response = self._head()
         except (_HeadBad, _HeadLate):
@@ -311,6 +322,13 @@ class _DeadlineMixin:
             if str(exc).startswith("got more than"):
                 raise _HeadBad(str(exc)) from None
             raise
+
+
+def _pair(timeout: Any) -> tuple[float | None, float | None]:
+    """requests' ``timeout`` (a number, or a (connect, read) pair) as a pair."""
+    if isinstance(timeout, tuple):
+        return timeout[0], timeout[1]
+    return timeout, timeout
 
 
 class _HTTPConnection(_DeadlineMixin, urllib3.connection.HTTPConnection):
@@ -347,6 +365,11 @@ class DeadlineAdapter(HTTPAdapter):
         return manager
 
     def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> Any:
+        tighter = _HEAD_DEADLINE.get()
+        if tighter is not None and kwargs.get("timeout") is not None:
+            # The deadline counts from the connect: a connect cannot take longer either.
+            connect, read = _pair(kwargs["timeout"])
+            kwargs["timeout"] = (tighter if connect is None else min(connect, tighter), read)
         try:
             return super().send(request, *args, **kwargs)
         except _HeadLate as exc:
@@ -646,6 +669,10 @@ def send(
     except requests.exceptions.SSLError as exc:
         raise BackendError(
             f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})", url=url
+        ) from None
+    except requests.exceptions.ConnectTimeout:
+        raise BackendError(
+            f"{what}: {_host(url)} did not accept the connection in time", url=url
         ) from None
     except requests.exceptions.Timeout:
         raise BackendError(f"{what}: {_host(url)} did not answer in time", url=url) from None

@@ -850,6 +850,9 @@ def run_transfer(job: TransferJob) -> TransferResult:
         )
     except (HeadersTimeout, MalformedHeaders) as exc:  # their message says it all
         return attempt.result(Outcome.RETRY, str(exc))
+    except requests.exceptions.ConnectTimeout:
+        host = safe_origin(product.download_url) or "the archive"
+        return attempt.result(Outcome.RETRY, f"{host} did not accept the connection in time")
     except NETWORK_ERRORS as exc:
         return attempt.result(Outcome.RETRY, f"request failed: {type(exc).__name__}: {exc}")
     except PepsPlusError as exc:  # DownloadError, a backend refusing this product's link...

@@ -86,3 +86,17 @@ def raw_server(handler: Handler) -> Iterator[RawServer]:
         yield server
     finally:
         server.stop()
+
+
+@contextlib.contextmanager
+def black_hole() -> Iterator[str]:
+    """The URL of a port that never accepts: its one-place queue is full, so the kernel drops
+    every further connection attempt (a firewall that drops, a server that is down hard)."""
+    listener = socket.create_server(("127.0.0.1", 0), backlog=0)
+    filler = socket.create_connection(listener.getsockname()[:2])
+    host, port = listener.getsockname()[:2]
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        filler.close()
+        listener.close()

@@ -22,7 +22,15 @@ from eodag_peps_plus.query import Query
 from eodag_peps_plus.staging.transfer import Outcome, TransferJob, run_transfer
 
 from .bounded import within
-from .raw import RawServer, drip_headers, huge_header, many_headers, raw_server, silent
+from .raw import (
+    RawServer,
+    black_hole,
+    drip_headers,
+    huge_header,
+    many_headers,
+    raw_server,
+    silent,
+)
 from .test_downloads import make_zip, product
 
 ACCOUNT = Credentials("user", "secret")
@@ -95,3 +103,18 @@ def test_a_download_with_no_head_ends_at_the_stall_timeout(
     assert result.outcome is Outcome.RETRY
     assert NO_HEADERS in result.reason and "cannot connect" not in result.reason
     assert elapsed < 4.0
+
+
+def test_a_download_whose_connect_never_ends_stops_at_the_stall_timeout(tmp_path: Path) -> None:
+    """The deadline counts from the connect: a black hole holds a transfer for its stall
+    timeout a try (urllib3 tries a connection three times), not the backend's 30 s each."""
+    with black_hole() as url:
+        backend = get_backend("peps", url, credentials=ACCOUNT, timeout=30.0)
+        job = TransferJob(product("S2A_X", f"{url}/dl/x", make_zip()), backend, tmp_path)
+        job.stall_timeout = 1.0
+        started = time.monotonic()
+        result = within(lambda: run_transfer(job))
+        elapsed = time.monotonic() - started
+    assert result.outcome is Outcome.RETRY
+    assert "did not accept the connection in time" in result.reason, result.reason
+    assert elapsed < 10.0
