@@ -23,6 +23,10 @@ keyword arguments of ``download``/``download_all``/``stream_download``):
   cluster (``tcp://host:8786``); its workers must reach the output.
 * ``dask_workers`` (int, default none): run the transfers on this many local dask worker
   processes (``max_transfers`` threads in all).
+* ``fallback_providers`` (list of str, or one comma-separated str; default none): providers
+  of this package (``peps``, ``geodes_plus``) from which each product this provider refuses
+  (410 Gone) or cannot serve before the timeout is fetched, the copy online soonest first;
+  each as configured (endpoint, credentials). The report names each product's source.
 
 The staging keys are the fields of :class:`~eodag_peps_plus.staging.options.StagingOptions`
 (durations in seconds), read and checked once per call; ``extract`` defaults to ``True``
@@ -107,6 +111,30 @@ class StagingDownload(Download):
         """A key that is not a staging option (``dask_scheduler``...): call, then config."""
         value = kwargs.get(key)
         return getattr(self.config, key, None) if value is None else value
+
+    def _fallback_sources(self, value: Any) -> list[Backend]:
+        """``fallback_providers`` -> backends as configured.
+
+        Raises:
+            MisconfiguredError: not a list of names, or a provider this package does not serve.
+        """
+        if not value:
+            return []
+        names = value.split(",") if isinstance(value, str) else value
+        if not isinstance(names, (list, tuple)) or not all(isinstance(n, str) for n in names):
+            raise MisconfiguredError(
+                f"{self.provider} download: fallback_providers must be a list of provider names"
+            )
+        sources: list[Backend] = []
+        for name in (n.strip() for n in names if n.strip()):
+            spec = spec_for_provider(name)
+            if spec is None:
+                raise MisconfiguredError(
+                    f"{self.provider} download: fallback_providers: {name!r} is not a provider "
+                    "of eodag-peps-plus (peps, geodes_plus)"
+                )
+            sources.append(open_backend(spec.name))
+        return sources
 
     def _options(self, kwargs: dict[str, Any], timeout: float) -> StagingOptions:
         """The staging options of this call, normalised once: the plugin config, then the
@@ -214,15 +242,35 @@ class StagingDownload(Download):
 
         workers = self._option(kwargs, "dask_workers")
         cluster = self._option(kwargs, "dask_scheduler") or (int(workers) if workers else None)
-        try:
-            report = download_on(
-                downloader,
-                products,
-                cluster,
-                executor=executor,
-                on_done=on_done,
-                bytes_bar=bytes_bar,
+        sources = self._fallback_sources(self._option(kwargs, "fallback_providers"))
+        if sources and cluster:
+            raise MisconfiguredError(
+                f"{self.provider} download: fallback_providers runs on this machine, not with "
+                "dask_scheduler or dask_workers"
             )
+        try:
+            if sources:
+                from ..staging.fallback import download_with_fallback
+
+                report = download_with_fallback(
+                    backend,
+                    products,
+                    self._output_dir(kwargs),
+                    options,
+                    sources=sources,
+                    executor=executor,
+                    on_done=on_done,
+                    bytes_bar=bytes_bar,
+                )
+            else:
+                report = download_on(
+                    downloader,
+                    products,
+                    cluster,
+                    executor=executor,
+                    on_done=on_done,
+                    bytes_bar=bytes_bar,
+                )
         except AuthenticationError as exc:
             raise EodagAuthenticationError(str(exc)) from exc
         finally:

@@ -151,3 +151,31 @@ def test_without_fallback_the_refused_stay_refused(
     )
     assert {e.id for e in report.with_status(DownloadStatus.REFUSED)} == ON_TAPE
     assert p.stats["requests"] == 0
+
+
+def test_eodag_plugin_fallback_providers(
+    pair: tuple[Sandbox, Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plugin key ``fallback_providers``: ``dag.download_all`` on ``geodes_plus`` fetches what
+    GEODES refuses from ``peps`` as configured (endpoint and account from EODAG's variables)."""
+    from eodag_peps_plus.eodag_support import gateway
+
+    g, p = pair
+    for key, value in ENV.items():
+        if key.startswith("EODAG__"):
+            monkeypatch.setenv(key, value)
+    monkeypatch.setenv("EODAG__PEPS__SEARCH__API_ENDPOINT", p.url)
+    dag = gateway(geodes_plus=g.url)
+    found = dag.search(
+        provider="geodes_plus",
+        collection="S2_MSI_L1C",
+        tileid="31TCJ",
+        start="2018-01-01",
+        end="2018-01-31",
+    )
+    paths = dag.download_all(
+        found, output_dir=str(tmp_path), extract=False, timeout=1, fallback_providers=["peps"]
+    )
+    assert len(paths) == len(CATALOGUE)
+    _verified(tmp_path)
+    assert p.stats["archive_replies"] == len(ON_TAPE)
