@@ -557,8 +557,11 @@ class BoundSession(requests.Session):
             self.auth(prepared_request)
 
 
-def archive_headers(offset: int = 0, if_range: str | None = None) -> dict[str, str]:
-    """Headers for fetching an archive, resumed from ``offset`` when the file is unchanged.
+def archive_headers(
+    offset: int = 0, if_range: str | None = None, end: int | None = None
+) -> dict[str, str]:
+    """Headers for fetching an archive, resumed from ``offset`` when the file is unchanged
+    (up to byte ``end``, exclusive, when given: a member of the archive).
 
     Identity encoding: a compressed transfer would change lengths and break Range arithmetic.
     """
@@ -566,8 +569,8 @@ def archive_headers(offset: int = 0, if_range: str | None = None) -> dict[str, s
         "Accept": "application/zip, application/octet-stream;q=0.9, */*;q=0.1",
         "Accept-Encoding": "identity",
     }
-    if offset:
-        headers["Range"] = f"bytes={offset}-"
+    if offset or end is not None:
+        headers["Range"] = f"bytes={offset}-{'' if end is None else end - 1}"
         if if_range:
             headers["If-Range"] = if_range
     return headers

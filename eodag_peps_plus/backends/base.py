@@ -419,9 +419,15 @@ class Archive(abc.ABC):
 
     @abc.abstractmethod
     def open_download(
-        self, product: Product, *, offset: int = 0, if_range: str | None = None
+        self,
+        product: Product,
+        *,
+        offset: int = 0,
+        if_range: str | None = None,
+        end: int | None = None,
     ) -> requests.Response:
-        """Start a streamed GET of the archive, from byte ``offset`` when resuming.
+        """Start a streamed GET of the archive, from byte ``offset`` when resuming, up to
+        byte ``end`` (exclusive) when only a part is wanted (members of the zip).
 
         The caller checks status, headers and body: servers answer many things that are not
         the product (JSON messages, empty bodies), and only the caller knows what it expected.

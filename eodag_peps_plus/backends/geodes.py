@@ -299,9 +299,14 @@ class GeodesBackend(StacApiBackend):
             ) from None
 
     def open_download(
-        self, product: Product, *, offset: int = 0, if_range: str | None = None
+        self,
+        product: Product,
+        *,
+        offset: int = 0,
+        if_range: str | None = None,
+        end: int | None = None,
     ) -> requests.Response:
-        headers = archive_headers(offset, if_range)
+        headers = archive_headers(offset, if_range, end)
         return self._get_archive(product, headers, f"GEODES download of {product.id}")
 
     def request_restore(self, product: Product) -> Availability | None:

@@ -412,10 +412,15 @@ class PepsBackend(Backend):
     download_starts_restore = True
 
     def open_download(
-        self, product: Product, *, offset: int = 0, if_range: str | None = None
+        self,
+        product: Product,
+        *,
+        offset: int = 0,
+        if_range: str | None = None,
+        end: int | None = None,
     ) -> requests.Response:
         what = f"PEPS download of {product.id}"
-        return self._archive_get(product, archive_headers(offset, if_range), what)
+        return self._archive_get(product, archive_headers(offset, if_range, end), what)
 
     def request_restore(self, product: Product) -> Availability | None:
         """On PEPS a download request is what starts a restore; ask for one byte only so an

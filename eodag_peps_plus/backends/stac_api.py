@@ -544,11 +544,16 @@ class StacApiBackend(Backend):
         raise BackendError(f"{self.server_name} offers no restore from tape")
 
     def open_download(
-        self, product: Product, *, offset: int = 0, if_range: str | None = None
+        self,
+        product: Product,
+        *,
+        offset: int = 0,
+        if_range: str | None = None,
+        end: int | None = None,
     ) -> requests.Response:
         what = f"{self.server_name} download of {product.id}"
         self.require_credentials(what)
         url = self.check_origin(product.download_url, what)
         return self.archive_session.get(
-            url, headers=archive_headers(offset, if_range), stream=True, timeout=self.timeout
+            url, headers=archive_headers(offset, if_range, end), stream=True, timeout=self.timeout
         )

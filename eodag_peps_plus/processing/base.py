@@ -260,7 +260,12 @@ class ProcessingBackend(abc.ABC):
         return self.status(reference, status_url).results
 
     def open_result(
-        self, result: ResultFile, *, offset: int = 0, if_range: str | None = None
+        self,
+        result: ResultFile,
+        *,
+        offset: int = 0,
+        if_range: str | None = None,
+        end: int | None = None,
     ) -> requests.Response:
         """A streamed, authenticated GET of a result file (the staging downloader's hook).
 
@@ -275,7 +280,7 @@ class ProcessingBackend(abc.ABC):
         self.backend.require_credentials(what)
         url = self.backend.check_origin(self.follow(result.url, what), what)
         return self.backend.archive_session.get(
-            url, headers=archive_headers(offset, if_range), stream=True, timeout=self.timeout
+            url, headers=archive_headers(offset, if_range, end), stream=True, timeout=self.timeout
         )
 
     def describe(self) -> dict[str, Any]:

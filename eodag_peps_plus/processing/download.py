@@ -61,10 +61,15 @@ class ResultArchive(Archive):
         return None
 
     def open_download(
-        self, product: Product, *, offset: int = 0, if_range: str | None = None
+        self,
+        product: Product,
+        *,
+        offset: int = 0,
+        if_range: str | None = None,
+        end: int | None = None,
     ) -> requests.Response:
         result = ResultFile(product.filename, product.download_url, product.size, product.md5)
-        return self.service.open_result(result, offset=offset, if_range=if_range)
+        return self.service.open_result(result, offset=offset, if_range=if_range, end=end)
 
 
 def download_results(

@@ -14,7 +14,7 @@ import struct
 import zlib
 from collections.abc import Iterator
 
-__all__ = ["ArchiveFile", "BLOCK", "minimum_size"]
+__all__ = ["ArchiveFile", "BLOCK", "BytesArchive", "minimum_size"]
 
 BLOCK = 1 << 16
 _NOISE = 1 << 12
@@ -153,3 +153,18 @@ class ArchiveFile:
             yield from self._payload(lo - payload_start, hi - payload_start)
         if end > payload_end:
             yield suffix[max(start, payload_end) - payload_end : end - payload_end]
+
+
+class BytesArchive:
+    """An archive given as bytes (a hand-made zip: zip64, lying directories...), served like
+    the generated ones."""
+
+    def __init__(self, data: bytes) -> None:
+        self.data = data
+        self.size = len(data)
+        self.md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+
+    def iter_bytes(self, start: int = 0, end: int | None = None) -> Iterator[bytes]:
+        end = self.size if end is None else min(end, self.size)
+        for pos in range(start, end, BLOCK):
+            yield self.data[pos : min(end, pos + BLOCK)]

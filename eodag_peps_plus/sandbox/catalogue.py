@@ -15,7 +15,7 @@ from datetime import datetime, timedelta, timezone
 
 from shapely.geometry import Polygon
 
-from .archive import ArchiveFile, minimum_size
+from .archive import ArchiveFile, BytesArchive, minimum_size
 
 __all__ = [
     "Catalogue",
@@ -119,10 +119,16 @@ class Entry:
     cycle: int | None = None
     polarisation: str | None = None
     swath: str | None = None
+    #: The archive's bytes, when a test gives them (a hand-made zip); else generated.
+    content: bytes | None = dataclasses.field(default=None, repr=False)
 
     def __post_init__(self) -> None:
         """Refuse a size the archive cannot be served at: the advertised size must be the
         number of bytes served, or no client can ever complete the download."""
+        if self.content is not None:
+            if self.size != len(self.content):
+                raise ValueError(f"{self.name}: size {self.size} is not its content's")
+            return
         smallest = minimum_size(self.name)
         if self.size < smallest:
             raise ValueError(f"{self.name}: size {self.size} is below the minimum {smallest}")
@@ -134,7 +140,9 @@ class Entry:
         return min(lons), min(lats), max(lons), max(lats)
 
     @property
-    def archive(self) -> ArchiveFile:
+    def archive(self) -> ArchiveFile | BytesArchive:
+        if self.content is not None:
+            return BytesArchive(self.content)
         return _archive(self.name, self.size, self.seed)
 
     @functools.cached_property

@@ -385,6 +385,7 @@ class TransferLane(RunState):
                 progress=self.progress.transfer if self.in_process else None,
                 cancel=self.batch.cancel,  # a cluster engine passes it on to its workers
                 part_key=self.part_key,
+                members=self.opts.members,
             )
             t.attempts += 1
             if t.first_transfer is None:

@@ -12,6 +12,7 @@ stream, the retries of a product and the waits for MAJA jobs all draw their paus
 from __future__ import annotations
 
 import dataclasses
+import re
 import typing
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -161,8 +162,22 @@ class StagingOptions:
     report_every: float = _setting(
         60.0, "Seconds between the lines saying which products are still awaited, and why.", above=0
     )
+    members: str | None = _setting(
+        None,
+        "A regular expression over the paths inside each archive: only the matching members "
+        "are fetched (range requests) and written under <output>/<name>.SAFE/..., each "
+        "checked by its CRC-32 (EODAG's asset filter).",
+        cli=False,  # the CLI spells it --include / --bands / --polarisation / --metadata
+    )
 
     def __post_init__(self) -> None:
+        if self.members is not None:
+            try:
+                re.compile(self.members)
+            except re.error as exc:
+                raise ConfigurationError(
+                    f"members must be a regular expression: {self.members!r} is not ({exc})"
+                ) from None
         for field in dataclasses.fields(self):
             value = getattr(self, field.name)
             if value is None or isinstance(value, (bool, str, dict, Path)):

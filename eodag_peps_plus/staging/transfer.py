@@ -39,7 +39,7 @@ import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
@@ -61,6 +61,9 @@ from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
 from .options import MIN_RATE, RATE_WINDOW, STALL_TIMEOUT
+
+if TYPE_CHECKING:
+    from .members import MemberFetch
 from .storage import (
     BINARY,
     O_NOFOLLOW,
@@ -189,6 +192,9 @@ class TransferJob:
     #: The key sidecars are signed with (:func:`~.storage.local_part_key` when empty): a
     #: scheduler passes its own, so workers elsewhere resume each other's parts.
     part_key: str = dataclasses.field(default="", repr=False)
+    #: A regular expression over member paths: only the matching members are fetched, by
+    #: range requests (:mod:`.members`), instead of the whole archive.
+    members: str | None = None
 
     def __repr__(self) -> str:  # short, for the logs of a cluster
         return f"TransferJob({self.product.id!r}, {self.archive!r}, {self.output!r})"
@@ -834,7 +840,13 @@ def run_transfer(job: TransferJob) -> TransferResult:
     outcome (an unexpected one too: it fails this product, not the batch)."""
     product = job.product
     try:
-        attempt = _Attempt(job)
+        attempt: _Attempt | MemberFetch
+        if job.members is not None:
+            from .members import MemberFetch  # it is built on this module's pieces
+
+            attempt = MemberFetch(job)
+        else:
+            attempt = _Attempt(job)
     except PepsPlusError as exc:  # an unsafe name
         return TransferResult(product.id, Outcome.FAILED, str(exc))
     except Exception as exc:  # a record this code cannot handle

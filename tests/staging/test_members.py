@@ -1,0 +1,201 @@
+"""Members of remote zips over real HTTP: only the bytes asked for, each member CRC-checked,
+and every kind of bad archive failing or retrying its own product alone."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+import struct
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from unittest import mock
+
+import pytest
+
+from eodag_peps_plus.product import Product
+from eodag_peps_plus.sandbox import Catalogue, Sandbox
+from eodag_peps_plus.sandbox.scenarios import staging_catalogue
+from eodag_peps_plus.staging.members import TAIL_READ
+from eodag_peps_plus.staging.transfer import Outcome, TransferJob, run_transfer
+
+from .helpers import all_products, downloader, peps_backend
+
+BANDS = ("B01", "B02", "B04", "B08", "B11", "B12")
+
+
+def safe_zip(name: str, *, seed: int = 0, zip64: bool = False) -> tuple[bytes, dict[str, bytes]]:
+    """A small S2-like SAFE zip: incompressible band files (stored) and XML (deflated)."""
+    rng = random.Random(seed)
+    granule = f"{name}.SAFE/GRANULE/L1C_T31TCJ_A000001_20200101T105441/IMG_DATA"
+    files = {f"{name}.SAFE/manifest.safe": b"<xfdu>" + b"manifest " * 300 + b"</xfdu>"}
+    files[f"{name}.SAFE/MTD_MSIL1C.xml"] = b"<mtd>" + b"metadata " * 500 + b"</mtd>"
+    for band in BANDS:
+        files[f"{granule}/T31TCJ_20200101T105441_{band}.jp2"] = rng.randbytes(
+            rng.randint(120_000, 160_000)
+        )
+    buffer = io.BytesIO()
+    limits = (
+        mock.patch.multiple(zipfile, ZIP64_LIMIT=1000, ZIP_FILECOUNT_LIMIT=2)
+        if zip64
+        else contextlib.nullcontext()
+    )
+    with limits, zipfile.ZipFile(buffer, "w") as archive:
+        for path, data in files.items():
+            method = zipfile.ZIP_STORED if path.endswith(".jp2") else zipfile.ZIP_DEFLATED
+            archive.writestr(path, data, compress_type=method)
+    return buffer.getvalue(), files
+
+
+@pytest.fixture(scope="module")
+def member_catalogue() -> Catalogue:
+    return staging_catalogue(4, size_range=(100_000, 150_000), offline=0.0, seed=7)
+
+
+@pytest.fixture
+def sandbox(
+    member_catalogue: Catalogue, staging_sandbox: Callable[..., Sandbox]
+) -> tuple[Sandbox, dict[str, dict[str, bytes]]]:
+    sb = staging_sandbox(member_catalogue)
+    contents: dict[str, dict[str, bytes]] = {}
+    for seed, entry in enumerate(list(sb.catalogue.entries)):
+        data, files = safe_zip(entry.name, seed=seed)
+        sb.replace_entry(entry.name, content=data, size=len(data))
+        contents[entry.name] = files
+    return sb, contents
+
+
+def job(sb: Sandbox, product: Product, out: Path, members: str) -> TransferJob:
+    return TransferJob(product=product, archive=peps_backend(sb), output=out, members=members)
+
+
+def member_sizes(data: bytes, pattern: str) -> int:
+    import re
+
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        return sum(i.compress_size for i in archive.infolist() if re.search(pattern, i.filename))
+
+
+def test_selection_gives_exactly_the_members_with_bytes_near_their_size(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, contents = sandbox
+    product = all_products(peps_backend(sb))[0]
+    before = sb.stats["bytes_sent"]
+    result = run_transfer(job(sb, product, tmp_path, "B0[48]|MTD"))
+    sent = sb.stats["bytes_sent"] - before
+    assert result.outcome is Outcome.DONE, result.reason
+    got = {str(p.relative_to(tmp_path)): p.read_bytes() for p in tmp_path.rglob("*") if p.is_file()}
+    wanted = {
+        k: v for k, v in contents[product.id].items() if any(s in k for s in ("B04", "B08", "MTD"))
+    }
+    assert got == wanted
+    members = member_sizes(sb.entry(product.id).content or b"", "B0[48]|MTD")
+    assert sent == result.received
+    assert sent <= members * 1.01 + TAIL_READ, (sent, members)
+    assert sent < product.size * 0.6
+
+
+def test_members_already_there_are_not_fetched_again(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, _ = sandbox
+    product = all_products(peps_backend(sb))[0]
+    assert run_transfer(job(sb, product, tmp_path, "B04")).outcome is Outcome.DONE
+    before = sb.stats["bytes_sent"]
+    again = run_transfer(job(sb, product, tmp_path, "B04"))
+    assert again.outcome is Outcome.DONE
+    assert sb.stats["bytes_sent"] - before <= TAIL_READ  # the directory only
+    assert "1 already there" in again.reason
+
+
+def test_zip64_archive(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, _ = sandbox
+    product = all_products(peps_backend(sb))[1]
+    data, files = safe_zip(product.id, seed=99, zip64=True)
+    assert b"PK\x06\x06" in data[-200:]  # a zip64 end record
+    sb.replace_entry(product.id, content=data, size=len(data))
+    product = next(p for p in all_products(peps_backend(sb)) if p.id == product.id)
+    result = run_transfer(job(sb, product, tmp_path, "B11"))
+    assert result.outcome is Outcome.DONE, result.reason
+    (path,) = [p for p in tmp_path.rglob("*B11*")]
+    assert path.read_bytes() == next(v for k, v in files.items() if "B11" in k)
+
+
+def _flip_crc(data: bytes, band: str) -> bytes:
+    """The directory's CRC of ``band`` changed (its data untouched)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = next(i for i in archive.infolist() if band in i.filename)
+    at = data.rfind(info.filename.encode()) - 46
+    crc = struct.unpack_from("<I", data, at + 16)[0]
+    return data[: at + 16] + struct.pack("<I", crc ^ 1) + data[at + 20 :]
+
+
+def _lie_offset(data: bytes, band: str) -> bytes:
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        info = next(i for i in archive.infolist() if band in i.filename)
+    at = data.rfind(info.filename.encode()) - 46
+    return data[: at + 42] + struct.pack("<I", info.header_offset + 7) + data[at + 46 :]
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [(_flip_crc, "fails its check"), (_lie_offset, "no local header")],
+)
+def test_bad_archive_fails_its_product_alone(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]],
+    tmp_path: Path,
+    damage: Callable[[bytes, str], bytes],
+    words: str,
+) -> None:
+    sb, _ = sandbox
+    backend = peps_backend(sb)
+    bad = all_products(backend)[2]
+    data = damage(sb.entry(bad.id).content or b"", "B04")
+    sb.replace_entry(bad.id, content=data, size=len(data))
+    products = all_products(backend)
+    report = downloader(backend, tmp_path, members="B04", max_attempts=2).download(products)
+    text = report.format()
+    assert words in text, text
+    done = sorted(p.name for p in tmp_path.rglob("*B04.jp2"))
+    assert len(done) == len(products) - 1, text
+    assert not any(bad.id in name for name in done)
+    assert not [p for p in tmp_path.rglob(".*part*")]  # no working file left
+
+
+def test_corrupted_range_is_retried(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, contents = sandbox
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    victim = products[3]
+    # The directory read and the member's range both have a byte flipped, once.
+    sb.faults.arm("corrupt", times=2, products=[victim.id])
+    report = downloader(backend, tmp_path, members="B08").download(products)
+    assert report.ok, report.format()
+    for product in products:
+        (path,) = tmp_path.rglob(f"{product.id}.SAFE/**/*B08.jp2")
+        assert path.read_bytes() == next(
+            v for k, v in contents[product.id].items() if k.endswith("B08.jp2")
+        )
+
+
+def test_member_escaping_the_folder_fails_that_product(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, _ = sandbox
+    product = all_products(peps_backend(sb))[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        archive.writestr("../evil_B04.jp2", b"x" * 5000)
+    data = buffer.getvalue()
+    sb.replace_entry(product.id, content=data, size=len(data))
+    product = next(p for p in all_products(peps_backend(sb)) if p.id == product.id)
+    result = run_transfer(job(sb, product, tmp_path / "out", "B04"))
+    assert result.outcome is Outcome.FAILED
+    assert "escape" in result.reason
+    assert not (tmp_path / "evil_B04.jp2").exists()
