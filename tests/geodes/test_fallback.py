@@ -179,3 +179,55 @@ def test_eodag_plugin_fallback_providers(
     assert len(paths) == len(CATALOGUE)
     _verified(tmp_path)
     assert p.stats["archive_replies"] == len(ON_TAPE)
+
+
+def test_fallback_to_a_generic_stac_api_backend(tmp_path: Path) -> None:
+    """A third archive added the documented way (a ``StacApiBackend`` with its own record)
+    that has every product online: what GEODES refuses comes from it, checked by name, size
+    and MD5, and nothing is restored anywhere."""
+    import dataclasses
+
+    from eodag_peps_plus.backends import BackendSpec, register_backend
+    from eodag_peps_plus.backends.geodes import GEODES_PROFILE
+    from eodag_peps_plus.backends.stac_api import StacApiBackend
+    from eodag_peps_plus.sandbox import Catalogue
+
+    class MirrorBackend(StacApiBackend):
+        name = "stacmirror"
+        profile = GEODES_PROFILE
+
+    register_backend(
+        BackendSpec(
+            name="stacmirror",
+            label="STAC mirror",
+            backend_class=f"{__name__}:MirrorBackend",
+            default_url="http://127.0.0.1:1",
+            provider="stacmirror_plus",
+            auth="apikey",
+        )
+    )
+    online = Catalogue([dataclasses.replace(e, storage="disk") for e in CATALOGUE])
+    g = Sandbox(
+        CATALOGUE, SandboxConfig(time_scale=0.001, geodes_alternate_links=0.0), services=("geodes",)
+    ).start()
+    m = Sandbox(
+        online, SandboxConfig(time_scale=0.001, geodes_alternate_links=0.0), services=("geodes",)
+    ).start()
+    try:
+        geodes = GeodesBackend(g.url, credentials=Credentials(api_key=DEFAULT_API_KEY))
+        mirror = MirrorBackend(m.url, credentials=Credentials(api_key=DEFAULT_API_KEY))
+        products = list(geodes.search(QUERY))
+        options = StagingOptions(timeout=60.0, quiet=True)
+        report = download_with_fallback(geodes, products, tmp_path, options, sources=[mirror])
+        assert report.ok, report.format()
+        _verified(tmp_path)
+        for entry in report.products:
+            assert entry.reason.startswith("from STAC mirror (GEODES: ") == (entry.id in ON_TAPE)
+        assert m.stats["archive_replies"] == len(ON_TAPE)
+        assert m.tape.restore_requests == 0
+    finally:
+        g.stop()
+        m.stop()
+        from eodag_peps_plus.backends import spec as registry
+
+        registry._registered.pop("stacmirror", None)  # other tests list the backends
