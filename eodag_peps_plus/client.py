@@ -7,12 +7,10 @@ works against PEPS, and the same code moves to GEODES by changing one name.
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from datetime import date, datetime
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pystac
@@ -27,7 +25,6 @@ from .http_io import Credentials, make_session, redact_url
 from .item_search import ItemSearch, Modifier
 from .product import Product
 from .query import Query, unified_fields
-from .stac import product_to_item
 from .stac_params import (
     FieldsLike,
     FilterLike,
@@ -39,6 +36,7 @@ from .stac_params import (
 from .vocabulary import shown
 
 if TYPE_CHECKING:
+    from .staging import StagingOptions
     from .staging.report import DownloadReport
 
 __all__ = ["Client", "DatetimeLike", "ItemsLike"]
@@ -278,66 +276,38 @@ class Client:
         return self.search(ids=list(ids)).items()
 
     def download(
-        self, items: ItemsLike, output: str | os.PathLike[str], **options: Any
+        self,
+        items: ItemsLike,
+        output: str | os.PathLike[str],
+        options: StagingOptions | None = None,
+        **overrides: Any,
     ) -> DownloadReport:
         """Download products found earlier, restoring those on tape first (the staging of
         ``peps-plus download``, with its options and its report).
 
         Args:
-            items: pystac items, an ``ItemCollection``, item dicts, or the path of a GeoJSON
-                file (``peps-plus search --json``, ``eodag search``,
+            items: pystac items, an ``ItemCollection``, item dicts, products, or the path of a
+                GeoJSON file (``peps-plus search --json``, ``eodag search``,
                 ``item_collection().save_object(...)``).
             output: a folder, or an fsspec URL (``s3://bucket/prefix``).
-            **options: :class:`~eodag_peps_plus.staging.Downloader`'s (``timeout``,
-                ``extract``, ``max_transfers``, ``quiet``...).
+            options: the staging settings (:class:`~eodag_peps_plus.staging.StagingOptions`);
+                default: its defaults.
+            **overrides: some of its fields (``timeout``, ``extract``, ``quiet``...).
 
         Returns:
             The report: ``report.ok``, ``report.paths``, ``print(report.format())``.
 
         Raises:
             InvalidQueryError: ``items`` cannot be read as products of this server.
+            ConfigurationError: a setting out of its bounds.
             AuthenticationError: the archive refused the credentials.
         """
+        from .eodag_plugins.convert import products_from_items
         from .staging import Downloader
 
-        products = self.products_of(items)
-        return Downloader(self.backend, os.fspath(output), **options).download(products)
-
-    def products_of(self, items: ItemsLike) -> list[Product]:
-        """Products of this server from items, a collection, dicts or a GeoJSON path.
-
-        Raises:
-            InvalidQueryError: not items, not readable, or without a download link.
-        """
-        from .eodag_plugins.convert import products_from_geojson
-
-        where = "items"
-        data: Any
-        if isinstance(items, (str, os.PathLike)):
-            where = str(items)
-            try:
-                data = json.loads(Path(items).read_text())
-            except (OSError, UnicodeDecodeError, ValueError) as exc:
-                raise InvalidQueryError(f"{where}: not a readable GeoJSON file ({exc})") from None
-        elif isinstance(items, pystac.ItemCollection):
-            data = items.to_dict(transform_hrefs=False)
-        elif isinstance(items, Mapping):
-            data = items if items.get("type") == "FeatureCollection" else {"features": [items]}
-        else:
-            if isinstance(items, pystac.Item):
-                items = [items]
-            features = []
-            for item in items:
-                if isinstance(item, Product):
-                    features.append(product_to_item(item).to_dict())
-                elif isinstance(item, pystac.Item):
-                    features.append(item.to_dict(transform_hrefs=False))
-                elif isinstance(item, Mapping):
-                    features.append(dict(item))
-                else:
-                    raise InvalidQueryError(f"items: {shown(item)} is not a STAC item")
-            data = {"type": "FeatureCollection", "features": features}
-        return products_from_geojson(data, self.backend.name, where)
+        products = products_from_items(items, self.backend.name)
+        downloader = Downloader(self.backend, os.fspath(output), options, **overrides)
+        return downloader.download(products)
 
     def get_all_items(self) -> Iterator[pystac.Item]:
         raise NotImplementedError(

@@ -17,6 +17,7 @@ from .stac_params import Fields
 from .vocabulary import shown
 
 if TYPE_CHECKING:
+    from .staging import StagingOptions
     from .staging.report import DownloadReport
 
 #: pystac-client's ``modifier``: mutates an item, a collection or their dicts in place.
@@ -164,24 +165,32 @@ class ItemSearch:
             total += count
         return total
 
-    def download(self, output: str | os.PathLike[str], **options: Any) -> DownloadReport:
+    def download(
+        self,
+        output: str | os.PathLike[str],
+        options: StagingOptions | None = None,
+        **overrides: Any,
+    ) -> DownloadReport:
         """Download every product found, restoring those on tape first: the staging of
         ``peps-plus download``, with its options and its report.
 
         Args:
             output: a folder, or an fsspec URL (``s3://bucket/prefix``).
-            **options: :class:`~eodag_peps_plus.staging.Downloader`'s (``timeout``,
-                ``extract``, ``max_transfers``, ``quiet``...).
+            options: the staging settings (:class:`~eodag_peps_plus.staging.StagingOptions`);
+                default: its defaults.
+            **overrides: some of its fields (``timeout``, ``extract``, ``quiet``...).
 
         Returns:
             The report: ``report.ok``, ``report.paths``, ``print(report.format())``.
 
         Raises:
+            ConfigurationError: a setting out of its bounds.
             AuthenticationError: the archive refused the credentials.
         """
         from .staging import Downloader
 
-        return Downloader(self.backend, os.fspath(output), **options).download(self.products())
+        downloader = Downloader(self.backend, os.fspath(output), options, **overrides)
+        return downloader.download(self.products())
 
     def url_with_parameters(self) -> str:
         """No meaning here: a search may be several requests (per collection, per server

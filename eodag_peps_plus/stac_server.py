@@ -32,6 +32,7 @@ from .item_search import ItemSearch
 from .logs import get_logger
 from .product import Product
 from .sandbox.app import Request, Response, Router, SandboxHTTPServer
+from .staging.options import StagingOptions
 
 __all__ = ["StacServer", "search_collection"]
 
@@ -55,7 +56,7 @@ class StacServer:
         *,
         wait: float = 5.0,
         retry_after: int = 30,
-        staging: Mapping[str, Any] | None = None,
+        staging: StagingOptions | None = None,
         max_stagings: int = 16,
     ) -> None:
         """Args:
@@ -64,7 +65,7 @@ class StacServer:
         output: where downloads go (one folder per backend).
         wait: seconds a download request waits for its product before answering 202.
         retry_after: seconds a 202 tells the client to wait.
-        staging: options of :class:`~eodag_peps_plus.staging.Downloader` (``timeout``...).
+        staging: how products are staged (default: ``StagingOptions(quiet=True)``).
         max_stagings: products staged at once; a download asking for one more is answered
             503 with ``Retry-After`` (each staging is a thread and a downloader run).
         """
@@ -75,7 +76,7 @@ class StacServer:
         self.wait = wait
         self.retry_after = retry_after
         self.max_stagings = max_stagings
-        self.staging = {"quiet": True, **(staging or {})}
+        self.staging = staging or StagingOptions(quiet=True)
         self._collections: dict[str, tuple[str, dict[str, Any]]] | None = None
         self._jobs: dict[tuple[str, str], _Job] = {}
         self._lock = threading.Lock()
@@ -322,8 +323,7 @@ class StacServer:
         if job.done.is_set() and job.ok and job.path is not None:
             return _file(job.path)
         if job.done.is_set():
-            status = 404 if job.missing else 502
-            return _error(status, f"{iid}: {job.reason}")
+            return _error(job.http_status, f"{iid}: {job.reason}")
         return Response.json(
             {"id": iid, "status": job.status, "description": "staging started: ask again later"},
             status=202,
@@ -338,9 +338,11 @@ class _Job(threading.Thread):
         super().__init__(daemon=True, name=f"stage-{iid[:40]}")
         self.server, self.name_, self.cid, self.iid = server, name, cid, iid
         self.done = threading.Event()
-        self.ok, self.missing = False, False
+        self.ok = False
         self.path: Path | None = None
         self.status, self.reason = "staging", ""
+        #: What a failed staging answers: the archive's refusal (410 Gone) is passed on.
+        self.http_status = 502
         self.downloader: Any = None
 
     def run(self) -> None:
@@ -350,14 +352,16 @@ class _Job(threading.Thread):
             client = self.server.clients[self.name_]
             found = list(client.search(collections=[self.cid], ids=[self.iid], max_items=1).products())  # fmt: skip
             if not found:
-                self.missing, self.reason = True, "no such product"
+                self.reason, self.http_status = "no such product", 404
                 return
             folder = self.server.output / self.name_
-            self.downloader = Downloader(client.backend, folder, **self.server.staging)
+            self.downloader = Downloader(client.backend, folder, self.server.staging)
             report = self.downloader.download(found)
             self.ok = report.ok and bool(report.paths)
             self.path = Path(report.paths[0]) if self.ok else None
             self.reason = "; ".join(f"{p.status.value}: {p.reason}" for p in report.products)
+            status = report.products[0].status.value if report.products else "failed"
+            self.http_status = _STATUS_REPLIES.get(status, 502)
         except PepsPlusError as exc:
             self.reason = str(exc)
         except Exception as exc:  # a thread must report, never die silently
@@ -365,6 +369,10 @@ class _Job(threading.Thread):
             self.reason = f"internal error ({type(exc).__name__})"
         finally:
             self.done.set()
+
+
+#: A staging's end (its report's status) -> this server's answer.
+_STATUS_REPLIES = {"refused": 410, "unavailable": 503, "failed": 502}
 
 
 class _NotFound(PepsPlusError):
@@ -397,7 +405,9 @@ def _guard(handler: Any) -> Any:
 
 
 def _error(status: int, text: str, headers: dict[str, str] | None = None) -> Response:
-    code = {400: "BadRequest", 404: "NotFound", 503: "ServiceUnavailable"}.get(status, "BadGateway")  # fmt: skip
+    code = {400: "BadRequest", 404: "NotFound", 410: "Gone", 503: "ServiceUnavailable"}.get(
+        status, "BadGateway"
+    )
     return Response.json({"code": code, "description": text}, status, headers)
 
 

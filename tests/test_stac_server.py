@@ -24,9 +24,10 @@ from eodag_peps_plus.discovery import queryables
 from eodag_peps_plus.http_io import Credentials
 from eodag_peps_plus.sandbox import Sandbox, SandboxConfig
 from eodag_peps_plus.stac_server import StacServer
+from eodag_peps_plus.staging import StagingOptions
 from tests.test_pystac_parity import BOX, DOCUMENTED
 
-FAST = {"poll_initial": 0.05, "poll_max": 0.2, "timeout": 120.0}
+FAST = StagingOptions(poll_initial=0.05, poll_max=0.2, timeout=120.0, quiet=True)
 
 
 @pytest.fixture(scope="module")
@@ -114,6 +115,19 @@ def test_offline_download_answers_202_then_the_file(server: StacServer, slow_tap
     assert slow_tape.restores_asked(item.id) >= 1
     again = requests.get(href, timeout=30)  # on disk now: at once
     assert again.status_code == 200 and again.content == reply.content
+
+
+def test_geodes_tape_product_is_410_with_the_reason(server: StacServer) -> None:
+    theirs = pystac_client.Client.open(server.url)
+    items = theirs.search(collections=["PEPS_S2_L1C"], bbox=BOX, datetime="2018", max_items=20)
+    item = next(i for i in items.items() if i.properties["order:status"] == "orderable")
+    reply = requests.get(item.assets["archive"].href, timeout=30)
+    deadline = time.monotonic() + 60
+    while reply.status_code == 202 and time.monotonic() < deadline:
+        time.sleep(0.2)
+        reply = requests.get(item.assets["archive"].href, timeout=30)
+    assert reply.status_code == 410
+    assert "Tier3" in reply.json()["description"]
 
 
 @pytest.mark.parametrize(

@@ -54,11 +54,12 @@ def serve(
     """
     from ..client import Client
     from ..stac_server import StacServer
+    from ..staging import StagingOptions
 
     names = backends or ("geodes", "peps")
     clients = {name: Client.open(name) for name in names}
     server = StacServer(
-        clients, output_dir, wait=wait, staging={"timeout": timeout * 60.0},
+        clients, output_dir, wait=wait, staging=StagingOptions(timeout=timeout * 60.0, quiet=True),
         max_stagings=max_stagings,
     )  # fmt: skip
     server.start(host, port)

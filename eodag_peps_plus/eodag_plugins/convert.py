@@ -7,6 +7,9 @@ The download plugin receives EOProducts (possibly re-read from a GeoJSON file wr
 from __future__ import annotations
 
 import json
+import os
+from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import orjson
@@ -19,6 +22,7 @@ from shapely.geometry.base import BaseGeometry
 from ..exceptions import InvalidQueryError
 from ..product import Availability, Product
 from ..stac import product_to_item
+from ..vocabulary import shown
 
 __all__ = ["eoproduct_to_item", "from_eoproduct", "shapes", "to_eoproduct"]
 
@@ -155,3 +159,46 @@ def tls_verify(config: Any) -> bool | str:
     if isinstance(value, str) and value.strip().lower() in ("true", "yes", "1", "on"):
         return True
     return value if isinstance(value, str) else bool(value)
+
+
+def products_from_items(items: Any, backend: str) -> list[Product]:
+    """Products of ``backend`` from pystac items, an ``ItemCollection``, item dicts,
+    products, or the path of a GeoJSON file.
+
+    Raises:
+        InvalidQueryError: not items, not readable, or without a download link.
+    """
+    where = "items"
+    data: Any
+    if isinstance(items, (str, os.PathLike)):
+        where = str(items)
+        try:
+            data = json.loads(Path(items).read_text())
+        except (OSError, UnicodeDecodeError, ValueError) as exc:
+            raise InvalidQueryError(f"{where}: not a readable GeoJSON file ({exc})") from None
+    elif isinstance(items, pystac.ItemCollection):
+        data = items.to_dict(transform_hrefs=False)
+    elif isinstance(items, Mapping):
+        data = items if items.get("type") == "FeatureCollection" else {"features": [items]}
+    else:
+        data = {"type": "FeatureCollection", "features": [_feature(i) for i in _each(items)]}
+    return products_from_geojson(data, backend, where)
+
+
+def _each(items: Any) -> list[Any]:
+    if isinstance(items, (pystac.Item, Product)):
+        return [items]
+    try:
+        return list(items)
+    except TypeError:
+        raise InvalidQueryError(f"items: {shown(items)} is not items") from None
+
+
+def _feature(item: Any) -> dict[str, Any]:
+    if isinstance(item, Product):
+        return product_to_item(item).to_dict()
+    if isinstance(item, pystac.Item):
+        return item.to_dict(transform_hrefs=False)
+    if isinstance(item, Mapping):
+        return dict(item)
+    raise InvalidQueryError(f"items: {shown(item)} is not a STAC item")
