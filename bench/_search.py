@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import argparse
+import json
 import time
+from collections.abc import Callable
 from typing import Any
 
-from _ab import table
+from _ab import previous_release, rounds, table
+from _static import static_server
 
 
 def eodag_work(eo_product: Any, search: Any) -> float:
@@ -63,3 +67,43 @@ def print_figures(
             (f"ceiling: {generic.split()[0]} / (floor + EODAG work)", lambda r: r["seconds"]["generic"] / ceiling(r), ".1f"),
         ],
     )  # fmt: skip
+
+
+def time_each(
+    products: int, readers: dict[str, Callable[[], int]], package: str, eo_product: Any
+) -> dict[str, Any]:
+    """Each reader timed once (``floor``, ``client``, ``ours``, ``generic``), each counting
+    ``products``, and EODAG's own work in one more run of ``ours``: a child's result."""
+    seconds, counts = {}, {}
+    for name, read in readers.items():
+        start = time.perf_counter()
+        counts[name] = read()
+        seconds[name] = time.perf_counter() - start
+    assert set(counts.values()) == {products}, counts
+    seconds["eodag_work"] = eodag_work(eo_product, readers["ours"])
+    return {"package": package, "seconds": seconds}
+
+
+def main(
+    doc: str,
+    script: str,
+    measure: Callable[[str, int], dict[str, Any]],
+    labels: tuple[str, str, str],
+) -> None:
+    """The command line both search benchmarks share: ``--measure URL`` in a child, else
+    the static server, the interleaved A/B rounds and the figures (``labels``: the server,
+    our EODAG provider, EODAG's own search)."""
+    parser = argparse.ArgumentParser(description=doc.splitlines()[0])
+    parser.add_argument("--products", type=int, default=5000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--baseline", default=None, help="git rev (default: previous release)")
+    parser.add_argument("--no-ab", action="store_true", help="this tree only")
+    parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.measure, args.products)))
+        return
+    baseline = None if args.no_ab else args.baseline or previous_release()
+    with static_server(args.products) as url:
+        results, baseline = rounds(script, [url, "--products", str(args.products)], args.rounds, baseline)  # fmt: skip
+    print_figures(results, baseline, args.products, *labels)

@@ -17,16 +17,12 @@ figure beside the previous release's (``--baseline``), interleaved rounds, media
 
 from __future__ import annotations
 
-import argparse
-import json
 from typing import Any
 
 import requests
 import yaml
-from _ab import previous_release, rounds
 from _offline import timed  # noqa: F401 - sets EODAG up offline before it is imported
-from _search import eodag_work, print_figures
-from _static import static_server
+from _search import main, time_each
 
 PAGE = 80  # GEODES's cap: the server page size for both providers
 
@@ -85,32 +81,9 @@ def measure(url: str, products: int) -> dict[str, Any]:
     floor()  # the server encodes each page once
     dag.search(provider="geodes_plus", collection="S2_MSI_L1C", limit=1)  # plugins load
     dag.search(provider="geodes", collection="S2_MSI_L1C", limit=1)
-    seconds, counts = {}, {}
-    for name, func in (("floor", floor), ("client", client), ("ours", ours), ("generic", builtin)):
-        seconds[name], counts[name] = timed(func)
-    assert set(counts.values()) == {products}, counts
-    seconds["eodag_work"] = eodag_work(EOProduct, ours)
-    return {"package": eodag_peps_plus.__file__, "seconds": seconds}
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--products", type=int, default=5000)
-    parser.add_argument("--rounds", type=int, default=5)
-    parser.add_argument("--baseline", default=None, help="git rev (default: previous release)")
-    parser.add_argument("--no-ab", action="store_true", help="this tree only")
-    parser.add_argument("--measure", metavar="URL", help=argparse.SUPPRESS)
-    args = parser.parse_args()
-    if args.measure:
-        print(json.dumps(measure(args.measure, args.products)))
-        return
-    baseline = None if args.no_ab else args.baseline or previous_release()
-    with static_server(args.products) as url:
-        results, baseline = rounds(__file__, [url, "--products", str(args.products)], args.rounds, baseline)  # fmt: skip
-    print_figures(
-        results, baseline, args.products, "GEODES", "geodes_plus", "geodes (EODAG GeodesSearch)"
-    )
+    readers = {"floor": floor, "client": client, "ours": ours, "generic": builtin}
+    return time_each(products, readers, eodag_peps_plus.__file__, EOProduct)
 
 
 if __name__ == "__main__":
-    main()
+    main(__doc__, __file__, measure, ("GEODES", "geodes_plus", "geodes (EODAG GeodesSearch)"))
