@@ -39,7 +39,7 @@ def server(sandbox: Sandbox, tmp_path: Path) -> Iterator[StacServer]:
 def test_landing_page_and_one_search_in_chromium(loopback_browser: Any, server: StacServer) -> None:
     browser = loopback_browser
     from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.ui import Select
+    from selenium.webdriver.support.ui import Select, WebDriverWait
 
     browser.get_log("browser")
     browser.get(f"{server.url}/")
@@ -51,6 +51,10 @@ def test_landing_page_and_one_search_in_chromium(loopback_browser: Any, server: 
     form.find_element(By.NAME, "bbox").send_keys("1,43.4,1.6,43.8")
     form.find_element(By.NAME, "datetime").send_keys("2020-01-01/2020-06-30")
     form.find_element(By.TAG_NAME, "button").click()
+    # The results are a new page: wait for it rather than read the form page under load.
+    WebDriverWait(browser, 60).until(
+        lambda b: "item(s) of" in b.find_element(By.TAG_NAME, "h1").text
+    )
     rows = browser.find_elements(By.CSS_SELECTOR, "#results tr")[1:]
     shown = [row.find_element(By.TAG_NAME, "td").text for row in rows]
     expected = server.clients["geodes"].search(
