@@ -136,6 +136,23 @@ def results_backend(path: Path) -> str | None:
 )  # fmt: skip
 @staging_options()
 @click.option(
+    "--include", "include", multiple=True, metavar="REGEX",
+    help="Fetch only the archive members whose path matches (repeatable), by range requests, "
+    "each CRC-checked, under <output>/<name>.SAFE/...; e.g. --include 'B0[48]' --include MTD.",
+)  # fmt: skip
+@click.option(
+    "--bands", metavar="B04,B08",
+    help="Only these Sentinel-2 band files (B01-B12, B8A, TCI; L2A: AOT, WVP, SCL).",
+)  # fmt: skip
+@click.option(
+    "--polarisation", "--polarization", "polarisation", metavar="VV[,VH]",
+    help="Only these Sentinel-1 polarisations' measurement, annotation and calibration files.",
+)  # fmt: skip
+@click.option(
+    "--metadata", "metadata_only", is_flag=True,
+    help="Only the manifest and the XML metadata files.",
+)  # fmt: skip
+@click.option(
     "-n",
     "--no-download",
     "--no_download",
@@ -155,9 +172,16 @@ def download(
     """
     from ..staging import Downloader
     from ..staging.cluster import download_on
+    from ..staging.members import member_pattern
     from ..staging.storage import is_url
 
-    options = from_click(params, timeout=timeout * 60.0)
+    members = member_pattern(
+        params.pop("include"),
+        bands=_listed(params.pop("bands")),
+        polarisations=_listed(params.pop("polarisation")),
+        metadata=params.pop("metadata_only"),
+    )
+    options = from_click(params, timeout=timeout * 60.0, members=members)
     given = [k for k in QUERY_OPTION_NAMES if params.get(k) not in (None, (), False)]
     if results_path is not None and given:
         raise InvalidQueryError("give either --search-results or query options, not both")
@@ -208,6 +232,10 @@ def download(
         click.echo(hint, err=True)
     if not report.ok:
         sys.exit(2)
+
+
+def _listed(value: str | None) -> list[str]:
+    return [v for v in (value or "").split(",") if v.strip()]
 
 
 def _fallback_hint(report: Any, first: str, asked: bool) -> str | None:

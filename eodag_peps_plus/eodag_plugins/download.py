@@ -146,7 +146,13 @@ class StagingDownload(Download):
         try:
             configured = StagingOptions.from_mapping(vars(self.config), eodag=True)
             options = StagingOptions.from_mapping(kwargs, base=configured, eodag=True)
-            return options.replace(timeout=max(float(timeout), 0.0) * 60.0)
+            # EODAG's asset filter (``product.download(asset="B04|B08")``): a regular
+            # expression over the paths inside the archive, fetched member by member.
+            asset = kwargs.get("asset")
+            if asset is not None and not isinstance(asset, str):
+                raise ValueError(f"asset must be a regular expression, not {asset!r}")
+            members = {"members": asset} if asset else {}
+            return options.replace(timeout=max(float(timeout), 0.0) * 60.0, **members)
         except ValueError as exc:
             raise MisconfiguredError(f"{self.provider} download: {exc}") from None
 

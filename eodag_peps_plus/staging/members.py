@@ -22,16 +22,17 @@ import re
 import struct
 import time
 import zlib
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 import requests
 
-from ..exceptions import DownloadError
+from ..exceptions import ConfigurationError, DownloadError
 from ..http_io import head_deadline, iter_body
 from ..logs import get_logger
 from .extract import name_problem
+from .report import MEMBER_CHECK
 from .storage import BINARY, O_NOFOLLOW, open_output
 from .transfer import (
     Outcome,
@@ -45,7 +46,7 @@ from .transfer import (
 
 logger = get_logger(__name__)
 
-__all__ = ["Member", "MemberFetch", "parse_directory"]
+__all__ = ["GROUPS", "Member", "MemberFetch", "member_pattern", "parse_directory"]
 
 #: The end of the archive read first: the end record, and most directories with it (a
 #: Sentinel-2 L1C directory of ~150 members is ~25 KB).
@@ -60,6 +61,59 @@ _LOCAL = struct.Struct("<IHHHHHIIIHH")
 _EOCD_SIG, _LOCATOR_SIG, _EOCD64_SIG = 0x06054B50, 0x07064B50, 0x06064B50
 _CENTRAL_SIG, _LOCAL_SIG = 0x02014B50, 0x04034B50
 _METHODS = {0: "stored", 8: "deflate"}
+
+
+#: The named groups users ask for, as regular expressions over member paths (the one table
+#: the CLI's --bands / --polarisation / --metadata read). Sentinel-2 band files end in
+#: ``_B04.jp2`` (L1C) or ``_B04_10m.jp2`` (L2A); Sentinel-1 measurement, annotation and
+#: calibration files carry ``-vv-`` in their names; metadata is the manifest and the XML.
+GROUPS: dict[str, tuple[tuple[str, ...], str]] = {
+    "band": (
+        ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11",
+         "B12", "TCI", "AOT", "WVP", "SCL"),
+        r"_{}(_\d+m)?\.jp2$",
+    ),
+    "polarisation": (("VV", "VH", "HH", "HV"), r"-{}-"),
+    "metadata": (("all",), r"(manifest\.safe|\.xml)$"),
+}  # fmt: skip
+
+
+def member_pattern(
+    include: Sequence[str] = (),
+    *,
+    bands: Sequence[str] = (),
+    polarisations: Sequence[str] = (),
+    metadata: bool = False,
+) -> str | None:
+    """One regular expression for a member selection (``None``: the whole archive).
+
+    Raises:
+        ConfigurationError: a band or polarisation not in :data:`GROUPS`, or an ``include``
+            that is not a regular expression.
+    """
+    parts = list(include)
+    for group, asked in (("band", bands), ("polarisation", polarisations)):
+        names, template = GROUPS[group]
+        for name in asked:
+            if name.strip().upper() not in names:
+                raise ConfigurationError(f"unknown {group} {name!r}; known: {', '.join(names)}")
+            parts.append(
+                template.format(
+                    re.escape(
+                        name.strip().lower() if group == "polarisation" else name.strip().upper()
+                    )
+                )
+            )
+    if metadata:
+        parts.append(GROUPS["metadata"][1])
+    for part in include:
+        try:
+            re.compile(part)
+        except re.error as exc:
+            raise ConfigurationError(
+                f"--include {part!r} is not a regular expression ({exc})"
+            ) from None
+    return "|".join(f"(?:{p})" for p in parts) if parts else None
 
 
 class _Stop(Exception):
@@ -313,7 +367,7 @@ class MemberFetch:
             f"there; {self.received} bytes fetched for {wanted} bytes of members{share}",
             path=str(self.root / PurePosixPath(chosen[0].name).parts[0]),
             received=self.received,
-            checks=("member CRC-32", "member size"),
+            checks=(MEMBER_CHECK, "member size"),
         )
 
     def _already_there(self, member: Member) -> bool:

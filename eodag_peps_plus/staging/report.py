@@ -8,7 +8,7 @@ import enum
 
 from ..product import Availability
 
-__all__ = ["DownloadReport", "DownloadStatus", "FORMAT_LIMIT", "ProductReport"]
+__all__ = ["DownloadReport", "DownloadStatus", "FORMAT_LIMIT", "MEMBER_CHECK", "ProductReport"]
 
 
 class DownloadStatus(str, enum.Enum):
@@ -53,6 +53,9 @@ class ProductReport:
     present_before: bool = False
 
 
+#: The check a product fetched member by member passed (:mod:`.members`): the report then
+#: totals the bytes fetched against the whole archives' sizes.
+MEMBER_CHECK = "member CRC-32"
 #: :meth:`DownloadReport.format` lists every product of a batch up to this size; beyond, only
 #: those not done (this many at most), then the totals.
 FORMAT_LIMIT = 200
@@ -113,4 +116,13 @@ class DownloadReport:
             lines.append(f"({hidden_done} done product(s) not listed)")
         totals = ", ".join(f"{n} {s}" for s, n in sorted(self.counts().items()))
         lines.append(f"{len(self.products)} product(s) in {self.elapsed:.1f} s: {totals}")
+        partial = [p for p in self.products if MEMBER_CHECK in p.checks]
+        if partial:
+            fetched = sum(p.received for p in partial)
+            whole = sum(p.size or 0 for p in partial)
+            share = f" ({100 * fetched / whole:.2f} %)" if whole else ""
+            lines.append(
+                f"members of {len(partial)} archive(s): {fetched} bytes fetched of the "
+                f"{whole} bytes of the whole archives{share}"
+            )
         return "\n".join(lines)
