@@ -285,7 +285,9 @@ def tiled_start(
             "date)",
             REFUSED,
         )
-    if not day or day < TILED_SINCE:
+    if not day:  # no start: the tiled collection is all there is to search, nothing to say
+        return TILED_SINCE, []
+    if day < TILED_SINCE:
         return TILED_SINCE, [
             f"**** products before '{TILED_SINCE}' are stored in non-tiled products collection",
             "**** please use option -c S2 to get the products before that date",

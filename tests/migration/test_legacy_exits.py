@@ -123,3 +123,21 @@ def test_the_lines_scripts_grep_for(
     extracted = legacy("peps_download", *common[:-1], "safe", "-x")
     assert extracted.code == 0, extracted.text
     assert "product saved as : " in extracted.out and ".SAFE" in extracted.out
+
+
+@pytest.mark.parametrize(
+    ("collection", "start", "end", "searched", "advice"),
+    [
+        ("S2ST", "2017-01-01", "2017-02-01T00:00:00Z", "2017-01-01", False),
+        ("S2ST", "2016-11-01", None, "2016-12-05", True),
+        ("S2ST", None, None, "2016-12-05", False),  # never S2's products behind the user's back
+        ("S2", "2015-11-01", "2015-12-01T00:00:00Z", "2015-11-01", False),
+    ],
+)
+def test_tiled_start(
+    collection: str, start: str | None, end: str | None, searched: str, advice: bool
+) -> None:
+    from eodag_peps_plus.cli.legacy import tiled_start
+
+    got, lines = tiled_start(collection, start, end)
+    assert got == searched and bool(lines) == advice
