@@ -228,8 +228,9 @@ BAD_TILE = 252  # sys.exit(-4): a tile other than 31TCJ / T31TCJ; a log naming n
 BAD_PERIOD = 251  # sys.exit(-5): full_maja_process's dates (after 2016-04-01, 50-366 days)
 
 
-class LegacyExit(click.ClickException):
-    """An error ending a drop-in with its legacy script's exit status (one line, as any)."""
+class LegacyExit(PepsPlusError, click.ClickException):
+    """An error ending a drop-in with its legacy script's exit status (one line, as any);
+    a :class:`PepsPlusError` for callers, a ``ClickException`` carrying the status for click."""
 
     def __init__(self, message: str, code: int) -> None:
         super().__init__(message)
