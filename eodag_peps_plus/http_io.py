@@ -14,6 +14,7 @@ import heapq
 import http.client
 import ipaddress
 import itertools
+import os
 import socket
 import threading
 import time
@@ -248,6 +249,17 @@ class _Watchdog:
 
 
 _WATCHDOG = _Watchdog()
+
+
+def _new_watchdog() -> None:
+    """A forked child (a transfer process) gets its own: the parent's thread is not there, and
+    its lock may have been held at the fork."""
+    global _WATCHDOG
+    _WATCHDOG = _Watchdog()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_watchdog)
 
 
 #: A tighter head deadline for the requests of this context (a transfer's stall timeout).
