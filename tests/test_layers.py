@@ -103,3 +103,119 @@ def test_staging_sees_archives_only() -> None:
             ):
                 wrong.append(f"{path.name}: import {node.names[0].name}")
     assert not wrong, "staging may import Archive only from the backends:\n" + "\n".join(wrong)
+
+
+# -- inside a layer: no cycle between modules, no private name shared ------------------------------
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(PACKAGE.parent).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+MODULES: dict[str, Path] = {_module_name(p): p for p in PACKAGE.rglob("*.py")}
+
+
+def _type_checking_only(tree: ast.Module) -> set[int]:
+    """Nodes under ``if TYPE_CHECKING:``: annotations, not imports at run time."""
+    return {
+        id(inner)
+        for node in ast.walk(tree)
+        if isinstance(node, ast.If) and ast.unparse(node.test).endswith("TYPE_CHECKING")
+        for child in node.body
+        for inner in ast.walk(child)
+    }
+
+
+def _imported(path: Path) -> list[tuple[str, str | None, int]]:
+    """(module, name imported from it or None, line) for every import of a package module;
+    ``from . import x`` names module ``x`` when there is one."""
+    module = _module_name(path)
+    package = module if path.name == "__init__.py" else module.rsplit(".", 1)[0]
+    tree = ast.parse(path.read_text())
+    typing_only = _type_checking_only(tree)
+    found: list[tuple[str, str | None, int]] = []
+    for node in ast.walk(tree):
+        if id(node) in typing_only:
+            continue
+        if isinstance(node, ast.ImportFrom):
+            target = node.module or ""
+            if node.level:
+                base = package.split(".")[: len(package.split(".")) - (node.level - 1)]
+                target = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:
+                child = f"{target}.{alias.name}"
+                found.append((child, None, node.lineno) if child in MODULES else
+                             (target, alias.name, node.lineno))  # fmt: skip
+        elif isinstance(node, ast.Import):
+            found.extend((alias.name, None, node.lineno) for alias in node.names)
+    return [entry for entry in found if entry[0] in MODULES]
+
+
+def _cycles(edges: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected groups of more than one module (Tarjan)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    groups: list[list[str]] = []
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = len(index)
+        stack.append(node)
+        for target in sorted(edges.get(node, ())):
+            if target not in index:
+                visit(target)
+                low[node] = min(low[node], low[target])
+            elif target in stack:
+                low[node] = min(low[node], index[target])
+        if low[node] == index[node]:
+            group = []
+            while True:
+                member = stack.pop()
+                group.append(member)
+                if member == node:
+                    break
+            if len(group) > 1:
+                groups.append(sorted(group))
+
+    for node in sorted(edges):
+        if node not in index:
+            visit(node)
+    return groups
+
+
+def test_no_import_cycle_between_modules() -> None:
+    """Two modules that import each other (even inside a function) are one idea in two files,
+    or a lower one that learned about a higher one. Imports under ``TYPE_CHECKING`` are
+    annotations, not run: a service may name the sandbox that owns it."""
+    edges = {
+        name: {target for target, _, _ in _imported(path) if target != name}
+        for name, path in MODULES.items()
+    }
+    cycles = _cycles(edges)
+    assert not cycles, "modules that import each other:\n" + "\n".join(map(" <-> ".join, cycles))
+
+
+def test_no_private_name_crosses_modules() -> None:
+    """A name used by two modules is part of the module's interface: public, in ``__all__``."""
+    crossings = []
+    for name, path in MODULES.items():
+        for target, imported, line in _imported(path):
+            if imported and imported.startswith("_") and not imported.startswith("__"):
+                crossings.append(f"{name}:{line} imports {target}.{imported}")
+        modules = {  # local name -> package module imported under it (``from . import checks``)
+            alias.asname or alias.name
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.ImportFrom)
+            for alias in node.names
+            if any(target.endswith(f".{alias.name}") for target, imported, _ in _imported(path)
+                   if imported is None)
+        }  # fmt: skip
+        for node in ast.walk(ast.parse(path.read_text())):
+            if (
+                isinstance(node, ast.Attribute)
+                and isinstance(node.value, ast.Name)
+                and node.value.id in modules
+                and node.attr.startswith("_")
+                and not node.attr.startswith("__")
+            ):
+                crossings.append(f"{name}:{node.lineno} uses {node.value.id}.{node.attr}")
+    assert not crossings, "private names used across modules:\n" + "\n".join(sorted(crossings))
