@@ -114,7 +114,7 @@ def download_results(
 
 def present(result: ResultFile, out_dir: Path) -> bool:
     """Already on disk (the legacy scripts skipped files by name; we also check the size)."""
-    from ..staging.extract import name_problem
+    from ..staging.file_names import name_problem
 
     if name_problem(result.filename[: -len(".zip")]) is not None:
         return False  # the downloader refuses it, and says why

@@ -31,11 +31,14 @@ __all__ = [
     "EnsureReport",
     "MAX_USEFUL_CLOUD_COVER",
     "THEIA_L2A_COLLECTION",
+    "acquisition_day",
     "covered",
     "ensure",
     "find_l1c",
     "find_l2a",
     "l2a_query",
+    "name_day",
+    "series_job",
 ]
 
 #: GEODES's collection of MAJA L2A products (the collections table's).
@@ -68,10 +71,11 @@ class EnsureReport:
     def l1c_dates(self) -> list[str]:
         """The distinct acquisition dates of the L1C products (a date has several products:
         two satellites, two orbits, split granules)."""
-        return sorted({d for p in self.l1c if (d := _day(p)) is not None})
+        return sorted({d for p in self.l1c if (d := acquisition_day(p)) is not None})
 
 
-def _day(product: Product) -> str | None:
+def acquisition_day(product: Product) -> str | None:
+    """``YYYY-MM-DD`` the product was acquired, from its start or else its name."""
     start = str(product.properties.get("start_datetime") or "")
     if start:
         return start[:10]
@@ -105,7 +109,7 @@ def _orbit(product: Product) -> int | None:
 
 def covered(l1c: Product, l2a_keys: set[tuple[str | None, str | None, int | None]]) -> bool:
     """An L2A of the same day, satellite and (when both are known) relative orbit exists."""
-    day, platform, orbit = _day(l1c), _platform(l1c), _orbit(l1c)
+    day, platform, orbit = acquisition_day(l1c), _platform(l1c), _orbit(l1c)
     return (
         (day, platform, orbit) in l2a_keys
         or (orbit is not None and (day, platform, None) in l2a_keys)
@@ -182,7 +186,7 @@ def ensure(
         if orbit is None or _orbit(p) in (None, orbit)
     ]
     report.l1c = sorted(find_l1c(jobs.backend, normalized, first, last, orbit), key=lambda p: p.id)
-    keys = {(_day(p), _platform(p), _orbit(p)) for p in report.existing}
+    keys = {(acquisition_day(p), _platform(p), _orbit(p)) for p in report.existing}
     records = jobs.list()
     per_product = {n: r for n, r in product_jobs(records).items() if live(r)}
     for product in report.l1c:
@@ -207,7 +211,7 @@ def series_job(product: Product, tile: str, records: Iterable[JobRecord]) -> Job
     """The FULL_MAJA job of the store that answers for this L1C product's date: one on its
     tile, period and orbit that is under way, or finished with a result (an L2A or a NOVALD)
     for that date; a finished series that left the date out (unprocessed) does not count."""
-    day, orbit = _day(product), _orbit(product)
+    day, orbit = acquisition_day(product), _orbit(product)
     found = []
     for record in records:
         if record.process != FULL_MAJA or not live(record):

@@ -592,7 +592,7 @@ class MajaJobs:
 def unusable_name(result: ResultFile) -> str | None:
     """Why a result named by the server cannot be saved (a path, ``..``, NUL, too long...),
     or None: checked per result before any transfer, by staging's one file-name rule."""
-    from ..staging.extract import name_problem
+    from ..staging.file_names import name_problem
 
     for name in (result.filename, result.filename[: -len(".zip")]):
         problem = name_problem(name)

@@ -16,7 +16,7 @@ from html import escape
 from typing import TYPE_CHECKING
 
 from ..processing.base import FULL_MAJA, MAJA
-from ..processing.ensure import EnsureReport, _day, ensure, name_day
+from ..processing.ensure import EnsureReport, acquisition_day, ensure, name_day
 from ..processing.store import JobRecord
 from ..product import Product
 from .page import html_page
@@ -96,7 +96,7 @@ def build_calendar(report: EnsureReport, records: Iterable[JobRecord]) -> Calend
     days: dict[date, DayCell] = {}
 
     def cell(product: Product | str) -> DayCell | None:
-        text = _day(product) if isinstance(product, Product) else name_day(product)
+        text = acquisition_day(product) if isinstance(product, Product) else name_day(product)
         if text is None:
             return None
         day = date.fromisoformat(text)
@@ -164,7 +164,7 @@ def _job_days(record: JobRecord, report: EnsureReport, l1c_days: set[date]) -> l
         product_day
         for product in report.l1c
         if (orbit is None or product.properties.get("sat:relative_orbit") in (None, orbit))
-        and (text := _day(product))
+        and (text := acquisition_day(product))
         and first <= (product_day := date.fromisoformat(text)) <= last
     }
     return sorted(wanted & l1c_days)

@@ -32,6 +32,9 @@ __all__ = [
     "generate",
     "iso",
     "place",
+    "s1_absolute_orbit",
+    "square_footprint",
+    "stable_unit",
     "tile_entries",
 ]
 
@@ -193,13 +196,13 @@ def iso(moment: datetime) -> str:
     return moment.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:-6] + "Z"
 
 
-def _unit(*parts: object) -> float:
+def stable_unit(*parts: object) -> float:
     """A deterministic number in [0, 1) from anything hashable: catalogues never drift."""
     digest = hashlib.sha256("|".join(map(str, parts)).encode()).digest()
     return int.from_bytes(digest[:8], "big") / 2**64
 
 
-def _square(
+def square_footprint(
     lon: float, lat: float, half_lon: float = 0.55, half_lat: float = 0.5
 ) -> list[list[float]]:
     return [
@@ -214,7 +217,7 @@ def _square(
 def _storage(start: datetime, now: datetime, key: str) -> str:
     if now - start < timedelta(days=365):
         return "disk"
-    draw = _unit("storage", key)
+    draw = stable_unit("storage", key)
     for mode, weight in STORAGE_WEIGHTS:
         if draw < weight:
             return mode
@@ -229,7 +232,7 @@ def _s2_platforms(day: datetime) -> list[str]:
     return platforms
 
 
-def _s1_orbit(platform: str, relative: int, cycle: int) -> int:
+def s1_absolute_orbit(platform: str, relative: int, cycle: int) -> int:
     """An absolute orbit consistent with PEPS's formulas for the relative one."""
     offset = 73 if platform == "S1A" else 27
     return offset + (relative - 1) + 175 * cycle
@@ -278,12 +281,12 @@ def _s2_entries(
     now: datetime, size_scale: float, l2a: set[str],
 ) -> Iterator[Entry]:  # fmt: skip
     key = f"{tile}{rel}{platform}{day:%Y%m%d}"
-    if _unit("gap", key) < 0.1:  # no acquisition that day
+    if stable_unit("gap", key) < 0.1:  # no acquisition that day
         return
-    sensing = day.replace(hour=10, minute=30) + timedelta(seconds=int(_unit("t", key) * 1800))
+    sensing = day.replace(hour=10, minute=30) + timedelta(seconds=int(stable_unit("t", key) * 1800))
     if platform == "S2B":
         sensing += timedelta(days=2, hours=0)
-    processed = sensing + timedelta(hours=5, minutes=int(_unit("p", key) * 60))
+    processed = sensing + timedelta(hours=5, minutes=int(stable_unit("p", key) * 60))
     baseline = "N0209" if sensing.year < 2022 else "N0400"
     cycle = int((sensing - datetime(2015, 6, 23, tzinfo=timezone.utc)).days * 14.3)
     absolute = cycle - cycle % 143 + rel + (0 if platform == "S2A" else 7)
@@ -300,23 +303,25 @@ def _s2_entries(
         )
         collection = "S2ST"
     shift = (rel % 3 - 1) * 0.15
-    clouds = round(_unit("c", key) ** 1.5 * 100, 4)
-    size = _scaled_size(name, TYPICAL_SIZES["S2MSI1C"], 0.8 + 0.4 * _unit("s", key), size_scale)
+    clouds = round(stable_unit("c", key) ** 1.5 * 100, 4)
+    size = _scaled_size(
+        name, TYPICAL_SIZES["S2MSI1C"], 0.8 + 0.4 * stable_unit("s", key), size_scale
+    )
     yield Entry(
         uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection=collection,
         platform=platform, product_type="S2MSI1C", processing_level="LEVEL1C", instrument="MSI",
         sensor_mode="INS-NOBS", start=sensing, end=sensing, orbit_number=absolute,
         relative_orbit=rel, orbit_direction="descending", cloud_cover=clouds, tile=tile,
-        polygon=_square(lon + shift, lat), size=size, storage=_storage(sensing, now, name),
-        published=processed + timedelta(hours=2), seed=int(_unit("seed", name) * 2**31),
+        polygon=square_footprint(lon + shift, lat), size=size, storage=_storage(sensing, now, name),
+        published=processed + timedelta(hours=2), seed=int(stable_unit("seed", name) * 2**31),
     )  # fmt: skip
-    if tile in l2a and sensing.year >= 2017 and clouds < 90 and _unit("l2a", key) < 0.7:
+    if tile in l2a and sensing.year >= 2017 and clouds < 90 and stable_unit("l2a", key) < 0.7:
         l2a_name = (
             f"SENTINEL2{platform[-1]}_{sensing:%Y%m%d-%H%M%S}-{sensing.microsecond // 1000:03d}"
             f"_L2A_T{tile}_C_V2-2"
         )
         size2 = _scaled_size(
-            l2a_name, TYPICAL_SIZES["L2A"], 0.8 + 0.4 * _unit("s2", key), size_scale
+            l2a_name, TYPICAL_SIZES["L2A"], 0.8 + 0.4 * stable_unit("s2", key), size_scale
         )
         yield Entry(
             uuid=str(uuid.uuid5(UUID_NAMESPACE, l2a_name)), name=l2a_name,
@@ -324,8 +329,8 @@ def _s2_entries(
             processing_level="L2A", instrument="MSI", sensor_mode="INS-NOBS", start=sensing,
             end=sensing, orbit_number=absolute, relative_orbit=rel,
             orbit_direction="descending", cloud_cover=clouds, tile=tile,
-            polygon=_square(lon, lat), size=size2, storage="disk",
-            published=processed + timedelta(days=3), seed=int(_unit("seed", l2a_name) * 2**31),
+            polygon=square_footprint(lon, lat), size=size2, storage="disk",
+            published=processed + timedelta(days=3), seed=int(stable_unit("seed", l2a_name) * 2**31),
         )  # fmt: skip
 
 
@@ -344,31 +349,31 @@ def _s1_entries(
                 sensing = day.replace(hour=hour, minute=40) + timedelta(seconds=rel * 7)
                 stop = sensing + timedelta(seconds=25)
                 cycle = (sensing - epoch).days // 12
-                absolute = _s1_orbit(platform, rel, cycle)
-                take = f"{int(_unit('take', platform, sensing) * 0xFFFFFF):06X}"
+                absolute = s1_absolute_orbit(platform, rel, cycle)
+                take = f"{int(stable_unit('take', platform, sensing) * 0xFFFFFF):06X}"
                 for ptype, level, label, mode in (
                     ("GRD", "LEVEL1", "GRDH_1SDV", "IW"),
                     ("SLC", "LEVEL1", "SLC__1SDV", "IW"),
                     ("OCN", "LEVEL2", "OCN__2SDV", "IW"),
                 ):
                     key = f"{platform}{ptype}{sensing:%Y%m%dT%H%M%S}"
-                    crc = f"{int(_unit('crc', key) * 0xFFFF):04X}"
+                    crc = f"{int(stable_unit('crc', key) * 0xFFFF):04X}"
                     name = (
                         f"{platform}_{mode}_{label}_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
                         f"{absolute:06d}_{take}_{crc}"
                     )
                     size = _scaled_size(
-                        name, TYPICAL_SIZES[ptype], 0.9 + 0.2 * _unit("s", key), size_scale
+                        name, TYPICAL_SIZES[ptype], 0.9 + 0.2 * stable_unit("s", key), size_scale
                     )
                     yield Entry(
                         uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
                         platform=platform, product_type=ptype, processing_level=level,
                         instrument="SAR-C SAR", sensor_mode=mode, start=sensing, end=stop,
                         orbit_number=absolute, relative_orbit=rel, orbit_direction=direction,
-                        cloud_cover=0.0, tile=None, polygon=_square(lon, lat, 1.6, 1.2),
+                        cloud_cover=0.0, tile=None, polygon=square_footprint(lon, lat, 1.6, 1.2),
                         size=size, storage=_storage(sensing, now, name),
                         published=stop + timedelta(hours=3),
-                        seed=int(_unit("seed", name) * 2**31), mission_take_id=int(take, 16),
+                        seed=int(stable_unit("seed", name) * 2**31), mission_take_id=int(take, 16),
                         cycle=cycle + 1, polarisation="VV VH", swath=mode,
                     )  # fmt: skip
                 day += timedelta(days=12)

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, overload
 
-from .catalogue import S1_TRACKS, UUID_NAMESPACE, Entry, _s1_orbit, _square
+from .catalogue import S1_TRACKS, UUID_NAMESPACE, Entry, s1_absolute_orbit, square_footprint
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -69,7 +69,7 @@ def entry(index: int) -> SyntheticEntry:
     sensing = EPOCH + STEP * index
     stop = sensing + timedelta(seconds=25)
     cycle = (sensing - EPOCH).days // 12
-    absolute = _s1_orbit(platform, rel, cycle)
+    absolute = s1_absolute_orbit(platform, rel, cycle)
     take = index % 0xFFFFFF
     name = (
         f"{platform}_IW_GRDH_1SDV_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
@@ -80,7 +80,7 @@ def entry(index: int) -> SyntheticEntry:
         platform=platform, product_type="GRD", processing_level="LEVEL1",
         instrument="SAR-C SAR", sensor_mode="IW", start=sensing, end=stop,
         orbit_number=absolute, relative_orbit=rel, orbit_direction=direction, cloud_cover=0.0,
-        tile=None, polygon=_square(lon, lat, 1.6, 1.2), size=SIZE,
+        tile=None, polygon=square_footprint(lon, lat, 1.6, 1.2), size=SIZE,
         storage="tape" if index % 3 else "disk", published=stop + timedelta(hours=3),
         seed=index, mission_take_id=take, cycle=cycle + 1, polarisation="VV VH", swath="IW",
     )  # fmt: skip

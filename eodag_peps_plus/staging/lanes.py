@@ -22,7 +22,7 @@ from ..exceptions import (
 )
 from ..logs import get_logger
 from ..product import Availability
-from .extract import file_key, name_problem, safe_dir
+from .file_names import file_key, name_problem, safe_dir
 from .ledger import LedgerRow
 from .report import DownloadStatus
 from .state import RunState, Track

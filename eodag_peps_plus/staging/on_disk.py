@@ -10,7 +10,8 @@ from pathlib import Path
 from ..exceptions import PepsPlusError
 from ..logs import get_logger
 from ..product import Product
-from .extract import clean_leftovers, extract_archive, safe_copy_problem, safe_dir, safe_name
+from .extract import clean_leftovers, extract_archive, safe_copy_problem
+from .file_names import safe_dir, safe_name
 from .ledger import Ledger, LedgerRow
 from .storage import Output, open_output
 

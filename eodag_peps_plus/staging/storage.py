@@ -30,7 +30,7 @@ from urllib.parse import unquote, urlsplit
 from ..exceptions import ConfigurationError
 from ..extras import install_hint
 from ..files import write_all
-from .extract import safe_name
+from .file_names import safe_name
 
 #: Object stores whose uploads are atomic (an object appears whole or not at all); on any
 #: other fsspec file system the upload goes to a temporary name first, then is moved.

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from eodag_peps_plus.processing.ensure import _day, _orbit, _platform
+from eodag_peps_plus.processing.ensure import _orbit, _platform, acquisition_day
 from eodag_peps_plus.processing.store import JobStore
 from eodag_peps_plus.product import Product
 from eodag_peps_plus.sandbox import DEFAULT_API_KEY, DEFAULT_PASSWORD, Sandbox
@@ -199,7 +199,7 @@ def test_bad_credentials_one_line_no_secret(
 
 
 def _l2a_key(product: Product) -> tuple[str | None, str | None, int | None]:
-    return _day(product), _platform(product), _orbit(product)
+    return acquisition_day(product), _platform(product), _orbit(product)
 
 
 def test_ensure_submits_only_missing_dates(

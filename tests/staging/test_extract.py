@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 
 from eodag_peps_plus.exceptions import DownloadError
-from eodag_peps_plus.staging.extract import extract_archive, safe_name
+from eodag_peps_plus.staging.extract import extract_archive
+from eodag_peps_plus.staging.file_names import safe_name
 
 NAME = "S2A_MSIL1C_20200101T000000_N0209_R051_T31TCJ_20200101T000000"
 

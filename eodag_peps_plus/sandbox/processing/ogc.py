@@ -11,7 +11,7 @@ from typing import Any
 from urllib.parse import urlencode
 
 from ..app import Request, Response, Router
-from .simulator import InputError, JobSimulator, SimJob, _iso, serve_result
+from .simulator import InputError, JobSimulator, SimJob, iso_stamp, serve_result
 
 __all__ = [
     "JOBS_PAGE_DEFAULT",
@@ -187,12 +187,12 @@ class OgcFrontEnd:
                     "running": "Processing",
                     "successful": "Done",
                 }.get(status, ""),
-                "created": _iso(job.created),
+                "created": iso_stamp(job.created),
                 "progress": int(self.sim.progress(job)),
                 "links": [{"rel": "self", "href": url, "type": "application/json"}],
             }
             if job.ended is not None:
-                info["finished"] = _iso(job.ended)
+                info["finished"] = iso_stamp(job.ended)
             if job.state == "finished":
                 info["links"].append(
                     {

@@ -18,7 +18,7 @@ from datetime import date, datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any
 
 from ..app import Request, Response
-from ..catalogue import TILES, Entry, _unit
+from ..catalogue import TILES, Entry, stable_unit
 
 if TYPE_CHECKING:
     from ..server import Sandbox
@@ -32,6 +32,8 @@ __all__ = [
     "NEXT_DATE_SECONDS",
     "NOVALD_CLOUDS",
     "SimJob",
+    "iso_stamp",
+    "optimistic_progress",
     "serve_result",
 ]
 
@@ -142,7 +144,7 @@ class JobSimulator:
             name = f"SENTINEL2{entry.platform[-1]}_{stamp}_L2A_T{entry.tile}_C_V2-2"
             if novald:
                 name += "_NOVALD"
-            size = 1500 + int(_unit("l2a-size", name) * 6000)
+            size = 1500 + int(stable_unit("l2a-size", name) * 6000)
             result = dataclasses.replace(
                 entry,
                 uuid=str(uuid.uuid5(uuid.NAMESPACE_URL, f"{job.id}/{name}")),
@@ -152,7 +154,7 @@ class JobSimulator:
                 processing_level="L2A",
                 size=size,
                 storage="disk",
-                seed=int(_unit("l2a-seed", name) * 2**31),
+                seed=int(stable_unit("l2a-seed", name) * 2**31),
             )
             self.sandbox.tape.set_mode(result.uuid, "disk")
             job.results[f"{name}.zip"] = result
@@ -246,7 +248,7 @@ class JobSimulator:
 
 
 # -- helpers -------------------------------------------------------------------------------------
-def _optimistic(progress: float) -> float:
+def optimistic_progress(progress: float) -> float:
     """PEPS's percentage ran ahead of the real work."""
     if progress <= 0 or progress >= 100:
         return progress
@@ -259,7 +261,7 @@ def _tile_latitude_guess(tile: str) -> float:
     return -80 + 8 * bands.index(tile[2]) + 4
 
 
-def _iso(moment: datetime) -> str:
+def iso_stamp(moment: datetime) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 

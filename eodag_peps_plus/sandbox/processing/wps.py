@@ -11,7 +11,14 @@ from typing import Any
 from xml.sax.saxutils import escape, quoteattr
 
 from ..app import Request, Response, Router
-from .simulator import InputError, JobSimulator, SimJob, _iso, _optimistic, serve_result
+from .simulator import (
+    InputError,
+    JobSimulator,
+    SimJob,
+    iso_stamp,
+    optimistic_progress,
+    serve_result,
+)
 
 __all__ = ["WPS_NS", "WpsFrontEnd"]
 
@@ -127,7 +134,7 @@ class WpsFrontEnd:
         info: dict[str, Any] = {
             "job_status": word,
             "wps_id": job.id,
-            "process": f"{_optimistic(self.sim.progress(job)):.0f}%",
+            "process": f"{optimistic_progress(self.sim.progress(job)):.0f}%",
         }
         if job.state == "finished":
             info["results"] = [f"{base}/maja/results/{job.id}/{name}" for name in job.results]
@@ -208,7 +215,7 @@ def _execute_response(
         f"        <ows:Identifier>{escape(identifier)}</ows:Identifier>",
         f"        <ows:Title>{escape(identifier)}</ows:Title>",
         "    </wps:Process>",
-        f'    <wps:Status creationTime="{_iso(job.created)}">',
+        f'    <wps:Status creationTime="{iso_stamp(job.created)}">',
         f"        <wps:{status}>{escape(text)}</wps:{status}>",
         "    </wps:Status>",
     ]
