@@ -31,14 +31,14 @@ import requests
 from ..exceptions import ConfigurationError, DownloadError
 from ..http_io import head_deadline, iter_body
 from ..logs import get_logger
-from .extract import name_problem
+from .file_names import name_problem
 from .report import MEMBER_CHECK
 from .storage import BINARY, O_NOFOLLOW, open_output
 from .transfer import (
     Outcome,
+    StallGuard,
     TransferJob,
     TransferResult,
-    _StallGuard,
     classify_reply,
     set_read_timeout,
     strong_validator,
@@ -305,10 +305,10 @@ class MemberFetch:
 
         return self.result(Outcome.CORRUPT, reason, received=self.received)
 
-    def guard(self) -> _StallGuard:
-        return _StallGuard(self.job)
+    def guard(self) -> StallGuard:
+        return StallGuard(self.job)
 
-    def check_flow(self, guard: _StallGuard) -> None:
+    def check_flow(self, guard: StallGuard) -> None:
         cancel = self.job.cancel
         if cancel is not None and cancel.is_set():
             raise _Stop(self.result(Outcome.CANCELLED, "interrupted", received=self.received))

@@ -110,6 +110,7 @@ STALL_ERRORS = (
 
 __all__ = [
     "Outcome",
+    "StallGuard",
     "TransferJob",
     "TransferResult",
     "check_zip",
@@ -227,7 +228,7 @@ class _Flow:
     out: IO[bytes]
     start: int
     digest: Any
-    guard: _StallGuard
+    guard: StallGuard
     next_look: float
     position: int = 0
     received: int = 0
@@ -368,7 +369,7 @@ class _Attempt:
         if self.job.progress is not None:
             self.job.progress(self.name, 0, self.size, start)
         next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
-        return _Flow(out, start, digest, _StallGuard(self.job), next_look, position=start)
+        return _Flow(out, start, digest, StallGuard(self.job), next_look, position=start)
 
     def _take(
         self, flow: _Flow, chunk: bytes, response: requests.Response
@@ -638,7 +639,7 @@ class _Attempt:
         self.validator = None
 
 
-class _StallGuard:
+class StallGuard:
     """The minimum-rate half of the stall guard (the no-byte half is the socket's read
     timeout): bytes are counted over tumbling windows of ``rate_window`` seconds."""
 
