@@ -48,9 +48,9 @@ logger = get_logger(__name__)
 
 __all__ = ["GROUPS", "Member", "MemberFetch", "member_pattern", "parse_directory"]
 
-#: The end of the archive read first: the end record, and most directories with it (a
-#: Sentinel-2 L1C directory of ~150 members is ~25 KB).
-TAIL_READ = 64 * 1024
+#: The end of the archive read first: the end record, and small directories with it; a
+#: longer directory (a Sentinel-2 L1C's ~150 members, ~25 KB) takes one more read of the rest.
+TAIL_READ = 16 * 1024
 #: Most members a directory may list (real products have a few hundred).
 MAX_MEMBERS = 200_000
 _EOCD = struct.Struct("<IHHHHIIH")

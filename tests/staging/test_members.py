@@ -295,3 +295,54 @@ def test_eodag_asset_filter(
     paths = dag.download_all(results, output_dir=str(tmp_path / "all"), asset="MTD", timeout=0.5)
     assert len(paths) == 4
     assert len(list((tmp_path / "all").rglob("MTD_MSIL1C.xml"))) == 4
+
+
+# -- the sandbox's SAFE layouts -----------------------------------------------------------------
+def test_safe_layouts_real_shares_and_s1_polarisation(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    from eodag_peps_plus.sandbox.safe_layout import apply_safe_layouts, safe_zip
+    from eodag_peps_plus.staging.members import member_pattern
+
+    sb, _ = sandbox
+    apply_safe_layouts(sb)
+    entry = sb.catalogue.entries[0]
+    with zipfile.ZipFile(io.BytesIO(entry.content or b"")) as archive:
+        sizes = {i.filename.rsplit("_", 1)[-1]: i.file_size for i in archive.infolist()}
+    assert len(archive.infolist()) > 25
+    assert sizes["B04.jp2"] > 4 * sizes["B11.jp2"] > 4 * 7 * sizes["B01.jp2"] / 8
+    s1 = safe_zip(entry.name, "S1", 400_000, seed=3)
+    sb.replace_entry(entry.name, content=s1, size=len(s1))
+    product = next(p for p in all_products(peps_backend(sb)) if p.id == entry.name)
+    pattern = member_pattern(polarisations=["VV"])
+    result = run_transfer(job(sb, product, tmp_path, pattern or ""))
+    assert result.outcome is Outcome.DONE, result.reason
+    got = sorted(
+        p.relative_to(tmp_path / f"{entry.name}.SAFE").as_posix()
+        for p in tmp_path.rglob("*")
+        if p.is_file()
+    )
+    assert [g.split("/")[0] for g in got] == [
+        "annotation",
+        "annotation",
+        "annotation",
+        "measurement",
+    ]
+    assert all("-vv-" in g for g in got)
+
+
+def test_directory_longer_than_the_first_read(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, _ = sandbox
+    product = all_products(peps_backend(sb))[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for i in range(400):
+            archive.writestr(f"{product.id}.SAFE/QI_DATA/{'x' * 60}_{i:04d}.gml", f"<q>{i}</q>")
+    data = buffer.getvalue()
+    sb.replace_entry(product.id, content=data, size=len(data))
+    product = next(p for p in all_products(peps_backend(sb)) if p.id == product.id)
+    result = run_transfer(job(sb, product, tmp_path, r"_000[0-4]\.gml$"))
+    assert result.outcome is Outcome.DONE, result.reason
+    assert len(list(tmp_path.rglob("*.gml"))) == 5
