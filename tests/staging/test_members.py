@@ -67,6 +67,20 @@ def sandbox(
     return sb, contents
 
 
+def zip_bytes(files: dict[str, bytes | str]) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data)
+    return buffer.getvalue()
+
+
+def serve(sb: Sandbox, name: str, data: bytes) -> Product:
+    """``name`` now served as ``data``; its product as the catalogue now lists it."""
+    sb.replace_entry(name, content=data, size=len(data))
+    return next(p for p in all_products(peps_backend(sb)) if p.id == name)
+
+
 def job(sb: Sandbox, product: Product, out: Path, members: str) -> TransferJob:
     return TransferJob(product=product, archive=peps_backend(sb), output=out, members=members)
 
@@ -119,8 +133,7 @@ def test_zip64_archive(
     product = all_products(peps_backend(sb))[1]
     data, files = safe_zip(product.id, seed=99, zip64=True)
     assert b"PK\x06\x06" in data[-200:]  # a zip64 end record
-    sb.replace_entry(product.id, content=data, size=len(data))
-    product = next(p for p in all_products(peps_backend(sb)) if p.id == product.id)
+    product = serve(sb, product.id, data)
     result = run_transfer(job(sb, product, tmp_path, "B11"))
     assert result.outcome is Outcome.DONE, result.reason
     (path,) = [p for p in tmp_path.rglob("*B11*")]
@@ -191,12 +204,8 @@ def test_member_escaping_the_folder_fails_that_product(
 ) -> None:
     sb, _ = sandbox
     product = all_products(peps_backend(sb))[0]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        archive.writestr("../evil_B04.jp2", b"x" * 5000)
-    data = buffer.getvalue()
-    sb.replace_entry(product.id, content=data, size=len(data))
-    product = next(p for p in all_products(peps_backend(sb)) if p.id == product.id)
+    data = zip_bytes({"../evil_B04.jp2": b"x" * 5000})
+    product = serve(sb, product.id, data)
     result = run_transfer(job(sb, product, tmp_path / "out", "B04"))
     assert result.outcome is Outcome.FAILED
     assert "escape" in result.reason
@@ -336,13 +345,10 @@ def test_directory_longer_than_the_first_read(
 ) -> None:
     sb, _ = sandbox
     product = all_products(peps_backend(sb))[0]
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as archive:
-        for i in range(400):
-            archive.writestr(f"{product.id}.SAFE/QI_DATA/{'x' * 60}_{i:04d}.gml", f"<q>{i}</q>")
-    data = buffer.getvalue()
-    sb.replace_entry(product.id, content=data, size=len(data))
-    product = next(p for p in all_products(peps_backend(sb)) if p.id == product.id)
+    data = zip_bytes(
+        {f"{product.id}.SAFE/QI_DATA/{'x' * 60}_{i:04d}.gml": f"<q>{i}</q>" for i in range(400)}
+    )
+    product = serve(sb, product.id, data)
     result = run_transfer(job(sb, product, tmp_path, r"_000[0-4]\.gml$"))
     assert result.outcome is Outcome.DONE, result.reason
     assert len(list(tmp_path.rglob("*.gml"))) == 5
