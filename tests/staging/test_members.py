@@ -352,3 +352,37 @@ def test_directory_longer_than_the_first_read(
     result = run_transfer(job(sb, product, tmp_path, r"_000[0-4]\.gml$"))
     assert result.outcome is Outcome.DONE, result.reason
     assert len(list(tmp_path.rglob("*.gml"))) == 5
+
+
+def test_rerun_with_another_selection_then_whole(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    """The ledger does not take a member run for the whole product: another selection, then
+    the whole archives, are fetched on later runs into the same folder."""
+    sb, _ = sandbox
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    assert downloader(backend, tmp_path, members="B04").download(products).ok
+    assert downloader(backend, tmp_path, members="B08").download(products).ok
+    assert len(list(tmp_path.rglob("*B08.jp2"))) == len(products)
+    report = downloader(backend, tmp_path).download(products)
+    assert report.ok, report.format()
+    assert len(list(tmp_path.glob("*.zip"))) == len(products)
+
+
+def test_dropped_connection_mid_member_is_retried(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, contents = sandbox
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    victim = products[1]
+    sb.faults.arm("drop", at=5_000, times=1, products=[victim.id])  # the directory read
+    sb.faults.arm("drop", at=60_000, times=1, products=[victim.id])  # inside B12
+    report = downloader(backend, tmp_path, members="B12").download(products)
+    assert report.ok, report.format()
+    (path,) = tmp_path.rglob(f"{victim.id}.SAFE/**/*B12.jp2")
+    assert path.read_bytes() == next(
+        v for k, v in contents[victim.id].items() if k.endswith("B12.jp2")
+    )
+    assert not list(tmp_path.rglob(".*.part-*"))
