@@ -26,6 +26,7 @@ from pathlib import Path
 
 from eodag_peps_plus.backends.geodes import GeodesBackend
 from eodag_peps_plus.backends.peps import PepsBackend
+from eodag_peps_plus.fallback import download_with_fallback
 from eodag_peps_plus.http_io import Credentials
 from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import (
@@ -37,7 +38,6 @@ from eodag_peps_plus.sandbox import (
 )
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 from eodag_peps_plus.staging import StagingOptions
-from eodag_peps_plus.staging.fallback import download_with_fallback
 
 PER_CONNECTION = 10e6
 TOTAL = 40e6

@@ -23,6 +23,8 @@ LAYERS: dict[str, int] = {
     "backends": 1,
     "staging": 2,
     "processing": 3,
+    # Fallback sources search catalogues and stage from archives: above both.
+    "fallback": 3,
     # The sandbox emulates servers: it may use the core, and nothing but adapters use it.
     "sandbox": 1,
     **dict.fromkeys(

@@ -221,7 +221,7 @@ def download(
         click.echo(f"{len(products)} product(s) would be downloaded to {output_dir}", err=True)
         return
     if sources:
-        from ..staging.fallback import download_with_fallback
+        from ..fallback import download_with_fallback
 
         report = download_with_fallback(backend, products, output_dir, options, sources=sources)
     else:

@@ -256,7 +256,7 @@ class StagingDownload(Download):
             )
         try:
             if sources:
-                from ..staging.fallback import download_with_fallback
+                from ..fallback import download_with_fallback
 
                 report = download_with_fallback(
                     backend,

@@ -18,6 +18,7 @@ import pytest
 
 from eodag_peps_plus.backends.geodes import GeodesBackend
 from eodag_peps_plus.backends.peps import PepsBackend
+from eodag_peps_plus.fallback import download_with_fallback
 from eodag_peps_plus.http_io import Credentials
 from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import (
@@ -29,7 +30,6 @@ from eodag_peps_plus.sandbox import (
 )
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 from eodag_peps_plus.staging import DownloadStatus, StagingOptions
-from eodag_peps_plus.staging.fallback import download_with_fallback
 
 CATALOGUE = staging_catalogue(8, size_range=(40_000, 60_000), offline=0.5, seed=19)
 ON_TAPE = {e.name for e in CATALOGUE if e.storage == "tape"}

@@ -3,6 +3,9 @@
 by its name, and fetched from the one that has it online soonest, into the same output and
 ledger, with one report naming each product's source.
 
+It sits above ``staging`` (which sees archives only) because it searches catalogues too: a
+fallback source is a whole backend, found by name, then handed to the staging downloader.
+
 Order of preference per product: a copy online now, then one the server says it is
 restoring, then one on tape at a source that restores on request (PEPS), in the order the
 sources were given; a source that cannot restore is never asked to. Identity: the name; and
@@ -17,13 +20,13 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from ..backends.base import Backend
-from ..logs import get_logger
-from ..product import Availability, Product
-from ..query import Query
-from .options import StagingOptions
-from .report import DownloadReport, DownloadStatus, ProductReport
-from .scheduler import Downloader
+from .backends.base import Backend
+from .logs import get_logger
+from .product import Availability, Product
+from .query import Query
+from .staging.options import StagingOptions
+from .staging.report import DownloadReport, DownloadStatus, ProductReport
+from .staging.scheduler import Downloader
 
 logger = get_logger(__name__)
 
