@@ -201,22 +201,38 @@ def _check_sizes(archive: zipfile.ZipFile, zip_path: Path, out_dir: Path) -> Non
     """Refuse, before writing anything, an archive whose declared contents are out of
     proportion with it (zipfile stops each member at its declared size) or with the disk."""
     members = archive.infolist()
-    if len(members) > MAX_MEMBERS:
-        raise DownloadError(
-            f"{zip_path.name}: refusing to extract {len(members)} files (more than {MAX_MEMBERS})"
-        )
     declared = sum(info.file_size for info in members)
-    size = max(zip_path.stat().st_size, 1)
+    check_expansion(zip_path.name, len(members), declared, zip_path.stat().st_size, out_dir)
+
+
+def check_expansion(
+    what: str,
+    count: int,
+    declared: int,
+    size: int,
+    out_dir: Path,
+    advice: str = "download without -x",
+) -> None:
+    """The one bomb rule, for whole archives and member selections: at most
+    :data:`MAX_MEMBERS` files, :data:`MAX_EXPANSION` times the compressed ``size``, and room
+    on the disk.
+
+    Raises:
+        DownloadError: which of the three does not hold.
+    """
+    if count > MAX_MEMBERS:
+        raise DownloadError(f"{what}: refusing to extract {count} files (more than {MAX_MEMBERS})")
+    size = max(size, 1)
     if declared > MAX_EXPANSION * size:
         raise DownloadError(
-            f"{zip_path.name}: refusing to extract {_mb(declared)} from a {_mb(size)} archive "
+            f"{what}: refusing to extract {_mb(declared)} from a {_mb(size)} archive "
             f"(over {MAX_EXPANSION} times its size: a compression bomb?)"
         )
     free = shutil.disk_usage(out_dir).free
     if declared + SPACE_MARGIN > free:
         raise DownloadError(
-            f"{zip_path.name}: extracting needs {_mb(declared)} and {out_dir} has {_mb(free)} "
-            "free; free some space, or download without -x"
+            f"{what}: extracting needs {_mb(declared)} and {out_dir} has {_mb(free)} "
+            f"free; free some space, or {advice}"
         )
 
 

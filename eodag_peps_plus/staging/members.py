@@ -31,6 +31,7 @@ import requests
 from ..exceptions import ConfigurationError, DownloadError
 from ..http_io import head_deadline, iter_body
 from ..logs import get_logger
+from .extract import check_expansion
 from .file_names import name_problem
 from .report import MEMBER_CHECK
 from .storage import BINARY, O_NOFOLLOW, open_output
@@ -355,6 +356,15 @@ class MemberFetch:
                     "is not supported (stored and deflate are)",
                     received=self.received,
                 )
+        self.root.mkdir(parents=True, exist_ok=True)
+        check_expansion(
+            f"{self.name} (members matching {self.pattern.pattern!r})",
+            len(chosen),
+            sum(m.size for m in chosen),
+            sum(m.compressed_size for m in chosen),
+            self.root,
+            advice="select fewer members",
+        )
         todo = [m for m in chosen if not self._already_there(m)]
         for run in _spans(todo, directory):
             self._fetch_run(run, directory)

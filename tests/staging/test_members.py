@@ -386,3 +386,18 @@ def test_dropped_connection_mid_member_is_retried(
         v for k, v in contents[victim.id].items() if k.endswith("B12.jp2")
     )
     assert not list(tmp_path.rglob(".*.part-*"))
+
+
+def test_member_bomb_fails_that_product(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, _ = sandbox
+    product = all_products(peps_backend(sb))[0]
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr(f"{product.id}.SAFE/B04.jp2", b"\0" * 50_000_000)
+    product = serve(sb, product.id, buffer.getvalue())
+    result = run_transfer(job(sb, product, tmp_path, "B04"))
+    assert result.outcome is Outcome.FAILED
+    assert "compression bomb" in result.reason
+    assert not list(tmp_path.rglob("*.jp2"))
