@@ -36,6 +36,8 @@ from .file_names import name_problem
 from .report import MEMBER_CHECK
 from .storage import BINARY, O_NOFOLLOW, open_output
 from .transfer import (
+    NETWORK_ERRORS,
+    STALL_ERRORS,
     Outcome,
     StallGuard,
     TransferJob,
@@ -326,6 +328,11 @@ class MemberFetch:
             return stop.result
         except _BadZip as exc:
             return self.corrupt(f"the archive's zip structure is wrong: {exc}")
+        except STALL_ERRORS as exc:  # the socket's read timeout: the no-byte half of the guard
+            why = f"stalled: no byte for {self.job.stall_timeout:g} s ({type(exc).__name__})"
+            return self.result(Outcome.RETRY, why, received=self.received, stalled=True)
+        except NETWORK_ERRORS as exc:
+            return self.retry(f"connection lost reading members ({type(exc).__name__})")
 
     def _run(self) -> TransferResult:
 

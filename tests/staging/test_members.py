@@ -4,6 +4,7 @@ and every kind of bad archive failing or retrying its own product alone."""
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import io
 import random
 import struct
@@ -401,3 +402,22 @@ def test_member_bomb_fails_that_product(
     assert result.outcome is Outcome.FAILED
     assert "compression bomb" in result.reason
     assert not list(tmp_path.rglob("*.jp2"))
+
+
+def test_stalled_member_is_cut_and_retried(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    sb, contents = sandbox
+    product = all_products(peps_backend(sb))[2]
+    sb.faults.arm("stall", at=40_000, delay=3.0, times=1, products=[product.id])
+    sb.faults.arm("stall", at=40_000, delay=3.0, times=1, products=[product.id])
+    first = run_transfer(dataclasses.replace(job(sb, product, tmp_path, "B11"), stall_timeout=0.5))
+    assert first.outcome is Outcome.RETRY and first.stalled, first.reason
+    assert "stalled" in first.reason
+    sb.faults.clear()
+    again = run_transfer(job(sb, product, tmp_path, "B11"))
+    assert again.outcome is Outcome.DONE, again.reason
+    (path,) = tmp_path.rglob("*B11.jp2")
+    assert path.read_bytes() == next(
+        v for k, v in contents[product.id].items() if k.endswith("B11.jp2")
+    )
