@@ -33,18 +33,6 @@ if TYPE_CHECKING:
 
     from .product import Product
 
-__all__ = [
-    "configured_endpoint",
-    "credentials_from_env",
-    "credentials_from_mapping",
-    "eodag_feature",
-    "gateway",
-    "open_backend",
-    "provider_names",
-    "providers_yaml",
-    "trusted_origins",
-]
-
 
 def providers_yaml() -> str:
     """Our providers file: the installed copy, else the checkout's top-level one."""
