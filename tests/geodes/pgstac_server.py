@@ -183,25 +183,26 @@ class PgstacServer:
             "PGPORT": str(self.pg_port),
             "PGDATABASE": "postgres",
         }
-        log = open(self.root / "api.log", "wb")  # noqa: SIM115 - closed with the process
-        self.api = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "uvicorn",
-                "stac_fastapi.pgstac.app:create_app",
-                "--factory",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(self.api_port),
-                "--log-level",
-                "warning",
-            ],
-            env=env,
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
+        # The child keeps its own copy of the descriptor: ours is closed once it has started.
+        with open(self.root / "api.log", "wb") as log:
+            self.api = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "stac_fastapi.pgstac.app:create_app",
+                    "--factory",
+                    "--host",
+                    "127.0.0.1",
+                    "--port",
+                    str(self.api_port),
+                    "--log-level",
+                    "warning",
+                ],
+                env=env,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+            )
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             if self.api.poll() is not None:
