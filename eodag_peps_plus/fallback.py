@@ -15,12 +15,14 @@ then checks the archive's own contents (zip directory, CRCs) as for any product.
 
 from __future__ import annotations
 
+import abc
 import dataclasses
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from .backends.base import Backend
+from .backends.base import Archive, Backend, Catalogue
+from .backends.spec import BackendSpec
 from .logs import get_logger
 from .product import Availability, Product
 from .query import Query
@@ -36,11 +38,26 @@ LOOKUP_CHUNK = 50
 FALL_BACK_ON = (DownloadStatus.REFUSED, DownloadStatus.UNAVAILABLE)
 
 
-def _label(source: Backend) -> str:
+class Source(Catalogue, Archive):
+    """A fallback source that is not a whole :class:`Backend` (an EODAG provider, see
+    :mod:`~eodag_peps_plus.eodag_source`): a catalogue to look products up by name, an archive
+    to fetch them, and a record naming it in reports."""
+
+    @property
+    @abc.abstractmethod
+    def spec(self) -> BackendSpec:
+        """The source's record (its ``label`` names it in reports)."""
+
+
+#: What ``sources=[...]`` takes.
+AnySource = Backend | Source
+
+
+def _label(source: AnySource) -> str:
     return source.spec.label
 
 
-def _rank(source: Backend, product: Product) -> int | None:
+def _rank(source: AnySource, product: Product) -> int | None:
     """How soon a source's copy can be fetched (lower first), or ``None`` if it cannot."""
     if product.availability is Availability.ONLINE:
         return 0
@@ -61,7 +78,7 @@ def _same(first: Product, other: Product) -> str | None:
     return None
 
 
-def look_up(source: Backend, names: Sequence[str]) -> dict[str, Product]:
+def look_up(source: AnySource, names: Sequence[str]) -> dict[str, Product]:
     """The products of ``names`` a source's catalogue has, by name (a few searches)."""
     found: dict[str, Product] = {}
     for start in range(0, len(names), LOOKUP_CHUNK):
@@ -78,7 +95,7 @@ def download_with_fallback(
     output_dir: str | Path,
     options: StagingOptions | None = None,
     *,
-    sources: Sequence[Backend] = (),
+    sources: Sequence[AnySource] = (),
     **run: Any,
 ) -> DownloadReport:
     """Download ``products`` from ``first``, then each it refused or could not serve from the
@@ -89,7 +106,7 @@ def download_with_fallback(
         products: the batch.
         output_dir: one output (and one ledger) for every source.
         options: the staging options, the same for every source.
-        sources: fallback backends, in order of preference among equally soon copies.
+        sources: fallback backends or sources (:class:`Source`, e.g. ``EodagSource``), in order of preference among equally soon copies.
         run: passed on to :meth:`Downloader.download` (``executor``, ``on_done``...).
 
     Returns:
@@ -101,7 +118,7 @@ def download_with_fallback(
         return report
     by_id = {p.id: p for p in products}
     names = list(missing)
-    best: dict[str, tuple[int, int, Backend, Product]] = {}
+    best: dict[str, tuple[int, int, AnySource, Product]] = {}
     why_not: dict[str, list[str]] = {name: [] for name in names}
     for order, source in enumerate(sources):
         try:
@@ -155,4 +172,4 @@ def download_with_fallback(
     return DownloadReport(merged, report.elapsed)
 
 
-__all__ = ["FALL_BACK_ON", "download_with_fallback", "look_up"]
+__all__ = ["FALL_BACK_ON", "AnySource", "Source", "download_with_fallback", "look_up"]

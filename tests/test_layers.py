@@ -28,7 +28,7 @@ LAYERS: dict[str, int] = {
     # The sandbox emulates servers: it may use the core, and nothing but adapters use it.
     "sandbox": 1,
     **dict.fromkeys(
-        ["eodag_plugins", "eodag_support", "client", "item_search", "cli", "report", "legacy",
+        ["eodag_plugins", "eodag_support", "eodag_source", "client", "item_search", "cli", "report", "legacy",
          "__main__", "discovery", "collection_search", "stac_server"],
         4,
     ),
