@@ -14,6 +14,7 @@ such and never fetched (see :func:`~eodag_peps_plus.fallback.download_with_fallb
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
@@ -39,7 +40,7 @@ if TYPE_CHECKING:
     from eodag import EODataAccessGateway
     from eodag.api.product import EOProduct
 
-__all__ = ["PREFIX", "EodagSource"]
+__all__ = ["PREFIX", "EodagSource", "open_eodag_source"]
 
 #: How a fallback names an EODAG provider (``--fallback eodag:cop_dataspace``).
 PREFIX = "eodag:"
@@ -235,3 +236,21 @@ class EodagSource(Source):
             f"{self.spec.label}: {product.id}: more than {MAX_REDIRECTS} redirects, which is "
             f"how some servers refuse a wrong or expired key; {self.credentials_hint}"
         )
+
+
+@functools.cache
+def _gateway() -> EODataAccessGateway:
+    from eodag import EODataAccessGateway
+
+    return EODataAccessGateway()
+
+
+def open_eodag_source(name: str, dag: EODataAccessGateway | None = None) -> EodagSource:
+    """``eodag:NAME`` (or ``NAME``) as a source: the provider of ``dag``, by default of an
+    EODAG gateway configured as EODAG configures itself (its provider files and plugins,
+    ``eodag.yml``, ``EODAG__...`` variables), made once per process.
+
+    Raises:
+        ConfigurationError: EODAG has no such provider.
+    """
+    return EodagSource(dag if dag is not None else _gateway(), name.removeprefix(PREFIX))

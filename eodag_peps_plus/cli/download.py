@@ -131,7 +131,8 @@ def results_backend(path: Path) -> str | None:
 @click.option(
     "--fallback", metavar="SOURCE[,SOURCE]", default=None,
     help="Fetch each product the first backend refuses (or cannot serve before the timeout) "
-    "from these backends (peps, geodes...; NAME=URL for another server), the copy online "
+    "from these backends (peps, geodes...; NAME=URL for another server; eodag:PROVIDER for "
+    "a provider EODAG serves with its own plugins), the copy online "
     "soonest first; the report names each product's source.",
 )  # fmt: skip
 @staging_options()
@@ -257,13 +258,19 @@ def _fallback_hint(report: Any, first: str, asked: bool) -> str | None:
 
 
 def _fallback_sources(value: str | None) -> list[Any]:
-    """``--fallback peps,geodes=https://...``: each backend as the user configured it."""
+    """``--fallback peps,geodes=https://...,eodag:cop_dataspace``: each backend, or EODAG
+    provider, as the user configured it."""
     if not value:
         return []
-    sources = []
+    sources: list[Any] = []
     for item in value.split(","):
         name, _, source_url = item.strip().partition("=")
         if not name:
             raise InvalidQueryError(f"--fallback: {value!r} names an empty source")
+        if name.strip().startswith("eodag:"):  # a provider EODAG serves with its own plugins
+            from ..eodag_source import open_eodag_source
+
+            sources.append(open_eodag_source(item.strip()))
+            continue
         sources.append(open_backend(name.strip(), source_url.strip() or None))
     return sources

@@ -24,9 +24,11 @@ keyword arguments of ``download``/``download_all``/``stream_download``):
 * ``dask_workers`` (int, default none): run the transfers on this many local dask worker
   processes (``max_transfers`` threads in all).
 * ``fallback_providers`` (list of str, or one comma-separated str; default none): providers
-  of this package (``peps``, ``geodes_plus``) from which each product this provider refuses
-  (410 Gone) or cannot serve before the timeout is fetched, the copy online soonest first;
-  each as configured (endpoint, credentials). The report names each product's source.
+  from which each product this provider refuses (410 Gone) or cannot serve before the timeout
+  is fetched, the copy online soonest first; each as configured (endpoint, credentials).
+  Providers of this package (``peps``, ``geodes_plus``) are used directly; any other name
+  (e.g. ``cop_dataspace``) is an EODAG provider looked up and authenticated by EODAG's own
+  plugins (:mod:`~eodag_peps_plus.eodag_source`). The report names each product's source.
 
 The staging keys are the fields of :class:`~eodag_peps_plus.staging.options.StagingOptions`
 (durations in seconds), read and checked once per call; ``extract`` defaults to ``True``
@@ -58,7 +60,13 @@ from eodag.utils.exceptions import MisconfiguredError, NotAvailableError
 from ..backends import default_backend, open_backend, spec_for_provider
 from ..backends.base import Backend
 from ..backends.credentials import trusted_origins
-from ..exceptions import AuthenticationError, DownloadError, ProductNotAvailableError
+from ..exceptions import (
+    AuthenticationError,
+    ConfigurationError,
+    DownloadError,
+    ProductNotAvailableError,
+)
+from ..fallback import AnySource
 from ..http_io import Credentials, OriginBoundAuth
 from ..logs import get_logger
 from ..product import Availability, Product
@@ -112,11 +120,12 @@ class StagingDownload(Download):
         value = kwargs.get(key)
         return getattr(self.config, key, None) if value is None else value
 
-    def _fallback_sources(self, value: Any) -> list[Backend]:
-        """``fallback_providers`` -> backends as configured.
+    def _fallback_sources(self, value: Any) -> list[AnySource]:
+        """``fallback_providers`` -> backends as configured; other names are EODAG providers
+        (``eodag:NAME`` or ``NAME``), served by EODAG's own plugins.
 
         Raises:
-            MisconfiguredError: not a list of names, or a provider this package does not serve.
+            MisconfiguredError: not a list of names, or a provider EODAG does not know.
         """
         if not value:
             return []
@@ -125,15 +134,20 @@ class StagingDownload(Download):
             raise MisconfiguredError(
                 f"{self.provider} download: fallback_providers must be a list of provider names"
             )
-        sources: list[Backend] = []
+        sources: list[AnySource] = []
         for name in (n.strip() for n in names if n.strip()):
             spec = spec_for_provider(name)
-            if spec is None:
+            if spec is not None:
+                sources.append(open_backend(spec.name))
+                continue
+            from ..eodag_source import open_eodag_source  # served by EODAG's own plugins
+
+            try:
+                sources.append(open_eodag_source(name))
+            except ConfigurationError as exc:
                 raise MisconfiguredError(
-                    f"{self.provider} download: fallback_providers: {name!r} is not a provider "
-                    "of eodag-peps-plus (peps, geodes_plus)"
-                )
-            sources.append(open_backend(spec.name))
+                    f"{self.provider} download: fallback_providers: {exc}"
+                ) from None
         return sources
 
     def _options(self, kwargs: dict[str, Any], timeout: float) -> StagingOptions:

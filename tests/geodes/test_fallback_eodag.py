@@ -123,3 +123,67 @@ def test_wrong_key_is_an_authentication_error_naming_the_provider(
     with pytest.raises(AuthenticationError, match=r"eodag:mymirror: .* wrong or expired key; "
                        r"check the credentials of the EODAG provider 'mymirror'"):  # fmt: skip
         download_with_fallback(geodes, products, tmp_path, options, sources=[source])
+
+
+def test_cli_fallback_eodag_provider(servers: tuple[Sandbox, Sandbox], tmp_path: Path) -> None:
+    """``--fallback eodag:NAME`` with the provider defined in a provider file EODAG reads
+    (``EODAG_PROVIDERS_CFG_DIR``): every product arrives, and each line names its source."""
+    import os
+    import subprocess
+    import sys
+
+    import yaml
+
+    g, m = servers
+    providers = tmp_path / "providers"
+    providers.mkdir()
+    block = {
+        "name": "mymirror",
+        "products": {"GENERIC_COLLECTION": {"_collection": "{collection}"}},
+        **provider_block(m.url, DEFAULT_API_KEY),
+    }
+    (providers / "mymirror.yml").write_text(yaml.safe_dump({"mymirror": block}))
+    out = tmp_path / "out"
+    env = {
+        **os.environ,
+        "EODAG_PROVIDERS_CFG_DIR": str(providers),
+        "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY": DEFAULT_API_KEY,
+    }
+    cmd = [sys.executable, "-m", "eodag_peps_plus", "download", "-B", "geodes", "--url", g.url,
+           "--fallback", "eodag:mymirror", "-c", "S2ST", "-t", "31TCJ", "-d", "2018-01-01",
+           "-f", "2018-01-31", "-w", str(out), "--quiet", "--timeout", "10"]  # fmt: skip
+    run = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=300)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert f"{len(CATALOGUE)} done" in run.stdout
+    for line in run.stdout.splitlines():
+        if line.split(" ")[0] in ON_TAPE:
+            assert "from eodag:mymirror (GEODES: this archive will not serve it" in line
+    for entry in CATALOGUE:
+        assert hashlib.md5((out / f"{entry.name}.zip").read_bytes()).hexdigest() == entry.md5
+
+
+def test_eodag_plugin_fallback_to_an_eodag_provider(
+    servers: tuple[Sandbox, Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Plugin key ``fallback_providers: [mymirror]``: a name that is not one of this
+    package's providers is EODAG's, looked up in the default gateway."""
+    from eodag_peps_plus import eodag_source
+    from eodag_peps_plus.eodag_support import gateway
+
+    g, m = servers
+    monkeypatch.setenv("EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY", DEFAULT_API_KEY)
+    dag = gateway(geodes_plus=g.url)
+    dag.add_provider("mymirror", **provider_block(m.url, DEFAULT_API_KEY))  # type: ignore[arg-type]
+    monkeypatch.setattr(eodag_source, "_gateway", lambda: dag)
+    found = dag.search(
+        provider="geodes_plus",
+        collection="S2_MSI_L1C",
+        tileid="31TCJ",
+        start="2018-01-01",
+        end="2018-01-31",
+    )
+    paths = dag.download_all(
+        found, output_dir=str(tmp_path), extract=False, timeout=1, fallback_providers=["mymirror"]
+    )
+    assert len(paths) == len(CATALOGUE)
+    assert m.stats["archive_replies"] == len(ON_TAPE)
