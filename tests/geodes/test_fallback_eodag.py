@@ -187,3 +187,28 @@ def test_eodag_plugin_fallback_to_an_eodag_provider(
     )
     assert len(paths) == len(CATALOGUE)
     assert m.stats["archive_replies"] == len(ON_TAPE)
+
+
+def test_credentials_stay_on_the_providers_origins(tmp_path: Path) -> None:
+    """Links on a host the provider block does not name (here every link is on the mirror's
+    alternate host) get no EODAG credentials: each such product fails, saying why."""
+    online = Catalogue([dataclasses.replace(e, storage="disk") for e in CATALOGUE])
+    g = Sandbox(
+        CATALOGUE, SandboxConfig(time_scale=0.001, geodes_alternate_links=0.0), services=("geodes",)
+    ).start()
+    m = Sandbox(
+        online, SandboxConfig(time_scale=0.001, geodes_alternate_links=1.0), services=("geodes",)
+    ).start()
+    try:
+        geodes = GeodesBackend(g.url, credentials=Credentials(api_key=DEFAULT_API_KEY))
+        source = EodagSource(_dag(m.url), "mymirror")  # type: ignore[arg-type]
+        products = list(geodes.search(QUERY))
+        options = StagingOptions(timeout=20.0, quiet=True)
+        report = download_with_fallback(geodes, products, tmp_path, options, sources=[source])
+        for entry in report.products:
+            if entry.id in ON_TAPE:
+                assert "refused to send its EODAG credentials to" in entry.reason, entry.reason
+        assert m.stats["archive_replies"] == 0
+    finally:
+        g.stop()
+        m.stop()
