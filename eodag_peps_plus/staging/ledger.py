@@ -175,16 +175,7 @@ class Ledger:
 
     def _create(self) -> None:
         with self._tx() as db:
-            db.execute(_SCHEMA)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(products)")}
-            if not _REQUIRED.issubset(columns):
-                raise sqlite3.DatabaseError("its table 'products' is not a ledger's")
-            if "restore_sent_at" not in columns:
-                # A ledger from before intents and confirmations were told apart: count its
-                # recorded requests as sent, as that version did.
-                db.execute("ALTER TABLE products ADD COLUMN restore_sent_at REAL")
-                db.execute("ALTER TABLE products ADD COLUMN restore_owner TEXT")
-                db.execute("UPDATE products SET restore_sent_at = restore_asked_at")
+            _migrate(db)
 
     def __getstate__(self) -> dict[str, Any]:
         return {"path": self.path, "busy_timeout": self.busy_timeout}
@@ -282,24 +273,15 @@ class Ledger:
             db.close()
             self._local.db = None
 
-    @staticmethod
-    def _row(row: sqlite3.Row | None) -> LedgerRow | None:
-        if row is None:
-            return None
-        data = dict(row)
-        data["extracted"] = bool(data["extracted"])
-        data["status"] = _status(data["status"])
-        return LedgerRow(**data)
-
     # -- reads ----------------------------------------------------------------------------------
     def get(self, product_id: str) -> LedgerRow | None:
         found = self._read("SELECT * FROM products WHERE id = ?", (product_id,))
         row = found[0] if found else None
-        return self._row(row)
+        return _to_row(row)
 
     def rows(self) -> list[LedgerRow]:
         rows = self._read("SELECT * FROM products ORDER BY id")
-        return [r for r in map(self._row, rows) if r is not None]
+        return [r for r in map(_to_row, rows) if r is not None]
 
     # -- writes ---------------------------------------------------------------------------------
     def ensure(self, product_id: str, size: int | None, md5: str | None) -> LedgerRow:
@@ -315,48 +297,8 @@ class Ledger:
         wanted = {product_id: (size, md5) for product_id, size, md5 in products}
         now = time.time()
         with self._tx() as db:
-            rows = self._select(db, list(wanted))
-            inserts, resets, fills = [], [], []
-            for product_id, (size, md5) in wanted.items():
-                row = rows.get(product_id)
-                if row is None:
-                    inserts.append((product_id, size, md5, now))
-                elif (size is not None and row.size not in (None, size)) or (
-                    md5 is not None and row.md5 not in (None, md5)
-                ):
-                    resets.append((size, md5, now, product_id))
-                elif (row.size is None and size is not None) or (
-                    row.md5 is None and md5 is not None
-                ):
-                    fills.append((size, md5, product_id))
-            db.executemany(
-                "INSERT INTO products (id, size, md5, updated_at) VALUES (?, ?, ?, ?)", inserts
-            )
-            db.executemany(
-                "UPDATE products SET size = ?, md5 = ?, status = 'offline', validator = NULL,"
-                " file_size = NULL, file_mtime_ns = NULL, extracted = 0, updated_at = ?"
-                " WHERE id = ?",
-                resets,
-            )
-            db.executemany(
-                "UPDATE products SET size = COALESCE(size, ?), md5 = COALESCE(md5, ?) WHERE id = ?",
-                fills,
-            )
-            changed = [i[0] for i in inserts] + [r[-1] for r in resets] + [f[-1] for f in fills]
-            rows.update(self._select(db, changed))
+            rows = _ensure_rows(db, wanted, now)
         return rows
-
-    def _select(self, db: sqlite3.Connection, ids: list[str]) -> dict[str, LedgerRow]:
-        """The rows of ``ids`` that exist, a few hundred per query (SQLite's parameter limit)."""
-        found: dict[str, LedgerRow] = {}
-        for start in range(0, len(ids), _SELECT_CHUNK):
-            chunk = ids[start : start + _SELECT_CHUNK]
-            marks = ", ".join("?" * len(chunk))
-            for raw in db.execute(f"SELECT * FROM products WHERE id IN ({marks})", chunk):  # noqa: S608
-                row = self._row(raw)
-                if row is not None:
-                    found[row.id] = row
-        return found
 
     def set_status(
         self, product_id: str, status: DownloadStatus, reason: str | None = None
@@ -389,19 +331,7 @@ class Ledger:
                 " WHERE id = ?",
                 (product_id,),
             ).fetchone()
-            if row is None:
-                return False
-            asked, sent, holder = row
-            if sent is not None and now - sent < retry_after:
-                return False
-            pending = asked is not None and (sent is None or asked > sent)
-            if (
-                pending
-                and holder
-                and holder != owner
-                and now - asked < intent_lease
-                and _owner_alive(holder)
-            ):
+            if row is None or _restore_held(row, now, owner, retry_after, intent_lease):
                 return False
             db.execute(
                 "UPDATE products SET restore_asked_at = ?, restore_owner = ?,"
@@ -455,20 +385,7 @@ class Ledger:
             )
             if free.rowcount:
                 return True
-            row = db.execute(
-                "SELECT owner, lease_until, status FROM products WHERE id = ?", (product_id,)
-            ).fetchone()
-            if row is None or row["status"] == "done":
-                return False
-            held_by, until = row["owner"], row["lease_until"]
-            if held_by and held_by != owner and until and until > now and _owner_alive(held_by):
-                return False
-            db.execute(
-                "UPDATE products SET owner = ?, lease_until = ?, status = 'downloading',"
-                " updated_at = ? WHERE id = ?",
-                (owner, now + lease, now, product_id),
-            )
-            return True
+            return _take_over(db, product_id, owner, now, lease)
 
     def renew(self, product_id: str, owner: str, *, lease: float) -> None:
         with self._tx() as db:
@@ -525,23 +442,7 @@ class Ledger:
         file kept for a resume (``None``: nothing resumable)."""
         now = time.time()
         with self._tx() as db:
-            if file_size is not None:
-                db.execute(
-                    "UPDATE products SET status = 'done', reason = NULL, validator = NULL,"
-                    " file_size = ?, file_mtime_ns = ?, owner = NULL, lease_until = NULL,"
-                    " extracted = MAX(extracted, ?), updated_at = ? WHERE id = ?",
-                    (file_size, mtime_ns, int(extracted), now, product_id),
-                )
-            else:
-                db.execute(
-                    "UPDATE products SET validator = ?, updated_at = ? WHERE id = ?",
-                    (validator, now, product_id),
-                )
-                db.execute(
-                    "UPDATE products SET owner = NULL, lease_until = NULL"
-                    " WHERE id = ? AND owner = ?",
-                    (product_id, owner),
-                )
+            _record_end(db, product_id, owner, validator, file_size, mtime_ns, extracted, now)
 
 
 def _status(text: str) -> DownloadStatus:
@@ -551,3 +452,138 @@ def _status(text: str) -> DownloadStatus:
         return DownloadStatus(text)
     except ValueError:
         return DownloadStatus.OFFLINE
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Create the table, or check and upgrade an existing one."""
+    db.execute(_SCHEMA)
+    columns = {row[1] for row in db.execute("PRAGMA table_info(products)")}
+    if not _REQUIRED.issubset(columns):
+        raise sqlite3.DatabaseError("its table 'products' is not a ledger's")
+    if "restore_sent_at" not in columns:
+        # A ledger from before intents and confirmations were told apart: count its
+        # recorded requests as sent, as that version did.
+        db.execute("ALTER TABLE products ADD COLUMN restore_sent_at REAL")
+        db.execute("ALTER TABLE products ADD COLUMN restore_owner TEXT")
+        db.execute("UPDATE products SET restore_sent_at = restore_asked_at")
+
+
+def _to_row(row: sqlite3.Row | None) -> LedgerRow | None:
+    if row is None:
+        return None
+    data = dict(row)
+    data["extracted"] = bool(data["extracted"])
+    data["status"] = _status(data["status"])
+    return LedgerRow(**data)
+
+
+def _select(db: sqlite3.Connection, ids: list[str]) -> dict[str, LedgerRow]:
+    """The rows of ``ids`` that exist, a few hundred per query (SQLite's parameter limit)."""
+    found: dict[str, LedgerRow] = {}
+    for start in range(0, len(ids), _SELECT_CHUNK):
+        chunk = ids[start : start + _SELECT_CHUNK]
+        marks = ", ".join("?" * len(chunk))
+        for raw in db.execute(f"SELECT * FROM products WHERE id IN ({marks})", chunk):  # noqa: S608
+            row = _to_row(raw)
+            if row is not None:
+                found[row.id] = row
+    return found
+
+
+def _ensure_rows(
+    db: sqlite3.Connection, wanted: dict[str, tuple[int | None, str | None]], now: float
+) -> dict[str, LedgerRow]:
+    """:meth:`Ledger.ensure_many` inside its transaction."""
+    rows = _select(db, list(wanted))
+    inserts, resets, fills = [], [], []
+    for product_id, (size, md5) in wanted.items():
+        row = rows.get(product_id)
+        if row is None:
+            inserts.append((product_id, size, md5, now))
+        elif (size is not None and row.size not in (None, size)) or (
+            md5 is not None and row.md5 not in (None, md5)
+        ):
+            resets.append((size, md5, now, product_id))
+        elif (row.size is None and size is not None) or (row.md5 is None and md5 is not None):
+            fills.append((size, md5, product_id))
+    db.executemany("INSERT INTO products (id, size, md5, updated_at) VALUES (?, ?, ?, ?)", inserts)
+    db.executemany(
+        "UPDATE products SET size = ?, md5 = ?, status = 'offline', validator = NULL,"
+        " file_size = NULL, file_mtime_ns = NULL, extracted = 0, updated_at = ?"
+        " WHERE id = ?",
+        resets,
+    )
+    db.executemany(
+        "UPDATE products SET size = COALESCE(size, ?), md5 = COALESCE(md5, ?) WHERE id = ?",
+        fills,
+    )
+    changed = [i[0] for i in inserts] + [r[-1] for r in resets] + [f[-1] for f in fills]
+    rows.update(_select(db, changed))
+    return rows
+
+
+def _take_over(
+    db: sqlite3.Connection, product_id: str, owner: str, now: float, lease: float
+) -> bool:
+    """:meth:`Ledger.claim_transfer` when the claim is held: take it over if it is dead."""
+    row = db.execute(
+        "SELECT owner, lease_until, status FROM products WHERE id = ?", (product_id,)
+    ).fetchone()
+    if row is None or row["status"] == "done":
+        return False
+    held_by, until = row["owner"], row["lease_until"]
+    if held_by and held_by != owner and until and until > now and _owner_alive(held_by):
+        return False
+    db.execute(
+        "UPDATE products SET owner = ?, lease_until = ?, status = 'downloading',"
+        " updated_at = ? WHERE id = ?",
+        (owner, now + lease, now, product_id),
+    )
+    return True
+
+
+def _record_end(
+    db: sqlite3.Connection,
+    product_id: str,
+    owner: str,
+    validator: str | None,
+    file_size: int | None,
+    mtime_ns: int | None,
+    extracted: bool,
+    now: float,
+) -> None:
+    """:meth:`Ledger.record_transfer` inside its transaction."""
+    if file_size is not None:
+        db.execute(
+            "UPDATE products SET status = 'done', reason = NULL, validator = NULL,"
+            " file_size = ?, file_mtime_ns = ?, owner = NULL, lease_until = NULL,"
+            " extracted = MAX(extracted, ?), updated_at = ? WHERE id = ?",
+            (file_size, mtime_ns, int(extracted), now, product_id),
+        )
+    else:
+        db.execute(
+            "UPDATE products SET validator = ?, updated_at = ? WHERE id = ?",
+            (validator, now, product_id),
+        )
+        db.execute(
+            "UPDATE products SET owner = NULL, lease_until = NULL WHERE id = ? AND owner = ?",
+            (product_id, owner),
+        )
+
+
+def _restore_held(
+    row: sqlite3.Row, now: float, owner: str, retry_after: float, intent_lease: float
+) -> bool:
+    """:meth:`Ledger.claim_restore`'s refusal: a request sent less than ``retry_after`` seconds
+    ago, or an intent of another live process younger than ``intent_lease`` seconds."""
+    asked, sent, holder = row
+    if sent is not None and now - sent < retry_after:
+        return True
+    pending = asked is not None and (sent is None or asked > sent)
+    return bool(
+        pending
+        and holder
+        and holder != owner
+        and now - asked < intent_lease
+        and _owner_alive(holder)
+    )

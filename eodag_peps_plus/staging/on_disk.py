@@ -60,12 +60,8 @@ def complete_copy(
         return None
     expected_size, expected_md5 = product.size, (product.md5 or "").lower() or None
     if expected_size is not None and stored.size != expected_size:
-        logger.warning(
-            "%s exists but has %d bytes, not %d: fetching it again",
-            stored.location,
-            stored.size,
-            expected_size,
-        )
+        why = "%s exists but has %d bytes, not %d: fetching it again"
+        logger.warning(why, stored.location, stored.size, expected_size)
         return None
     if row.file_size == stored.size and row.file_mtime_ns == stored.mtime_ns:
         checks: tuple[str, ...] = ("verified by an earlier run",)

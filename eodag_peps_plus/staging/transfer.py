@@ -294,10 +294,9 @@ class _Attempt:
             logger.warning("%s: not resuming %s: %s", self.name, self.part, problem)
             return 0
         state = PartState.read(self.part, self.key)
-        if state is None:
-            self.validator = self.job.validator
-        elif state.size == self.size and (state.md5 or None) == self.md5:
-            self.validator = state.validator if state.inode == info.st_ino else None
+        self.validator = _recorded_validator(
+            state, info.st_ino, self.job.validator, self.size, self.md5
+        )
         if not self.validator or info.st_size == 0:
             return 0
         if self.size is not None and info.st_size > self.size:
@@ -311,12 +310,13 @@ class _Attempt:
         flow: _Flow | None = None
         try:
             with self._prepare_part(start, validator) as out:
-                flow = self._begin(out, start, response)
+                flow = _begin(self.job, out, start, response)
                 for chunk in iter_body(response):
                     stop = self._take(flow, chunk, response) if chunk else None
                     if stop is not None:
                         return stop
-                stop = self._signature_left(flow, response)
+                # A whole reply shorter than a zip signature (and not empty):
+                stop = self._not_zip(flow, response, "") if flow.head else None
                 if stop is not None:
                     return stop
                 out.flush()
@@ -332,10 +332,8 @@ class _Attempt:
         except NETWORK_ERRORS as exc:
             return self._lost(flow, start, exc)
         except OSError as exc:
-            advice = disk_advice(exc)
             self._remember()  # what was written is kept for a resume once it can go on
-            why = f"cannot write {self.part}: {exc.strerror or exc}"
-            return self.result(Outcome.FAILED, f"{why}; {advice}" if advice else why)
+            return self.result(Outcome.FAILED, _write_failure(self.part, exc))
         return self._ended(flow, response)
 
     @contextlib.contextmanager
@@ -348,7 +346,7 @@ class _Attempt:
                 self.part.unlink(missing_ok=True)
             PartState.path(self.part).unlink(missing_ok=True)
         self.validator = validator
-        out = self._open_part(start)
+        out = _open_part(self.output, self.part, start, self.inode)
         try:
             self.inode = os.fstat(out.fileno()).st_ino
             self.state = PartState(validator, self.size, self.md5, new_token(), self.inode)
@@ -357,19 +355,6 @@ class _Attempt:
             yield out
         finally:
             out.close()
-
-    def _begin(self, out: IO[bytes], start: int, response: requests.Response) -> _Flow:
-        if start:
-            digest = file_md5(out.fileno(), start)
-            out.seek(start)
-            out.truncate(start)
-        else:
-            digest = hashlib.md5(usedforsecurity=False)
-        set_read_timeout(response, self.job.stall_timeout)
-        if self.job.progress is not None:
-            self.job.progress(self.name, 0, self.size, start)
-        next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
-        return _Flow(out, start, digest, StallGuard(self.job), next_look, position=start)
 
     def _take(
         self, flow: _Flow, chunk: bytes, response: requests.Response
@@ -394,7 +379,7 @@ class _Attempt:
 
     def _write(self, flow: _Flow, chunk: bytes) -> None:
         write_all(flow.out.fileno(), chunk)
-        self._keep_tail(chunk)
+        _keep_tail(self.tail, chunk)
         flow.digest.update(chunk)
         flow.position += len(chunk)
         flow.received += len(chunk)
@@ -419,10 +404,6 @@ class _Attempt:
         if stalled:
             return self._cut(f"{stalled} after {flow.position} bytes", flow, flow.start)
         return None
-
-    def _signature_left(self, flow: _Flow, response: requests.Response) -> TransferResult | None:
-        """The whole reply was shorter than a zip signature (and not empty)."""
-        return self._not_zip(flow, response, "") if flow.head else None
 
     def _not_zip(self, flow: _Flow, response: requests.Response, more: str) -> TransferResult:
         flow.out.close()
@@ -471,19 +452,17 @@ class _Attempt:
     def _taken_over(self, received: int, start: int) -> TransferResult:
         """Another attempt (of a later run: this one's scheduler was killed) writes this part
         now: leave it alone, and never commit it."""
-        return self.result(
-            Outcome.RETRY,
-            "another transfer took this part over",
-            received=received,
-            resumed_from=start,
-        )
+        why = "another transfer took this part over"
+        return self.result(Outcome.RETRY, why, received=received, resumed_from=start)
 
     def _finish(self, digest: Any, *, received: int, resumed_from: int) -> TransferResult:
         """Verify the part file with every check available, then give it its final name."""
         if self.state is not None and self._taken_over_now():
             return self._taken_over(received, resumed_from)
         actual = digest.hexdigest()
-        checks = self._verify(actual, resumed_from + received)
+        checks = _verify_part(
+            self.part, self.size, self.md5, self.tail, actual, resumed_from + received
+        )
         if isinstance(checks, str):
             self._forget_part()
             return self.result(
@@ -495,13 +474,8 @@ class _Attempt:
             if not isinstance(self.output, ObjectStore):
                 raise
             # The verified part stays: the next attempt only uploads it again.
-            return self.result(
-                Outcome.RETRY,
-                str(exc),
-                received=received,
-                resumed_from=resumed_from,
-                validator=self.validator,
-            )
+            kept = {"resumed_from": resumed_from, "validator": self.validator}
+            return self.result(Outcome.RETRY, str(exc), received=received, **kept)
         if self.state_written:
             PartState.path(self.part).unlink(missing_ok=True)
         done = {"file_size": stored.size, "file_mtime_ns": stored.mtime_ns}
@@ -516,11 +490,9 @@ class _Attempt:
                     Outcome.FAILED, str(exc), path=str(final), received=received, **done
                 )
             extracted = str(folder)
-        missing = [what for what, known in (("size", self.size), ("MD5", self.md5)) if not known]
-        note = f" (no {' or '.join(missing)} in the catalogue)" if missing else ""
         return self.result(
             Outcome.DONE,
-            f"verified: {', '.join(checks)}{note}",
+            _verified(checks, self.size, self.md5),
             path=extracted or stored.location,
             extracted=extracted,
             received=received,
@@ -529,90 +501,16 @@ class _Attempt:
             **done,
         )
 
-    def _verify(self, actual_md5: str, end: int) -> list[str] | str:
-        """What the part passed (size, MD5, zip directory or CRCs), or what it failed."""
-        checks: list[str] = ["size"] if self.size is not None else []
-        if self.md5 is not None:
-            if actual_md5 != self.md5:
-                return f"MD5 {actual_md5} does not match the catalogue's {self.md5}"
-            checks.append("MD5")
-        # Without a catalogue MD5 the member CRCs are the only check of the content.
-        tail = (end - len(self.tail), bytes(self.tail)) if self.md5 is not None else None
-        problem = check_zip(self.part, crcs=self.md5 is None, tail=tail)
-        if problem is not None:
-            return problem
-        checks.append("zip directory" if self.md5 is not None else "zip CRCs")
-        return checks
-
-    def _keep_tail(self, chunk: bytes) -> None:
-        """Keep the last :data:`TAIL_BYTES` written (amortised: trimmed when twice as long)."""
-        tail = self.tail
-        tail += memoryview(chunk)[-TAIL_BYTES:]
-        excess = len(tail) - TAIL_BYTES
-        if excess > TAIL_BYTES:
-            del tail[:excess]
-
-    def _open_part(self, start: int) -> IO[bytes]:
-        """Unbuffered: chunks go straight to ``write`` (a buffered file costs three more
-        system calls to open, each a chance for another thread to take the GIL). Never
-        through a link: a continued part must be the very file checked before, ours alone;
-        a new one is created, never an existing file opened."""
-        flags = (os.O_RDWR if start else os.O_WRONLY | os.O_CREAT | os.O_EXCL) | O_NOFOLLOW
-        try:
-            fd = self._open_fd(flags)
-        except FileExistsError:  # another attempt created it since this one removed it
-            raise _TakenOver from None
-        except OSError as exc:
-            if exc.errno == errno.ELOOP:
-                raise _PartRefused("it is a symbolic link") from None
-            raise
-        if start:
-            info = os.fstat(fd)
-            problem = own_file_problem(info)
-            if problem is None and info.st_ino != self.inode:
-                problem = "it was replaced since it was checked"
-            if problem is not None:
-                os.close(fd)
-                raise _PartRefused(problem)
-        return os.fdopen(fd, "r+b" if start else "wb", buffering=0)
-
-    def _open_fd(self, flags: int) -> int:
-        try:
-            return os.open(self.part, flags | BINARY, 0o644)
-        except FileNotFoundError:  # no part folder (a new worker's disk): made once, not per try
-            if flags & os.O_CREAT == 0:
-                raise
-            self.output.prepare()
-            return os.open(self.part, flags | BINARY, 0o644)
-
     def _write_state(self) -> None:
         assert self.state is not None
-        signed = self.state.signed(self.part, self.key)
-        try:
-            signed.write(self.part)
-        except FileNotFoundError:
-            self.output.prepare()
-            signed.write(self.part)
-        self.state = signed
+        self.state = _write_sidecar(self.output, self.part, self.state.signed(self.part, self.key))
         self.state_written = True
 
     def _taken_over_now(self) -> bool:
         """Whether another attempt writes this part now. Once this one's sidecar is written,
         another one shows by rewriting it; before, by writing a sidecar at all (this one
         removed the old one) or by a new part file in its place."""
-        if self.state is None:
-            return False
-        if self.state_written:
-            return self.state.taken_over(self.part, self.key)
-        try:
-            PartState.path(self.part).stat()
-            return True
-        except FileNotFoundError:
-            pass
-        try:
-            return self.part.stat().st_ino != self.inode
-        except FileNotFoundError:
-            return True
+        return _part_taken_over(self.part, self.key, self.state, self.state_written, self.inode)
 
     def _remember(self) -> None:
         """Before leaving a part to resume: its sidecar, if it has none yet."""
@@ -637,6 +535,137 @@ class _Attempt:
     def _forget_part(self) -> None:
         PartState.forget(self.part)
         self.validator = None
+
+
+def _open_part(output: Output, part: Path, start: int, inode: int | None) -> IO[bytes]:
+    """Unbuffered: chunks go straight to ``write`` (a buffered file costs three more
+    system calls to open, each a chance for another thread to take the GIL). Never
+    through a link: a continued part must be the very file checked before, ours alone;
+    a new one is created, never an existing file opened."""
+    flags = (os.O_RDWR if start else os.O_WRONLY | os.O_CREAT | os.O_EXCL) | O_NOFOLLOW
+    try:
+        fd = _open_fd(output, part, flags)
+    except FileExistsError:  # another attempt created it since this one removed it
+        raise _TakenOver from None
+    except OSError as exc:
+        if exc.errno == errno.ELOOP:
+            raise _PartRefused("it is a symbolic link") from None
+        raise
+    if start:
+        info = os.fstat(fd)
+        problem = own_file_problem(info)
+        if problem is None and info.st_ino != inode:
+            problem = "it was replaced since it was checked"
+        if problem is not None:
+            os.close(fd)
+            raise _PartRefused(problem)
+    return os.fdopen(fd, "r+b" if start else "wb", buffering=0)
+
+
+def _open_fd(output: Output, part: Path, flags: int) -> int:
+    try:
+        return os.open(part, flags | BINARY, 0o644)
+    except FileNotFoundError:  # no part folder (a new worker's disk): made once, not per try
+        if flags & os.O_CREAT == 0:
+            raise
+        output.prepare()
+        return os.open(part, flags | BINARY, 0o644)
+
+
+def _verify_part(
+    part: Path, size: int | None, md5: str | None, last: bytearray, actual_md5: str, end: int
+) -> list[str] | str:
+    """What the part passed (size, MD5, zip directory or CRCs), or what it failed."""
+    checks: list[str] = ["size"] if size is not None else []
+    if md5 is not None:
+        if actual_md5 != md5:
+            return f"MD5 {actual_md5} does not match the catalogue's {md5}"
+        checks.append("MD5")
+    # Without a catalogue MD5 the member CRCs are the only check of the content.
+    tail = (end - len(last), bytes(last)) if md5 is not None else None
+    problem = check_zip(part, crcs=md5 is None, tail=tail)
+    if problem is not None:
+        return problem
+    checks.append("zip directory" if md5 is not None else "zip CRCs")
+    return checks
+
+
+def _keep_tail(tail: bytearray, chunk: bytes) -> None:
+    """Keep the last :data:`TAIL_BYTES` written (amortised: trimmed when twice as long)."""
+    tail += memoryview(chunk)[-TAIL_BYTES:]
+    excess = len(tail) - TAIL_BYTES
+    if excess > TAIL_BYTES:
+        del tail[:excess]
+
+
+def _part_taken_over(
+    part: Path, key: str, state: PartState | None, written: bool, inode: int | None
+) -> bool:
+    """:meth:`_Attempt._taken_over_now`, from what the attempt knows of its part."""
+    if state is None:
+        return False
+    if written:
+        return state.taken_over(part, key)
+    try:
+        PartState.path(part).stat()
+        return True
+    except FileNotFoundError:
+        pass
+    try:
+        return part.stat().st_ino != inode
+    except FileNotFoundError:
+        return True
+
+
+def _begin(job: TransferJob, out: IO[bytes], start: int, response: requests.Response) -> _Flow:
+    """The flow of a reply into ``out``, continued from ``start`` (its MD5 so far)."""
+    if start:
+        digest = file_md5(out.fileno(), start)
+        out.seek(start)
+        out.truncate(start)
+    else:
+        digest = hashlib.md5(usedforsecurity=False)
+    set_read_timeout(response, job.stall_timeout)
+    if job.progress is not None:
+        job.progress(job.product.id, 0, job.product.size, start)
+    next_look = time.monotonic() + TAKEOVER_CHECK_EVERY
+    return _Flow(out, start, digest, StallGuard(job), next_look, position=start)
+
+
+def _write_sidecar(output: Output, part: Path, signed: PartState) -> PartState:
+    """Write ``signed`` next to ``part`` (making the part folder on a new worker's disk)."""
+    try:
+        signed.write(part)
+    except FileNotFoundError:
+        output.prepare()
+        signed.write(part)
+    return signed
+
+
+def _verified(checks: list[str], size: int | None, md5: str | None) -> str:
+    """The reason of a committed archive: what it passed, and what the catalogue lacked."""
+    missing = [what for what, known in (("size", size), ("MD5", md5)) if not known]
+    note = f" (no {' or '.join(missing)} in the catalogue)" if missing else ""
+    return f"verified: {', '.join(checks)}{note}"
+
+
+def _recorded_validator(
+    state: PartState | None, inode: int, ledger: str | None, size: int | None, md5: str | None
+) -> str | None:
+    """The validator recorded for a part file: its sidecar's, for this very file and product;
+    the ledger's for a part without a sidecar."""
+    if state is None:
+        return ledger
+    if state.size == size and (state.md5 or None) == md5 and state.inode == inode:
+        return state.validator
+    return None
+
+
+def _write_failure(part: Path, exc: OSError) -> str:
+    """Why the part file could not be written, and what to do about it (a full disk...)."""
+    advice = disk_advice(exc)
+    why = f"cannot write {part}: {exc.strerror or exc}"
+    return f"{why}; {advice}" if advice else why
 
 
 class StallGuard:
