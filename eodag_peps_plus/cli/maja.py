@@ -12,7 +12,7 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import click
 
@@ -24,6 +24,9 @@ from ..processing.base import JobState
 from ..processing.store import STORE_ENV, JobRecord, JobStore
 from ..vocabulary import shown
 from .common import backend_options, build_query, open_backend, print_table
+
+if TYPE_CHECKING:
+    from ..processing.jobs import FetchReport
 
 __all__ = [
     "HEADERS",
@@ -180,6 +183,82 @@ def maja() -> None:
 
 
 # -- submit --------------------------------------------------------------------------------------
+def _submit_names(
+    products: tuple[str, ...],
+    products_file: Path | None,
+    per_product: bool,
+    series_given: bool,
+    search: dict[str, Any],
+    log_path: Path | None,
+    write_list: Path | None,
+) -> list[str]:
+    """The product names ``submit`` was given, once its options are checked to agree."""
+    per_product_run = bool(products or products_file or per_product)
+    if log_path is not None and per_product_run:
+        raise InvalidQueryError("--log names one FULL_MAJA job; per-product jobs: --write-list")
+    if write_list is not None and not per_product_run:
+        raise InvalidQueryError("--write-list lists per-product jobs; a FULL_MAJA job: --log")
+    names = [p.strip() for p in products if p.strip()]
+    if products_file is not None:
+        names += read_products_file(products_file)
+    search_given = [k for k, v in search.items() if v is not None]
+    if names and (per_product or search_given or series_given):
+        raise InvalidQueryError(
+            "give either product names (-P/--products-file) or search options, not both"
+        )
+    if search_given and not per_product:
+        raise InvalidQueryError(
+            f"--{search_given[0]} selects products: add --per-product, or give -t/-d/-e "
+            "for a FULL_MAJA series"
+        )
+    return names
+
+
+def _submit_series(
+    backend_name: str,
+    url: str | None,
+    store_path: Path | None,
+    series: tuple[str | None, str | None, str | None, str | None],
+    *,
+    dry_run: bool,
+    resubmit: bool,
+    log_path: Path | None,
+    as_json: bool,
+) -> None:
+    """``submit``'s FULL_MAJA branch: ``series`` is (tile, start, end, orbit)."""
+    from ..processing import checks
+
+    tile, start, end, orbit = series
+    missing = [
+        opt
+        for opt, value in (("-t/--tile", tile), ("-d/--start", start), ("-e/--end", end))
+        if not value
+    ]
+    if missing:
+        raise InvalidQueryError(
+            f"FULL_MAJA needs {', '.join(missing)} (or give -P/--products-file/--per-product "
+            "for per-product MAJA)"
+        )
+    assert tile and start and end
+    request = checks.check_series(tile, start, end, orbit)
+    if dry_run:
+        click.echo(
+            f"would submit FULL_MAJA on {backend_name}: tile {request.tile} from {request.start} "
+            f"to {request.end}"
+            + (f", orbit {request.relative_orbit}" if request.relative_orbit else "")
+        )
+        return
+    jobs = _jobs(store_path, backend_name, url)
+    record = jobs.submit_series(
+        request.tile, request.start, request.end, request.relative_orbit, resubmit=resubmit
+    )
+    if log_path is not None:
+        from ..legacy.joblog import write_job_log
+
+        write_job_log(log_path, record, jobs.store)
+    _announce([record], jobs.store, as_json)
+
+
 @maja.command()
 @backend_options
 @store_option
@@ -290,27 +369,16 @@ def submit(
 ) -> None:
     """Submit MAJA: a FULL_MAJA series (-t -d -e [-o]) or per-product jobs (-P NAME,
     --products-file, or --per-product with search options)."""
-    from ..processing import checks
-
     check_url(url, backend_name)
-    per_product_run = bool(products or products_file or per_product)
-    if log_path is not None and per_product_run:
-        raise InvalidQueryError("--log names one FULL_MAJA job; per-product jobs: --write-list")
-    if write_list is not None and not per_product_run:
-        raise InvalidQueryError("--write-list lists per-product jobs; a FULL_MAJA job: --log")
-    names = [p.strip() for p in products if p.strip()]
-    if products_file is not None:
-        names += read_products_file(products_file)
-    search_given = [k for k, v in search.items() if v is not None]
-    if names and (per_product or search_given or tile or start or end):
-        raise InvalidQueryError(
-            "give either product names (-P/--products-file) or search options, not both"
-        )
-    if search_given and not per_product:
-        raise InvalidQueryError(
-            f"--{search_given[0]} selects products: add --per-product, or give -t/-d/-e "
-            "for a FULL_MAJA series"
-        )
+    names = _submit_names(
+        products,
+        products_file,
+        per_product,
+        bool(tile or start or end),
+        search,
+        log_path,
+        write_list,
+    )
     if names or per_product:
         if per_product:
             candidates: list[Any] = _search_l1c(backend_name, url, tile, start, end, orbit, search)
@@ -328,34 +396,16 @@ def submit(
             write_list=write_list,
         )
         return
-    missing = [
-        opt
-        for opt, value in (("-t/--tile", tile), ("-d/--start", start), ("-e/--end", end))
-        if not value
-    ]
-    if missing:
-        raise InvalidQueryError(
-            f"FULL_MAJA needs {', '.join(missing)} (or give -P/--products-file/--per-product "
-            "for per-product MAJA)"
-        )
-    assert tile and start and end
-    request = checks.check_series(tile, start, end, orbit)
-    if dry_run:
-        click.echo(
-            f"would submit FULL_MAJA on {backend_name}: tile {request.tile} from {request.start} "
-            f"to {request.end}"
-            + (f", orbit {request.relative_orbit}" if request.relative_orbit else "")
-        )
-        return
-    jobs = _jobs(store_path, backend_name, url)
-    record = jobs.submit_series(
-        request.tile, request.start, request.end, request.relative_orbit, resubmit=resubmit
+    _submit_series(
+        backend_name,
+        url,
+        store_path,
+        (tile, start, end, orbit),
+        dry_run=dry_run,
+        resubmit=resubmit,
+        log_path=log_path,
+        as_json=as_json,
     )
-    if log_path is not None:
-        from ..legacy.joblog import write_job_log
-
-        write_job_log(log_path, record, jobs.store)
-    _announce([record], jobs.store, as_json)
 
 
 def _search_l1c(
@@ -476,6 +526,41 @@ def list_jobs(store_path: Path | None, as_json: bool, active: bool) -> None:
 
 
 # -- wait ----------------------------------------------------------------------------------------
+def _show_fetch(report: FetchReport) -> int:
+    """Print what ``fetch`` did for one job; the number of problems."""
+    problems = 0
+    job = report.job
+    if not report.finished:
+        if job.state in (JobState.FAILED, JobState.CANCELED):
+            click.echo(f"job {job.id}: {job.state.value}: {job.message or 'no message'}")
+            problems += 1
+        elif job.reference is None:  # reconciled and still not found on the server
+            click.echo(f"job {job.id}: not seen on the server: {job.message or job.state.value}")
+            problems += 1
+        else:
+            click.echo(f"job {job.id}: not finished yet: {_state_text(job)}; try again later")
+        return problems
+    for path in report.downloaded:
+        click.echo(f"job {job.id}: downloaded {path}")
+    for path in report.present:
+        click.echo(f"job {job.id}: skipped {path.name}: already on disk")
+    for result in report.novald:
+        click.echo(f"job {job.id}: {result.name} was too cloudy (NOVALD), not downloaded")
+    for outcome in report.failed:
+        click.echo(f"job {job.id}: FAILED {shown(outcome.result.name)}: {outcome.error}")
+        problems += 1
+    if report.unprocessed:
+        click.echo(
+            f"job {job.id}: warning: {report.unprocessed} L1C product(s) could not be processed"
+        )
+    click.echo(
+        f"job {job.id}: {len(report.downloaded)} downloaded, {len(report.present)} already "
+        f"present, {len(report.novald)} NOVALD, {len(report.failed)} failed, "
+        f"{report.unprocessed} unprocessed"
+    )
+    return problems
+
+
 @maja.command()
 @store_option
 @click.argument("job_ids", nargs=-1)
@@ -667,38 +752,7 @@ def fetch(
         return
     problems = 0
     for record in records:
-        report = jobs.fetch(record.id, write_dir, quiet=no_progress)
-        job = report.job
-        if not report.finished:
-            if job.state in (JobState.FAILED, JobState.CANCELED):
-                click.echo(f"job {job.id}: {job.state.value}: {job.message or 'no message'}")
-                problems += 1
-            elif job.reference is None:  # reconciled and still not found on the server
-                click.echo(
-                    f"job {job.id}: not seen on the server: {job.message or job.state.value}"
-                )
-                problems += 1
-            else:
-                click.echo(f"job {job.id}: not finished yet: {_state_text(job)}; try again later")
-            continue
-        for path in report.downloaded:
-            click.echo(f"job {job.id}: downloaded {path}")
-        for path in report.present:
-            click.echo(f"job {job.id}: skipped {path.name}: already on disk")
-        for result in report.novald:
-            click.echo(f"job {job.id}: {result.name} was too cloudy (NOVALD), not downloaded")
-        for outcome in report.failed:
-            click.echo(f"job {job.id}: FAILED {shown(outcome.result.name)}: {outcome.error}")
-            problems += 1
-        if report.unprocessed:
-            click.echo(
-                f"job {job.id}: warning: {report.unprocessed} L1C product(s) could not be processed"
-            )
-        click.echo(
-            f"job {job.id}: {len(report.downloaded)} downloaded, {len(report.present)} already "
-            f"present, {len(report.novald)} NOVALD, {len(report.failed)} failed, "
-            f"{report.unprocessed} unprocessed"
-        )
+        problems += _show_fetch(jobs.fetch(record.id, write_dir, quiet=no_progress))
     if problems:
         raise ProcessingError(
             f"{problems} problem(s) while fetching; run fetch again to retry downloads"

@@ -328,6 +328,27 @@ def _download_fields(params: dict[str, Any], notes: list[str]) -> dict[str, Any]
     return fields
 
 
+def _peps_download_notes(
+    params: dict[str, Any], notes: list[str], ctx: click.Context, storage: str, minutes: float
+) -> None:
+    """What ``_peps_download``'s translation changes for its user, added to ``notes``."""
+    json_name = str(params["json_path"])
+    if ctx.get_parameter_source("json_path") is click.core.ParameterSource.DEFAULT:
+        notes.append(
+            "search.json: the new commands do not write PEPS's JSON; eodag saves STAC results "
+            f"to {storage}, peps-plus search --json FILE writes them"
+        )
+    elif not json_name.endswith(".geojson"):
+        notes.append(f"--json {json_name}: eodag stores its (STAC) results in {storage}")
+    if params["windows"]:
+        notes.append("--windows: not needed (no shell quoting involved)")
+    if params["no_download"] is False:
+        notes.append(
+            f"--trials/--wait: tape restores are waited for {minutes:g} min (--timeout), then "
+            "reported; eodag download uses the plugin's timeout"
+        )
+
+
 def _peps_download(
     target: _Target, params: dict[str, Any], notes: list[str], ctx: click.Context
 ) -> tuple[list[str], list[str], str]:
@@ -374,20 +395,7 @@ def _peps_download(
             f"extract={params['extract']}, delete_archive={params['extract']}).download(products)\n"
             "print(report.format())\n"
         )
-    if ctx.get_parameter_source("json_path") is click.core.ParameterSource.DEFAULT:
-        notes.append(
-            "search.json: the new commands do not write PEPS's JSON; eodag saves STAC results "
-            f"to {storage}, peps-plus search --json FILE writes them"
-        )
-    elif not json_name.endswith(".geojson"):
-        notes.append(f"--json {json_name}: eodag stores its (STAC) results in {storage}")
-    if params["windows"]:
-        notes.append("--windows: not needed (no shell quoting involved)")
-    if params["no_download"] is False:
-        notes.append(
-            f"--trials/--wait: tape restores are waited for {minutes:g} min (--timeout), then "
-            "reported; eodag download uses the plugin's timeout"
-        )
+    _peps_download_notes(params, notes, ctx, storage, minutes)
     return eodag, peps_plus, python
 
 

@@ -144,6 +144,32 @@ def find_l1c(
     return list(backend.search(query))
 
 
+def _checked_report(
+    tile: str,
+    start: str | date | datetime,
+    end: str | date | datetime,
+    relative_orbit: int | str | None,
+) -> EnsureReport:
+    """An empty report for ``ensure``'s inputs, once every rule on them is checked."""
+    normalized = mgrs_tile(tile)
+    first, last = checks.as_date(start, "start"), checks.as_date(end, "end")
+    if last < first:
+        raise InvalidQueryError(f"end {last} is before start {first}")
+    if last <= checks.EARLIEST_END:
+        raise InvalidQueryError(
+            f"end: {last} is not after {checks.EARLIEST_END}; older L1C products lack what "
+            "MAJA needs"
+        )
+    if (last - first).days > checks.MAX_PERIOD_DAYS:
+        raise InvalidQueryError(
+            f"period: {first} to {last} is {(last - first).days} days; ensure covers at most "
+            f"{checks.MAX_PERIOD_DAYS} days at a time"
+        )
+    orbit = checks.check_orbit(relative_orbit)
+    checks.check_tile_latitude(normalized)
+    return EnsureReport(normalized, first, last, orbit)
+
+
 def ensure(
     jobs: MajaJobs,
     geodes: Backend,
@@ -163,23 +189,8 @@ def ensure(
     input."""
     if jobs.backend is None:
         raise InvalidQueryError("ensure: no processing backend given")
-    normalized = mgrs_tile(tile)
-    first, last = checks.as_date(start, "start"), checks.as_date(end, "end")
-    if last < first:
-        raise InvalidQueryError(f"end {last} is before start {first}")
-    if last <= checks.EARLIEST_END:
-        raise InvalidQueryError(
-            f"end: {last} is not after {checks.EARLIEST_END}; older L1C products lack what "
-            "MAJA needs"
-        )
-    if (last - first).days > checks.MAX_PERIOD_DAYS:
-        raise InvalidQueryError(
-            f"period: {first} to {last} is {(last - first).days} days; ensure covers at most "
-            f"{checks.MAX_PERIOD_DAYS} days at a time"
-        )
-    orbit = checks.check_orbit(relative_orbit)
-    checks.check_tile_latitude(normalized)
-    report = EnsureReport(normalized, first, last, orbit)
+    report = _checked_report(tile, start, end, relative_orbit)
+    normalized, first, last, orbit = report.tile, report.start, report.end, report.relative_orbit
     report.existing = [
         p
         for p in find_l2a(geodes, normalized, first, last)

@@ -181,103 +181,6 @@ class MajaJobs:
         return self.processing_for(self.backend.name, self.backend.base_url)
 
     # -- submitting --------------------------------------------------------------------------
-    def _submit(
-        self,
-        process: str,
-        inputs: Mapping[str, object],
-        label: str,
-        send: Callable[[], Submission],
-        *,
-        resubmit: bool = False,
-    ) -> JobRecord:
-        processing = self.processing
-        base_url = redact_url(processing.base_url)
-        recovered = self._earlier_submission(processing, base_url, process, inputs, resubmit)
-        if recovered is not None:
-            return recovered
-        job_id = self.store.begin_submission(
-            backend=processing.backend.name,
-            base_url=base_url,
-            process=process,
-            inputs=dict(inputs),
-            label=label,
-        )
-        try:
-            submission = send()
-        except (ProcessingError, AuthenticationError) as exc:
-            self.store.fail_submission(job_id, str(exc), refused=True)
-            raise
-        except BaseException as exc:
-            # No clear answer: the server may hold the job. Keep the row as "unknown".
-            self.store.fail_submission(job_id, f"no answer to the submission: {exc}", refused=False)
-            raise
-        self.store.complete_submission(job_id, submission)
-        return self.store.get(job_id)
-
-    def _earlier_submission(
-        self,
-        processing: ProcessingBackend,
-        base_url: str,
-        process: str,
-        inputs: Mapping[str, object],
-        resubmit: bool,
-    ) -> JobRecord | None:
-        """A job with these inputs whose submission reply was lost: the job found on the server
-        (returned: nothing is sent again), or proof the server has none (submit anew), or an
-        error unless ``resubmit`` (the user accepts a possible duplicate)."""
-        same = _canonical(inputs)
-        for earlier in self.store.list(
-            states=[JobState.SUBMITTING, JobState.UNKNOWN],
-            backend=processing.backend.name,
-            base_url=base_url,
-            process=process,
-        ):
-            if earlier.reference is not None or _canonical(earlier.inputs) != same:
-                continue
-            result = self.reconcile(earlier)
-            if result.followed:
-                logger.warning("%s: not submitted again", result.line())
-                return result.job
-            if result.outcome in ("in-flight", "undetermined") and not resubmit:
-                raise ProcessingError(
-                    f"job {earlier.id} with the same inputs may already be on the server "
-                    f"({result.detail}); not submitted again. Pass --resubmit (resubmit=True) "
-                    "to submit anyway, at the risk of a duplicate job"
-                )
-        return None
-
-    def _refuse_duplicates(
-        self, process: str, inputs: Sequence[Mapping[str, object]], resubmit: bool
-    ) -> None:
-        """Submitting what this server already did or is doing costs hours of its cluster for
-        nothing (the legacy README's two per-product examples in a row made 18 duplicates):
-        refused, before anything is sent, unless ``resubmit``."""
-        if resubmit:
-            return
-        processing = self.processing
-        wanted = {_canonical(i) for i in inputs}
-        earlier = [
-            r
-            for r in self.store.list(
-                backend=processing.backend.name,
-                base_url=redact_url(processing.base_url),
-                process=process,
-            )
-            if r.reference is not None and live(r) and _canonical(r.inputs) in wanted
-        ]
-        if not earlier:
-            return
-        answering = {_canonical(r.inputs): r for r in sorted(earlier, key=standing, reverse=True)}
-        shown_jobs = sorted(answering.values(), key=lambda r: r.id)
-        listed = ", ".join(f"job {r.id} {r.label} {r.state.value}" for r in shown_jobs[:3])
-        more = f" and {len(shown_jobs) - 3} more" if len(shown_jobs) > 3 else ""
-        raise ProcessingError(
-            f"{len(answering)} of the {len(wanted)} {process} submission(s) already have a job "
-            f"on {processing.backend.name} ({listed}{more}); nothing submitted: `peps-plus maja "
-            f"fetch {' '.join(str(r.id) for r in shown_jobs)}` gets their results, --resubmit "
-            "(resubmit=True) processes them again"
-        )
-
     # -- reconciling -------------------------------------------------------------------------
     def reconcile(self, job: int | str | JobRecord) -> Reconciliation:
         """Settle a job whose submission was never acknowledged (command killed, reply lost):
@@ -295,34 +198,7 @@ class MajaJobs:
             return Reconciliation(
                 record, "in-flight", f"still being submitted by process {record.submitter}"
             )
-        try:
-            processing = self.processing_for(record.backend, record.base_url)
-            lookup = processing.find_jobs(record.process, dict(record.inputs), submitted)
-        except AuthenticationError:
-            raise
-        except PepsPlusError as exc:
-            detail = f"the server could not be asked: {exc}"
-            self.store.fail_submission(record.id, _unknown(detail), refused=False)
-            return Reconciliation(self.store.get(record.id), "undetermined", detail)
-        claimed = self.store.references(record.backend, record.base_url)
-        matches = [m for m in lookup.matches if m.reference not in claimed]
-        if matches:
-            found = matches[0]
-            detail = f"found on the server as {found.reference} (same inputs, submitted {record.submitted_at})"
-            if len(matches) > 1:
-                detail += f"; {len(matches) - 1} other job(s) with the same inputs are on it too"
-            self.store.complete_submission(record.id, found, message=f"recovered: {detail}")
-            return Reconciliation(self.store.get(record.id), "adopted", detail)
-        if lookup.complete:
-            detail = (
-                f"the server's job list at {now_iso()} has no {record.process} job with these "
-                "inputs from that time: the submission never reached it; submit again"
-            )
-            self.store.fail_submission(record.id, f"never reached the server: {detail}")
-            return Reconciliation(self.store.get(record.id), "absent", detail)
-        detail = lookup.detail or "the server cannot say whether it holds the job"
-        self.store.fail_submission(record.id, _unknown(detail), refused=False)
-        return Reconciliation(self.store.get(record.id), "undetermined", detail)
+        return _settle(self, record, submitted)
 
     def submit_series(
         self,
@@ -338,11 +214,12 @@ class MajaJobs:
         earlier submission whose reply was lost is reconciled first (see :meth:`reconcile`),
         and ``resubmit`` sends anyway when the server cannot tell."""
         request = checks.check_series(tile, start, end, relative_orbit)
-        self._refuse_duplicates(FULL_MAJA, [request.as_inputs()], resubmit)
+        _refuse_duplicates(self, FULL_MAJA, [request.as_inputs()], resubmit)
         label = f"{request.tile} {request.start}..{request.end}"
         if request.relative_orbit is not None:
             label += f" R{request.relative_orbit:03d}"
-        return self._submit(
+        return _submit(
+            self,
             FULL_MAJA,
             request.as_inputs(),
             label,
@@ -372,12 +249,13 @@ class MajaJobs:
         names = list(dict.fromkeys(names))
         if not names:
             raise ProcessingError("no product to process")
-        self._refuse_duplicates(MAJA, [{"product": name} for name in names], resubmit)
+        _refuse_duplicates(self, MAJA, [{"product": name} for name in names], resubmit)
         checks.confirm_many(len(names), yes=yes, confirm=confirm)
         records = []
         for name in names:
             records.append(
-                self._submit(
+                _submit(
+                    self,
                     MAJA,
                     {"product": name},
                     name,
@@ -458,47 +336,12 @@ class MajaJobs:
         """
         started = clock()
         report = WaitReport([])
-        followed: list[JobRecord] = []
-        for job in jobs:
-            record = job if isinstance(job, JobRecord) else self.store.get(job)
-            if record.reference is None:
-                result = self.reconcile(record)
-                if not result.followed:
-                    report.unseen.append(result)
-                    continue
-                record = result.job
-            followed.append(record)
-        failures = dict.fromkeys((r.id for r in followed), 0)
-        current = {r.id: r for r in followed}
+        current = {r.id: r for r in _followable(self, jobs, report)}
+        failures = dict.fromkeys(current, 0)
         delays = PollSchedule(interval, backoff, max_interval).intervals()
         deadline = None if timeout is None else started + timeout
         while True:
-            for record, answer in self._poll_round([r for r in current.values() if not r.is_final]):
-                if isinstance(answer, ProcessingError):  # the server says no such job (any more)
-                    report.unseen.append(Reconciliation(record, "lost", str(answer), answer))
-                    del current[record.id]
-                    continue
-                if isinstance(answer, PepsPlusError):
-                    failures[record.id] += 1
-                    if failures[record.id] >= max_failures:
-                        report.unseen.append(
-                            Reconciliation(
-                                record,
-                                "unreachable",
-                                f"{max_failures} polls failed: {answer}",
-                                answer,
-                            )
-                        )
-                        del current[record.id]
-                        continue
-                    logger.warning("job %s: %s; will retry", record.id, answer)
-                else:
-                    failures[record.id] = 0
-                    self.store.update_status(record.id, answer)
-                    record = self.store.get(record.id)
-                current[record.id] = record
-                if on_status is not None:
-                    on_status(record)
+            _poll_once(self, current, failures, max_failures, report, on_status)
             if all(r.is_final for r in current.values()):
                 break
             now = clock()
@@ -511,24 +354,6 @@ class MajaJobs:
         report.jobs = list(current.values())
         report.elapsed = clock() - started
         return report
-
-    def _poll_round(
-        self, records: Sequence[JobRecord]
-    ) -> Sequence[tuple[JobRecord, JobStatus | PepsPlusError]]:
-        """One status answer (or error) per job, asking each server for all of its jobs at once
-        (:meth:`ProcessingBackend.statuses`)."""
-        groups: dict[tuple[str, str], list[JobRecord]] = {}
-        for record in records:
-            groups.setdefault((record.backend, record.base_url.rstrip("/")), []).append(record)
-        answers: dict[int, JobStatus | PepsPlusError] = {}
-        for (name, base_url), members in groups.items():
-            processing = self.processing_for(name, base_url)
-            found = processing.statuses([(str(r.reference), r.status_url) for r in members])
-            for record in members:
-                answers[record.id] = found.get(
-                    str(record.reference), BackendError(f"job {record.id}: no answer")
-                )
-        return [(record, answers[record.id]) for record in records]
 
     # -- results -----------------------------------------------------------------------------
     def fetch(
@@ -545,48 +370,277 @@ class MajaJobs:
         if record.state is not JobState.FINISHED:
             return report
         folder = Path(out_dir)
-        wanted: list[ResultFile] = []
-        for result in record.results:
-            if result.novald:
-                report.novald.append(result)
-                self.store.record_download(record.id, result.name, "novald", detail="too cloudy")
-                continue
-            refusal = unusable_name(result)
-            if refusal is not None:  # this result fails alone; the others are still fetched
-                report.failed.append(DownloadOutcome(result, None, refusal))
-                self.store.record_download(record.id, result.name, "failed", detail=refusal)
-            elif present(result, folder):
-                path = folder / result.filename
-                report.present.append(path)
-                self.store.record_download(
-                    record.id,
-                    result.name,
-                    "present",
-                    path=str(path),
-                    size=path.stat().st_size,
-                    md5=result.md5,
-                )
-            else:
-                wanted.append(result)
+        wanted = _sort_results(self.store, record, folder, report)
         if wanted:
-            processing = self.processing_for(record.backend, record.base_url)
-            for outcome in download_results(processing, wanted, folder, quiet=quiet):
-                name = outcome.result.name
-                if outcome.ok and outcome.path is not None:
-                    report.downloaded.append(outcome.path)
-                    self.store.record_download(
-                        record.id,
-                        name,
-                        "downloaded",
-                        path=str(outcome.path),
-                        size=outcome.path.stat().st_size,
-                        md5=outcome.result.md5,
-                    )
-                else:
-                    report.failed.append(outcome)
-                    self.store.record_download(record.id, name, "failed", detail=outcome.error)
+            _download_wanted(self, record, wanted, folder, report, quiet=quiet)
         report.job = self.store.get(record.id)
         return report
+
+
+def _settle(jobs: MajaJobs, record: JobRecord, submitted: datetime) -> Reconciliation:
+    """Ask the server for an unacknowledged job and record what it says (see
+    :meth:`MajaJobs.reconcile`)."""
+    try:
+        processing = jobs.processing_for(record.backend, record.base_url)
+        lookup = processing.find_jobs(record.process, dict(record.inputs), submitted)
+    except AuthenticationError:
+        raise
+    except PepsPlusError as exc:
+        detail = f"the server could not be asked: {exc}"
+        jobs.store.fail_submission(record.id, _unknown(detail), refused=False)
+        return Reconciliation(jobs.store.get(record.id), "undetermined", detail)
+    claimed = jobs.store.references(record.backend, record.base_url)
+    matches = [m for m in lookup.matches if m.reference not in claimed]
+    if matches:
+        found = matches[0]
+        detail = f"found on the server as {found.reference} (same inputs, submitted {record.submitted_at})"
+        if len(matches) > 1:
+            detail += f"; {len(matches) - 1} other job(s) with the same inputs are on it too"
+        jobs.store.complete_submission(record.id, found, message=f"recovered: {detail}")
+        return Reconciliation(jobs.store.get(record.id), "adopted", detail)
+    if lookup.complete:
+        detail = (
+            f"the server's job list at {now_iso()} has no {record.process} job with these "
+            "inputs from that time: the submission never reached it; submit again"
+        )
+        jobs.store.fail_submission(record.id, f"never reached the server: {detail}")
+        return Reconciliation(jobs.store.get(record.id), "absent", detail)
+    detail = lookup.detail or "the server cannot say whether it holds the job"
+    jobs.store.fail_submission(record.id, _unknown(detail), refused=False)
+    return Reconciliation(jobs.store.get(record.id), "undetermined", detail)
+
+
+def _followable(
+    jobs: MajaJobs, given: Iterable[int | str | JobRecord], report: WaitReport
+) -> list[JobRecord]:
+    """The jobs a wait can poll; one never acknowledged is reconciled first, and one that
+    cannot be found goes to ``report.unseen``."""
+    followed: list[JobRecord] = []
+    for job in given:
+        record = job if isinstance(job, JobRecord) else jobs.store.get(job)
+        if record.reference is None:
+            result = jobs.reconcile(record)
+            if not result.followed:
+                report.unseen.append(result)
+                continue
+            record = result.job
+        followed.append(record)
+    return followed
+
+
+def _poll_once(
+    jobs: MajaJobs,
+    current: dict[int, JobRecord],
+    failures: dict[int, int],
+    max_failures: int,
+    report: WaitReport,
+    on_status: StatusCallback | None,
+) -> None:
+    """One round of :meth:`MajaJobs.wait_all`: every unfinished job asked once, its answer
+    recorded; a job lost or unreachable ``max_failures`` times in a row leaves ``current``."""
+    for record, answer in _poll_round(jobs, [r for r in current.values() if not r.is_final]):
+        if isinstance(answer, ProcessingError):  # the server says no such job (any more)
+            report.unseen.append(Reconciliation(record, "lost", str(answer), answer))
+            del current[record.id]
+            continue
+        if isinstance(answer, PepsPlusError):
+            failures[record.id] += 1
+            if failures[record.id] >= max_failures:
+                report.unseen.append(
+                    Reconciliation(
+                        record,
+                        "unreachable",
+                        f"{max_failures} polls failed: {answer}",
+                        answer,
+                    )
+                )
+                del current[record.id]
+                continue
+            logger.warning("job %s: %s; will retry", record.id, answer)
+        else:
+            failures[record.id] = 0
+            jobs.store.update_status(record.id, answer)
+            record = jobs.store.get(record.id)
+        current[record.id] = record
+        if on_status is not None:
+            on_status(record)
+
+
+def _sort_results(
+    store: JobStore, record: JobRecord, folder: Path, report: FetchReport
+) -> list[ResultFile]:
+    """The results of a finished job still to download; NOVALD, unsafe and present ones are
+    recorded in ``report`` and the store."""
+    wanted: list[ResultFile] = []
+    for result in record.results:
+        if result.novald:
+            report.novald.append(result)
+            store.record_download(record.id, result.name, "novald", detail="too cloudy")
+            continue
+        refusal = unusable_name(result)
+        if refusal is not None:  # this result fails alone; the others are still fetched
+            report.failed.append(DownloadOutcome(result, None, refusal))
+            store.record_download(record.id, result.name, "failed", detail=refusal)
+        elif present(result, folder):
+            path = folder / result.filename
+            report.present.append(path)
+            store.record_download(
+                record.id,
+                result.name,
+                "present",
+                path=str(path),
+                size=path.stat().st_size,
+                md5=result.md5,
+            )
+        else:
+            wanted.append(result)
+    return wanted
+
+
+def _download_wanted(
+    jobs: MajaJobs,
+    record: JobRecord,
+    wanted: list[ResultFile],
+    folder: Path,
+    report: FetchReport,
+    *,
+    quiet: bool,
+) -> None:
+    processing = jobs.processing_for(record.backend, record.base_url)
+    for outcome in download_results(processing, wanted, folder, quiet=quiet):
+        name = outcome.result.name
+        if outcome.ok and outcome.path is not None:
+            report.downloaded.append(outcome.path)
+            jobs.store.record_download(
+                record.id,
+                name,
+                "downloaded",
+                path=str(outcome.path),
+                size=outcome.path.stat().st_size,
+                md5=outcome.result.md5,
+            )
+        else:
+            report.failed.append(outcome)
+            jobs.store.record_download(record.id, name, "failed", detail=outcome.error)
+
+
+def _submit(
+    jobs: MajaJobs,
+    process: str,
+    inputs: Mapping[str, object],
+    label: str,
+    send: Callable[[], Submission],
+    *,
+    resubmit: bool = False,
+) -> JobRecord:
+    processing = jobs.processing
+    base_url = redact_url(processing.base_url)
+    recovered = _earlier_submission(jobs, processing, base_url, process, inputs, resubmit)
+    if recovered is not None:
+        return recovered
+    job_id = jobs.store.begin_submission(
+        backend=processing.backend.name,
+        base_url=base_url,
+        process=process,
+        inputs=dict(inputs),
+        label=label,
+    )
+    try:
+        submission = send()
+    except (ProcessingError, AuthenticationError) as exc:
+        jobs.store.fail_submission(job_id, str(exc), refused=True)
+        raise
+    except BaseException as exc:
+        # No clear answer: the server may hold the job. Keep the row as "unknown".
+        jobs.store.fail_submission(job_id, f"no answer to the submission: {exc}", refused=False)
+        raise
+    jobs.store.complete_submission(job_id, submission)
+    return jobs.store.get(job_id)
+
+
+def _earlier_submission(
+    jobs: MajaJobs,
+    processing: ProcessingBackend,
+    base_url: str,
+    process: str,
+    inputs: Mapping[str, object],
+    resubmit: bool,
+) -> JobRecord | None:
+    """A job with these inputs whose submission reply was lost: the job found on the server
+    (returned: nothing is sent again), or proof the server has none (submit anew), or an
+    error unless ``resubmit`` (the user accepts a possible duplicate)."""
+    same = _canonical(inputs)
+    for earlier in jobs.store.list(
+        states=[JobState.SUBMITTING, JobState.UNKNOWN],
+        backend=processing.backend.name,
+        base_url=base_url,
+        process=process,
+    ):
+        if earlier.reference is not None or _canonical(earlier.inputs) != same:
+            continue
+        result = jobs.reconcile(earlier)
+        if result.followed:
+            logger.warning("%s: not submitted again", result.line())
+            return result.job
+        if result.outcome in ("in-flight", "undetermined") and not resubmit:
+            raise ProcessingError(
+                f"job {earlier.id} with the same inputs may already be on the server "
+                f"({result.detail}); not submitted again. Pass --resubmit (resubmit=True) "
+                "to submit anyway, at the risk of a duplicate job"
+            )
+    return None
+
+
+def _refuse_duplicates(
+    jobs: MajaJobs, process: str, inputs: Sequence[Mapping[str, object]], resubmit: bool
+) -> None:
+    """Submitting what this server already did or is doing costs hours of its cluster for
+    nothing (the legacy README's two per-product examples in a row made 18 duplicates):
+    refused, before anything is sent, unless ``resubmit``."""
+    if resubmit:
+        return
+    processing = jobs.processing
+    wanted = {_canonical(i) for i in inputs}
+    earlier = [
+        r
+        for r in jobs.store.list(
+            backend=processing.backend.name,
+            base_url=redact_url(processing.base_url),
+            process=process,
+        )
+        if r.reference is not None and live(r) and _canonical(r.inputs) in wanted
+    ]
+    if not earlier:
+        return
+    answering = {_canonical(r.inputs): r for r in sorted(earlier, key=standing, reverse=True)}
+    shown_jobs = sorted(answering.values(), key=lambda r: r.id)
+    listed = ", ".join(f"job {r.id} {r.label} {r.state.value}" for r in shown_jobs[:3])
+    more = f" and {len(shown_jobs) - 3} more" if len(shown_jobs) > 3 else ""
+    raise ProcessingError(
+        f"{len(answering)} of the {len(wanted)} {process} submission(s) already have a job "
+        f"on {processing.backend.name} ({listed}{more}); nothing submitted: `peps-plus maja "
+        f"fetch {' '.join(str(r.id) for r in shown_jobs)}` gets their results, --resubmit "
+        "(resubmit=True) processes them again"
+    )
+
+
+def _poll_round(
+    jobs: MajaJobs, records: Sequence[JobRecord]
+) -> Sequence[tuple[JobRecord, JobStatus | PepsPlusError]]:
+    """One status answer (or error) per job, asking each server for all of its jobs at once
+    (:meth:`ProcessingBackend.statuses`)."""
+    groups: dict[tuple[str, str], list[JobRecord]] = {}
+    for record in records:
+        groups.setdefault((record.backend, record.base_url.rstrip("/")), []).append(record)
+    answers: dict[int, JobStatus | PepsPlusError] = {}
+    for (name, base_url), members in groups.items():
+        processing = jobs.processing_for(name, base_url)
+        found = processing.statuses([(str(r.reference), r.status_url) for r in members])
+        for record in members:
+            answers[record.id] = found.get(
+                str(record.reference), BackendError(f"job {record.id}: no answer")
+            )
+    return [(record, answers[record.id]) for record in records]
 
 
 def unusable_name(result: ResultFile) -> str | None:
