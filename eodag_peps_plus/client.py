@@ -140,32 +140,8 @@ class Client:
             NotImplementedError: ``parameters``, ``request_modifier`` or ``stac_io`` given.
         """
         del ignore_conformance
-        for name, value, instead in (
-            ("parameters", parameters, "give the search fields to search()"),
-            ("request_modifier", request_modifier, "use headers= or modifier="),
-            ("stac_io", stac_io, "use headers=, timeout= and verify="),
-        ):
-            if value is not None:
-                raise NotImplementedError(
-                    f"Client.open({name}=...): requests here are translated to each server's "
-                    f"own dialect, so there is no STAC request to change; {instead}"
-                )
-        refused = sorted(k for k in headers or {} if k.lower() in _CREDENTIAL_HEADERS)
-        if refused:
-            raise InvalidQueryError(
-                f"headers: {', '.join(refused)} would go to every host a link points to; "
-                "give the account as credentials=, which is sent to the server only"
-            )
-        if url is None or url in specs():
-            opened = open_backend(url, credentials=credentials, verify=verify)
-        elif not re.match(r"^https?://", url):
-            raise UnknownBackendError(
-                f"{url[:200]!r} is neither a backend name ({', '.join(sorted(specs()))}) nor "
-                "an http(s) URL"
-            )
-        else:
-            kind, base = (backend, url) if backend else _detect(url, verify)
-            opened = open_backend(kind, base, credentials=credentials, verify=verify)
+        _refuse_open_arguments(parameters, request_modifier, stac_io, headers)
+        opened = _open_url(url, backend, credentials, verify)
         if headers:
             opened.session.headers.update(headers)
         if timeout is not None:
@@ -346,17 +322,13 @@ class Client:
             ids: product identifiers.
             max_items: stop after this many items.
             limit: page size asked of the server.
-            sortby: ``"-eo:cloud_cover"``, ``["+datetime"]`` or ``[{"field", "direction"}]``,
-                sent to the server (GEODES; PEPS cannot sort: refused).
-            fields: ``["-geometry"]`` or ``{"include": [...], "exclude": [...]}``: what each
-                item keeps.
+            sortby: ``"-eo:cloud_cover"``, ``["+datetime"]``... (PEPS cannot sort: refused).
+            fields: what each item keeps: ``["-geometry"]`` or ``{"include": [...]}``.
             filter: CQL2 text or JSON: comparisons on the queryable properties, joined by
                 AND, ``S_INTERSECTS`` and time intervals; anything else is refused by name.
             filter_lang: ``cql2-text`` or ``cql2-json`` (default: from ``filter``'s type).
-            method: ``GET`` or ``POST``, accepted for compatibility: each backend uses its
-                server's method.
-            **extra: any other query field in any spelling of the vocabulary (``tile=``,
-                ``location=``, ``relative_orbit=``, ``platform="sentinel-2a"``...).
+            method: ``GET`` or ``POST``, accepted (each backend uses its server's method).
+            **extra: any other query field in any spelling (``tile=``, ``location=``...).
 
         Returns:
             An :class:`ItemSearch`; nothing is sent before its results are read.
@@ -364,62 +336,113 @@ class Client:
         Raises:
             InvalidQueryError: one line naming the parameter and the fault.
         """
-        for name, value, low in (("max_items", max_items, 0), ("limit", limit, 1)):
-            if value is not None and (
-                not isinstance(value, int) or isinstance(value, bool) or value < low
-            ):
-                raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number >= {low}")
+        _check_paging(max_items, limit)
         start, end = vocabulary.datetime_interval(datetime)
         order, keep = format_sortby(sortby), format_fields(fields)
         given: dict[str, Any] = {
-            "bbox": bbox,
-            "intersects": intersects,
+            "bbox": bbox, "intersects": intersects,
             "start_datetime": start,  # another spelling than start=: both given is refused
-            "end_datetime": end,
-            "ids": ids,
-            **extra,
-        }
-        if method is not None and str(method).upper() not in ("GET", "POST"):
-            raise InvalidQueryError(f"method: {shown(method)} is not GET or POST")
-        for source in (vocabulary.stac_query_fields(query), format_filter(filter, filter_lang)):
-            for key, value in source.items():
-                if f"query {key}" in given and given[f"query {key}"] != value:
-                    raise InvalidQueryError(f"{key} given in both query and filter")
-                given[f"query {key}"] = value
-        if isinstance(collections, str) or collections is None:
-            names: list[Any] = [collections]
-        elif isinstance(collections, Sequence) and collections:
-            names = list(collections)
-            if None in names:  # [None] is not "no collection": it would search everything
-                raise InvalidQueryError(
-                    f"collections: {shown(collections)} holds None, which names no collection "
-                    "(leave collections out to search without one)"
-                )
-        else:
-            raise InvalidQueryError(
-                f"collections: {shown(collections)} is not a name or a list of names"
-            )
-        merged = _merge(given)
-        queries = []
-        for name in names:
-            per = dict(merged)
-            if name is not None:
-                if per.get("collection", name) != name:
-                    raise InvalidQueryError(
-                        f"collections and collection both given ({shown(name)} and "
-                        f"{shown(per['collection'])})"
-                    )
-                per["collection"] = name
-            queries.append(Query.create(**per))
+            "end_datetime": end, "ids": ids, **extra,
+        }  # fmt: skip
+        queries = _queries(collections, given, query, filter, filter_lang, method)
         return ItemSearch(
-            self.backend,
-            queries,
-            max_items=max_items,
-            limit=limit,
-            sortby=order,
-            fields=keep,
+            self.backend, queries, max_items=max_items, limit=limit, sortby=order, fields=keep,
             modifier=self.modifier,
+        )  # fmt: skip
+
+
+def _refuse_open_arguments(
+    parameters: Any, request_modifier: Any, stac_io: Any, headers: Mapping[str, str] | None
+) -> None:
+    """``Client.open``'s pystac-client arguments that have no meaning here, and credentials
+    in ``headers`` (they would follow every link)."""
+    for name, value, instead in (
+        ("parameters", parameters, "give the search fields to search()"),
+        ("request_modifier", request_modifier, "use headers= or modifier="),
+        ("stac_io", stac_io, "use headers=, timeout= and verify="),
+    ):
+        if value is not None:
+            raise NotImplementedError(
+                f"Client.open({name}=...): requests here are translated to each server's "
+                f"own dialect, so there is no STAC request to change; {instead}"
+            )
+    refused = sorted(k for k in headers or {} if k.lower() in _CREDENTIAL_HEADERS)
+    if refused:
+        raise InvalidQueryError(
+            f"headers: {', '.join(refused)} would go to every host a link points to; "
+            "give the account as credentials=, which is sent to the server only"
         )
+
+
+def _open_url(
+    url: str | None, backend: str | None, credentials: Credentials | None, verify: bool | str
+) -> Backend:
+    """The backend ``Client.open`` names: a backend name, or a URL of a known kind."""
+    if url is None or url in specs():
+        return open_backend(url, credentials=credentials, verify=verify)
+    if not re.match(r"^https?://", url):
+        raise UnknownBackendError(
+            f"{url[:200]!r} is neither a backend name ({', '.join(sorted(specs()))}) nor "
+            "an http(s) URL"
+        )
+    kind, base = (backend, url) if backend else _detect(url, verify)
+    return open_backend(kind, base, credentials=credentials, verify=verify)
+
+
+def _check_paging(max_items: Any, limit: Any) -> None:
+    for name, value, low in (("max_items", max_items, 0), ("limit", limit, 1)):
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < low
+        ):
+            raise InvalidQueryError(f"{name}: {shown(value)} is not a whole number >= {low}")
+
+
+def _collection_names(collections: Any) -> list[Any]:
+    """``search``'s ``collections`` as a list of names, ``[None]`` for none."""
+    if isinstance(collections, str) or collections is None:
+        return [collections]
+    if isinstance(collections, Sequence) and collections:
+        names = list(collections)
+        if None in names:  # [None] is not "no collection": it would search everything
+            raise InvalidQueryError(
+                f"collections: {shown(collections)} holds None, which names no collection "
+                "(leave collections out to search without one)"
+            )
+        return names
+    raise InvalidQueryError(f"collections: {shown(collections)} is not a name or a list of names")
+
+
+def _queries(
+    collections: Any,
+    given: dict[str, Any],
+    query: Mapping[str, Any] | Sequence[str] | None,
+    filter: FilterLike,  # noqa: A002 - pystac-client's name
+    filter_lang: str | None,
+    method: str | None,
+) -> list[Query]:
+    """One query per collection named, from ``search``'s keyword fields (``given``, updated
+    with the ``query`` and ``filter`` fields), in the order ``search`` checks them."""
+    if method is not None and str(method).upper() not in ("GET", "POST"):
+        raise InvalidQueryError(f"method: {shown(method)} is not GET or POST")
+    for source in (vocabulary.stac_query_fields(query), format_filter(filter, filter_lang)):
+        for key, value in source.items():
+            if f"query {key}" in given and given[f"query {key}"] != value:
+                raise InvalidQueryError(f"{key} given in both query and filter")
+            given[f"query {key}"] = value
+    names = _collection_names(collections)
+    merged = _merge(given)
+    queries = []
+    for name in names:
+        per = dict(merged)
+        if name is not None:
+            if per.get("collection", name) != name:
+                raise InvalidQueryError(
+                    f"collections and collection both given ({shown(name)} and "
+                    f"{shown(per['collection'])})"
+                )
+            per["collection"] = name
+        queries.append(Query.create(**per))
+    return queries
 
 
 def _merge(fields: dict[str, Any]) -> dict[str, Any]:

@@ -121,33 +121,7 @@ def make_session(
     Returns:
         A :class:`BoundSession`.
     """
-    if kind == "search":
-        retry = Retry(
-            total=retries,
-            connect=min(retries, 2),
-            read=retries,
-            status=retries,
-            backoff_factor=backoff_factor,
-            backoff_max=30,
-            status_forcelist=RETRY_STATUSES,
-            allowed_methods=frozenset({"GET", "HEAD", "POST"}),
-            respect_retry_after_header=True,
-            raise_on_status=False,
-        )
-    else:
-        retry = Retry(
-            total=retries if kind == "archive" else 2,
-            connect=min(retries, 2) if kind == "archive" else 2,
-            read=retries if kind == "archive" else 0,
-            status=0,
-            other=None if kind == "archive" else 0,
-            backoff_factor=backoff_factor,
-            backoff_max=30,
-            status_forcelist=(),
-            allowed_methods=frozenset({"GET", "HEAD"}) if kind == "archive" else None,
-            respect_retry_after_header=False,
-            raise_on_status=False,
-        )
+    retry = _retry(kind, retries, backoff_factor)
     adapter = DeadlineAdapter(max_retries=retry, pool_connections=pool_size, pool_maxsize=pool_size)
     session = BoundSession()
     session.mount("http://", adapter)
@@ -160,6 +134,36 @@ def make_session(
         session.verify = template.verify if template.verify is not None else verify
     session.auth = auth
     return session
+
+
+def _retry(kind: SessionKind, retries: int, backoff_factor: float) -> Retry:
+    """``make_session``'s retry policy for ``kind`` (see :data:`SessionKind`)."""
+    if kind == "search":
+        return Retry(
+            total=retries,
+            connect=min(retries, 2),
+            read=retries,
+            status=retries,
+            backoff_factor=backoff_factor,
+            backoff_max=30,
+            status_forcelist=RETRY_STATUSES,
+            allowed_methods=frozenset({"GET", "HEAD", "POST"}),
+            respect_retry_after_header=True,
+            raise_on_status=False,
+        )
+    return Retry(
+        total=retries if kind == "archive" else 2,
+        connect=min(retries, 2) if kind == "archive" else 2,
+        read=retries if kind == "archive" else 0,
+        status=0,
+        other=None if kind == "archive" else 0,
+        backoff_factor=backoff_factor,
+        backoff_max=30,
+        status_forcelist=(),
+        allowed_methods=frozenset({"GET", "HEAD"}) if kind == "archive" else None,
+        respect_retry_after_header=False,
+        raise_on_status=False,
+    )
 
 
 # -- one deadline from connect to the last header -------------------------------------------------
@@ -652,24 +656,7 @@ def send(
     started = time.monotonic()
     try:
         response = session.request(method, url, **kwargs)
-        chunks, size = [], 0
-        with response:
-            for chunk in iter_body(response, decode=True):
-                size += len(chunk)
-                if size > max_bytes:
-                    raise BackendError(
-                        f"{what}: {_host(url)} sent a reply larger than {max_bytes // 2**20} MB",
-                        response.status_code,
-                        url=url,
-                    )
-                if time.monotonic() - started > limit:
-                    raise BackendError(
-                        f"{what}: {_host(url)} took more than {limit:g} s to send its reply",
-                        response.status_code,
-                        url=url,
-                    )
-                chunks.append(chunk)
-        response._content = b"".join(chunks)
+        response._content = _read_whole(response, what, url, started, limit, max_bytes)
         logger.info(
             "%s: %s %s -> HTTP %s in %.2f s",
             what,
@@ -679,26 +666,52 @@ def send(
             time.monotonic() - started,
         )
         return response
-    except (HeadersTimeout, MalformedHeaders) as exc:
-        raise BackendError(f"{what}: {exc}", url=url) from None
-    except requests.exceptions.SSLError as exc:
-        raise BackendError(
+    except (HeadersTimeout, MalformedHeaders, requests.RequestException) as exc:
+        raise _request_error(exc, what, url) from None
+
+
+def _read_whole(
+    response: requests.Response, what: str, url: str, started: float, limit: float, max_bytes: int
+) -> bytes:
+    """``send``'s reply body, refused past ``max_bytes`` or ``limit`` seconds after ``started``."""
+    chunks, size = [], 0
+    with response:
+        for chunk in iter_body(response, decode=True):
+            size += len(chunk)
+            if size > max_bytes:
+                raise BackendError(
+                    f"{what}: {_host(url)} sent a reply larger than {max_bytes // 2**20} MB",
+                    response.status_code,
+                    url=url,
+                )
+            if time.monotonic() - started > limit:
+                raise BackendError(
+                    f"{what}: {_host(url)} took more than {limit:g} s to send its reply",
+                    response.status_code,
+                    url=url,
+                )
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _request_error(exc: Exception, what: str, url: str) -> BackendError:
+    """``send``'s one-line error for a request that failed before its reply was read."""
+    if isinstance(exc, (HeadersTimeout, MalformedHeaders)):
+        return BackendError(f"{what}: {exc}", url=url)
+    if isinstance(exc, requests.exceptions.SSLError):
+        return BackendError(
             f"{what}: TLS verification failed for {_host(url)} ({exc.__class__.__name__})", url=url
-        ) from None
-    except requests.exceptions.ConnectTimeout:
-        raise BackendError(
-            f"{what}: {_host(url)} did not accept the connection in time", url=url
-        ) from None
-    except requests.exceptions.Timeout:
-        raise BackendError(f"{what}: {_host(url)} did not answer in time", url=url) from None
-    except requests.exceptions.ConnectionError:
-        host = _host(url)
+        )
+    if isinstance(exc, requests.exceptions.ConnectTimeout):
+        return BackendError(f"{what}: {_host(url)} did not accept the connection in time", url=url)
+    if isinstance(exc, requests.exceptions.Timeout):
+        return BackendError(f"{what}: {_host(url)} did not answer in time", url=url)
+    if isinstance(exc, requests.exceptions.ConnectionError):
         hint = _CONNECTION_HINTS.get(safe_origin(url) or "", "is the URL right and the server up?")
-        raise BackendError(f"{what}: cannot connect to {host} ({hint})", url=url) from None
-    except requests.RequestException as exc:
-        raise BackendError(
-            f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})", url=url
-        ) from None
+        return BackendError(f"{what}: cannot connect to {_host(url)} ({hint})", url=url)
+    return BackendError(
+        f"{what}: request to {_host(url)} failed ({exc.__class__.__name__})", url=url
+    )
 
 
 #: What to tell a user who cannot connect to an origin, by origin (a retired public server).
