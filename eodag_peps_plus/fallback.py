@@ -118,6 +118,38 @@ def download_with_fallback(
         return report
     by_id = {p.id: p for p in products}
     names = list(missing)
+    best, why_not = _choose(sources, names, by_id)
+    fetched: dict[str, ProductReport] = {}
+    chosen: dict[int, list[Product]] = {}
+    for _, order, _source, copy in best.values():
+        chosen.setdefault(order, []).append(copy)
+    for order, batch in sorted(chosen.items()):
+        source = sources[order]
+        sub = Downloader(source, output_dir, options).download(batch, **run)
+        for entry in sub.products:
+            first_reason = missing[entry.id].reason
+            entry.reason = (
+                f"from {_label(source)} ({_label(first)}: {first_reason}): {entry.reason}"
+            )
+            fetched[entry.id] = entry
+        report.elapsed += sub.elapsed
+    merged: list[ProductReport] = []
+    for entry in report.products:
+        if entry.id in fetched:
+            merged.append(fetched[entry.id])
+        elif entry.id in missing:
+            tried = "; ".join(why_not[entry.id]) or "no fallback source has it"
+            merged.append(dataclasses.replace(entry, reason=f"{entry.reason}; fallback: {tried}"))
+        else:
+            merged.append(entry)
+    return DownloadReport(merged, report.elapsed)
+
+
+def _choose(
+    sources: Sequence[AnySource], names: list[str], by_id: dict[str, Product]
+) -> tuple[dict[str, tuple[int, int, AnySource, Product]], dict[str, list[str]]]:
+    """For each product, the soonest copy of the same archive among ``sources`` (earlier
+    sources first among equals), and why each other source was passed over."""
     best: dict[str, tuple[int, int, AnySource, Product]] = {}
     why_not: dict[str, list[str]] = {name: [] for name in names}
     for order, source in enumerate(sources):
@@ -146,30 +178,7 @@ def download_with_fallback(
                 continue
             if name not in best or (rank, order) < best[name][:2]:
                 best[name] = (rank, order, source, copy)
-    fetched: dict[str, ProductReport] = {}
-    chosen: dict[int, list[Product]] = {}
-    for _, order, _source, copy in best.values():
-        chosen.setdefault(order, []).append(copy)
-    for order, batch in sorted(chosen.items()):
-        source = sources[order]
-        sub = Downloader(source, output_dir, options).download(batch, **run)
-        for entry in sub.products:
-            first_reason = missing[entry.id].reason
-            entry.reason = (
-                f"from {_label(source)} ({_label(first)}: {first_reason}): {entry.reason}"
-            )
-            fetched[entry.id] = entry
-        report.elapsed += sub.elapsed
-    merged: list[ProductReport] = []
-    for entry in report.products:
-        if entry.id in fetched:
-            merged.append(fetched[entry.id])
-        elif entry.id in missing:
-            tried = "; ".join(why_not[entry.id]) or "no fallback source has it"
-            merged.append(dataclasses.replace(entry, reason=f"{entry.reason}; fallback: {tried}"))
-        else:
-            merged.append(entry)
-    return DownloadReport(merged, report.elapsed)
+    return best, why_not
 
 
 __all__ = ["FALL_BACK_ON", "AnySource", "Source", "download_with_fallback", "look_up"]

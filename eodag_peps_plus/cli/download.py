@@ -6,15 +6,15 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from ..backends import spec_for, spec_for_provider
 from ..exceptions import InvalidQueryError
 from ..product import Product
+from ..staging.options import StagingOptions, from_click
 from ..staging.options import click_options as staging_options
-from ..staging.options import from_click
 from .common import (
     EXIT_CODES,
     QUERY_OPTION_NAMES,
@@ -23,6 +23,9 @@ from .common import (
     open_backend,
     query_options,
 )
+
+if TYPE_CHECKING:
+    from ..backends.base import Backend
 
 __all__ = ["download", "read_results", "register"]
 
@@ -174,7 +177,6 @@ def download(
     from ..staging import Downloader
     from ..staging.cluster import download_on
     from ..staging.members import member_pattern
-    from ..staging.storage import is_url
 
     members = member_pattern(
         params.pop("include"),
@@ -184,16 +186,9 @@ def download(
     )
     options = from_click(params, timeout=timeout * 60.0, members=members)
     given = [k for k in QUERY_OPTION_NAMES if params.get(k) not in (None, (), False)]
-    if results_path is not None and given:
-        raise InvalidQueryError("give either --search-results or query options, not both")
-    if options.delete_archive and not options.extract:
-        raise InvalidQueryError("--delete-archive only makes sense with --extract")
-    if dask_scheduler and dask_workers:
-        raise InvalidQueryError("give either --dask-scheduler or --dask-workers, not both")
-    if (dask_scheduler or dask_workers) and options.transfer_processes:
-        raise InvalidQueryError("--transfer-processes has no effect on a dask cluster")
-    if not is_url(output_dir) and Path(output_dir).exists() and not Path(output_dir).is_dir():
-        raise InvalidQueryError(f"--output-dir: {output_dir} is a file, not a folder")
+    _check_download_options(
+        options, results_path, bool(given), dask_scheduler, dask_workers, output_dir
+    )
     if results_path is not None and results_path.is_file():
         backend_name = _results_backend_name(results_path, backend_name)
     backend = open_backend(backend_name, url)
@@ -202,17 +197,7 @@ def download(
         raise InvalidQueryError("--fallback runs on this machine: not with a dask cluster")
     # Before searching: options that cannot work (extracting into a bucket) fail first.
     downloader = Downloader(backend, output_dir, options)
-    if results_path is not None:
-        if not results_path.is_file():
-            raise InvalidQueryError(f"--search-results: no such file: {results_path}")
-        products = read_results(results_path, backend.name)[:max_items]
-    else:
-        if not given:
-            raise InvalidQueryError(
-                "give query options (e.g. --tile, --location, --box) or --search-results"
-            )
-        query = build_query(params)
-        products = list(backend.search(query, max_items=max_items))
+    products = _products_to_download(backend, results_path, bool(given), params, max_items)
     if not products:
         click.echo("No product matches.", err=True)
         return
@@ -233,6 +218,49 @@ def download(
         click.echo(hint, err=True)
     if not report.ok:
         sys.exit(2)
+
+
+def _check_download_options(
+    options: StagingOptions,
+    results_path: Path | None,
+    given: bool,
+    dask_scheduler: str | None,
+    dask_workers: int | None,
+    output_dir: str,
+) -> None:
+    """``download``'s option combinations that cannot work, refused before anything is sent."""
+    from ..staging.storage import is_url
+
+    if results_path is not None and given:
+        raise InvalidQueryError("give either --search-results or query options, not both")
+    if options.delete_archive and not options.extract:
+        raise InvalidQueryError("--delete-archive only makes sense with --extract")
+    if dask_scheduler and dask_workers:
+        raise InvalidQueryError("give either --dask-scheduler or --dask-workers, not both")
+    if (dask_scheduler or dask_workers) and options.transfer_processes:
+        raise InvalidQueryError("--transfer-processes has no effect on a dask cluster")
+    if not is_url(output_dir) and Path(output_dir).exists() and not Path(output_dir).is_dir():
+        raise InvalidQueryError(f"--output-dir: {output_dir} is a file, not a folder")
+
+
+def _products_to_download(
+    backend: Backend,
+    results_path: Path | None,
+    given: bool,
+    params: dict[str, Any],
+    max_items: int | None,
+) -> list[Product]:
+    """The products ``download`` fetches: read from ``--search-results`` or searched for."""
+    if results_path is not None:
+        if not results_path.is_file():
+            raise InvalidQueryError(f"--search-results: no such file: {results_path}")
+        return read_results(results_path, backend.name)[:max_items]
+    if not given:
+        raise InvalidQueryError(
+            "give query options (e.g. --tile, --location, --box) or --search-results"
+        )
+    query = build_query(params)
+    return list(backend.search(query, max_items=max_items))
 
 
 def _listed(value: str | None) -> list[str]:

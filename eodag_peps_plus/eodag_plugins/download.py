@@ -236,12 +236,7 @@ class StagingDownload(Download):
         if quiet is not None:
             options = options.replace(quiet=quiet)
         backend = self._backend(eo_products, auth)
-        records: dict[str, EOProduct] = {}
-        products: list[Product] = []
-        for eo_product in eo_products:
-            product = from_eoproduct(eo_product, backend.name)
-            records.setdefault(product.id, eo_product)
-            products.append(product)
+        records, products = _products(eo_products, backend.name)
         downloader = Downloader(backend, self._output_dir(kwargs), options)
         folder = downloader.output.folder
         # EODAG's record files are written by a thread of their own: the scheduler's thread
@@ -260,6 +255,33 @@ class StagingDownload(Download):
             if downloaded_callback is not None:
                 downloaded_callback(eo_product)
 
+        try:
+            report = self._start(
+                backend, downloader, products, kwargs, options, executor, on_done, bytes_bar
+            )
+        except AuthenticationError as exc:
+            raise EodagAuthenticationError(str(exc)) from exc
+        finally:
+            writer.shutdown(wait=True)
+        for entry in report.products:
+            if entry.status is DownloadStatus.DONE and entry.path:
+                records[entry.id].location = location(entry.path)
+                if entry.present_before:
+                    self._record(records[entry.id], downloader.output.folder)
+        return report
+
+    def _start(
+        self,
+        backend: Backend,
+        downloader: Downloader,
+        products: list[Product],
+        kwargs: dict[str, Any],
+        options: StagingOptions,
+        executor: Executor | None,
+        on_done: Any,
+        bytes_bar: Any,
+    ) -> DownloadReport:
+        """``_run``'s download: with fallback sources, on a dask cluster, or here."""
         workers = self._option(kwargs, "dask_workers")
         cluster = self._option(kwargs, "dask_scheduler") or (int(workers) if workers else None)
         sources = self._fallback_sources(self._option(kwargs, "fallback_providers"))
@@ -268,40 +290,22 @@ class StagingDownload(Download):
                 f"{self.provider} download: fallback_providers runs on this machine, not with "
                 "dask_scheduler or dask_workers"
             )
-        try:
-            if sources:
-                from ..fallback import download_with_fallback
+        if sources:
+            from ..fallback import download_with_fallback
 
-                report = download_with_fallback(
-                    backend,
-                    products,
-                    self._output_dir(kwargs),
-                    options,
-                    sources=sources,
-                    executor=executor,
-                    on_done=on_done,
-                    bytes_bar=bytes_bar,
-                )
-            else:
-                report = download_on(
-                    downloader,
-                    products,
-                    cluster,
-                    executor=executor,
-                    on_done=on_done,
-                    bytes_bar=bytes_bar,
-                )
-        except AuthenticationError as exc:
-            raise EodagAuthenticationError(str(exc)) from exc
-        finally:
-            writer.shutdown(wait=True)
-        for entry in report.products:
-            eo_product = records[entry.id]
-            if entry.status is DownloadStatus.DONE and entry.path:
-                eo_product.location = location(entry.path)
-                if entry.present_before:
-                    self._record(eo_product, downloader.output.folder)
-        return report
+            return download_with_fallback(
+                backend,
+                products,
+                self._output_dir(kwargs),
+                options,
+                sources=sources,
+                executor=executor,
+                on_done=on_done,
+                bytes_bar=bytes_bar,
+            )
+        return download_on(
+            downloader, products, cluster, executor=executor, on_done=on_done, bytes_bar=bytes_bar
+        )
 
     # -- EODAG API ----------------------------------------------------------------------------
     def download(
@@ -443,3 +447,16 @@ def _exit_incomplete() -> None:
     import click
 
     raise click.exceptions.Exit(2)
+
+
+def _products(
+    eo_products: Sequence[EOProduct], backend_name: str
+) -> tuple[dict[str, EOProduct], list[Product]]:
+    """The products to download, and the first EODAG product of each id (to record it)."""
+    records: dict[str, EOProduct] = {}
+    products: list[Product] = []
+    for eo_product in eo_products:
+        product = from_eoproduct(eo_product, backend_name)
+        records.setdefault(product.id, eo_product)
+        products.append(product)
+    return records, products
