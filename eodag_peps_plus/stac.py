@@ -17,7 +17,7 @@ schemas written for this package from the extensions' field definitions), which 
 from __future__ import annotations
 
 import importlib.resources
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -85,28 +85,7 @@ def product_to_item(
     elif not (start and end):
         raise ValueError(f"{product.id}: a STAC item needs start_datetime (and end_datetime)")
 
-    assets: dict[str, pystac.Asset] = {}
-    if product.download_url:
-        file_fields: dict[str, Any] = {}
-        if product.size is not None:
-            file_fields["file:size"] = product.size
-        if product.md5:
-            file_fields["file:checksum"] = md5_multihash(product.md5)
-        assets[ARCHIVE_ASSET] = pystac.Asset(
-            href=product.download_url,
-            title=product.filename,
-            media_type="application/zip",
-            roles=["data"],
-            extra_fields=file_fields,
-        )
-    quicklook = props.get("eodag:quicklook")
-    if quicklook:
-        assets[THUMBNAIL_ASSET] = pystac.Asset(
-            href=quicklook,
-            title="Quicklook",
-            media_type=_IMAGE_TYPES.get(_suffix(quicklook).lower()),
-            roles=["thumbnail", "overview"],
-        )
+    assets = _assets(product, props)
 
     prefixes = {key.partition(":")[0] for key in props if ":" in key}
     if ARCHIVE_ASSET in assets and assets[ARCHIVE_ASSET].extra_fields:
@@ -134,6 +113,34 @@ def product_to_item(
             )
         )
     return item
+
+
+def _assets(product: Product, props: Mapping[str, Any]) -> dict[str, pystac.Asset]:
+    """``product_to_item``'s assets: the archive (with its size and checksum) and the
+    quicklook."""
+    assets: dict[str, pystac.Asset] = {}
+    if product.download_url:
+        file_fields: dict[str, Any] = {}
+        if product.size is not None:
+            file_fields["file:size"] = product.size
+        if product.md5:
+            file_fields["file:checksum"] = md5_multihash(product.md5)
+        assets[ARCHIVE_ASSET] = pystac.Asset(
+            href=product.download_url,
+            title=product.filename,
+            media_type="application/zip",
+            roles=["data"],
+            extra_fields=file_fields,
+        )
+    quicklook = props.get("eodag:quicklook")
+    if quicklook:
+        assets[THUMBNAIL_ASSET] = pystac.Asset(
+            href=quicklook,
+            title="Quicklook",
+            media_type=_IMAGE_TYPES.get(_suffix(quicklook).lower()),
+            roles=["thumbnail", "overview"],
+        )
+    return assets
 
 
 def items_to_collection(products: Iterable[Product], **kwargs: Any) -> pystac.ItemCollection:

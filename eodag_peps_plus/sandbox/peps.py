@@ -54,6 +54,65 @@ _PAGING = frozenset({"page", "maxRecords"})
 _MATCH_CACHE = 32
 
 
+def _mission_fields(e: Entry) -> dict[str, Any]:
+    """A resto feature's mission-specific fields: Sentinel-1's, or Sentinel-2's."""
+    if e.collection == "S1":
+        bucket, prefix = e.datalake
+        return {
+            "swath": e.swath,
+            "polarisation": e.polarisation,
+            "missionTakeId": e.mission_take_id,
+            "cycleNumber": e.cycle,
+            "bucket": bucket,
+            "prefix": prefix,
+        }
+    return {
+        "s2TakeId": f"G{e.platform}_{e.start:%Y%m%dT%H%M%S}_{e.orbit_number:06d}_N02.09",
+        "mgrs": e.tile,
+        **dict.fromkeys(_S2_ONLY),
+    }
+
+
+def _services(e: Entry, base: str, day: str) -> dict[str, Any]:
+    """A resto feature's ``services``: its WMS layer and its download."""
+    c = e.collection
+    return {
+        "browse": {
+            "title": "Display full resolution product on map",
+            "layer": {
+                "type": "WMS",
+                "url": f"{base}/cgi-bin/mapserver?map=WMS_{c}&data={day}/{e.platform}/{e.name}",
+                "layers": "",
+            },
+        },
+        "download": {
+            "url": f"{base}/resto/collections/{c}/{e.uuid}/download",
+            "mimeType": "application/zip",
+            "size": e.size,
+            "checksum": e.checksum,
+        },
+    }
+
+
+def _feature_links(e: Entry, base: str, lang: str) -> list[dict[str, Any]]:
+    """A resto feature's ``links``: its JSON and Atom alternates, titled in ``lang``."""
+    c, titles = e.collection, _LINK_TITLES[lang]
+    return [
+        {
+            "rel": "alternate",
+            "type": "application/json",
+            "title": titles["json"].format(e.uuid),
+            "href": f"{base}/resto/collections/{c}/{e.uuid}.json?&lang={lang}",
+        },
+        {
+            "rel": "alternate",
+            "type": "application/atom+xml",
+            "title": titles["atom"].format(e.uuid),
+            "href": f"{base}/resto/collections/{c}/{e.uuid}.atom?&lang={lang}",
+        },
+    ]
+
+
 __all__ = ["COLLECTIONS", "PAGE_CAP", "PepsService", "build_filter", "iso"]
 
 
@@ -235,8 +294,6 @@ class PepsService:
         c = e.collection
         day = e.start.strftime("%Y/%m/%d")
         is_s1 = c == "S1"
-        download = f"{base}/resto/collections/{c}/{e.uuid}/download"
-        titles = _LINK_TITLES[lang]
         props: dict[str, Any] = {
             "collection": c,
             "productIdentifier": e.name,
@@ -272,50 +329,11 @@ class PepsService:
             "relativeOrbitNumber": None if e.hide_relative_orbit else e.relative_orbit,
             "useDatalake": None,
         }
-        if is_s1:
-            bucket, prefix = e.datalake
-            props["swath"] = e.swath
-            props["polarisation"] = e.polarisation
-            props["missionTakeId"] = e.mission_take_id
-            props["cycleNumber"] = e.cycle
-            props["bucket"] = bucket
-            props["prefix"] = prefix
-        else:
-            props["s2TakeId"] = f"G{e.platform}_{e.start:%Y%m%dT%H%M%S}_{e.orbit_number:06d}_N02.09"
-            props["mgrs"] = e.tile
-            props.update(dict.fromkeys(_S2_ONLY))
+        props.update(_mission_fields(e))
         props["isRefined"] = None
         props["nrtResource"] = f"/data/NRT/{day}/{e.platform}/{e.name}.zip"
-        props["services"] = {
-            "browse": {
-                "title": "Display full resolution product on map",
-                "layer": {
-                    "type": "WMS",
-                    "url": f"{base}/cgi-bin/mapserver?map=WMS_{c}&data={day}/{e.platform}/{e.name}",
-                    "layers": "",
-                },
-            },
-            "download": {
-                "url": download,
-                "mimeType": "application/zip",
-                "size": e.size,
-                "checksum": e.checksum,
-            },
-        }
-        props["links"] = [
-            {
-                "rel": "alternate",
-                "type": "application/json",
-                "title": titles["json"].format(e.uuid),
-                "href": f"{base}/resto/collections/{c}/{e.uuid}.json?&lang={lang}",
-            },
-            {
-                "rel": "alternate",
-                "type": "application/atom+xml",
-                "title": titles["atom"].format(e.uuid),
-                "href": f"{base}/resto/collections/{c}/{e.uuid}.atom?&lang={lang}",
-            },
-        ]
+        props["services"] = _services(e, base, day)
+        props["links"] = _feature_links(e, base, lang)
         props["storage"] = {"mode": storage or self.sandbox.tape.mode(e.uuid)}
         return {
             "type": "Feature",
