@@ -149,23 +149,15 @@ def summary_html(summary: Summary) -> str:
     return f'<section id="summary"><h2>Summary</h2><dl class="summary">{rows}</dl></section>'
 
 
-def search_report_html(
+def _map_data(
     products: list[ReportProduct],
     summary: Summary,
-    *,
-    title: str = "Search report",
-    area: dict[str, Any] | None = None,
-    tiles: str | None = assets.DEFAULT_TILES,
-    attribution: str = assets.DEFAULT_ATTRIBUTION,
-) -> str:
-    """The whole page: summary, map, timeline. ``tiles=None`` draws no base map."""
-    if products:
-        subtitle = (
-            f"{len(products)} product(s) acquired from {products[0].day} to {products[-1].day}"
-        )
-    else:
-        subtitle = "no product"
-    data = {
+    area: dict[str, Any] | None,
+    tiles: str | None,
+    attribution: str,
+) -> dict[str, Any]:
+    """What the page's script draws: the footprints, the area, the base map, the legend."""
+    return {
         "products": [
             {
                 "id": p.id,
@@ -188,6 +180,25 @@ def search_report_html(
             for status, (colour, label) in STATUS_STYLE.items()
         ],  # fmt: skip
     }
+
+
+def search_report_html(
+    products: list[ReportProduct],
+    summary: Summary,
+    *,
+    title: str = "Search report",
+    area: dict[str, Any] | None = None,
+    tiles: str | None = assets.DEFAULT_TILES,
+    attribution: str = assets.DEFAULT_ATTRIBUTION,
+) -> str:
+    """The whole page: summary, map, timeline. ``tiles=None`` draws no base map."""
+    if products:
+        subtitle = (
+            f"{len(products)} product(s) acquired from {products[0].day} to {products[-1].day}"
+        )
+    else:
+        subtitle = "no product"
+    data = _map_data(products, summary, area, tiles, attribution)
     missing = sum(1 for p in products if p.geometry is None)
     note = (
         f'<p class="notice">{missing} product(s) have no footprint and are not on the map.</p>'

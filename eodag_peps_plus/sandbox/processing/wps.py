@@ -71,24 +71,7 @@ class WpsFrontEnd:
         inputs = _datainputs(params.get("datainputs", ""))
         base = request.base_url
         if identifier == "PROCESSING_STATUS":
-            job = self.sim.find(inputs.get("wps_id", ""), user, "wps")
-            if job is None:
-                return _wps_exception(
-                    "InvalidParameterValue", f"Unknown job {inputs.get('wps_id')!r}"
-                )
-            with self.sim.lock:
-                self.sim.advance()
-                job.report = self._wps_report(job, base)
-            return _xml(
-                _execute_response(
-                    base,
-                    job,
-                    "PROCESSING_STATUS",
-                    "ProcessSucceeded",
-                    "PROCESSING_STATUS done",
-                    outputs=False,
-                )
-            )
+            return self._wps_status(inputs, user, base)
         self.sim.sandbox.count("processing.wps.execute")
         try:
             if identifier == "MAJA":
@@ -122,6 +105,25 @@ class WpsFrontEnd:
         )
         reply.delay = self.sim.accept_delay
         return reply
+
+    def _wps_status(self, inputs: dict[str, str], user: str, base: str) -> Response:
+        """``PROCESSING_STATUS``: the job's report, the simulation advanced first."""
+        job = self.sim.find(inputs.get("wps_id", ""), user, "wps")
+        if job is None:
+            return _wps_exception("InvalidParameterValue", f"Unknown job {inputs.get('wps_id')!r}")
+        with self.sim.lock:
+            self.sim.advance()
+            job.report = self._wps_report(job, base)
+        return _xml(
+            _execute_response(
+                base,
+                job,
+                "PROCESSING_STATUS",
+                "ProcessSucceeded",
+                "PROCESSING_STATUS done",
+                outputs=False,
+            )
+        )
 
     def _wps_report(self, job: SimJob, base: str) -> dict[str, Any]:
         word = {
