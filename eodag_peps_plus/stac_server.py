@@ -42,6 +42,9 @@ _JSON = "application/json"
 _GEOJSON = "application/geo+json"
 #: Items per page when the client does not say, and the most it may ask.
 DEFAULT_LIMIT, MAX_LIMIT = 10, 1000
+#: The largest search body accepted (a CQL2 filter with a detailed polygon fits well within),
+#: and how long an idle connection is kept.
+MAX_BODY, IDLE_TIMEOUT = 1 << 20, 60.0
 #: Search parameters read as lists from a GET query string.
 _LISTS = ("collections", "ids")
 
@@ -100,6 +103,7 @@ class StacServer:
     # -- running ---------------------------------------------------------------------------
     def start(self, host: str = "127.0.0.1", port: int = 0) -> StacServer:
         self.httpd = SandboxHTTPServer((host, port), _Guarded(self.router))
+        self.httpd.max_body, self.httpd.idle_timeout = MAX_BODY, IDLE_TIMEOUT
         threading.Thread(target=self.httpd.serve_forever, daemon=True).start()
         return self
 

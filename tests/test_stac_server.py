@@ -208,3 +208,39 @@ def test_stagings_at_once_are_bounded(
     assert first.status_code == 202
     assert second.status_code == 503 and second.headers["Retry-After"]
     assert "being staged" in second.json()["description"]
+
+
+def _raw(url: str, request: bytes, timeout: float = 30) -> bytes:
+    host, port = url.removeprefix("http://").split(":")
+    with socket.create_connection((host, int(port)), timeout=timeout) as sock:
+        sock.sendall(request)
+        reply = b""
+        while chunk := sock.recv(65536):
+            reply += chunk
+        return reply
+
+
+@pytest.mark.parametrize(
+    ("length", "status"), [(str(1 << 40), b"413"), ("-5", b"400"), ("12abc", b"400")]
+)
+def test_a_body_too_large_or_unreadable_is_refused_unread(
+    server: StacServer, length: str, status: bytes
+) -> None:
+    """A client announcing a terabyte (or nonsense) gets one refusal and a closed connection,
+    before the server reads (or waits for) a byte of it."""
+    head = f"POST /search HTTP/1.1\r\nHost: x\r\nContent-Length: {length}\r\n\r\n".encode()
+    reply = _raw(server.url, head + b"{")
+    assert reply.split(b" ")[1] == status, reply[:200]
+    assert b"Connection: close" in reply
+
+
+def test_a_silent_connection_is_closed(server: StacServer) -> None:
+    """Idle connections each hold a thread: the server ends them after its idle timeout."""
+    assert server.httpd is not None
+    before, server.httpd.idle_timeout = server.httpd.idle_timeout, 0.5
+    try:
+        started = time.monotonic()
+        assert _raw(server.url, b"GET /conformance HTTP/1.1\r\n", timeout=30) == b""
+        assert time.monotonic() - started < 20
+    finally:
+        server.httpd.idle_timeout = before

@@ -140,6 +140,12 @@ class SandboxHTTPServer(ThreadingHTTPServer):
         #: Replies being sent now, and the most ever sent at once, per gauge name.
         self.gauges: collections.Counter[str] = collections.Counter()
         self.peaks: collections.Counter[str] = collections.Counter()
+        #: The largest request body read (``None``: any); a larger one gets 413 unread, so a
+        #: client cannot make a public server hold gigabytes in memory.
+        self.max_body: int | None = None
+        #: Seconds a connection may stay silent before it is closed (``None``: forever); a
+        #: public server sets it, or idle connections each hold a thread for good.
+        self.idle_timeout: float | None = None
         super().__init__(address, _RequestHandler)
 
     def count(self, key: str, amount: int = 1) -> None:
@@ -160,6 +166,10 @@ class SandboxHTTPServer(ThreadingHTTPServer):
             self.peaks[key] = max(self.peaks[key], self.gauges[key])
 
 
+#: A reply after which the connection ends (its request body was left unread).
+_CLOSE = {"Connection": "close"}
+
+
 class _RequestHandler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
     #: Headers and body leave in separate writes: with Nagle on, every small reply waits for
@@ -170,10 +180,31 @@ class _RequestHandler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # noqa: A002 - stdlib signature
         logger.debug("%s %s", self.address_string(), format % args)
 
+    def setup(self) -> None:
+        self.timeout = self.server.idle_timeout
+        super().setup()
+
+    def _body(self) -> bytes | Response:
+        """The request body, or the reply refusing it (a bad or too large Content-Length)."""
+        text = (self.headers.get("Content-Length") or "0").strip()
+        if not text.isdigit() or len(text) > 18:
+            self.close_connection = True
+            return Response.json(
+                {"ErrorCode": 400, "ErrorMessage": "bad Content-Length"}, 400, _CLOSE
+            )
+        length, limit = int(text), self.server.max_body
+        if limit is not None and length > limit:
+            self.close_connection = True
+            message = f"request body over {limit} bytes"
+            return Response.json({"ErrorCode": 413, "ErrorMessage": message}, 413, _CLOSE)
+        return self.rfile.read(length) if length else b""
+
     def _handle(self) -> None:
         parts = urlsplit(self.path)
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
+        body = self._body()
+        if isinstance(body, Response):
+            self._send(body)
+            return
         host = self.headers.get("Host") or "{}:{}".format(*self.server.server_address[:2])
         query = {k: v[-1] for k, v in parse_qs(parts.query, keep_blank_values=True).items()}
         self.server.count("requests")
