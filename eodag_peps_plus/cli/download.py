@@ -281,7 +281,8 @@ def _fallback_hint(report: Any, first: str, asked: bool) -> str | None:
         return None
     return (
         f"{refused} product(s) refused by {spec_for(first).label}; other sources may have "
-        f"them: run again with --fallback {','.join(others)} (or NAME=URL)"
+        f"them: run again with --fallback {','.join(others)} (or NAME=URL, or eodag:PROVIDER "
+        "for a provider configured in EODAG, e.g. eodag:cop_dataspace)"
     )
 
 

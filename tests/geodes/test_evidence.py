@@ -189,6 +189,7 @@ def test_cli_settles_refused_products_at_once(evidence: Sandbox, tmp_path: Path)
         run.stderr
     )
     assert "--fallback peps" in run.stderr
+    assert "eodag:PROVIDER" in run.stderr  # any provider EODAG serves is a source too
     # Each refused product was asked once: no polling round trips for them.
     assert evidence.stats["geodes.gone"] == len(ON_TAPE)
     assert evidence.stats["geodes.fastavailability"] <= 1
