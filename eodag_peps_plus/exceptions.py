@@ -28,6 +28,7 @@ __all__ = [
     "QuotaExceededError",
     "UnknownBackendError",
     "json_kind",
+    "redact_url",
     "shorten",
 ]
 
@@ -109,7 +110,7 @@ class BackendError(PepsPlusError):
     ) -> None:
         super().__init__(message)
         self.status_code = status_code
-        self.url = _without_userinfo(url) if url else None
+        self.url = redact_url(url) if url else None
         self.excerpt = excerpt
 
     @property
@@ -152,8 +153,10 @@ class BackendError(PepsPlusError):
         )
 
 
-def _without_userinfo(url: str) -> str:
-    """A URL as errors may keep it: a ``user:password@`` part would reach logs and reports."""
+def redact_url(url: str) -> str:
+    """The URL without any ``user:password@`` part: for messages, errors, logs and reports.
+
+    Here rather than in :mod:`.http_io` because errors keep URLs and cannot import it."""
     parts = urlsplit(url)
     if "@" not in parts.netloc:
         return url

@@ -29,7 +29,7 @@ from requests.adapters import HTTPAdapter
 from urllib3.util.retry import Retry
 
 from . import __version__
-from .exceptions import AuthenticationError, BackendError, QuotaExceededError
+from .exceptions import AuthenticationError, BackendError, QuotaExceededError, redact_url
 from .logs import get_logger
 
 __all__ = [
@@ -478,11 +478,6 @@ def split_userinfo(url: str) -> tuple[str, tuple[str, str] | None]:
     user, _, password = userinfo.partition(":")
     clean = parts._replace(netloc=hostport).geturl()
     return clean, (unquote(user), unquote(password))
-
-
-def redact_url(url: str) -> str:
-    """The URL without any ``user:password@`` part, for messages."""
-    return split_userinfo(url)[0]
 
 
 class OriginBoundAuth(requests.auth.AuthBase):

@@ -181,8 +181,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         logger.debug("%s %s", self.address_string(), format % args)
 
     def setup(self) -> None:
-        self.timeout = self.server.idle_timeout
         super().setup()
+        if self.server.idle_timeout is not None:
+            self.connection.settimeout(self.server.idle_timeout)
 
     def _body(self) -> bytes | Response:
         """The request body, or the reply refusing it (a bad or too large Content-Length)."""
