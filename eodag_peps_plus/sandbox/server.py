@@ -4,6 +4,7 @@ processing services) over a shared synthetic catalogue and tape library.
 
 from __future__ import annotations
 
+import collections
 import dataclasses
 import re
 import threading
@@ -39,6 +40,8 @@ OFFLINE_REPLIES = ("202-json", "200-json", "404", "503", "200-empty")
 #: #1776; no order call in the API, EODAG PR #2154). ``restore-on-download`` is an
 #: assumption kept as a named option: the download starts a restore and answers like PEPS.
 GEODES_ARCHIVES = ("evidence", "restore-on-download")
+#: Archive replies :attr:`Sandbox.served` remembers.
+SERVED_LOG = 100_000
 #: How GEODES answers a wrong or expired API key: a redirect loop (reported: pyGeodes
 #: troubleshooting, "Exceeded 30 redirects"), or a plain 401/403.
 BAD_KEY_REPLIES = ("redirect", "401", "403")
@@ -122,6 +125,9 @@ class Sandbox:
         self.config = config or SandboxConfig()
         self.router = Router()
         self.faults = FaultPlan()
+        #: The archive bytes asked for, ``(name, start, end)`` per reply that serves them, the
+        #: latest :data:`SERVED_LOG` (tests and benches count range requests with it).
+        self.served: collections.deque[tuple[str, int, int]] = collections.deque(maxlen=SERVED_LOG)
         for fault in self.config.faults:
             self.faults.add(dataclasses.replace(fault))
         initial = {e.uuid: e.storage for e in self.catalogue}
@@ -247,6 +253,7 @@ class Sandbox:
             headers["Content-Range"] = f"bytes {start}-{end - 1}/{archive.size}"
         self.count("archive_bytes_served")
         self.count("archive_replies")
+        self.served.append((entry.name, start, end))
         body = archive.iter_bytes(start, end)
         response = Response(status, body, headers, length=end - start, gauge="archive")
         return self.faults.apply(entry.name, response)

@@ -386,6 +386,7 @@ class TransferLane(RunState):
                 cancel=self.batch.cancel,  # a cluster engine passes it on to its workers
                 part_key=self.part_key,
                 members=self.opts.members,
+                ledger=self.batch.ledger_path if self.in_process else None,
             )
             t.attempts += 1
             if t.first_transfer is None:

@@ -28,7 +28,15 @@ from ..exceptions import PepsPlusError
 from ..files import disk_advice
 from .report import DownloadStatus
 
-__all__ = ["LEDGER_NAME", "Ledger", "LedgerRow", "RESTORE_INTENT_LEASE", "new_owner"]
+__all__ = [
+    "LEDGER_NAME",
+    "Ledger",
+    "LedgerRow",
+    "MemberBook",
+    "MemberRecord",
+    "RESTORE_INTENT_LEASE",
+    "new_owner",
+]
 
 #: File name of the ledger inside the output (or state) folder.
 LEDGER_NAME = ".peps-plus-downloads.sqlite"
@@ -56,6 +64,20 @@ CREATE TABLE IF NOT EXISTS products (
     file_mtime_ns INTEGER,
     extracted INTEGER NOT NULL DEFAULT 0,
     updated_at REAL NOT NULL
+)
+"""
+#: Members of a product written and verified by a member selection (:mod:`.members`): the
+#: directory's CRC-32 and size they were checked against, and the file's modification time
+#: when it reached its name (a file changed since is not trusted).
+_MEMBERS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS members (
+    product_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    crc INTEGER NOT NULL,
+    size INTEGER NOT NULL,
+    mtime_ns INTEGER NOT NULL,
+    updated_at REAL NOT NULL,
+    PRIMARY KEY (product_id, name)
 )
 """
 
@@ -445,6 +467,47 @@ class Ledger:
             _record_end(db, product_id, owner, validator, file_size, mtime_ns, extracted, now)
 
 
+@dataclasses.dataclass(frozen=True)
+class MemberRecord:
+    """A member a member selection wrote and verified (see :class:`MemberBook`)."""
+
+    crc: int
+    size: int
+    mtime_ns: int
+
+
+class MemberBook:
+    """The members of one product already written and verified, in the ledger's ``members``
+    table, so a run killed in the middle of a selection continues member by member.
+
+    Written by the attempt itself as each member reaches its name (the scheduler sees the
+    attempt's result only at its end, and a ``kill -9`` between two members must not forget
+    the first); so it is opened only where the ledger file is reachable and SQLite's locks
+    work: transfers on this host (threads, :class:`~.workers.ProcessTransfers`). It never
+    creates a ledger.
+    """
+
+    def __init__(self, ledger: Ledger, product_id: str) -> None:
+        self.ledger = ledger
+        self.product_id = product_id
+
+    def done(self) -> dict[str, MemberRecord]:
+        """The recorded members, by path inside the archive."""
+        rows = self.ledger._read(
+            "SELECT name, crc, size, mtime_ns FROM members WHERE product_id = ?",
+            (self.product_id,),
+        )
+        return {r["name"]: MemberRecord(r["crc"], r["size"], r["mtime_ns"]) for r in rows}
+
+    def record(self, name: str, record: MemberRecord) -> None:
+        with self.ledger._tx() as db:
+            db.execute(
+                "INSERT OR REPLACE INTO members (product_id, name, crc, size, mtime_ns,"
+                " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (self.product_id, name, record.crc, record.size, record.mtime_ns, time.time()),
+            )
+
+
 def _status(text: str) -> DownloadStatus:
     """A recorded status; one this version does not know (a newer version's ledger) reads as
     ``offline``: the run then checks the product's availability and its file again."""
@@ -457,6 +520,7 @@ def _status(text: str) -> DownloadStatus:
 def _migrate(db: sqlite3.Connection) -> None:
     """Create the table, or check and upgrade an existing one."""
     db.execute(_SCHEMA)
+    db.execute(_MEMBERS_SCHEMA)
     columns = {row[1] for row in db.execute("PRAGMA table_info(products)")}
     if not _REQUIRED.issubset(columns):
         raise sqlite3.DatabaseError("its table 'products' is not a ledger's")
@@ -517,6 +581,7 @@ def _ensure_rows(
         "UPDATE products SET size = COALESCE(size, ?), md5 = COALESCE(md5, ?) WHERE id = ?",
         fills,
     )
+    db.executemany("DELETE FROM members WHERE product_id = ?", [(r[-1],) for r in resets])
     changed = [i[0] for i in inserts] + [r[-1] for r in resets] + [f[-1] for f in fills]
     rows.update(_select(db, changed))
     return rows

@@ -9,16 +9,28 @@ is a :class:`~.transfer.TransferResult` the scheduler retries or settles like an
 bad member fails its product alone.
 
 Every member is checked against its directory entry (local header name, sizes, CRC-32) and
-reaches its final name only by an atomic rename; a member whose CRC and size already match on
-disk is not fetched again (a killed run continues member by member). Names follow the
-extraction rule: a member path that would leave the output folder fails the product.
+reaches its final name only by an atomic rename, then is recorded in the ledger
+(:class:`~.ledger.MemberBook`): a run killed in the middle of a selection continues member by
+member. On the next run a member is not fetched again when
+
+* the ledger recorded it with the directory's CRC-32 and size, and the file still has that
+  size and the modification time recorded: trusted without reading it;
+* else, a file of the right size whose CRC-32 matches the directory's (read from the local
+  disk, far cheaper than fetching it again; CRC-32 catches truncation, torn writes and bit
+  rot, which is what a killed run or a bad disk leaves, though not a file forged on purpose
+  by someone who can already write the user's folder), then recorded.
+
+Anything else is fetched again. Names follow the extraction rule: a member path that would
+leave the output folder fails the product.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import glob
 import os
 import re
+import stat
 import struct
 import time
 import zlib
@@ -33,6 +45,7 @@ from ..http_io import head_deadline, iter_body
 from ..logs import get_logger
 from .extract import check_expansion
 from .file_names import name_problem
+from .ledger import Ledger, MemberBook, MemberRecord
 from .report import MEMBER_CHECK
 from .storage import BINARY, O_NOFOLLOW, open_output
 from .transfer import (
@@ -296,6 +309,7 @@ class MemberFetch:
         self.size = job.product.size
         self.validator: str | None = None
         self.received = 0
+        self.book = _open_book(job.ledger, self.name)
 
     def result(self, outcome: Outcome, reason: str = "", **kwargs: Any) -> TransferResult:
         return TransferResult(self.name, outcome, reason, **kwargs)
@@ -333,36 +347,44 @@ class MemberFetch:
             return self.result(Outcome.RETRY, why, received=self.received, stalled=True)
         except NETWORK_ERRORS as exc:
             return self.retry(f"connection lost reading members ({type(exc).__name__})")
+        finally:
+            if self.book is not None:
+                self.book.ledger.close()
 
-    def _run(self) -> TransferResult:
-
-        directory = self._directory()
+    def _selection(self, directory: Directory) -> list[Member]:
+        """The members the pattern selects, each one this code can write safely."""
         chosen = [
             m for m in directory.members if not m.name.endswith("/") and self.pattern.search(m.name)
         ]
         if not chosen:
-            return self.result(
-                Outcome.FAILED,
-                f"no member of the archive matches {self.pattern.pattern!r} "
-                f"({len(directory.members)} members)",
-                received=self.received,
+            raise _Stop(
+                self.result_failed(
+                    f"no member of the archive matches {self.pattern.pattern!r} "
+                    f"({len(directory.members)} members)"
+                )
             )
         for member in chosen:
             problem = member_path_problem(member.name)
             if problem is not None:
-                return self.result(
-                    Outcome.FAILED,
-                    f"refusing archive member {member.name[:100]!r}: {problem} "
-                    "(it would escape the output folder)",
-                    received=self.received,
+                raise _Stop(
+                    self.result_failed(
+                        f"refusing archive member {member.name[:100]!r}: {problem} "
+                        "(it would escape the output folder)"
+                    )
                 )
             if member.method not in _METHODS:
-                return self.result(
-                    Outcome.FAILED,
-                    f"member {member.name[:100]!r}: compression method {member.method} "
-                    "is not supported (stored and deflate are)",
-                    received=self.received,
+                raise _Stop(
+                    self.result_failed(
+                        f"member {member.name[:100]!r}: compression method {member.method} "
+                        "is not supported (stored and deflate are)"
+                    )
                 )
+        return chosen
+
+    def _run(self) -> TransferResult:
+
+        directory = self._directory()
+        chosen = self._selection(directory)
         self.root.mkdir(parents=True, exist_ok=True)
         check_expansion(
             f"{self.name} (members matching {self.pattern.pattern!r})",
@@ -372,34 +394,49 @@ class MemberFetch:
             self.root,
             advice="select fewer members",
         )
-        todo = [m for m in chosen if not self._already_there(m)]
+        recorded = self.book.done() if self.book is not None else {}
+        there = {m.name: self._already_there(m, recorded.get(m.name)) for m in chosen}
+        todo = [m for m in chosen if there[m.name] is None]
         for run in _spans(todo, directory):
             self._fetch_run(run, directory)
         wanted = sum(m.compressed_size for m in chosen)
         whole = self.size if self.size is not None else 0
         share = f" ({100 * self.received / whole:.2f} % of the archive's {whole})" if whole else ""
+        by_ledger = sum(1 for how in there.values() if how == "ledger")
         return self.result(
             Outcome.DONE,
             f"{len(chosen)} members verified (CRC-32, size), {len(chosen) - len(todo)} already "
-            f"there; {self.received} bytes fetched for {wanted} bytes of members{share}",
+            f"there ({by_ledger} recorded by the ledger); {self.received} bytes fetched for "
+            f"{wanted} bytes of members{share}",
             path=str(self.root / PurePosixPath(chosen[0].name).parts[0]),
             received=self.received,
             checks=(MEMBER_CHECK, "member size"),
         )
 
-    def _already_there(self, member: Member) -> bool:
+    def _already_there(self, member: Member, record: MemberRecord | None) -> str | None:
+        """How a member on disk is known to be right (``ledger``, ``crc``), or ``None``:
+        fetch it (the rule is in the module's docstring)."""
         target = self.root / member.name
         try:
             info = target.lstat()
         except OSError:
-            return False
-        if not os.path.isfile(target) or os.path.islink(target) or info.st_size != member.size:
-            return False
+            return None
+        if not stat.S_ISREG(info.st_mode) or info.st_size != member.size:
+            return None
+        if record == MemberRecord(member.crc, member.size, info.st_mtime_ns):
+            return "ledger"
         crc = 0
         with open(target, "rb") as handle:
             while block := handle.read(1 << 20):
                 crc = zlib.crc32(block, crc)
-        return crc == member.crc
+        if crc != member.crc:
+            return None
+        self._record(member, info.st_mtime_ns)
+        return "crc"
+
+    def _record(self, member: Member, mtime_ns: int) -> None:
+        if self.book is not None:
+            self.book.record(member.name, MemberRecord(member.crc, member.size, mtime_ns))
 
     # -- requests -----------------------------------------------------------------------------
     def _open(self, start: int, end: int) -> requests.Response:
@@ -514,6 +551,7 @@ class MemberFetch:
                 )
             )
         part = target.with_name(f".{target.name}.part-{os.getpid()}")
+        _remove_dead_parts(target)
         part.unlink(missing_ok=True)
         fd = os.open(part, os.O_WRONLY | os.O_CREAT | os.O_EXCL | O_NOFOLLOW | BINARY, 0o644)
         inflate = zlib.decompressobj(-15) if member.method == 8 else None
@@ -541,6 +579,7 @@ class MemberFetch:
                     )
                 )
             os.replace(part, target)
+            self._record(member, target.lstat().st_mtime_ns)
         except zlib.error as exc:
             raise _Stop(
                 self.corrupt(f"member {member.name[:100]!r} does not inflate ({exc})")
@@ -551,3 +590,29 @@ class MemberFetch:
     def result_failed(self, reason: str) -> TransferResult:
 
         return self.result(Outcome.FAILED, reason, received=self.received)
+
+
+def _open_book(path: Path | None, product_id: str) -> MemberBook | None:
+    """The product's member records in the ledger at ``path`` (never creating one: a job
+    without a reachable ledger re-verifies members on disk by CRC)."""
+    if path is None or not Path(path).is_file():
+        return None
+    return MemberBook(Ledger(path), product_id)
+
+
+def _remove_dead_parts(target: Path) -> None:
+    """Remove the part files of ``target`` left by processes of this host that are gone (a
+    run killed in the middle of a member); a live one's part is its own business. Not on
+    Windows, where ``os.kill(pid, 0)`` would end the process: parts stay there."""
+    if os.name == "nt":
+        return
+    for part in target.parent.glob(f".{glob.escape(target.name)}.part-*"):
+        pid = part.name.rpartition("-")[2]
+        if not pid.isdigit() or int(pid) == os.getpid():
+            continue
+        try:
+            os.kill(int(pid), 0)
+        except ProcessLookupError:
+            part.unlink(missing_ok=True)
+        except OSError:  # alive under another user, or no such call here
+            pass

@@ -196,6 +196,10 @@ class TransferJob:
     #: A regular expression over member paths: only the matching members are fetched, by
     #: range requests (:mod:`.members`), instead of the whole archive.
     members: str | None = None
+    #: The ledger a member selection records each member in as it lands (:class:`~.ledger.
+    #: MemberBook`); ``None`` on a cluster, whose workers may not reach it safely (members
+    #: on disk are then checked again by their CRC-32).
+    ledger: Path | None = None
 
     def __repr__(self) -> str:  # short, for the logs of a cluster
         return f"TransferJob({self.product.id!r}, {self.archive!r}, {self.output!r})"

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 import io
 import random
+import re
 import struct
 import time
 import zipfile
@@ -421,3 +422,199 @@ def test_stalled_member_is_cut_and_retried(
     assert path.read_bytes() == next(
         v for k, v in contents[product.id].items() if k.endswith("B11.jp2")
     )
+
+
+# -- the ledger records members done: a killed run continues member by member --------------------
+KILL_CHILD = """
+import sys
+from eodag_peps_plus.backends import get_backend
+from eodag_peps_plus.http_io import Credentials
+from eodag_peps_plus.query import Query
+from eodag_peps_plus.staging import Downloader
+
+url, out, user, password, members = sys.argv[1:6]
+backend = get_backend("peps", url, credentials=Credentials(user, password))
+products = list(backend.search(Query.create(collection="S2ST")))
+Downloader(backend, out, quiet=True, poll_initial=0.05, members=members).download(products)
+"""
+
+
+def many_members(name: str, seed: int) -> bytes:
+    """Twelve stored band files of 60 kB: a selection of them takes several members' time."""
+    rng = random.Random(seed)
+    granule = f"{name}.SAFE/GRANULE/L1C/IMG_DATA"
+    files: dict[str, bytes | str] = {f"{name}.SAFE/manifest.safe": "<xfdu/>"}
+    for band in ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B09", "B10", "B11"):
+        files[f"{granule}/T31TCJ_{band}.jp2"] = rng.randbytes(60_000)
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for path, data in files.items():
+            archive.writestr(path, data, compress_type=zipfile.ZIP_STORED)
+    return buffer.getvalue()
+
+
+def recorded_members(ledger: Path) -> dict[str, set[str]]:
+    """What the ledger says is done, read as another process would (read-only)."""
+    import sqlite3
+
+    if not ledger.exists():
+        return {}
+    db = sqlite3.connect(f"file:{ledger}?mode=ro", uri=True, timeout=5)
+    try:
+        rows = db.execute("SELECT product_id, name FROM members").fetchall()
+    except sqlite3.OperationalError:  # the table is not there yet
+        rows = []
+    finally:
+        db.close()
+    done: dict[str, set[str]] = {}
+    for product_id, name in rows:
+        done.setdefault(product_id, set()).add(name)
+    return done
+
+
+def expected_ranges(data: bytes, names: set[str]) -> set[tuple[int, int]]:
+    """The range requests for ``names``: one per run of adjacent members, from the first's
+    local header to the next member's (or the directory)."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        infos = sorted(archive.infolist(), key=lambda i: i.header_offset)
+        directory = archive.start_dir
+    ends = [i.header_offset for i in infos[1:]] + [directory]
+    runs: list[list[int]] = []
+    for info, end in zip(infos, ends, strict=True):
+        if info.filename not in names:
+            continue
+        if runs and runs[-1][1] == info.header_offset:
+            runs[-1][1] = end
+        else:
+            runs.append([info.header_offset, end])
+    return {(a, b) for a, b in runs}
+
+
+def test_kill_9_mid_selection_continues_member_by_member(
+    staging_sandbox: Callable[..., Sandbox], tmp_path: Path
+) -> None:
+    """A real ``kill -9`` while members stream: the rerun reads the directory again, then
+    only the members the ledger did not record (server-side ranges and bytes counted), and
+    takes the recorded ones without reading them from disk."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER
+    from eodag_peps_plus.staging.ledger import LEDGER_NAME
+
+    catalogue = staging_catalogue(3, size_range=(100_000, 100_000), offline=0.0, seed=21)
+    sb = staging_sandbox(catalogue, per_connection_bps=150_000)  # ~4 s per product
+    archives = {}
+    for seed, entry in enumerate(list(sb.catalogue.entries)):
+        archives[entry.name] = many_members(entry.name, seed)
+        sb.replace_entry(entry.name, content=archives[entry.name], size=len(archives[entry.name]))
+    pattern = r"_B0[2-9]\.jp2$|_B1[01]\.jp2$"  # ten members a product
+    ledger = tmp_path / LEDGER_NAME
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            KILL_CHILD,
+            sb.url,
+            str(tmp_path),
+            DEFAULT_USER,
+            DEFAULT_PASSWORD,
+            pattern,
+        ],  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while sum(map(len, recorded_members(ledger).values())) < 6:
+            if child.poll() is not None:
+                raise AssertionError(f"child ended early: {child.stderr.read().decode()}")
+            assert time.monotonic() < deadline, "the members never started"
+            time.sleep(0.02)
+        os.kill(child.pid, signal.SIGKILL)
+        child.wait(10)
+    finally:
+        if child.poll() is None:
+            child.kill()
+        child.communicate(timeout=30)
+    assert child.returncode == -signal.SIGKILL
+    done = recorded_members(ledger)
+    assert all(len(names) < 10 for names in done.values()), "killed after the end"
+    assert list(tmp_path.rglob(".*.part-*")), "killed between two members, not inside one"
+
+    sb.httpd.per_connection_rate = None
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    time.sleep(0.3)  # the search reply's last bytes are counted once its thread has sent them
+    sb.served.clear()
+    before = sb.stats["bytes_sent"]
+    report = downloader(backend, tmp_path, members=pattern).download(products)
+    assert report.ok, report.format()
+    sent = sb.stats["bytes_sent"] - before
+    wanted_bytes = 0
+    for entry in report.products:
+        data = archives[entry.id]
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            selected = {i.filename for i in archive.infolist() if re.search(pattern, i.filename)}
+            for name in selected:  # every member there, with the archive's bytes
+                assert (tmp_path / name).read_bytes() == archive.read(name)
+        recorded = done.get(entry.id, set())
+        assert f"({len(recorded)} recorded by the ledger)" in entry.reason, entry.reason
+        served = [(a, b) for n, a, b in sb.served if n == entry.id]
+        tail = [(a, b) for a, b in served if b == len(data)]
+        assert len(tail) == 1  # the directory: one read
+        members = set(served) - set(tail)
+        assert members == expected_ranges(data, selected - recorded)
+        wanted_bytes += sum(b - a for a, b in served)
+    assert sent == wanted_bytes
+    assert not list(tmp_path.rglob(".*.part-*"))  # the killed run's part was removed
+
+
+def test_member_trust_rule_ledger_then_crc(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    """Recorded and unchanged: trusted unread. Not recorded: checked by CRC (and recorded if
+    right, fetched again if not). Recorded but changed since: checked again, fetched again."""
+    import os
+
+    from eodag_peps_plus.staging.ledger import Ledger, MemberBook
+
+    sb, contents = sandbox
+    product = all_products(peps_backend(sb))[0]
+    ledger_path = tmp_path / "ledger.sqlite"
+    Ledger(ledger_path).close()
+    out = tmp_path / "out"
+
+    def run() -> tuple[str, int]:
+        time.sleep(0.2)
+        before = sb.stats["bytes_sent"]
+        result = run_transfer(
+            dataclasses.replace(job(sb, product, out, "B0[48]"), ledger=ledger_path)
+        )
+        assert result.outcome is Outcome.DONE, result.reason
+        return result.reason, sb.stats["bytes_sent"] - before
+
+    reason, first = run()
+    assert "0 already there" in reason
+    ledger = Ledger(ledger_path)
+    try:
+        assert set(MemberBook(ledger, product.id).done()) == {
+            k for k in contents[product.id] if k.endswith(("B04.jp2", "B08.jp2"))
+        }
+    finally:
+        ledger.close()
+    reason, again = run()
+    assert "2 already there (2 recorded by the ledger)" in reason and again <= TAIL_READ
+    (b04,) = out.rglob("*_B04.jp2")
+    (b08,) = out.rglob("*_B08.jp2")
+    good = b04.read_bytes()
+    b04.write_bytes(bytes(len(good)))  # same size, other bytes, newer mtime: fetched again
+    info = b08.stat()
+    os.utime(b08, ns=(info.st_atime_ns, info.st_mtime_ns + 10**9))  # touched only: CRC says fine
+    reason, third = run()
+    assert "1 already there (0 recorded by the ledger)" in reason, reason
+    assert b04.read_bytes() == good and TAIL_READ < third < first
+    reason, _ = run()
+    assert "(2 recorded by the ledger)" in reason
