@@ -16,13 +16,14 @@ from datetime import datetime, timedelta, timezone
 from shapely.geometry import Polygon
 
 from .archive import ArchiveFile, BytesArchive, minimum_size
+from .s1_orbit import SLICE, Pass, passes_over
 
 __all__ = [
     "Catalogue",
     "Entry",
     "PLACES",
     "RIVERS",
-    "S1_TRACKS",
+    "S1_AREA",
     "S2ST_START",
     "STORAGE_WEIGHTS",
     "TILES",
@@ -32,7 +33,7 @@ __all__ = [
     "generate",
     "iso",
     "place",
-    "s1_absolute_orbit",
+    "s1_tracks",
     "square_footprint",
     "stable_unit",
     "tile_entries",
@@ -59,12 +60,17 @@ TOWNS: dict[str, tuple[float, float]] = {
     "marseille": (5.370, 43.296),
     "grenoble": (5.724, 45.188),
 }
-#: S1 tracks over France: (relative orbit, direction, centre lon, centre lat).
-S1_TRACKS = (
-    (8, "ascending", 1.6, 44.2),
-    (37, "descending", 2.4, 47.5),
-    (110, "descending", 5.6, 44.0),
-)
+#: Where the catalogue has Sentinel-1 products: around tile 31TCJ (Toulouse). Every pass
+#: covering at least 15 % of it gives a slice (:mod:`.s1_orbit`): relative orbits 59 and 132
+#: ascending, 8 and 110 descending, each ~250 x 170 km, tilted along its track.
+S1_AREA = (0.7, 43.15, 1.8, 44.15)
+#: Operations of each Sentinel-1 satellite (S1B failed on 2021-12-23).
+_S1_SERVICE = {
+    "S1A": (datetime(2014, 10, 3, tzinfo=timezone.utc), None),
+    "S1B": (datetime(2016, 9, 26, tzinfo=timezone.utc), datetime(2021, 12, 23, tzinfo=timezone.utc)),
+}  # fmt: skip
+#: (product type, level, name's type field) of the products of one IW pass.
+_S1_PRODUCTS = (("GRD", "LEVEL1", "GRDH_1SDV"), ("SLC", "LEVEL1", "SLC__1SDV"), ("OCN", "LEVEL2", "OCN__2SDV"))  # fmt: skip
 #: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``, 3e-5 by
 #: default: 21 kB S2, 51 kB GRD, 135 kB SLC; a whole-catalogue MD5 check stays quick).
 TYPICAL_SIZES = {"S2MSI1C": 700e6, "GRD": 1.7e9, "SLC": 4.5e9, "OCN": 7e6, "L2A": 900e6}
@@ -86,7 +92,10 @@ PLACES = {
     "pacific": (("Oceania", "6255151"), ("Guam", "4043988"), ("Guam", "4043988"), ("Guam", "4043988")),
 }  # fmt: skip
 #: Rivers a Sentinel-1 footprint crosses (GEODES ``hydrology``), by S1 relative orbit.
-RIVERS = {8: ("Garonne", "Tarn"), 37: ("Loire", "Cher"), 110: ("Durance", "Rhône")}
+RIVERS = {
+    8: ("Garonne", "Gers"), 59: ("Tarn", "Aveyron"), 110: ("Garonne", "Ariège"),
+    132: ("Garonne", "Tarn"),
+}  # fmt: skip
 
 
 @dataclasses.dataclass
@@ -149,9 +158,14 @@ class Entry:
         return _archive(self.name, self.size, self.seed)
 
     @functools.cached_property
+    def shape(self) -> Polygon:
+        """The footprint as a polygon (searches test it once its bounds match)."""
+        return Polygon(self.polygon)
+
+    @functools.cached_property
     def centroid(self) -> tuple[float, float]:
         """Footprint centroid (GEODES items carry it; cached like the checksum)."""
-        point = Polygon(self.polygon).centroid
+        point = self.shape.centroid
         return point.x, point.y
 
     @functools.cached_property
@@ -230,12 +244,6 @@ def _s2_platforms(day: datetime) -> list[str]:
     if day >= datetime(2017, 3, 7, tzinfo=timezone.utc):
         platforms.append("S2B")
     return platforms
-
-
-def s1_absolute_orbit(platform: str, relative: int, cycle: int) -> int:
-    """An absolute orbit consistent with PEPS's formulas for the relative one."""
-    offset = 73 if platform == "S1A" else 27
-    return offset + (relative - 1) + 175 * cycle
 
 
 def generate(
@@ -334,49 +342,53 @@ def _s2_entries(
         )  # fmt: skip
 
 
+def s1_tracks() -> tuple[Pass, ...]:
+    """The Sentinel-1 slices of the catalogue: every pass over :data:`S1_AREA`."""
+    return passes_over((S1_AREA,))
+
+
 def _s1_entries(
     start: datetime, end: datetime, now: datetime, size_scale: float
 ) -> Iterator[Entry]:
-    epoch = datetime(2014, 4, 6, tzinfo=timezone.utc)
-    for rel, direction, lon, lat in S1_TRACKS:
-        for platform, first, last in (
-            ("S1A", datetime(2014, 10, 3, tzinfo=timezone.utc), end),
-            ("S1B", datetime(2016, 9, 26, tzinfo=timezone.utc), datetime(2021, 12, 23, tzinfo=timezone.utc)),
-        ):  # fmt: skip
-            day = max(start, first) + timedelta(days=(rel % 12) + (6 if platform == "S1B" else 0))
-            while day <= min(end, last):
-                hour = 17 if direction == "ascending" else 5
-                sensing = day.replace(hour=hour, minute=40) + timedelta(seconds=rel * 7)
-                stop = sensing + timedelta(seconds=25)
-                cycle = (sensing - epoch).days // 12
-                absolute = s1_absolute_orbit(platform, rel, cycle)
-                take = f"{int(stable_unit('take', platform, sensing) * 0xFFFFFF):06X}"
-                for ptype, level, label, mode in (
-                    ("GRD", "LEVEL1", "GRDH_1SDV", "IW"),
-                    ("SLC", "LEVEL1", "SLC__1SDV", "IW"),
-                    ("OCN", "LEVEL2", "OCN__2SDV", "IW"),
-                ):
-                    key = f"{platform}{ptype}{sensing:%Y%m%dT%H%M%S}"
-                    crc = f"{int(stable_unit('crc', key) * 0xFFFF):04X}"
-                    name = (
-                        f"{platform}_{mode}_{label}_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
-                        f"{absolute:06d}_{take}_{crc}"
-                    )
-                    size = _scaled_size(
-                        name, TYPICAL_SIZES[ptype], 0.9 + 0.2 * stable_unit("s", key), size_scale
-                    )
-                    yield Entry(
-                        uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
-                        platform=platform, product_type=ptype, processing_level=level,
-                        instrument="SAR-C SAR", sensor_mode=mode, start=sensing, end=stop,
-                        orbit_number=absolute, relative_orbit=rel, orbit_direction=direction,
-                        cloud_cover=0.0, tile=None, polygon=square_footprint(lon, lat, 1.6, 1.2),
-                        size=size, storage=_storage(sensing, now, name),
-                        published=stop + timedelta(hours=3),
-                        seed=int(stable_unit("seed", name) * 2**31), mission_take_id=int(take, 16),
-                        cycle=cycle + 1, polarisation="VV VH", swath=mode,
-                    )  # fmt: skip
-                day += timedelta(days=12)
+    for track in s1_tracks():
+        for platform, (first, last) in _S1_SERVICE.items():
+            until = min(end, last or end)
+            cycle = track.cycle_at(platform, max(start, first))
+            while (sensing := track.start(platform, cycle)) <= until:
+                sensing = sensing.replace(microsecond=sensing.microsecond // 1000 * 1000)
+                yield from _s1_products(track, platform, cycle, sensing, now, size_scale)
+                cycle += 1
+
+
+def _s1_products(
+    track: Pass, platform: str, cycle: int, sensing: datetime, now: datetime,
+    size_scale: float,
+) -> Iterator[Entry]:  # fmt: skip
+    """The GRD, SLC and OCN products of one pass (one datatake, the same footprint)."""
+    stop = sensing + timedelta(seconds=SLICE)
+    absolute = track.absolute(platform, cycle)
+    take = f"{int(stable_unit('take', platform, sensing) * 0xFFFFFF):06X}"
+    for ptype, level, label in _S1_PRODUCTS:
+        key = f"{platform}{ptype}{sensing:%Y%m%dT%H%M%S}"
+        crc = f"{int(stable_unit('crc', key) * 0xFFFF):04X}"
+        name = (
+            f"{platform}_IW_{label}_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
+            f"{absolute:06d}_{take}_{crc}"
+        )
+        size = _scaled_size(
+            name, TYPICAL_SIZES[ptype], 0.9 + 0.2 * stable_unit("s", key), size_scale
+        )
+        yield Entry(
+            uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
+            platform=platform, product_type=ptype, processing_level=level,
+            instrument="SAR-C SAR", sensor_mode="IW", start=sensing, end=stop,
+            orbit_number=absolute, relative_orbit=track.relative,
+            orbit_direction=track.direction, cloud_cover=0.0, tile=None,
+            polygon=[list(p) for p in track.polygon], size=size,
+            storage=_storage(sensing, now, name), published=stop + timedelta(hours=3),
+            seed=int(stable_unit("seed", name) * 2**31), mission_take_id=int(take, 16),
+            cycle=cycle + 1, polarisation="VV VH", swath="IW",
+        )  # fmt: skip
 
 
 def place(entry: Entry) -> tuple[tuple[str, str], ...]:

@@ -77,7 +77,8 @@ def parse_range(value: str, name: str) -> tuple[float, float]:
 
 
 def geometry_test(geom: BaseGeometry) -> EntryTest:
-    """Footprint intersects ``geom`` (bounding boxes first: most entries are far away)."""
+    """Footprint intersects ``geom`` (bounding boxes first: most entries are far away; then
+    the footprint itself, since a Sentinel-1 swath is tilted in its box)."""
     bounds = geom.bounds
     prepared = prep(geom)
 
@@ -85,7 +86,7 @@ def geometry_test(geom: BaseGeometry) -> EntryTest:
         lonmin, latmin, lonmax, latmax = e.bounds
         if lonmax < bounds[0] or lonmin > bounds[2] or latmax < bounds[1] or latmin > bounds[3]:
             return False
-        return bool(prepared.intersects(box(lonmin, latmin, lonmax, latmax)))
+        return bool(prepared.intersects(e.shape))
 
     return intersects
 

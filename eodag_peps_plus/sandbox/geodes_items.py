@@ -10,6 +10,7 @@ Deliberately reproduced quirks of the real service: items are URNs whose ESA nam
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from collections.abc import Sequence
@@ -146,8 +147,10 @@ def _keywords(entry: Entry, latmin: float) -> list[str]:
 
 
 def _area(entry: Entry) -> float:
-    lonmin, latmin, lonmax, latmax = entry.bounds
-    return round((lonmax - lonmin) * (latmax - latmin) * 111.32 * 111.32 * 0.72, 4)
+    """Footprint area in km² (degrees² scaled at the centroid's latitude: enough at the
+    size of a scene)."""
+    scale = 111.32 * 111.32 * math.cos(math.radians(entry.centroid[1]))
+    return round(entry.shape.area * scale, 4)
 
 
 def _continent_code(entry: Entry) -> list[str]:

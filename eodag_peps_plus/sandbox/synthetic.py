@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, overload
 
-from .catalogue import S1_TRACKS, UUID_NAMESPACE, Entry, s1_absolute_orbit, square_footprint
+from .catalogue import UUID_NAMESPACE, Entry, s1_tracks
 
 if TYPE_CHECKING:
     from .server import Sandbox
@@ -64,12 +64,13 @@ class SyntheticEntry(Entry):
 
 def entry(index: int) -> SyntheticEntry:
     """Product number ``index`` (from 0), the same on every call."""
-    rel, direction, lon, lat = S1_TRACKS[index % len(S1_TRACKS)]
+    tracks = s1_tracks()
+    track = tracks[index % len(tracks)]
     platform = "S1A" if index % 2 == 0 else "S1B"
     sensing = EPOCH + STEP * index
     stop = sensing + timedelta(seconds=25)
     cycle = (sensing - EPOCH).days // 12
-    absolute = s1_absolute_orbit(platform, rel, cycle)
+    absolute = track.absolute(platform, cycle)
     take = index % 0xFFFFFF
     name = (
         f"{platform}_IW_GRDH_1SDV_{sensing:%Y%m%dT%H%M%S}_{stop:%Y%m%dT%H%M%S}_"
@@ -79,8 +80,8 @@ def entry(index: int) -> SyntheticEntry:
         uuid=str(uuid.uuid5(UUID_NAMESPACE, name)), name=name, collection="S1",
         platform=platform, product_type="GRD", processing_level="LEVEL1",
         instrument="SAR-C SAR", sensor_mode="IW", start=sensing, end=stop,
-        orbit_number=absolute, relative_orbit=rel, orbit_direction=direction, cloud_cover=0.0,
-        tile=None, polygon=square_footprint(lon, lat, 1.6, 1.2), size=SIZE,
+        orbit_number=absolute, relative_orbit=track.relative, orbit_direction=track.direction,
+        cloud_cover=0.0, tile=None, polygon=[list(p) for p in track.polygon], size=SIZE,
         storage="tape" if index % 3 else "disk", published=stop + timedelta(hours=3),
         seed=index, mission_take_id=take, cycle=cycle + 1, polarisation="VV VH", swath="IW",
     )  # fmt: skip

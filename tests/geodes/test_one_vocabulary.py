@@ -29,7 +29,7 @@ QUERIES = [
         "end": "2017-03-31",
         "max_cloud_cover": 30,
     },
-    {"product_type": "GRD", "start": "2019-01-01", "end": "2019-03-31", "relative_orbit": 37},
+    {"product_type": "GRD", "start": "2019-01-01", "end": "2019-03-31", "relative_orbit": 110},
     {
         "collection": "S1",
         "start": "2017-05-01",

@@ -34,7 +34,7 @@ QUERIES = [
     },
     {"product_type": "S2MSI2A_MAJA", "tile": "31TCJ", "start": "2018-01-01", "end": "2018-06-30"},
     {"collection": "S2ST", "start": "2018-01-01", "end": "2018-06-30", "bbox": "1.0,43.5,1.5,43.8"},
-    {"collection": "S1", "start": "2018-01-01", "end": "2018-02-28", "point": "2.4,47.5"},
+    {"collection": "S1", "start": "2018-01-01", "end": "2018-02-28", "point": "2.6,43.3"},
 ]
 
 

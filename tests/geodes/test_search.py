@@ -25,7 +25,7 @@ def test_filters_translate_to_geodes_properties(geodes: GeodesBackend) -> None:
     query = Query.create(
         collection="S1",
         product_type="GRD",
-        relative_orbit=8,
+        relative_orbit=132,
         orbit_direction="ascending",
         platform="S1A",
         start="2019-01-01",
@@ -39,7 +39,7 @@ def test_filters_translate_to_geodes_properties(geodes: GeodesBackend) -> None:
         "start_datetime": {"gte": "2019-01-01T00:00:00.000Z", "lte": "2019-03-31T23:59:59.999Z"},
         "product:type": {"eq": "GRD"},
         "platform": {"eq": "S1A"},
-        "sat:relative_orbit": {"eq": 8},
+        "sat:relative_orbit": {"eq": 132},
         "sat:orbit_state": {"eq": "Ascending"},
     }
     products = list(geodes.search(query))
@@ -51,7 +51,7 @@ def test_filters_translate_to_geodes_properties(geodes: GeodesBackend) -> None:
             p["sat:relative_orbit"],
             p["sat:orbit_state"],
             p["platform"],
-        ) == ("GRD", 8, "ascending", "S1A")
+        ) == ("GRD", 132, "ascending", "S1A")
         assert "2019-01-01" <= p["start_datetime"][:10] <= "2019-03-31"
         assert p["sar:polarizations"] == ["VV", "VH"] and p["sar:instrument_mode"] == "IW"
 
