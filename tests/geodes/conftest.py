@@ -48,6 +48,17 @@ PGSTAC_LOADS = (
 )
 
 
+def january_tile(dag: Any, provider: str = "geodes_plus") -> Any:
+    """EODAG's search for the fixtures' month: tile 31TCJ's Sentinel-2 L1C in January 2018."""
+    return dag.search(
+        provider=provider,
+        collection="S2_MSI_L1C",
+        tileid="31TCJ",
+        start="2018-01-01",
+        end="2018-01-31",
+    )
+
+
 @pytest.fixture(scope="session")
 def geodes(sandbox: Sandbox) -> GeodesBackend:
     return GeodesBackend(sandbox.url, credentials=Credentials(api_key=DEFAULT_API_KEY))

@@ -37,6 +37,8 @@ from eodag_peps_plus.query import Query
 from eodag_peps_plus.sandbox import DEFAULT_API_KEY, Sandbox, SandboxConfig
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 
+from .conftest import january_tile
+
 KEY_VAR = "EODAG__GEODES_PLUS__AUTH__CREDENTIALS__APIKEY"
 #: Eight products of January 2018, half on tape (Tier3).
 CATALOGUE = staging_catalogue(8, size_range=(40_000, 60_000), offline=0.5, seed=19)
@@ -199,13 +201,7 @@ def test_eodag_plugin_reports_refusals(
     evidence: Sandbox, tmp_path: Path, api_key: None, caplog: pytest.LogCaptureFixture
 ) -> None:
     dag = gateway(geodes_plus=evidence.url)
-    found = dag.search(
-        provider="geodes_plus",
-        collection="S2_MSI_L1C",
-        tileid="31TCJ",
-        start="2018-01-01",
-        end="2018-01-31",
-    )
+    found = january_tile(dag)
     assert {p.properties["id"] for p in found} == ON_TAPE | ONLINE
     with caplog.at_level(logging.WARNING, logger="eodag.peps_plus"):
         paths = dag.download_all(found, output_dir=str(tmp_path), extract=False, timeout=120)

@@ -31,6 +31,8 @@ from eodag_peps_plus.sandbox import (
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 from eodag_peps_plus.staging import DownloadStatus, StagingOptions
 
+from .conftest import january_tile
+
 CATALOGUE = staging_catalogue(8, size_range=(40_000, 60_000), offline=0.5, seed=19)
 ON_TAPE = {e.name for e in CATALOGUE if e.storage == "tape"}
 QUERY = Query.create(collection="S2ST", tile="31TCJ", start="2018-01-01", end="2018-01-31")
@@ -166,13 +168,7 @@ def test_eodag_plugin_fallback_providers(
             monkeypatch.setenv(key, value)
     monkeypatch.setenv("EODAG__PEPS__SEARCH__API_ENDPOINT", p.url)
     dag = gateway(geodes_plus=g.url)
-    found = dag.search(
-        provider="geodes_plus",
-        collection="S2_MSI_L1C",
-        tileid="31TCJ",
-        start="2018-01-01",
-        end="2018-01-31",
-    )
+    found = january_tile(dag)
     paths = dag.download_all(
         found, output_dir=str(tmp_path), extract=False, timeout=1, fallback_providers=["peps"]
     )

@@ -24,6 +24,8 @@ from eodag_peps_plus.sandbox import DEFAULT_API_KEY, Catalogue, Sandbox, Sandbox
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 from eodag_peps_plus.staging import StagingOptions
 
+from .conftest import january_tile
+
 CATALOGUE = staging_catalogue(6, size_range=(40_000, 60_000), offline=0.5, seed=23)
 ON_TAPE = {e.name for e in CATALOGUE if e.storage == "tape"}
 QUERY = Query.create(collection="S2ST", tile="31TCJ", start="2018-01-01", end="2018-01-31")
@@ -175,13 +177,7 @@ def test_eodag_plugin_fallback_to_an_eodag_provider(
     dag = gateway(geodes_plus=g.url)
     dag.add_provider("mymirror", **provider_block(m.url, DEFAULT_API_KEY))  # type: ignore[arg-type]
     monkeypatch.setattr(eodag_source, "_gateway", lambda: dag)
-    found = dag.search(
-        provider="geodes_plus",
-        collection="S2_MSI_L1C",
-        tileid="31TCJ",
-        start="2018-01-01",
-        end="2018-01-31",
-    )
+    found = january_tile(dag)
     paths = dag.download_all(
         found, output_dir=str(tmp_path), extract=False, timeout=1, fallback_providers=["mymirror"]
     )
