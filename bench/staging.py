@@ -34,6 +34,7 @@ import hashlib
 import logging
 import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -294,7 +295,12 @@ DOWNLOADERS: dict[str, Callable[[str, list[Product], Path, float], Prepared]] = 
 
 
 def measure(
-    regime: Regime, catalogue: Catalogue, variant: str, name: str, timeout: float
+    regime: Regime,
+    catalogue: Catalogue,
+    variant: str,
+    name: str,
+    timeout: float,
+    timeline: bool = False,
 ) -> Result:
     config = SandboxConfig(
         time_scale=1.0,
@@ -310,8 +316,18 @@ def measure(
             products = search(sb.url)
             call = DOWNLOADERS[name](sb.url, products, out, timeout)
             sb.httpd.stats.clear()
+            trace = Timeline(sb) if timeline else None
+            handler = logging.Handler()
+            if trace is not None:
+                handler.emit = trace.emit  # type: ignore[method-assign]
+                run_log = logging.getLogger("eodag.peps_plus.staging.run")
+                run_log.addHandler(handler)
+                run_log.setLevel(logging.INFO)
+                run_log.propagate = False
             base = rss_reset()
             started = time.monotonic()
+            if trace is not None:
+                trace.t0 = started
             try:
                 call()
             except Exception as exc:  # a baseline may fail; report it rather than stop
@@ -322,9 +338,106 @@ def measure(
             makespan = time.monotonic() - started
             peak = max(0, rss_peak() - base) / 2**20
             requests_made = sb.stats["requests"]
+            if trace is not None:
+                run_log.removeHandler(handler)
+                run_log.propagate = True
+                trace.report(makespan, regime)
         return Result(name, makespan, requests_made, md5_ok(out, catalogue), peak)
     finally:
         shutil.rmtree(out, ignore_errors=True)
+
+
+# -- timeline (--timeline): where the time goes against the lower bound ------------------------
+class Timeline:
+    """Per product: when the server put it online, when our poll saw it, when its transfer
+    started and ended on the wire, when it got its final name; and the link's use over time.
+    Server-side times come from hooks on the in-process sandbox, client-side ones from the run's
+    status log (all ``time.monotonic``)."""
+
+    def __init__(self, sb: Sandbox) -> None:
+        self.sb = sb
+        self.t0 = 0.0
+        self.sent: list[tuple[float, int]] = []
+        self.wire: dict[str, list[float]] = {}  # uuid -> [first reply, last byte]
+        self.status: dict[str, dict[str, float]] = {}  # name -> {status: first time}
+        self.names = {e.uuid: e.name for e in sb.catalogue}
+        self._hook_server()
+
+    def _hook_server(self) -> None:
+        bucket, sent = self.sb.httpd.total_bucket, self.sent
+        take = bucket.take
+
+        def counted(amount: int) -> None:
+            take(amount)
+            sent.append((time.monotonic(), amount))
+
+        bucket.take = counted  # type: ignore[method-assign]
+        serve, wire = self.sb.serve_archive, self.wire
+
+        def served(entry: Any, request: Any) -> Any:
+            reply = serve(entry, request)
+            if reply.status in (200, 206) and reply.length and reply.length > 1:
+                mark = wire.setdefault(entry.uuid, [time.monotonic(), 0.0])
+                inner = reply.body
+
+                def body() -> Any:
+                    yield from inner
+                    mark[1] = time.monotonic()
+
+                reply.body = body()
+            return reply
+
+        self.sb.serve_archive = served  # type: ignore[method-assign]
+
+    def emit(self, record: logging.LogRecord) -> None:
+        if record.msg.startswith("%s: %s -> %s") and record.args:
+            name, new = record.args[0], record.args[2]  # type: ignore[index]
+            self.status.setdefault(str(name), {}).setdefault(str(new), time.monotonic())
+
+    def report(self, makespan: float, regime: Regime) -> None:
+        """One row per product in the order transfers began (seconds from the start), the
+        lags between the steps, and the link's use."""
+        rows, lags = [], {"online->seen": [], "seen->start": [], "last byte->named": []}
+        for uuid, name in self.names.items():
+            steps = self.status.get(name, {})
+            online, seen = self.sb.tape.online_at.get(uuid), steps.get("online")
+            start, end = self.wire.get(uuid, (None, None))
+            named = steps.get("done")
+            for key, (a, b) in zip(
+                lags, ((online, seen), (seen, start), (end, named)), strict=True
+            ):
+                if a and b:
+                    lags[key].append(b - a)
+            size = self.sb.catalogue.by_uuid[uuid].size / MB
+            rows.append((start or 0.0, name[-6:], size, (online, seen, start, end, named)))
+        print(f"  {'product':>7} {'MB':>5}" + "".join(f"{h:>7}" for h in STEPS))
+        for _, tag, size, times in sorted(rows):
+            cells = "".join(f"{x - self.t0:7.2f}" if x else f"{'-':>7}" for x in times)
+            print(f"  {tag:>7} {size:5.1f}{cells}")
+        for key, values in lags.items():
+            if values:
+                print(f"  lag {key}: median {statistics.median(values):.3f} s, max {max(values):.3f} s")  # fmt: skip
+        self._utilisation(makespan, regime)
+
+    def _utilisation(self, makespan: float, regime: Regime) -> None:
+        step = 0.5
+        bins = [0] * (int(makespan / step) + 1)
+        for at, amount in self.sent:
+            index = int((at - self.t0) / step)
+            if 0 <= index < len(bins):
+                bins[index] += amount
+        widths = [min(step, makespan - i * step) for i in range(len(bins))]
+        line = " ".join(
+            f"{b / w / regime.total:.2f}" for b, w in zip(bins, widths, strict=True) if w > 0
+        )
+        idle = sum(max(0.0, w - b / regime.total) for b, w in zip(bins, widths, strict=True))
+        print(f"  link use per {step:g} s (share of {regime.total / MB:g} MB/s): {line}")
+        print(f"  link idle: {idle:.2f} s of {makespan:.2f} s")
+
+
+#: The columns of the timeline: server online, our poll saw it, first archive byte asked,
+#: last byte sent, final name.
+STEPS = ("online", "seen", "start", "end", "named")
 
 
 def memory_probe() -> list[tuple[int, float]]:
@@ -360,6 +473,9 @@ def main() -> None:
         "--regimes", nargs="*", type=int, default=[0, 1], help="0 bandwidth-bound, 1 latency-bound"
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probe")
+    parser.add_argument(
+        "--timeline", action="store_true", help="print each product's timeline and the link's use"
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("eodag").setLevel(logging.CRITICAL)
@@ -379,7 +495,7 @@ def main() -> None:
             bound = lower_bound(catalogue, regime)
             timeout = 3 * bound + 30  # the same generous timeout for every downloader
             for name in args.only:
-                result = measure(regime, catalogue, variant, name, timeout)
+                result = measure(regime, catalogue, variant, name, timeout, args.timeline)
                 print(
                     f"{name:<24} {result.makespan:8.1f}s {bound:6.1f}s {result.makespan / bound:6.2f} "
                     f"{result.requests / regime.count:9.2f} {result.md5_ok:>4}/{regime.count:<3} {result.peak_mb:8.1f}"

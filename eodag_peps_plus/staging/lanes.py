@@ -38,6 +38,7 @@ from .transfer import (
 )
 
 __all__ = [
+    "DUE_POLLS",
     "NOTE_MAX",
     "OUTCOME_HANDLERS",
     "PREPARE_CHUNK",
@@ -53,6 +54,11 @@ logger = get_logger("eodag_peps_plus.staging.run")
 
 #: Products named in one "still waiting" line.
 NOTE_MAX = 10
+#: While products may come online any moment (their restores have run about as long as those
+#: seen ending), the poll comes every ``1/DUE_POLLS`` of the longest restore seen (at least
+#: ``poll_initial``, at most the usual backoff): a product is noticed within about 5 % of its
+#: restore time, for a few more polls of the whole batch.
+DUE_POLLS = 20
 #: Products whose ledger rows are created or read in one transaction when a run starts.
 PREPARE_CHUNK = 2000
 
@@ -253,20 +259,38 @@ class PollLane(RunState):
         except Exception as exc:  # catalogue hiccup: keep waiting, poll later
             logger.warning("availability look-up failed (%s); retrying later", exc)
             found = {}
-        now = time.monotonic()
+        now, wall = time.monotonic(), time.time()
         self.next_poll = now + next(self.poll_intervals)
+        due = False
         with self.ledger.batch():
             for t in waiting:
                 availability = found.get(t.id)
                 if availability is None:
                     continue
-                self.polled(t, availability)
+                self.polled(t, availability, wall)
                 self.touch(t)
+                due = due or self.due(t, wall)
+        if due and self.restore_span is not None:
+            step = max(self.opts.poll_initial, self.restore_span[1] / DUE_POLLS)
+            self.next_poll = min(self.next_poll, now + step)
 
-    def polled(self, t: Track, availability: Availability) -> None:
+    def due(self, t: Track, wall: float) -> bool:
+        """Whether ``t`` may come online any moment: its restore has run about as long as
+        the restores this run saw end (not a product long overdue: that one waits for the
+        usual backoff, a stuck robot is not polled faster)."""
+        span, sent = self.restore_span, t.restore_sent_at
+        if span is None or sent is None or t.status is not DownloadStatus.RESTORING:
+            return False
+        return span[0] / 2 <= wall - sent <= 2 * span[1]
+
+    def polled(self, t: Track, availability: Availability, wall: float) -> None:
         t.availability = availability
         if availability is Availability.ONLINE:
             t.recheck = False
+            if t.status is DownloadStatus.RESTORING and t.restore_sent_at is not None:
+                took = max(0.0, wall - t.restore_sent_at)
+                lo, hi = self.restore_span or (took, took)
+                self.restore_span = (min(lo, took), max(hi, took))
             if t.status is not DownloadStatus.ONLINE:
                 self.set(t, DownloadStatus.ONLINE, "restored: online")
         elif t.status is DownloadStatus.ONLINE:
@@ -348,6 +372,8 @@ class TransferLane(RunState):
         if running and now >= self.renew_at:  # workers never write the ledger
             self.ledger.renew_all(self.owner, lease=self.opts.lease)
             self.renew_at = now + RENEW_EVERY
+        if self.queue_depth and self.ready_heap:
+            running -= self.requeue_smaller(now)
         limit = self.opts.max_transfers + self.queue_depth
         if running >= limit:
             return
@@ -397,6 +423,25 @@ class TransferLane(RunState):
             running += 1
         for t in passed:
             self.touch(t, now)
+
+    def requeue_smaller(self, now: float) -> int:
+        """Transfers handed to the pool but not started yet (its queue is first in, first out)
+        that are smaller than the largest ready product go back to the run's queue, so the
+        pool starts the largest first: a large product that comes online late must not wait
+        behind small ones and end the batch alone. Returns how many went back."""
+        top = _top_ready(self.ready_heap, now)
+        if top is None:
+            return 0
+        back = 0
+        for future, t in list(self.transferring.items()):
+            if (t.product.size or 0) < top and future.cancel():
+                del self.transferring[future]
+                t.transfer_future = None
+                t.attempts -= 1
+                self.ledger.release_transfer(t.id, self.owner)
+                self.set(t, DownloadStatus.ONLINE, "queued behind a larger product")
+                back += 1
+        return back
 
     def held_elsewhere(self, t: Track) -> None:
         """Another process is fetching it: check back later whether it finished."""
@@ -557,6 +602,18 @@ def made_progress(t: Track, result: TransferResult, min_rate: float, window: flo
     t.furthest = end
     elapsed = time.monotonic() - (t.first_transfer or 0.0)
     return min_rate <= 0 or elapsed < window or end >= min_rate * elapsed
+
+
+def _top_ready(heap: list[tuple[int, int, Track]], now: float) -> int | None:
+    """The size of the largest product ready to start now (stale entries dropped on the way),
+    or ``None``."""
+    while heap:
+        _, _, t = heap[0]
+        if t.status is DownloadStatus.ONLINE and t.transfer_future is None and t.in_ready:
+            return t.product.size or 0 if t.not_before <= now else None
+        heapq.heappop(heap)
+        t.in_ready = False
+    return None
 
 
 def _listing(folder: Path) -> frozenset[str] | None:

@@ -125,6 +125,9 @@ class RunState:
         self.next_poll = started + next(self.poll_intervals)
         self.fatal: BaseException | None = None
         self.polls = 0
+        #: The shortest and longest restores seen ending in this run (seconds from the
+        #: request to the poll that found the product online), ``None`` before the first.
+        self.restore_span: tuple[float, float] | None = None
         #: The first "still waiting" line comes after the first poll, then every
         #: ``report_every`` seconds.
         self.next_note = started

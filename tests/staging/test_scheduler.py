@@ -5,18 +5,23 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import logging
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
 from eodag_peps_plus.product import Availability
-from eodag_peps_plus.sandbox.scenarios import staging_catalogue
+from eodag_peps_plus.sandbox.scenarios import replace_entry, staging_catalogue
 from eodag_peps_plus.sandbox.server import OFFLINE_REPLIES
 from eodag_peps_plus.staging import DownloadStatus
 from eodag_peps_plus.staging.ledger import LEDGER_NAME, Ledger
+from eodag_peps_plus.staging.options import StagingOptions
+from eodag_peps_plus.staging.run import Run
+from eodag_peps_plus.staging.state import Batch, Track
+from eodag_peps_plus.staging.storage import open_output
 
-from .helpers import all_products, downloader, md5_of, peps_backend
+from .helpers import FAST, all_products, downloader, md5_of, peps_backend
 
 
 @pytest.mark.parametrize("reply", OFFLINE_REPLIES)
@@ -246,3 +251,53 @@ def test_staging_before_any_request_is_not_called_not_requested(
     report = downloader(backend, tmp_path, timeout=1.0).download(all_products(backend))
     reason = report.products[0].reason
     assert "the server says it is restoring" in reason and "not requested yet" not in reason, reason
+
+
+def test_a_larger_product_online_later_goes_before_smaller_ones_queued(
+    staging_sandbox, tmp_path: Path
+) -> None:
+    """The pool's own queue is first in, first out: a product that comes online while smaller
+    ones wait there is started before them (largest first, so the batch does not end with one
+    large transfer alone), and the ones it overtook are fetched once, on their first attempt."""
+    catalogue = staging_catalogue(3, size_range=(100_000, 100_000), offline=[False, False, True], seed=2)  # fmt: skip
+    first, small, late = (e.name for e in catalogue)
+    for name, size in ((first, 400_000), (small, 100_000), (late, 300_000)):
+        replace_entry(catalogue, name, size=size)
+    # The first transfer takes about 2 s; the late product is online after 50 ms.
+    sb = staging_sandbox(catalogue, per_connection_bps=200_000, restore_latency=(50.0, 50.0))
+    backend = peps_backend(sb)
+    done: list[str] = []
+    run = downloader(backend, tmp_path, max_transfers=1, timeout=30)
+    report = run.download(all_products(backend), on_done=lambda p, _path: done.append(p.id))
+    assert report.ok, report.format()
+    assert done == [first, late, small]
+    assert [p.attempts for p in report.products] == [1, 1, 1]
+    assert sb.stats["archive_replies"] == 3  # each archive served once
+
+
+def test_polls_come_sooner_while_restores_are_due(staging_sandbox, tmp_path: Path) -> None:
+    """Once restores are seen ending, a product whose restore has run about as long is due:
+    the next poll comes after a 20th of the longest restore seen, not after the backoff; a
+    product long overdue (a stuck robot) is not due."""
+    catalogue = staging_catalogue(2, size_range=(50_000, 60_000), offline=1.0, seed=4)
+    sb = staging_sandbox(catalogue)
+    backend = peps_backend(sb)
+    options = StagingOptions(**FAST)
+    tracks = [Track(p, DownloadStatus.RESTORING) for p in all_products(backend)]
+    batch = Batch(
+        backend, open_output(tmp_path), options, tmp_path / LEDGER_NAME, threading.Event()
+    )
+    run = Run(batch, tracks, time.monotonic())
+    try:
+        wall = time.time()
+        first, second = tracks
+        first.restore_sent_at = second.restore_sent_at = wall - 10.0
+        assert not run.due(second, wall)  # no restore seen ending yet: the usual backoff
+        run.polled(first, Availability.ONLINE, wall)
+        assert run.restore_span == (10.0, 10.0)
+        assert run.due(second, wall)
+        assert not run.due(second, wall + 25.0)  # overdue: back to the backoff
+        second.restore_sent_at = wall - 1.0
+        assert not run.due(second, wall)  # asked too recently to be online yet
+    finally:
+        run.close()
