@@ -32,6 +32,7 @@ import os
 import re
 import stat
 import struct
+import threading
 import time
 import zlib
 from collections.abc import Iterator, Sequence
@@ -62,11 +63,18 @@ from .transfer import (
 
 logger = get_logger(__name__)
 
-__all__ = ["GROUPS", "Member", "MemberFetch", "member_pattern", "parse_directory"]
+__all__ = ["GROUPS", "Member", "MemberFetch", "member_pattern", "on_disk", "parse_directory"]
 
-#: The end of the archive read first: the end record, and small directories with it; a
-#: longer directory (a Sentinel-2 L1C's ~150 members, ~25 KB) takes one more read of the rest.
+#: The end of the archive read first when nothing is known of its kind of product: the end
+#: record, and small directories with it; a longer directory (a Sentinel-2 L1C's ~150
+#: members, ~25 KB) takes one more read of exactly the rest, so only a shorter one costs bytes.
 TAIL_READ = 16 * 1024
+#: Bytes added to the directory an archive of the same kind had (:class:`_TailSizes`).
+TAIL_SLACK = 512
+#: The longest first read a learned size asks for (a directory longer still: two reads).
+TAIL_MAX = 64 * 1024
+#: Seconds an archive's first read waits for another of its kind to learn its length.
+LEARN_WAIT = 2.0
 #: Most members a directory may list (real products have a few hundred).
 MAX_MEMBERS = 200_000
 _EOCD = struct.Struct("<IHHHHIIH")
@@ -130,6 +138,58 @@ def member_pattern(
                 f"--include {part!r} is not a regular expression ({exc})"
             ) from None
     return "|".join(f"(?:{p})" for p in parts) if parts else None
+
+
+class _TailSizes:
+    """The length of the directory (and end records) of the last archive read in this
+    process, per kind of product (mission and the name's second field, the satellite left
+    out: ``S2_MSIL1C``, ``S1_IW``).
+    Archives of one kind list the same files under names of the same length, so the next
+    one's first read is that length plus :data:`TAIL_SLACK`, not a guess: the bytes of the
+    last members a fixed guess would read with the directory are not fetched. A longer
+    directory costs one more read of the rest, not bytes. While the first archive of a kind
+    is read, the others of that kind wait for it (at most :data:`LEARN_WAIT` s): a batch's
+    first transfers start together and would all read :data:`TAIL_READ`."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.sizes: dict[str, int] = {}
+        self.learning: dict[str, threading.Event] = {}
+
+    @staticmethod
+    def kind(name: str) -> str:
+        return f"{name[:2]}_{name.split('_')[1] if '_' in name else ''}"
+
+    def guess(self, name: str) -> tuple[int, bool]:
+        """The first read's length, and whether this attempt is the one learning the kind
+        (it then calls :meth:`release` when its read is over, learned or not)."""
+        kind = self.kind(name)
+        with self.lock:
+            known = self.sizes.get(kind)
+            first = self.learning.get(kind)
+            if known is None and first is None:
+                self.learning[kind] = threading.Event()
+                return TAIL_READ, True
+        if known is None and first is not None:
+            first.wait(LEARN_WAIT)
+            with self.lock:
+                known = self.sizes.get(kind)
+        return (TAIL_READ if known is None else min(TAIL_MAX, known + TAIL_SLACK)), False
+
+    def learn(self, name: str, length: int) -> None:
+        with self.lock:
+            if len(self.sizes) >= 256:  # bounded: a batch has a few kinds
+                self.sizes.clear()
+            self.sizes[self.kind(name)] = length
+
+    def release(self, name: str) -> None:
+        with self.lock:
+            first = self.learning.pop(self.kind(name), None)
+        if first is not None:
+            first.set()
+
+
+_TAILS = _TailSizes()
 
 
 class _Stop(Exception):
@@ -414,25 +474,10 @@ class MemberFetch:
         )
 
     def _already_there(self, member: Member, record: MemberRecord | None) -> str | None:
-        """How a member on disk is known to be right (``ledger``, ``crc``), or ``None``:
-        fetch it (the rule is in the module's docstring)."""
-        target = self.root / member.name
-        try:
-            info = target.lstat()
-        except OSError:
-            return None
-        if not stat.S_ISREG(info.st_mode) or info.st_size != member.size:
-            return None
-        if record == MemberRecord(member.crc, member.size, info.st_mtime_ns):
-            return "ledger"
-        crc = 0
-        with open(target, "rb") as handle:
-            while block := handle.read(1 << 20):
-                crc = zlib.crc32(block, crc)
-        if crc != member.crc:
-            return None
-        self._record(member, info.st_mtime_ns)
-        return "crc"
+        how, mtime_ns = on_disk(self.root / member.name, member, record)
+        if how == "crc":
+            self._record(member, mtime_ns)
+        return how
 
     def _record(self, member: Member, mtime_ns: int) -> None:
         if self.book is not None:
@@ -493,9 +538,22 @@ class MemberFetch:
 
     def _directory(self) -> Directory:
         size = self._archive_size()
-        tail_start = max(0, size - TAIL_READ)
-        tail = self._read(tail_start, size)
-        count, cd_size, cd_offset, end_at = find_end(tail, tail_start, size)
+        guess, learning = _TAILS.guess(self.name)
+        try:
+            tail_start = max(0, size - guess)
+            tail = self._read(tail_start, size)
+            try:
+                count, cd_size, cd_offset, end_at = find_end(tail, tail_start, size)
+            except _BadZip:
+                if guess >= TAIL_READ or tail_start == 0:
+                    raise
+                tail_start = max(0, size - TAIL_READ)  # an end record further back
+                tail = self._read(tail_start, size)
+                count, cd_size, cd_offset, end_at = find_end(tail, tail_start, size)
+            _TAILS.learn(self.name, size - cd_offset)
+        finally:
+            if learning:
+                _TAILS.release(self.name)
         if cd_offset < tail_start:  # a directory longer than the first read: the rest of it
             tail = self._read(cd_offset, tail_start) + tail
             tail_start = cd_offset
@@ -616,3 +674,21 @@ def _remove_dead_parts(target: Path) -> None:
             part.unlink(missing_ok=True)
         except OSError:  # alive under another user, or no such call here
             pass
+
+
+def on_disk(target: Path, member: Member, record: MemberRecord | None) -> tuple[str | None, int]:
+    """How a member's file is known to be right (``ledger``, ``crc``; ``None``: fetch it, the
+    rule is in the module's docstring), and the file's modification time."""
+    try:
+        info = target.lstat()
+    except OSError:
+        return None, 0
+    if not stat.S_ISREG(info.st_mode) or info.st_size != member.size:
+        return None, 0
+    if record == MemberRecord(member.crc, member.size, info.st_mtime_ns):
+        return "ledger", info.st_mtime_ns
+    crc = 0
+    with open(target, "rb") as handle:
+        while block := handle.read(1 << 20):
+            crc = zlib.crc32(block, crc)
+    return ("crc" if crc == member.crc else None), info.st_mtime_ns

@@ -51,6 +51,14 @@ def safe_zip(name: str, *, seed: int = 0, zip64: bool = False) -> tuple[bytes, d
     return buffer.getvalue(), files
 
 
+@pytest.fixture(autouse=True)
+def fresh_tail_sizes(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test starts with nothing learned of directory sizes (a process-wide memory)."""
+    from eodag_peps_plus.staging import members
+
+    monkeypatch.setattr(members, "_TAILS", members._TailSizes())
+
+
 @pytest.fixture(scope="module")
 def member_catalogue() -> Catalogue:
     return staging_catalogue(4, size_range=(100_000, 150_000), offline=0.0, seed=7)
@@ -618,3 +626,35 @@ def test_member_trust_rule_ledger_then_crc(
     assert b04.read_bytes() == good and TAIL_READ < third < first
     reason, _ = run()
     assert "(2 recorded by the ledger)" in reason
+
+
+def test_directory_read_sized_by_the_last_archive_of_its_kind(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    """The first archive of a kind is read from TAIL_READ bytes before its end; the next ones
+    from their directory's length (as the first had it) plus TAIL_SLACK: not the bytes of the
+    last members with it. A longer directory costs one more read of exactly the rest."""
+    from eodag_peps_plus.staging.members import TAIL_SLACK
+
+    sb, _ = sandbox
+    products = all_products(peps_backend(sb))
+    for product in products[:3]:
+        assert run_transfer(job(sb, product, tmp_path, "MTD")).outcome is Outcome.DONE
+    reads = []
+    for product in products[:3]:
+        data = sb.entry(product.id).content or b""
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            directory = len(data) - archive.start_dir
+        (tail,) = [(a, b) for n, a, b in sb.served if n == product.id and b == len(data)]
+        reads.append((tail[1] - tail[0], directory))
+    assert reads[0][0] == TAIL_READ
+    for read, directory in reads[1:]:
+        assert directory <= read <= directory + TAIL_SLACK
+    longer = zip_bytes({f"{products[3].id}.SAFE/{'x' * 90}_{i:04d}.xml": "<m/>" for i in range(40)})
+    product = serve(sb, products[3].id, longer)
+    sb.served.clear()
+    assert run_transfer(job(sb, product, tmp_path, "_0000.xml$")).outcome is Outcome.DONE
+    with zipfile.ZipFile(io.BytesIO(longer)) as archive:
+        start = archive.start_dir
+    first, rest, member = sorted(((a, b) for _, a, b in sb.served), key=lambda r: -r[1])
+    assert first[1] == len(longer) and rest == (start, first[0]) and member[0] == 0
