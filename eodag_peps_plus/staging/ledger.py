@@ -491,6 +491,15 @@ class MemberBook:
         self.ledger = ledger
         self.product_id = product_id
 
+    @classmethod
+    def attach(cls, path: Path, product_id: str) -> MemberBook:
+        """The book in the ledger at ``path``, which the scheduler created and migrated: an
+        attempt opens it as an unpickled :class:`Ledger` does, without taking the write lock
+        to check the tables (one attempt per product: that lock was most of its cost)."""
+        ledger = Ledger.__new__(Ledger)
+        ledger.__setstate__({"path": Path(path), "busy_timeout": 30.0})
+        return cls(ledger, product_id)
+
     def done(self) -> dict[str, MemberRecord]:
         """The recorded members, by path inside the archive."""
         rows = self.ledger._read(

@@ -46,7 +46,7 @@ from ..http_io import head_deadline, iter_body
 from ..logs import get_logger
 from .extract import check_expansion
 from .file_names import name_problem
-from .ledger import Ledger, MemberBook, MemberRecord
+from .ledger import MemberBook, MemberRecord
 from .report import MEMBER_CHECK
 from .storage import BINARY, O_NOFOLLOW, open_output
 from .transfer import (
@@ -655,7 +655,7 @@ def _open_book(path: Path | None, product_id: str) -> MemberBook | None:
     without a reachable ledger re-verifies members on disk by CRC)."""
     if path is None or not Path(path).is_file():
         return None
-    return MemberBook(Ledger(path), product_id)
+    return MemberBook.attach(path, product_id)
 
 
 def _remove_dead_parts(target: Path) -> None:

@@ -25,6 +25,7 @@ from eodag_peps_plus.sandbox import (
     DEFAULT_API_KEY,
     DEFAULT_PASSWORD,
     DEFAULT_USER,
+    Catalogue,
     Sandbox,
     SandboxConfig,
 )
@@ -37,7 +38,7 @@ QUERY = Query.create(collection="S2ST", tile="31TCJ", start="2018-01-01", end="2
 PATTERN = member_pattern(["B0[48]"], metadata=True) or ""
 
 
-def _catalogue() -> object:
+def _catalogue() -> Catalogue:
     return staging_catalogue(6, size_range=(300_000, 400_000), offline=0.5, seed=23)
 
 
@@ -45,12 +46,12 @@ def _catalogue() -> object:
 def pair() -> Iterator[tuple[Sandbox, Sandbox, dict[str, bytes]]]:
     """GEODES (evidence profile) and PEPS with the same SAFE-layout archives."""
     geodes = Sandbox(
-        _catalogue(),  # type: ignore[arg-type]
+        _catalogue(),
         SandboxConfig(time_scale=0.001, geodes_alternate_links=0.0),
         services=("geodes",),
     ).start()
     peps = Sandbox(
-        _catalogue(),  # type: ignore[arg-type]
+        _catalogue(),
         SandboxConfig(time_scale=0.001, restore_latency=(100.0, 300.0)),
         services=("peps",),
     ).start()
