@@ -96,6 +96,9 @@ class Run:
     reads: int
     members: int
     seconds: float
+    #: Archive requests, and the bytes of all replies' status lines and headers.
+    requests: int = 0
+    headers: int = 0
 
 
 def archive_layout(sb: Sandbox) -> dict[str, tuple[bytes, int]]:
@@ -144,19 +147,21 @@ def download(
             time.sleep(0.3)  # the search reply's last bytes are counted once sent
             sb.served.clear()
             before = sb.stats["bytes_sent"]
+            heads = sb.stats["header_bytes_sent"]
             child.stdin.write("go\n")
             child.stdin.flush()
             seconds, ok = child.stdout.readline().split()
         assert child.returncode == 0 and ok == "True", f"{source}: the download failed"
         time.sleep(0.2)
         fetched = sb.stats["bytes_sent"] - before
+        headers = sb.stats["header_bytes_sent"] - heads
     directory = reads = members = 0
     for name, start, end in sb.served:
         if end > archives[name][1]:
             directory, reads = directory + end - start, reads + 1
         else:
             members += end - start
-    return Run(fetched, directory, reads, members, float(seconds))
+    return Run(fetched, directory, reads, members, float(seconds), len(sb.served), headers)
 
 
 def previous_release(folder: Path) -> Path:
@@ -225,15 +230,19 @@ def report(
             f"{seconds / base_time:>10.3f}{statistics.median(r.fetched for r in prev):>13}"
             f"{prev_seconds:>8.2f}{seconds / prev_seconds:>9.3f}"
         )
+        requests = statistics.median(r.requests for r in new)
+        heads = statistics.median(r.headers for r in new)
+        line = f"  {case}: {requests:.0f} archive requests, reply headers {heads:.0f} B"
         if pattern:
             gaps = statistics.median(r.members for r in new) - need.stored
-            notes.append(
-                f"  {case}: over the compressed sizes, {got - need.compressed} B = local headers "
+            line += (
+                f"; over the compressed sizes, {got - need.compressed} B = local headers "
                 f"{need.headers} + gaps {gaps:.0f} + directory reads {dir_bytes:.0f} (the "
                 f"directories themselves {directory}, reads beyond them "
                 f"{dir_bytes - directory:.0f})"
             )
-    print("bytes in B; dir = bytes of the reads of the zip directories, as served")
+        notes.append(line)
+    print("bytes in B (bodies; reply headers below); dir = the zip directory reads, as served")
     print("\n".join(notes))
 
 

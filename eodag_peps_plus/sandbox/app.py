@@ -250,6 +250,9 @@ class _RequestHandler(BaseHTTPRequestHandler):
         if response.drop_after is not None or response.truncate_at is not None:
             self.send_header("Connection", "close")
             self.close_connection = True
+        # what a reply costs besides its body (benches weigh requests against bytes with it)
+        head = getattr(self, "_headers_buffer", [])  # the status line and headers, unsent
+        self.server.count("header_bytes_sent", sum(map(len, head)) + 2)
         self.end_headers()
         if self.command == "HEAD":
             return
