@@ -24,7 +24,9 @@ used. Nothing here ever logs or prints a secret.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
+import functools
 import os
 import stat
 from collections.abc import Callable, Mapping
@@ -63,14 +65,32 @@ def eodag_config_path() -> Path:
 
 
 def user_config(provider: str, section: str, key: str) -> Any:
-    """One value of the user's eodag.yml, or ``None`` (no file, bad YAML, no such key)."""
+    """One value of the user's eodag.yml, or ``None`` (no file, bad YAML, no such key).
+
+    The file is parsed once per version (path, size and modification time): a download asks
+    it for several keys, and EODAG's commented template takes milliseconds to parse each time.
+    """
+    path = eodag_config_path()
     try:
-        data = yaml.safe_load(eodag_config_path().read_text()) or {}
-    except (OSError, yaml.YAMLError):
+        info = path.stat()
+    except OSError:
         return None
+    data = _parsed_yaml(str(path), info.st_size, info.st_mtime_ns)
     block = data.get(provider) if isinstance(data, dict) else None
     block = block.get(section) if isinstance(block, dict) else None
-    return block.get(key) if isinstance(block, dict) else None
+    return copy.deepcopy(block.get(key)) if isinstance(block, dict) else None
+
+
+@functools.lru_cache(maxsize=4)
+def _parsed_yaml(path: str, size: int, mtime_ns: int) -> Any:
+    """A YAML file's contents (``None`` if unreadable or not YAML), for one version of it."""
+    try:
+        return yaml.load(Path(path).read_text(), Loader=_YAML_LOADER)  # noqa: S506 - safe loader
+    except (OSError, yaml.YAMLError):
+        return None
+
+
+_YAML_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
 
 def from_environment(provider: str) -> Credentials:
