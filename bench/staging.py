@@ -294,6 +294,17 @@ DOWNLOADERS: dict[str, Callable[[str, list[Product], Path, float], Prepared]] = 
 }
 
 
+def sandbox_config(regime: Regime, variant: str) -> SandboxConfig:
+    return SandboxConfig(
+        time_scale=1.0,
+        restore_latency=regime.latency,
+        per_connection_bps=regime.per_connection,
+        total_bps=regime.total,
+        offline_reply=variant,
+        seed=SEED,
+    )
+
+
 def measure(
     regime: Regime,
     catalogue: Catalogue,
@@ -302,14 +313,7 @@ def measure(
     timeout: float,
     timeline: bool = False,
 ) -> Result:
-    config = SandboxConfig(
-        time_scale=1.0,
-        restore_latency=regime.latency,
-        per_connection_bps=regime.per_connection,
-        total_bps=regime.total,
-        offline_reply=variant,
-        seed=SEED,
-    )
+    config = sandbox_config(regime, variant)
     out = Path(tempfile.mkdtemp(prefix="bench-staging-"))
     try:
         with Sandbox(catalogue, config, services=("peps",)) as sb:
@@ -462,7 +466,81 @@ def memory_probe() -> list[tuple[int, float]]:
     return rows
 
 
-def main() -> None:
+# -- A/B against the previous release (--ab) ------------------------------------------------------
+#: The release this bench compares against: main at the end of the session that closed
+#: issues 19-23, 25 (stop 26).
+PREVIOUS = "54b6aa2"
+
+
+def client(url: str, out: str, timeout: float) -> None:
+    """``--client``: (a) alone, in a child process whose ``PYTHONPATH`` picks the package of one
+    release, against a sandbox the parent runs; one JSON line: the makespan and the package."""
+    import json
+
+    import eodag_peps_plus
+
+    logging.basicConfig(level=logging.ERROR)
+    logging.getLogger("eodag").setLevel(logging.CRITICAL)
+    products = search(url)
+    call = prepare_ours(url, products, Path(out), timeout)
+    started = time.monotonic()
+    call()
+    makespan = time.monotonic() - started
+    print(json.dumps({"makespan": makespan, "package": eodag_peps_plus.__file__}))
+
+
+def measure_child(
+    regime: Regime, catalogue: Catalogue, variant: str, timeout: float, tree: Path | None
+) -> Result:
+    """(a) of this tree (``tree=None``) or of an exported release, run by a child process
+    against a sandbox of this process (the same server code for both sides)."""
+    from _ab import child
+
+    out = Path(tempfile.mkdtemp(prefix="bench-staging-ab-"))
+    try:
+        with Sandbox(catalogue, sandbox_config(regime, variant), services=("peps",)) as sb:
+            sb.httpd.stats.clear()
+            result = child(__file__, ["--client", sb.url, str(out), str(timeout)], tree)
+            requests_made = sb.stats["requests"] - 1  # the child's own search is setup
+        return Result("(a)", result["makespan"], requests_made, md5_ok(out, catalogue), 0.0)
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def ab_rounds(
+    regime: Regime, catalogue: Catalogue, variant: str, revs: list[str], rounds: int
+) -> dict[str, list[Result]]:
+    """``rounds`` interleaved measurements of (a) per side: this tree and each release in
+    ``revs`` (each round starts with another side)."""
+    from _ab import THIS, exported
+
+    timeout = 3 * lower_bound(catalogue, regime) + 30
+    results: dict[str, list[Result]] = {side: [] for side in [THIS, *revs]}
+    with contextlib.ExitStack() as stack:
+        trees: list[tuple[str, Path | None]] = [(THIS, None)]
+        trees += [(rev, stack.enter_context(exported(rev))) for rev in revs]
+        for index in range(rounds):
+            shift = index % len(trees)
+            for side, tree in trees[shift:] + trees[:shift]:
+                results[side].append(measure_child(regime, catalogue, variant, timeout, tree))
+    return results
+
+
+def print_ab(regime: Regime, catalogue: Catalogue, results: dict[str, list[Result]]) -> None:
+    bound = lower_bound(catalogue, regime)
+    for side, runs in results.items():
+        ratios = sorted(r.makespan / bound for r in runs)
+        spread = " ".join(f"{x:.2f}" for x in ratios)
+        print(
+            f"  (a) {side[:12]:<12} {statistics.median(r.makespan for r in runs):8.2f}s "
+            f"{bound:6.1f}s {statistics.median(ratios):6.2f} [{spread}] "
+            f"{statistics.median(r.requests for r in runs) / regime.count:9.2f} "
+            f"{min(r.md5_ok for r in runs):>4}/{regime.count:<3}"
+        )
+        sys.stdout.flush()
+
+
+def arguments() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small regimes: a smoke run")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
@@ -474,15 +552,39 @@ def main() -> None:
     )
     parser.add_argument("--no-memory", action="store_true", help="skip the memory probe")
     parser.add_argument(
-        "--timeline", action="store_true", help="print each product's timeline and the link's use"
+        "--timeline",
+        action="store_true",
+        help="(a) in this process, once: each product's timeline and the link's use",
     )
-    args = parser.parse_args()
+    parser.add_argument(
+        "--ab",
+        nargs="*",
+        default=[PREVIOUS],
+        metavar="REV",
+        help=f"releases (git revs) (a) is compared with, A/B (default {PREVIOUS}; none: no A/B)",
+    )
+    parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (medians)")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    parser.add_argument("--client", nargs=3, help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments()
+    if args.client:
+        url, out, timeout = args.client
+        client(url, out, float(timeout))
+        return
     logging.basicConfig(level=logging.ERROR)
     logging.getLogger("eodag").setLevel(logging.CRITICAL)
     regimes = QUICK if args.quick else FULL
+    ab = args.ab and "(a) peps-plus" in args.only and not args.timeline
     print(
         f"staging benchmark ({'quick' if args.quick else 'full'}); EODAG wait={EODAG_WAIT * 60:g} s, legacy sleep={LEGACY_SLEEP:g} s"
     )
+    if ab:
+        print(f"(a): this tree and {', '.join(args.ab)}, each in a child process against a sandbox of this one, "
+              f"{args.rounds} interleaved rounds: median makespan, median ratio [every round], median requests, fewest MD5 ok")  # fmt: skip
     header = f"{'downloader':<24} {'makespan':>9} {'LB':>7} {'ratio':>6} {'req/prod':>9} {'MD5 ok':>8} {'peak MB':>8}"
     for regime in [regimes[i] for i in args.regimes]:
         catalogue = staging_catalogue(
@@ -492,9 +594,15 @@ def main() -> None:
             print(f"\n{regime.name}, offline reply {variant}: {regime.count} products, "
                   f"{sum(e.size for e in catalogue) / MB:.0f} MB, restores {regime.latency[0]:g}-{regime.latency[1]:g} s")  # fmt: skip
             print(header)
+            if ab:
+                print_ab(
+                    regime, catalogue, ab_rounds(regime, catalogue, variant, args.ab, args.rounds)
+                )
             bound = lower_bound(catalogue, regime)
             timeout = 3 * bound + 30  # the same generous timeout for every downloader
             for name in args.only:
+                if ab and name == "(a) peps-plus":
+                    continue
                 result = measure(regime, catalogue, variant, name, timeout, args.timeline)
                 print(
                     f"{name:<24} {result.makespan:8.1f}s {bound:6.1f}s {result.makespan / bound:6.2f} "
