@@ -101,39 +101,51 @@ class Run:
     headers: int = 0
 
 
-def archive_layout(sb: Sandbox) -> dict[str, tuple[bytes, int]]:
-    """Each product's archive bytes and the offset of its directory."""
+@dataclasses.dataclass
+class Layout:
+    """One archive, as read by :mod:`zipfile` (not by the code measured): its size, where its
+    directory starts, and per member ``(path, compressed, stored, local header)``."""
+
+    size: int
+    start_dir: int
+    members: list[tuple[str, int, int, int]]
+
+
+def archive_layout(sb: Sandbox) -> dict[str, Layout]:
+    """Each product's archive layout."""
     found = {}
     for entry in sb.catalogue.entries:
-        data = b"".join(entry.archive.iter_bytes(0, entry.size))
+        data = b"".join(sb.archive_of(entry).iter_bytes(0, entry.size))  # built before timing
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            found[entry.name] = (data, archive.start_dir)
+            infos = sorted(archive.infolist(), key=lambda i: i.header_offset)
+            start_dir = archive.start_dir
+        ends = [i.header_offset for i in infos[1:]] + [start_dir]
+        members = []
+        for info, end in zip(infos, ends, strict=True):
+            name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+            stored = end - info.header_offset
+            members.append((info.filename, info.compress_size, stored, 30 + name_len + extra_len))
+        found[entry.name] = Layout(len(data), start_dir, members)
     return found
 
 
-def selection(archives: dict[str, tuple[bytes, int]], pattern: str | None) -> Selection:
+def selection(archives: dict[str, Layout], pattern: str | None) -> Selection:
     """The bytes the selected members take (the whole archives for ``None``)."""
     total = Selection()
-    for data, start_dir in archives.values():
+    for layout in archives.values():
         if pattern is None:
-            total.compressed += len(data)
-            total.stored += len(data)
+            total.compressed += layout.size
+            total.stored += layout.size
             continue
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            infos = sorted(archive.infolist(), key=lambda i: i.header_offset)
-        ends = [i.header_offset for i in infos[1:]] + [start_dir]
-        for info, end in zip(infos, ends, strict=True):
-            if re.search(pattern, info.filename):
-                name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
-                total.compressed += info.compress_size
-                total.stored += end - info.header_offset
-                total.headers += 30 + name_len + extra_len
+        for path, compressed, stored, header in layout.members:
+            if re.search(pattern, path):
+                total.compressed += compressed
+                total.stored += stored
+                total.headers += header
     return total
 
 
-def download(
-    sb: Sandbox, source: Path, pattern: str | None, archives: dict[str, tuple[bytes, int]]
-) -> Run:
+def download(sb: Sandbox, source: Path, pattern: str | None, archives: dict[str, Layout]) -> Run:
     """One download of the batch by a child running the code under ``source``."""
     env = {**os.environ, "PYTHONPATH": str(source)}
     with tempfile.TemporaryDirectory() as out:
@@ -157,7 +169,7 @@ def download(
         headers = sb.stats["header_bytes_sent"] - heads
     directory = reads = members = 0
     for name, start, end in sb.served:
-        if end > archives[name][1]:
+        if end > archives[name].start_dir:
             directory, reads = directory + end - start, reads + 1
         else:
             members += end - start
@@ -182,7 +194,13 @@ def main() -> None:
     parser.add_argument("--size-mb", type=float, default=4.0)
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--bps", type=float, default=50e6, help="total bandwidth (bytes/s)")
+    parser.add_argument(
+        "--cases", default=",".join(CASES), help="comma-separated (time fractions need whole)"
+    )
     args = parser.parse_args()
+    cases = [c.strip() for c in args.cases.split(",")]
+    if unknown := set(cases) - set(CASES):
+        parser.error(f"unknown cases {sorted(unknown)}; known: {', '.join(CASES)}")
     size = int(args.size_mb * 1e6)
     catalogue = staging_catalogue(args.products, size_range=(size, size + 1), offline=0.0, seed=5)
     config = SandboxConfig(time_scale=0.001, total_bps=args.bps)
@@ -192,22 +210,24 @@ def main() -> None:
         sources = {"new": HERE, "prev": previous_release(Path(tmp))}
         runs: dict[tuple[str, str], list[Run]] = {}
         for round_ in range(args.rounds):
-            order = list(CASES) if round_ % 2 == 0 else list(reversed(CASES))
+            order = cases if round_ % 2 == 0 else cases[::-1]
             for case in order:
                 for version in sources if round_ % 2 == 0 else reversed(sources):
                     run = download(sb, sources[version], CASES[case], archives)
                     runs.setdefault((case, version), []).append(run)
-        report(args, archives, runs)
+        report(args, archives, runs, cases)
 
 
 def report(
     args: argparse.Namespace,
-    archives: dict[str, tuple[bytes, int]],
+    archives: dict[str, Layout],
     runs: dict[tuple[str, str], list[Run]],
+    cases: list[str],
 ) -> None:
-    whole = sum(len(data) for data, _ in archives.values())
-    directory = sum(len(data) - start for data, start in archives.values())
-    base_time = statistics.median(r.seconds for r in runs[("whole archives", "new")])
+    whole = sum(a.size for a in archives.values())
+    directory = sum(a.size - a.start_dir for a in archives.values())
+    base = runs.get(("whole archives", "new"))
+    base_time = statistics.median(r.seconds for r in base) if base else float("nan")
     print(f"{len(archives)} S2 L1C products (SAFE layout), {whole / 1e6:.1f} MB in all, "
           f"{args.rounds} rounds, {args.bps / 1e6:g} MB/s; directories {directory} B in all; "
           f"A/B against {PREVIOUS}")  # fmt: skip
@@ -215,7 +235,8 @@ def report(
           f"{'/(compr+dir)':>13}{'/(stored+dir)':>14}{'bytes frac':>11}{'time s':>8}"
           f"{'time frac':>10}{'prev fetched':>13}{'prev s':>8}{'new/prev':>9}")  # fmt: skip
     notes = []
-    for case, pattern in CASES.items():
+    for case in cases:
+        pattern = CASES[case]
         new, prev = runs[(case, "new")], runs[(case, "prev")]
         got = statistics.median(r.fetched for r in new)
         dir_bytes = statistics.median(r.directory for r in new) if pattern else 0

@@ -128,6 +128,7 @@ class Sandbox:
         #: The archive bytes asked for, ``(name, start, end)`` per reply that serves them, the
         #: latest :data:`SERVED_LOG` (tests and benches count range requests with it).
         self.served: collections.deque[tuple[str, int, int]] = collections.deque(maxlen=SERVED_LOG)
+        self._archives: dict[str, tuple[Entry, Any]] = {}
         for fault in self.config.faults:
             self.faults.add(dataclasses.replace(fault))
         initial = {e.uuid: e.storage for e in self.catalogue}
@@ -231,7 +232,7 @@ class Sandbox:
             reply.delay = self.config.offline_reply_delay
             reply.gauge = "restore"
             return reply
-        archive = entry.archive
+        archive = self.archive_of(entry)
         etag = f'"{entry.md5}"'
         headers = {
             "Content-Type": "application/zip",
@@ -257,6 +258,16 @@ class Sandbox:
         body = archive.iter_bytes(start, end)
         response = Response(status, body, headers, length=end - start, gauge="archive")
         return self.faults.apply(entry.name, response)
+
+    def archive_of(self, entry: Entry) -> Any:
+        """The entry's archive, built once per entry, not per request: a hand-made one hashes
+        all its bytes when built, which made every range request of a member selection cost
+        the whole archive's MD5 (time no longer followed the bytes asked)."""
+        cached = self._archives.get(entry.name)
+        if cached is None or cached[0] is not entry:
+            cached = (entry, entry.archive)
+            self._archives[entry.name] = cached
+        return cached[1]
 
     def entry(self, name: str) -> Entry:
         """The catalogue entry of a product name (tests arm faults and read state by name)."""

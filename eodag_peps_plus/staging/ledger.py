@@ -509,12 +509,15 @@ class MemberBook:
         return {r["name"]: MemberRecord(r["crc"], r["size"], r["mtime_ns"]) for r in rows}
 
     def record(self, name: str, record: MemberRecord) -> None:
-        with self.ledger._tx() as db:
-            db.execute(
+        """One statement, its own transaction (nothing to read first: no ``BEGIN``)."""
+        try:
+            self.ledger._db().execute(
                 "INSERT OR REPLACE INTO members (product_id, name, crc, size, mtime_ns,"
                 " updated_at) VALUES (?, ?, ?, ?, ?, ?)",
                 (self.product_id, name, record.crc, record.size, record.mtime_ns, time.time()),
             )
+        except sqlite3.Error as exc:
+            raise ledger_error(self.ledger.path, exc) from None
 
 
 def _status(text: str) -> DownloadStatus:

@@ -460,7 +460,8 @@ class MemberFetch:
             self.root,
             advice="select fewer members",
         )
-        recorded = self.book.done() if self.book is not None else {}
+        on_disk_now = any(os.path.lexists(self.root / m.name) for m in chosen)
+        recorded = self.book.done() if self.book is not None and on_disk_now else {}
         there = {m.name: self._already_there(m, recorded.get(m.name)) for m in chosen}
         todo = [m for m in chosen if there[m.name] is None]
         for run in _spans(todo, directory):

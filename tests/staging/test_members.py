@@ -658,3 +658,28 @@ def test_directory_read_sized_by_the_last_archive_of_its_kind(
         start = archive.start_dir
     first, rest, member = sorted(((a, b) for _, a, b in sb.served), key=lambda r: -r[1])
     assert first[1] == len(longer) and rest == (start, first[0]) and member[0] == 0
+
+
+def test_members_recorded_from_transfer_processes(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    """Transfers in child processes record their members in the run's ledger too; the rerun
+    takes them from it, reading nothing but the directories."""
+    from eodag_peps_plus.staging.ledger import LEDGER_NAME
+
+    sb, contents = sandbox
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    report = downloader(backend, tmp_path, members="B1[12]", transfer_processes=1).download(
+        products
+    )
+    assert report.ok, report.format()
+    done = recorded_members(tmp_path / LEDGER_NAME)
+    assert done == {
+        name: {k for k in files if k.endswith(("B11.jp2", "B12.jp2"))}
+        for name, files in contents.items()
+    }
+    sb.served.clear()
+    again = downloader(backend, tmp_path, members="B1[12]", transfer_processes=1).download(products)
+    assert again.ok and all("(2 recorded by the ledger)" in p.reason for p in again.products)
+    assert all(end == len(sb.entry(name).content or b"") for name, _, end in sb.served)
