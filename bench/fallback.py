@@ -12,18 +12,25 @@ GEODES refuses it, else 0) + size / per-connection bandwidth)`` (the GEODES phas
 refusal in one request, so LB ignores it); makespan / LB; HTTP requests per product on each
 server and in total; products whose file matches the catalogue MD5.
 
-    python bench/fallback.py            # 40 products, restores 2-6 s
+Each figure is printed beside the previous release's (``_ab.previous_release()``), both run
+in child processes in interleaved rounds, medians (``--no-ab``: this tree only).
+
+    python bench/fallback.py            # 40 products, restores 2-6 s, 2 rounds each side
     python bench/fallback.py --quick    # 12 products, restores 1-2 s
+    python bench/fallback.py --rounds 3 --baseline 54b6aa2
 """
 
 from __future__ import annotations
 
 import argparse
 import hashlib
+import json
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
+import eodag_peps_plus
 from eodag_peps_plus.backends.geodes import GeodesBackend
 from eodag_peps_plus.backends.peps import PepsBackend
 from eodag_peps_plus.fallback import download_with_fallback
@@ -43,11 +50,9 @@ PER_CONNECTION = 10e6
 TOTAL = 40e6
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true")
-    args = parser.parse_args()
-    count, latency = (12, (1.0, 2.0)) if args.quick else (40, (2.0, 6.0))
+def measure(quick: bool) -> dict[str, Any]:
+    """One run of the batch, in this process: the figures as one JSON-able dict."""
+    count, latency = (12, (1.0, 2.0)) if quick else (40, (2.0, 6.0))
     catalogue = staging_catalogue(count, size_range=(1_000_000, 2_000_000), offline=0.5, seed=5)
     common = {"per_connection_bps": PER_CONNECTION, "total_bps": TOTAL, "seed": 5}
     geodes_sb = Sandbox(
@@ -88,20 +93,58 @@ def main() -> None:
                 for e in catalogue
             ),
         )
-        refused = sum(e.storage == "tape" for e in catalogue)
-        print(f"{count} products, {refused} refused by GEODES (410), PEPS restores {latency} s")
-        print(f"  status:            {report.counts()}")
-        print(f"  makespan:          {makespan:.2f} s")
-        print(f"  lower bound (LB):  {bound:.2f} s (best source per product)")
-        print(f"  makespan / LB:     {makespan / bound:.2f}")
-        print(
-            f"  requests/product:  GEODES {requests[0] / count:.2f}, PEPS "
-            f"{requests[1] / count:.2f}, total {sum(requests) / count:.2f}"
-        )
-        print(f"  verified (MD5):    {verified}/{count}")
+        return {
+            "package": str(Path(eodag_peps_plus.__file__).parent.parent),
+            "count": count,
+            "latency": list(latency),
+            "refused": sum(e.storage == "tape" for e in catalogue),
+            "status": report.counts(),
+            "makespan": makespan,
+            "bound": bound,
+            "requests": list(requests),
+            "verified": verified,
+        }
     finally:
         geodes_sb.stop()
         peps_sb.stop()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--baseline", help="git rev to compare with (default: previous release)")
+    parser.add_argument("--no-ab", action="store_true", help="this tree only")
+    parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.measure:
+        print(json.dumps(measure(args.quick)))
+        return
+    from _ab import THIS, previous_release, rounds, table
+
+    baseline = None if args.no_ab else args.baseline or previous_release()
+    child_args = ["--quick"] if args.quick else []
+    results, baseline = rounds(__file__, child_args, args.rounds, baseline)
+    first = results[THIS][0]
+    print(
+        f"{first['count']} products, {first['refused']} refused by GEODES (410), PEPS restores "
+        f"{tuple(first['latency'])} s; status (this tree, first round): {first['status']}"
+    )
+    n = first["count"]
+    table(
+        "Fallback: makespan against the best-source lower bound",
+        results,
+        baseline,
+        [
+            ("makespan (s)", lambda r: r["makespan"], ".2f"),
+            ("lower bound LB (s)", lambda r: r["bound"], ".2f"),
+            ("makespan / LB", lambda r: r["makespan"] / r["bound"], ".2f"),
+            ("requests/product, GEODES", lambda r: r["requests"][0] / n, ".2f"),
+            ("requests/product, PEPS", lambda r: r["requests"][1] / n, ".2f"),
+            ("requests/product, total", lambda r: sum(r["requests"]) / n, ".2f"),
+            ("verified (MD5), of " + str(n), lambda r: r["verified"], ".0f"),
+        ],
+    )
 
 
 if __name__ == "__main__":

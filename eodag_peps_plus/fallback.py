@@ -16,7 +16,11 @@ then checks the archive's own contents (zip directory, CRCs) as for any product.
 from __future__ import annotations
 
 import abc
+import concurrent.futures as cf
 import dataclasses
+import queue
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -34,6 +38,11 @@ logger = get_logger(__name__)
 
 #: Product names asked of a fallback source in one search.
 LOOKUP_CHUNK = 50
+#: Seconds of quiet that end a group of products handed over, and the longest a group waits
+#: to fill: refusals come in bursts, and one look-up serves a burst.
+GATHER = (0.2, 1.0)
+#: Groups fetched at once, each by its own downloader.
+GROUPS_AT_ONCE = 4
 #: What the first source's report must say for a product to be looked up elsewhere.
 FALL_BACK_ON = (DownloadStatus.REFUSED, DownloadStatus.UNAVAILABLE)
 
@@ -98,8 +107,9 @@ def download_with_fallback(
     sources: Sequence[AnySource] = (),
     **run: Any,
 ) -> DownloadReport:
-    """Download ``products`` from ``first``, then each it refused or could not serve from the
-    ``sources`` that have it.
+    """Download ``products`` from ``first``; each it refuses is looked up on the ``sources``
+    and fetched from the one that has it soonest, while ``first``'s batch goes on (a product
+    still unavailable at the timeout is handed over when the batch ends).
 
     Args:
         first: the source the products were found on.
@@ -107,42 +117,151 @@ def download_with_fallback(
         output_dir: one output (and one ledger) for every source.
         options: the staging options, the same for every source.
         sources: fallback backends or sources (:class:`Source`, e.g. ``EodagSource``), in order of preference among equally soon copies.
-        run: passed on to :meth:`Downloader.download` (``executor``, ``on_done``...).
+        run: passed on to :meth:`Downloader.download` (``executor``, ``on_done``...);
+            with ``sources``, ``on_done`` may be called from two threads at once.
 
     Returns:
         One report: a product fetched from a fallback says from which source and why.
+
+    Raises:
+        AuthenticationError: a source refused its credentials (the other runs are stopped).
     """
-    report = Downloader(first, output_dir, options).download(products, **run)
-    missing = {p.id: p for p in report.products if p.status in FALL_BACK_ON}
-    if not missing or not sources:
-        return report
-    by_id = {p.id: p for p in products}
-    names = list(missing)
-    best, why_not = _choose(sources, names, by_id)
-    fetched: dict[str, ProductReport] = {}
-    chosen: dict[int, list[Product]] = {}
-    for _, order, _source, copy in best.values():
-        chosen.setdefault(order, []).append(copy)
-    for order, batch in sorted(chosen.items()):
-        source = sources[order]
-        sub = Downloader(source, output_dir, options).download(batch, **run)
-        for entry in sub.products:
-            first_reason = missing[entry.id].reason
-            entry.reason = (
-                f"from {_label(source)} ({_label(first)}: {first_reason}): {entry.reason}"
-            )
-            fetched[entry.id] = entry
-        report.elapsed += sub.elapsed
-    merged: list[ProductReport] = []
-    for entry in report.products:
-        if entry.id in fetched:
-            merged.append(fetched[entry.id])
-        elif entry.id in missing:
-            tried = "; ".join(why_not[entry.id]) or "no fallback source has it"
-            merged.append(dataclasses.replace(entry, reason=f"{entry.reason}; fallback: {tried}"))
-        else:
-            merged.append(entry)
-    return DownloadReport(merged, report.elapsed)
+    if not sources:
+        return Downloader(first, output_dir, options).download(products, **run)
+    started = time.monotonic()
+    handover = _Handover(first, sources, {p.id: p for p in products}, output_dir, options, run)
+    downloader = Downloader(first, output_dir, options)
+    try:
+        report = downloader.download(products, **{**run, "on_settled": handover.settled})
+        handover.finish(report)
+    finally:
+        handover.stop()
+    merged = [handover.merged(entry) for entry in report.products]
+    return DownloadReport(merged, time.monotonic() - started)
+
+
+class _Handover:
+    """The fallback side of a batch: products the first source gave up on arrive one by one
+    (:meth:`settled`, from the first run's thread), and a worker thread looks each group up
+    and fetches it from the chosen sources into the same output, while the first run goes on.
+    """
+
+    def __init__(
+        self,
+        first: Backend,
+        sources: Sequence[AnySource],
+        by_id: dict[str, Product],
+        output_dir: str | Path,
+        options: StagingOptions | None,
+        run: dict[str, Any],
+    ) -> None:
+        self.first, self.sources, self.by_id = first, sources, by_id
+        self.output_dir, self.options, self.run = output_dir, options, dict(run)
+        #: The caller's own ``on_settled``, told first (the fallback runs get none).
+        self.told = self.run.pop("on_settled", None)
+        self.inbox: queue.SimpleQueue[tuple[str, str] | None] = queue.SimpleQueue()
+        #: The first source's reason per product handed over, what each fallback did, and
+        #: why each source was passed over.
+        self.reasons: dict[str, str] = {}
+        self.fetched: dict[str, ProductReport] = {}
+        self.why_not: dict[str, list[str]] = {}
+        self.error: BaseException | None = None
+        self.stopping = self.ended = False
+        self.running: list[Downloader] = []
+        self.lock = threading.Lock()
+        self.worker = threading.Thread(target=self._work, name="fallback", daemon=True)
+        self.worker.start()
+
+    def settled(self, product: Product, status: DownloadStatus, reason: str) -> None:
+        if self.told is not None:
+            self.told(product, status, reason)
+        if status in FALL_BACK_ON and product.id in self.by_id:
+            self.inbox.put((product.id, reason))
+
+    def finish(self, report: DownloadReport) -> None:
+        """The first run is over: hand over what it ended without telling (none, normally),
+        then wait for the fallbacks."""
+        for entry in report.products:
+            if entry.status in FALL_BACK_ON and entry.id not in self.reasons:
+                self.inbox.put((entry.id, entry.reason))
+        self.inbox.put(None)
+        self.worker.join()
+        if self.error is not None:
+            raise self.error
+
+    def stop(self) -> None:
+        """Stop the fallback transfers at their next chunk (Ctrl-C, an error in the first
+        run); a later run resumes them from the output folder."""
+        with self.lock:
+            self.stopping = True
+            for downloader in self.running:
+                downloader.cancel.set()
+        self.inbox.put(None)
+        self.worker.join(timeout=60)
+
+    def _work(self) -> None:
+        """Gather what arrives together (refusals come in bursts: one look-up each), then
+        fetch each group in a thread of its own, so that no group waits for another's."""
+        futures: list[cf.Future[None]] = []
+        try:
+            with cf.ThreadPoolExecutor(GROUPS_AT_ONCE, thread_name_prefix="fallback") as pool:
+                while (group := self._gather()) is not None:
+                    fresh = {name: why for name, why in group.items() if name not in self.reasons}
+                    self.reasons.update(fresh)
+                    if fresh:
+                        futures.append(pool.submit(self._fetch, fresh))
+            for future in futures:
+                future.result()
+        except BaseException as exc:  # raised in the caller's thread by finish()
+            self.error = exc
+
+    def _gather(self) -> dict[str, str] | None:
+        """The next group: what arrives until a quiet spell (``None``: the first run ended
+        and everything was handed over)."""
+        if self.ended or (item := self.inbox.get()) is None:
+            return None
+        group, until = dict([item]), time.monotonic() + GATHER[1]
+        while time.monotonic() < until:
+            try:
+                more = self.inbox.get(timeout=GATHER[0])
+            except queue.Empty:
+                break
+            if more is None:
+                self.ended = True
+                break
+            group[more[0]] = more[1]
+        return group
+
+    def _fetch(self, group: dict[str, str]) -> None:
+        best, why_not = _choose(self.sources, list(group), self.by_id)
+        self.why_not.update(why_not)
+        chosen: dict[int, list[Product]] = {}
+        for _, order, _source, copy in best.values():
+            chosen.setdefault(order, []).append(copy)
+        for order, batch in sorted(chosen.items()):
+            source = self.sources[order]
+            downloader = Downloader(source, self.output_dir, self.options)
+            with self.lock:
+                if self.stopping:
+                    return
+                self.running.append(downloader)
+            sub = downloader.download(batch, **self.run)
+            for entry in sub.products:
+                entry.reason = (
+                    f"from {_label(source)} ({_label(self.first)}: {group[entry.id]}): "
+                    f"{entry.reason}"
+                )
+                self.fetched[entry.id] = entry
+
+    def merged(self, entry: ProductReport) -> ProductReport:
+        """The report line of a product: the fallback's when one fetched it, else the first
+        source's (with why no fallback could, when one was tried)."""
+        if entry.id in self.fetched:
+            return self.fetched[entry.id]
+        if entry.id in self.reasons and entry.status in FALL_BACK_ON:
+            tried = "; ".join(self.why_not.get(entry.id, [])) or "no fallback source has it"
+            return dataclasses.replace(entry, reason=f"{entry.reason}; fallback: {tried}")
+        return entry
 
 
 def _choose(

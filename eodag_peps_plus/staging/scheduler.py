@@ -91,6 +91,7 @@ class Downloader:
         *,
         executor: cf.Executor | None = None,
         on_done: Callable[[Product, str], None] | None = None,
+        on_settled: Callable[[Product, DownloadStatus, str], None] | None = None,
         bytes_bar: Any = None,
     ) -> DownloadReport:
         """Run the batch to its end (all done, failed, or unavailable at the timeout).
@@ -100,6 +101,8 @@ class Downloader:
             executor: where transfers run (a :class:`~.cluster.DaskTransfers`...); ``None``:
                 this machine (see the class).
             on_done: called with each product and its path as soon as it is verified.
+            on_settled: called with each product that ends without a file, its status and
+                reason, as soon as it ends (from the run's thread: keep it short).
             bytes_bar: a callable given each transfer's new bytes (EODAG's progress bar).
 
         Returns:
@@ -123,6 +126,7 @@ class Downloader:
             cancel=self.cancel,
             executor=executor,
             on_done=on_done,
+            on_settled=on_settled,
             bytes_bar=bytes_bar,
         )
         run = Run(batch, list(tracks.values()), started)

@@ -53,6 +53,9 @@ class Batch:
     cancel: threading.Event
     executor: cf.Executor | None = None
     on_done: Callable[[Product, str], None] | None = None
+    #: Told of each product that ends without a file (refused, failed, unavailable), at once:
+    #: a fallback takes it over while the batch goes on.
+    on_settled: Callable[[Product, DownloadStatus, str], None] | None = None
     bytes_bar: Any = None
 
 
@@ -250,6 +253,8 @@ class RunState:
             self.progress.finished(ok=status is DownloadStatus.DONE)
             if status is not DownloadStatus.DONE:
                 self.ledger.set_status(t.id, status, reason)
+                if self.batch.on_settled is not None:
+                    self.batch.on_settled(t.product, status, reason)
         elif was_final and not status.final:
             self.unfinished += 1
         self.progress.counts(self.counts)

@@ -155,6 +155,40 @@ def test_without_fallback_the_refused_stay_refused(
     assert p.stats["requests"] == 0
 
 
+def test_a_refused_product_is_fetched_while_the_first_batch_goes_on(tmp_path: Path) -> None:
+    """GEODES refuses its Tier3 products at once and its online ones crawl (a slow link):
+    each refused product is handed to PEPS (online there) as soon as it is refused, so they
+    are all on disk before GEODES's last transfer ends, not after."""
+    online = {e.name: e for e in CATALOGUE}
+    peps_side = staging_catalogue(8, size_range=(40_000, 60_000), offline=0.0, seed=19)
+    assert {e.name for e in peps_side} == set(online)
+    g = Sandbox(
+        CATALOGUE,
+        SandboxConfig(time_scale=0.001, geodes_alternate_links=0.0, per_connection_bps=25_000),
+        services=("geodes",),
+    ).start()
+    p = Sandbox(peps_side, SandboxConfig(time_scale=0.001), services=("peps",)).start()
+    try:
+        geodes = GeodesBackend(g.url, credentials=Credentials(api_key=DEFAULT_API_KEY))
+        peps = PepsBackend(p.url, credentials=Credentials(DEFAULT_USER, DEFAULT_PASSWORD))
+        done_at: dict[str, float] = {}
+        report = download_with_fallback(
+            geodes,
+            list(geodes.search(QUERY)),
+            tmp_path,
+            StagingOptions(timeout=60.0, quiet=True, poll_initial=0.05),
+            sources=[peps],
+            on_done=lambda product, _path: done_at.setdefault(product.id, time.monotonic()),
+        )
+    finally:
+        g.stop()
+        p.stop()
+    assert report.ok, report.format()
+    _verified(tmp_path)
+    last_from_geodes = max(t for name, t in done_at.items() if name not in ON_TAPE)
+    assert all(done_at[name] < last_from_geodes for name in ON_TAPE), done_at
+
+
 def test_eodag_plugin_fallback_providers(
     pair: tuple[Sandbox, Sandbox], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
