@@ -683,3 +683,27 @@ def test_members_recorded_from_transfer_processes(
     again = downloader(backend, tmp_path, members="B1[12]", transfer_processes=1).download(products)
     assert again.ok and all("(2 recorded by the ledger)" in p.reason for p in again.products)
     assert all(end == len(sb.entry(name).content or b"") for name, _, end in sb.served)
+
+
+def test_reprocessed_archive_forgets_its_recorded_members(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    """The same name, new bytes (reprocessed, without B08 now): the ledger's records of the
+    old members go with the product's old size and MD5; the new B04 is fetched and recorded."""
+    from eodag_peps_plus.staging.ledger import LEDGER_NAME
+
+    sb, contents = sandbox
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    assert downloader(backend, tmp_path, members="B0[48]").download(products).ok
+    victim = products[0]
+    (b04_path,) = [k for k in contents[victim.id] if k.endswith("_B04.jp2")]
+    products[0] = serve(sb, victim.id, zip_bytes({b04_path: b"reprocessed" * 5000}))
+    sb.served.clear()
+    report = downloader(backend, tmp_path, members="B0[48]").download(products)
+    assert report.ok, report.format()
+    entry = next(p for p in report.products if p.id == victim.id)
+    assert "1 members verified (CRC-32, size), 0 already there" in entry.reason, entry.reason
+    assert (tmp_path / b04_path).read_bytes() == b"reprocessed" * 5000
+    assert len([n for n, _, _ in sb.served if n == victim.id]) == 2  # directory, B04
+    assert recorded_members(tmp_path / LEDGER_NAME)[victim.id] == {b04_path}
