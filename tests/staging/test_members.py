@@ -707,3 +707,31 @@ def test_reprocessed_archive_forgets_its_recorded_members(
     assert (tmp_path / b04_path).read_bytes() == b"reprocessed" * 5000
     assert len([n for n, _, _ in sb.served if n == victim.id]) == 2  # directory, B04
     assert recorded_members(tmp_path / LEDGER_NAME)[victim.id] == {b04_path}
+
+
+def test_end_records_further_back_than_the_kind_learned(
+    sandbox: tuple[Sandbox, dict[str, dict[str, bytes]]], tmp_path: Path
+) -> None:
+    """A tiny archive teaches a short first read. A zip64 archive of the same kind is read
+    from it (end records found) plus exactly the rest of its longer directory; an archive
+    whose end record lies further back (a long comment) is read again from TAIL_READ bytes
+    before its end. Both give their members."""
+    sb, _ = sandbox
+    products = all_products(peps_backend(sb))
+    small = serve(sb, products[0].id, zip_bytes({f"{products[0].id}.SAFE/MTD.xml": "<m/>"}))
+    assert run_transfer(job(sb, small, tmp_path, "MTD")).outcome is Outcome.DONE
+    for index, comment in ((1, b""), (2, b"c" * 3000)):
+        data, files = safe_zip(products[index].id, seed=98, zip64=not comment)
+        if comment:
+            buffer = io.BytesIO(data)
+            with zipfile.ZipFile(buffer, "a") as archive:
+                archive.comment = comment
+            data = buffer.getvalue()
+        product = serve(sb, products[index].id, data)
+        sb.served.clear()
+        result = run_transfer(job(sb, product, tmp_path, "B12"))
+        assert result.outcome is Outcome.DONE, result.reason
+        (path,) = tmp_path.rglob(f"{product.id}.SAFE/**/*B12*")
+        assert path.read_bytes() == next(v for k, v in files.items() if "B12" in k)
+        tails = sorted(b - a for _, a, b in sb.served if b == len(data))
+        assert tails[0] < 4096 and tails[1:] == ([TAIL_READ] if comment else []), tails
