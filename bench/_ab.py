@@ -25,7 +25,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 #: The previous release when the repository has no ``v*`` tag yet: main as it was when
 #: issue 24 (search at the JSON floor) was taken up.
-PREVIOUS_RELEASE = "6676255"
+PREVIOUS_RELEASE = "54b6aa2"
 THIS = "this tree"
 
 

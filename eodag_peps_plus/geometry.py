@@ -27,6 +27,7 @@ __all__ = [
     "MAX_NESTING",
     "MAX_POSITIONS",
     "check_geometry",
+    "checked_bbox",
     "geometry_bbox",
     "single_part",
 ]
@@ -78,6 +79,19 @@ def check_geometry(value: Any, field: str = "geometry") -> dict[str, Any]:
         _walk_check(value, field)
     geometry: dict[str, Any] = value
     return geometry
+
+
+def checked_bbox(value: Any, field: str = "geometry") -> list[float] | None:
+    """:func:`check_geometry` that also gives the bounding box it found on the way (``None``
+    when only the walk could decide, which does not keep it): one pass instead of two.
+
+    Raises:
+        GeometryError: as :func:`check_geometry`.
+    """
+    box = _polygon_bbox(value)
+    if box is None:
+        _walk_check(value, field)
+    return box
 
 
 def geometry_bbox(geometry: dict[str, Any] | None) -> list[float] | None:

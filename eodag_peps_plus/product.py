@@ -102,6 +102,9 @@ class Product:
     md5: str | None = None  # lower-case hex
     availability: Availability = Availability.UNKNOWN
     extra: dict[str, Any] = dataclasses.field(default_factory=dict)
+    #: The footprint's bounding box when the mapper found it while checking the footprint
+    #: (``None``: not known, computed when needed); not part of the record's identity.
+    bbox: list[float] | None = dataclasses.field(default=None, compare=False, repr=False)
 
     def __post_init__(self) -> None:
         self.geometry = single_part(self.geometry)

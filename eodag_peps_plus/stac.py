@@ -97,7 +97,7 @@ def product_to_item(
     item = pystac.Item(
         id=product.id,
         geometry=product.geometry,
-        bbox=geometry_bbox(product.geometry),
+        bbox=list(product.bbox) if product.bbox else geometry_bbox(product.geometry),
         datetime=moment,
         properties=props,
         stac_extensions=extensions,

@@ -258,3 +258,131 @@ def test_quicklook_suffix_is_pathlibs(url: str) -> None:
     from eodag_peps_plus.stac import _suffix
 
     assert _suffix(url) == Path(url.split("?", 1)[0]).suffix
+
+
+# -- compiled page decoders: they accept only what the general reading accepts, the same way --
+PEPS_PROPERTIES = [
+    "title", "productIdentifier", "platform", "orbitNumber", "startDate", "completionDate",
+    "instrument", "productType", "processingLevel", "relativeOrbitNumber", "orbitDirection",
+    "collection", "published", "updated", "cloudCover", "mgrs", "quicklook", "resourceSize",
+    "resourceChecksum", "sensorMode", "swath", "polarisation", "missionTakeId", "cycleNumber",
+    "storage", "services", "keywords",
+]  # fmt: skip
+S1_NAME = "S1A_IW_GRDH_1SDV_20200105T055529_20200105T055554_030663_0383A9_2C8A"
+odd_values = (
+    field_values
+    | geometries()
+    | st.sampled_from(["S1A", "S2B", "S3A", "", S1_NAME, "IW", "VV VH", ["VV", "VH"], [1, "x"]])
+    | st.sampled_from([{"mode": "tape"}, {"mode": 3}, {"download": {"size": "7"}}, [1], "disk"])
+    | st.sampled_from([{"download": {"url": "https://x/y", "size": 9, "checksum": "A" * 32}}])
+    | st.sampled_from([2**63 - 1, 2**63, 2**64, -(2**63) - 1, 2**53, 2**53 + 1, 1e300, "\ud800"])
+)
+
+
+@st.composite
+def peps_pages(draw: Any) -> bytes:
+    """A page of recorded features, some fields of some features (or of the page) replaced."""
+    recorded_features = json.loads(recorded("peps_search_S2ST_page1.json").read_text())["features"]
+    features = [json.loads(json.dumps(f)) for f in recorded_features][: draw(st.integers(0, 2))]
+    for feature in features:
+        props = feature["properties"]
+        if draw(st.booleans()):
+            props.update(platform="S1A", title=S1_NAME, productIdentifier=S1_NAME)
+        for _ in range(draw(st.integers(0, 3))):
+            where = draw(
+                st.sampled_from(["id", "geometry", "properties", "download"] + PEPS_PROPERTIES * 3)
+            )
+            value = draw(odd_values)
+            if where in ("id", "geometry", "properties"):
+                feature[where] = value
+            elif where == "download":
+                services = props.get("services")
+                download = services.get("download") if isinstance(services, dict) else None
+                if isinstance(download, dict):
+                    download[draw(st.sampled_from(["url", "size", "checksum"]))] = value
+            elif draw(st.integers(0, 5)):
+                props[where] = value
+            else:
+                props.pop(where, None)
+    links: list[Any] = [{"rel": "self", "href": "http://x/self"}]
+    if draw(st.booleans()):
+        links.append(
+            {"rel": "next", "href": draw(st.sampled_from(["http://x/2", "ftp://x", "", 5, None]))}
+        )
+    page: dict[str, Any] = {"type": "FeatureCollection", "features": features,
+                            "properties": {"totalResults": len(features), "links": links}}  # fmt: skip
+    if draw(st.integers(0, 5)) == 0:
+        page["properties"]["totalResults"] = draw(odd_values)
+    if draw(st.integers(0, 9)) == 0:
+        page[draw(st.sampled_from(["ErrorCode", "properties", "features"]))] = draw(odd_values)
+    raw = json.dumps(page).encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 9)) == 0:
+        raw = raw.replace(b'"Summer"', draw(st.sampled_from([b'"\xff"', b'"\\ud800"', b"1e300"])))
+    return raw
+
+
+def _general_peps(raw: bytes) -> Any:
+    """The general reading (``orjson``, ``read_reply``, ``feature_to_product``)."""
+    import orjson
+
+    from eodag_peps_plus.backends import peps
+    from eodag_peps_plus.backends.replies import map_features
+    from eodag_peps_plus.exceptions import MalformedReplyError
+
+    try:
+        data = orjson.loads(raw)
+    except ValueError:
+        return "refused"
+    if isinstance(data, dict) and "ErrorCode" in data:
+        return "refused"
+    try:
+        reply = peps.read_reply(data, "S")
+        products = map_features(reply.features, peps.feature_to_product, "peps", "S")
+    except MalformedReplyError:
+        return "refused"
+    return reply.matched, reply.next_url, [_whole_product(p) for p in products]
+
+
+def _whole_product(product: Any) -> Any:
+    """Everything of a product, the order of its properties and its box included."""
+    return product, list(product.properties.items()), product.bbox
+
+
+@settings(max_examples=3000, deadline=None)
+@given(peps_pages())
+def test_the_compiled_peps_reading_accepts_only_what_the_general_one_does(raw: bytes) -> None:
+    from eodag_peps_plus.backends.peps import typed_reply
+
+    typed = typed_reply(raw, "peps")
+    if typed is None:
+        return  # the general reading decides (and names the fault)
+    assert typed.mapped
+    assert _general_peps(raw) == (
+        typed.matched,
+        typed.next_url,
+        [_whole_product(p) for p in typed.features],
+    )
+
+
+def test_recorded_pages_take_the_compiled_reading() -> None:
+    """The common page must not fall back: that is the whole point of the fast path."""
+    from eodag_peps_plus.backends.peps import typed_reply
+
+    raw = recorded("peps_search_S2ST_page1.json").read_bytes()
+    typed = typed_reply(raw, "peps")
+    assert typed is not None and len(typed.features) == 2
+    assert _general_peps(raw) == (
+        typed.matched,
+        typed.next_url,
+        [_whole_product(p) for p in typed.features],
+    )
+
+
+def test_a_number_beyond_a_double_unread_is_the_one_known_difference() -> None:
+    """``orjson`` refuses ``1e400`` anywhere; the compiled reading skips unread members
+    without converting them, so such a page is read (the value is never used)."""
+    from eodag_peps_plus.backends.peps import typed_reply
+
+    raw = recorded("peps_search_S2ST_page1.json").read_bytes().replace(b'"Summer"', b"1e400")
+    assert _general_peps(raw) == "refused"
+    assert typed_reply(raw, "peps") is not None

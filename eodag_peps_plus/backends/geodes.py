@@ -33,7 +33,7 @@ from ..vocabulary import (
     relative_orbit,
     s1_properties,
 )
-from .replies import FieldError, geometry, md5_hex, open_feature
+from .replies import FieldError, footprint, md5_hex, open_feature
 from .spec import BackendSpec, Probe
 from .stac_api import (
     StacApiBackend,
@@ -224,11 +224,13 @@ def item_to_product(item: Any, backend: str = "geodes") -> Product:
         online, Availability.UNKNOWN
     )
     description = "the data asset's description: Checksum MD5"
+    shape, box = footprint(fields)
     return Product(
         id=name,
         native_id=native_id,
         backend=backend,
-        geometry=geometry(fields),
+        geometry=shape,
+        bbox=box,
         properties={k: v for k, v in props.items() if v is not None},
         download_url=asset.text("href") or "",
         size=int(size.group(0)) if size else None,

@@ -14,6 +14,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
+import msgspec
 import requests
 
 from ..collection_names import TITLES
@@ -33,6 +34,7 @@ from ..vocabulary import (
     constellation,
     grid_code,
     instruments,
+    iso_utc,
     orbit_state,
     processing_level,
     processing_version,
@@ -42,14 +44,23 @@ from ..vocabulary import (
 from .base import Backend, SearchPage
 from .paging import Background, PageToken, Walk, past_count, read_token
 from .replies import (
-    geometry,
+    Count,
+    Ident,
+    Percent,
+    TypedLink,
+    Whole,
+    footprint,
     map_features,
+    md5_hex,
     next_href,
     open_feature,
     reply_count,
     reply_list,
     reply_member,
     reply_object,
+    typed_footprint,
+    typed_next_href,
+    typed_page,
 )
 from .spec import BackendSpec, Probe
 
@@ -64,6 +75,7 @@ __all__ = [
     "query_params",
     "read_reply",
     "route_collections",
+    "typed_reply",
 ]
 
 SPEC = BackendSpec(
@@ -180,7 +192,7 @@ def route_collections(query: Query) -> list[str | None]:
 
 
 def feature_to_product(feature: Any, backend: str = "peps") -> Product:
-    """One resto feature -> :class:`Product` (the hot path of every search).
+    """One resto feature -> :class:`Product` (the general rule, which names any fault).
 
     Raises:
         FieldError: a field is missing or malformed (see :mod:`.replies`).
@@ -191,55 +203,241 @@ def feature_to_product(feature: Any, backend: str = "peps") -> Product:
     platform = p.text("platform") or name[:3]
     absolute = p.integer("orbitNumber")
     download = p.obj("services").obj("download")
-    storage = (p.obj("storage").text("mode") or "unknown").lower()
-    start = p.time("startDate", required=True)
-    props: dict[str, Any] = {
-        "title": name,
-        "start_datetime": start,
-        "end_datetime": p.time("completionDate") or start,
-        "constellation": constellation(platform),
-        "platform": platform,
-        "instruments": instruments(p.text("instrument")),
-        "product:type": p.text("productType"),
-        "processing:level": processing_level(p.text("processingLevel")),
-        "sat:absolute_orbit": absolute,
-        "sat:relative_orbit": relative_orbit(
-            name, platform, absolute, p.integer("relativeOrbitNumber")
-        ),
-        "sat:orbit_state": orbit_state(p.text("orbitDirection")),
-        "peps:storage": storage,
-        "peps:collection": p.text("collection"),
-        "peps:id": native_id,
-        "created": p.time("published"),
-        "updated": p.time("updated"),
-        "eo:cloud_cover": cloud_cover(platform, p.percent("cloudCover")),
-        "grid:code": grid_code(p.text("mgrs")),
-        "eodag:quicklook": p.text("quicklook"),
-    }
+    storage = p.obj("storage").text("mode")
+    props = _properties(
+        name,
+        native_id,
+        platform,
+        absolute,
+        storage,
+        start=p.time("startDate", required=True),
+        end=p.time("completionDate"),
+        instrument=p.text("instrument"),
+        product_type=p.text("productType"),
+        level=p.text("processingLevel"),
+        relative=p.integer("relativeOrbitNumber"),
+        direction=p.text("orbitDirection"),
+        collection=p.text("collection"),
+        created=p.time("published"),
+        updated=p.time("updated"),
+        cloud=p.percent("cloudCover"),
+        mgrs=p.text("mgrs"),
+        quicklook=p.text("quicklook"),
+    )
     if platform.startswith("S1"):
         props.update(s1_properties(name, p.data, S1_FIELDS))
-    elif platform.startswith("S2"):
-        props["processing:version"] = processing_version(name)
+    shape, box = footprint(item)
     return Product(
         id=name,
         native_id=native_id,
         backend=backend,
-        geometry=geometry(item),
-        properties={k: v for k, v in props.items() if v is not None},
+        geometry=shape,
+        properties=props,
         download_url=download.text("url") or "",
         size=download.integer("size") or p.integer("resourceSize"),
         md5=download.md5("checksum") or p.md5("resourceChecksum"),
-        availability=STORAGE_MODES.get(storage, Availability.UNKNOWN),
+        availability=STORAGE_MODES.get(props["peps:storage"], Availability.UNKNOWN),
+        bbox=box,
     )
+
+
+def _properties(
+    name: str,
+    native_id: str,
+    platform: str,
+    absolute: int | None,
+    storage: str | None,
+    **read: Any,
+) -> dict[str, Any]:
+    """A resto feature's properties in our vocabulary, from its values already read and
+    checked (by :class:`~.replies.Fields` or the compiled decoder), ``None`` left out."""
+    start = read["start"]
+    props: dict[str, Any] = {
+        "title": name,
+        "start_datetime": start,
+        "end_datetime": read["end"] or start,
+        "constellation": constellation(platform),
+        "platform": platform,
+        "instruments": instruments(read["instrument"]),
+        "product:type": read["product_type"],
+        "processing:level": processing_level(read["level"]),
+        "sat:absolute_orbit": absolute,
+        "sat:relative_orbit": relative_orbit(name, platform, absolute, read["relative"]),
+        "sat:orbit_state": orbit_state(read["direction"]),
+        "peps:storage": (storage or "unknown").lower(),
+        "peps:collection": read["collection"],
+        "peps:id": native_id,
+        "created": read["created"],
+        "updated": read["updated"],
+        "eo:cloud_cover": cloud_cover(platform, read["cloud"]),
+        "grid:code": grid_code(read["mgrs"]),
+        "eodag:quicklook": read["quicklook"],
+    }
+    props = {k: v for k, v in props.items() if v is not None}
+    if platform.startswith("S2") and (version := processing_version(name)):
+        props["processing:version"] = version
+    return props
+
+
+# -- the compiled reading of a common page ------------------------------------------------------
+class _Download(msgspec.Struct, gc=False):
+    url: str | None = None
+    size: Count | None = None
+    checksum: str | None = None
+
+
+class _Services(msgspec.Struct, gc=False):
+    download: _Download | None = None
+
+
+class _Storage(msgspec.Struct, gc=False):
+    mode: str | None = None
+
+
+class _Props(msgspec.Struct, gc=False):
+    """The properties :func:`feature_to_product` reads, each typed within its rule."""
+
+    title: str | None = None
+    productIdentifier: str | None = None  # noqa: N815 - resto's names
+    platform: str | None = None
+    orbitNumber: Count | None = None  # noqa: N815
+    storage: _Storage | None = None
+    startDate: str | None = None  # noqa: N815
+    completionDate: str | None = None  # noqa: N815
+    instrument: str | None = None
+    productType: str | None = None  # noqa: N815
+    processingLevel: str | None = None  # noqa: N815
+    relativeOrbitNumber: Count | None = None  # noqa: N815
+    orbitDirection: str | None = None  # noqa: N815
+    collection: str | None = None
+    published: str | None = None
+    updated: str | None = None
+    cloudCover: Percent | None = None  # noqa: N815
+    mgrs: str | None = None
+    quicklook: str | None = None
+    services: _Services | None = None
+    resourceSize: Count | None = None  # noqa: N815
+    resourceChecksum: str | None = None  # noqa: N815
+    sensorMode: str | None = None  # noqa: N815
+    swath: str | None = None
+    polarisation: str | list[str] | None = None
+    missionTakeId: Whole | float | None = None  # noqa: N815
+    cycleNumber: Whole | float | None = None  # noqa: N815
+
+
+class _Feature(msgspec.Struct, gc=False):
+    id: Ident | None = None
+    properties: _Props | None = None
+    geometry: msgspec.Raw = msgspec.Raw(b"null")
+
+
+class _PageProps(msgspec.Struct, gc=False):
+    totalResults: Count | None = None  # noqa: N815
+    links: list[TypedLink] | None = None
+
+
+class _Page(msgspec.Struct, gc=False):
+    properties: _PageProps | None = None
+    features: list[_Feature] | None = None
+    #: resto's error replies (``json_or_error`` raises on the key, whatever its value).
+    ErrorCode: Any | msgspec.UnsetType = msgspec.UNSET  # noqa: N815
+
+
+_PAGE = msgspec.json.Decoder(_Page)
+_NO_DOWNLOAD = _Download()
+
+
+#: The properties :func:`~eodag_peps_plus.vocabulary.s1_properties` reads (``S1_FIELDS``).
+_S1_KEYS = ("sensorMode", "swath", "polarisation", "missionTakeId", "cycleNumber")
+
+
+def _typed_product(feature: _Feature, backend: str) -> Product | None:
+    """:func:`feature_to_product` of a decoded feature; ``None`` when only the general rule
+    can decide (a required field missing, a date or checksum it would refuse...)."""
+    p, native_id = feature.properties, feature.id
+    if p is None or native_id is None or native_id == "":
+        return None
+    name = p.title or p.productIdentifier
+    start = p.startDate
+    checked = typed_footprint(feature.geometry)
+    if not name or not start or checked is None:
+        return None
+    platform = p.platform or name[:3]
+    download = (p.services.download if p.services else None) or _NO_DOWNLOAD
+    md5 = download.checksum or p.resourceChecksum or None
+    try:
+        times = [
+            iso_utc(t) if t else None for t in (start, p.completionDate, p.published, p.updated)
+        ]
+        if md5 is not None:
+            md5 = md5_hex(md5, ValueError)
+    except (ValueError, OverflowError):
+        return None
+    props = _properties(
+        name,
+        str(native_id),
+        platform,
+        p.orbitNumber,
+        p.storage.mode if p.storage else None,
+        start=times[0],
+        end=times[1],
+        instrument=p.instrument or None,
+        product_type=p.productType or None,
+        level=p.processingLevel or None,
+        relative=p.relativeOrbitNumber,
+        direction=p.orbitDirection or None,
+        collection=p.collection or None,
+        created=times[2],
+        updated=times[3],
+        cloud=p.cloudCover,
+        mgrs=p.mgrs or None,
+        quicklook=p.quicklook or None,
+    )
+    if platform.startswith("S1"):
+        raw = {k: getattr(p, k) for k in _S1_KEYS}
+        props.update(s1_properties(name, raw, S1_FIELDS))
+    return Product(
+        id=name,
+        native_id=str(native_id),
+        backend=backend,
+        geometry=checked[0],
+        properties=props,
+        download_url=download.url or "",
+        size=download.size or p.resourceSize,
+        md5=md5,
+        availability=STORAGE_MODES.get(props["peps:storage"], Availability.UNKNOWN),
+        bbox=checked[1],
+    )
+
+
+def typed_reply(raw: bytes, backend: str) -> _Reply | None:
+    """A common resto page read by the compiled decoder, its features already mapped;
+    ``None`` sends it to the general reading (:func:`read_reply`, ``feature_to_product``)."""
+    page = typed_page(_PAGE, raw)
+    if page is None or page.ErrorCode is not msgspec.UNSET:
+        return None
+    props = page.properties or _PageProps()
+    ok, next_url = typed_next_href(props.links)
+    if not ok:
+        return None
+    products = []
+    for feature in page.features or ():
+        product = _typed_product(feature, backend)
+        if product is None:
+            return None
+        products.append(product)
+    return _Reply(products, props.totalResults, next_url, mapped=True)
 
 
 @dataclasses.dataclass
 class _Reply:
-    """One resto search reply, checked: features (not yet mapped), count, next link."""
+    """One resto search reply, checked: features (not yet mapped, or already products when
+    the compiled reading took the page: ``mapped``), count, next link."""
 
     features: list[Any]
     matched: int | None
     next_url: str | None
+    mapped: bool = False
 
 
 def read_reply(data: Any, what: str) -> _Reply:
@@ -274,23 +472,40 @@ class PepsBackend(Backend):
             return f"{self.base_url}/resto/api/collections/search.json"
         return f"{self.base_url}/resto/api/collections/{collection}/search.json"
 
-    def _get(self, url: str, params: dict[str, Any] | None = None) -> _Reply:
+    def _get(
+        self, url: str, params: dict[str, Any] | None = None, *, mapped: bool = True
+    ) -> _Reply:
+        """One reply; ``mapped``: through the compiled reading first (searches; availability
+        reads the features' raw storage, malformed ones included)."""
         response = send(self.session, "GET", url, SEARCH, params=params, timeout=self.timeout)
+        if mapped and response.ok:
+            reply = typed_reply(response.content, self.name)
+            if reply is not None:
+                return reply
         return read_reply(json_or_error(response, SEARCH), SEARCH)
 
     def _page(
-        self, walk: Walk, collection: str | None, params: dict[str, str], limit: int, page: int
+        self,
+        walk: Walk,
+        collection: str | None,
+        params: dict[str, str],
+        limit: int,
+        page: int,
+        *,
+        mapped: bool = True,
     ) -> _Reply:
         url = self._search_url(collection)
         params = {**params, "maxRecords": str(limit), "page": str(page)}
         walk.visit("GET", url, params, link=False)
-        return self._get(url, params)
+        return self._get(url, params, mapped=mapped)
 
-    def _follow(self, walk: Walk, url: str) -> _Reply:
+    def _follow(self, walk: Walk, url: str, *, mapped: bool = True) -> _Reply:
         walk.visit("GET", url)
-        return self._get(url)
+        return self._get(url, mapped=mapped)
 
-    def _products(self, features: list[Any], start: int = 0) -> list[Product]:
+    def _products(self, reply: _Reply, features: list[Any], start: int = 0) -> list[Product]:
+        if reply.mapped:
+            return list(features)
         return map_features(features, feature_to_product, self.name, SEARCH, start)
 
     def search_page(
@@ -334,11 +549,11 @@ class PepsBackend(Backend):
             and not past_count(seen + gathered, matched)
         ):
             following = Background(functools.partial(self._follow, walk, next_url))
-            products += self._products(pending, len(products))
+            products += self._products(reply, pending, len(products))
             reply = following.result()
             pending, next_url = reply.features, reply.next_url
             gathered += len(pending)
-        products += self._products(pending, len(products))
+        products += self._products(reply, pending, len(products))
         seen += len(products)
         if not next_url or not reply.features or past_count(seen, matched):
             return SearchPage(products, matched, None)
@@ -385,7 +600,7 @@ class PepsBackend(Backend):
                 features = reply.features[skip : skip + limit - len(products)]
                 if not features:
                     break
-                products.extend(self._products(features))
+                products.extend(self._products(reply, features))
                 position += len(features)
             position = 0
             if len(products) >= limit:
@@ -458,7 +673,7 @@ class PepsBackend(Backend):
         )
         params = query_params(query)
         walk = Walk(AVAILABILITY, max_pages=self.max_pages)
-        reply = self._page(walk, collection, params, self.max_page_size, 1)
+        reply = self._page(walk, collection, params, self.max_page_size, 1, mapped=False)
         total = reply.matched or 0
         if len(group) > 1 and total > max(self.max_page_size, AVAILABILITY_SPREAD * len(group)):
             middle = len(group) // 2
@@ -479,7 +694,7 @@ class PepsBackend(Backend):
             if not reply.next_url or not reply.features or wanted <= found.keys():
                 return
             try:
-                reply = self._follow(walk, reply.next_url)
+                reply = self._follow(walk, reply.next_url, mapped=False)
             except PagingError as exc:
                 logger.warning("%s; products not seen stay unknown", exc)
                 return

@@ -9,6 +9,15 @@ naming the server, the product and the field, never a ``KeyError`` traceback or 
 Choice: a feature that cannot be mapped fails the search rather than being skipped with a
 warning. A skipped product would silently change results (and the counts users compare with
 the server's), and a server sending one broken feature is rarely sending good ones around it.
+
+The common page goes through a compiled decoder first (:func:`typed_page`, msgspec): it reads
+only the fields mappers use, into types that are each a subset of what the general rule takes,
+and skips the rest without building it. Anything it refuses, whatever the reason, sends the
+page to the general reading (``orjson`` + :class:`Fields`), which decides and names the fault:
+so the fast path only ever *accepts*, and only what the general reading accepts (a property
+test holds it to that). One difference is known and kept: a number beyond a double's range
+(``1e400``) in a member no mapper reads passes the compiled decoder, which does not convert
+what it skips, where ``orjson`` refuses the whole reply.
 """
 
 from __future__ import annotations
@@ -16,10 +25,13 @@ from __future__ import annotations
 import math
 import re
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Annotated, Any, TypeVar
+
+import msgspec
+import orjson
 
 from ..exceptions import MalformedReplyError, json_kind, shorten
-from ..geometry import GeometryError, check_geometry
+from ..geometry import GeometryError, checked_bbox
 from ..logs import get_logger
 from ..product import Product
 from ..vocabulary import iso_utc
@@ -32,8 +44,16 @@ __all__ = [
     "ItemMapper",
     "MAX_DIGITS",
     "MAX_INTEGER",
+    "Count",
+    "Ident",
+    "Percent",
+    "TypedLink",
+    "Whole",
     "count",
-    "geometry",
+    "footprint",
+    "typed_footprint",
+    "typed_next_href",
+    "typed_page",
     "map_features",
     "md5_hex",
     "next_href",
@@ -55,6 +75,55 @@ _MISSING = object()
 #: Integers the general rule (which goes through float) takes unchanged: the fast path's range.
 _EXACT_INTEGER = 2**53
 _MD5 = re.compile(r"[0-9a-fA-F]{32}")
+
+# -- what the compiled decoders read: each type a subset of the general rule's ----------------
+#: A count the general rule takes unchanged (``Fields.integer``'s fast range).
+Count = Annotated[int, msgspec.Meta(ge=0, le=_EXACT_INTEGER)]
+#: A percentage (``Fields.percent``; a JSON integer reads as its float, as there).
+Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
+#: An integer ``orjson`` keeps an ``int`` (wider ones it makes floats, which mappers read
+#: differently): any other goes to the general reading.
+Whole = Annotated[int, msgspec.Meta(ge=-(2**63), le=2**63 - 1)]
+#: An identifier (``Fields.ident``): a string, or an integer taken as its digits.
+Ident = str | Whole
+_T = TypeVar("_T")
+
+
+class TypedLink(msgspec.Struct, gc=False):
+    """A link as :func:`next_href` reads it (any other shape goes to the general reading)."""
+
+    rel: str | None = None
+    href: str | None = None
+
+
+def typed_page(decoder: msgspec.json.Decoder[_T], raw: bytes) -> _T | None:
+    """``raw`` through a compiled page decoder, ``None`` when it refuses (or when ``raw`` is
+    not UTF-8, which ``orjson`` refuses even in a member the decoder skips)."""
+    try:
+        if not raw.isascii():
+            raw.decode()
+        return decoder.decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return None  # msgspec.ValidationError is a DecodeError
+
+
+def typed_next_href(links: list[TypedLink] | None) -> tuple[bool, str | None]:
+    """``(ok, href)``: :func:`next_href` of typed links; not ``ok`` when it would raise."""
+    for link in links or ():
+        if link.rel == "next" and link.href:
+            return link.href.startswith(("http://", "https://")), link.href
+    return True, None
+
+
+def typed_footprint(raw: msgspec.Raw) -> tuple[Any, list[float] | None] | None:
+    """:func:`footprint` of a raw member (decoded by ``orjson``, as the general reading
+    does), ``None`` when the general reading must decide."""
+    try:
+        value = orjson.loads(memoryview(raw))
+        box = checked_bbox(value)
+    except (ValueError, GeometryError):
+        return None
+    return value, box
 
 
 class FieldError(MalformedReplyError):
@@ -252,10 +321,12 @@ def _to_number(value: Any) -> float | None:
     return number if math.isfinite(number) else None
 
 
-def geometry(item: Fields) -> dict[str, Any]:
-    """The feature's footprint, checked once here (see :mod:`eodag_peps_plus.geometry`)."""
+def footprint(item: Fields) -> tuple[Any, list[float] | None]:
+    """The feature's footprint, checked once here (see :mod:`eodag_peps_plus.geometry`), and
+    its bounding box when the check found it."""
+    value = item.data.get("geometry")
     try:
-        return check_geometry(item.data.get("geometry"), item.where("geometry"))
+        return value, checked_bbox(value, item.where("geometry"))  # a dict once checked
     except GeometryError as exc:
         raise FieldError(exc.field, exc.problem, item.product) from None
 

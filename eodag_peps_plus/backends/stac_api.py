@@ -48,7 +48,7 @@ from .paging import PageToken, Walk, past_count, read_token
 from .replies import (
     Fields,
     ItemMapper,
-    geometry,
+    footprint,
     map_features,
     md5_hex,
     next_href,
@@ -213,11 +213,13 @@ def generic_item_to_product(item: Any, backend: str) -> Product:
     }
     checksum = asset.text("file:checksum") or ""
     md5 = checksum[4:] if checksum.startswith("d510") and len(checksum) == 36 else None
+    shape, box = footprint(fields)
     return Product(
         id=name,
         native_id=native_id,
         backend=backend,
-        geometry=geometry(fields),
+        geometry=shape,
+        bbox=box,
         properties={k: v for k, v in props.items() if v is not None},
         download_url=asset.text("href") or "",
         size=asset.integer("file:size"),
