@@ -13,6 +13,7 @@ from .backends.base import Backend
 from .exceptions import InvalidQueryError
 from .product import Product
 from .query import Query
+from .stac import product_to_item
 from .stac_params import Fields
 from .vocabulary import shown
 
@@ -83,8 +84,6 @@ class ItemSearch:
                     remaining -= 1
 
     def _item(self, product: Product) -> pystac.Item:
-        from .stac import product_to_item
-
         item = product_to_item(product)
         if self.fields.include or self.fields.exclude:
             data = self.fields.apply(item.to_dict())
@@ -101,8 +100,6 @@ class ItemSearch:
 
     def item_dict(self, product: Product) -> dict[str, Any]:
         """One product as the item dict :meth:`items_as_dicts` yields."""
-        from .stac import product_to_item
-
         data = self.fields.apply(product_to_item(product).to_dict())
         if self.modifier is not None:
             self.modifier(data)

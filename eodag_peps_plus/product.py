@@ -43,10 +43,7 @@ class Availability(str, enum.Enum):
     @property
     def order_status(self) -> str:
         """EODAG/STAC ``order:status``: what ``filter_online()`` and the downloader read."""
-        return {
-            Availability.ONLINE: "succeeded",
-            Availability.STAGING: "ordered",
-        }.get(self, "orderable")
+        return _ORDER_STATUS.get(self.value, "orderable")
 
     @property
     def is_online(self) -> bool:
@@ -70,6 +67,9 @@ STORAGE_MODES: dict[str, Availability] = {
     "tier3": Availability.OFFLINE,
     "unknown": Availability.UNKNOWN,
 }
+
+#: ``Availability`` value -> ``order:status`` (the others: ``orderable``).
+_ORDER_STATUS = {"online": "succeeded", "staging": "ordered"}
 
 _ORDER_TO_AVAILABILITY = {
     "succeeded": Availability.ONLINE,

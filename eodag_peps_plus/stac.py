@@ -87,10 +87,8 @@ def product_to_item(
 
     assets = _assets(product, props)
 
-    prefixes = {key.partition(":")[0] for key in props if ":" in key}
-    if ARCHIVE_ASSET in assets and assets[ARCHIVE_ASSET].extra_fields:
-        prefixes.add("file")
-    extensions = [uri for prefix, uri in EXTENSION_SCHEMAS.items() if prefix in prefixes]
+    archive = assets.get(ARCHIVE_ASSET)
+    extensions = _extensions(tuple(props), bool(archive and archive.extra_fields))
 
     props["datetime"] = start if moment else None
     collection = collection or props.get(f"{product.backend}:collection")
@@ -113,6 +111,26 @@ def product_to_item(
             )
         )
     return item
+
+
+def _extensions(keys: tuple[str, ...], file_fields: bool) -> list[str]:
+    """The extension schemas of an item whose properties are ``keys`` (``file_fields``: its
+    archive asset has file fields). Items of one search share a few sets of keys, so each
+    set is worked out once (a bounded cache)."""
+    found = _EXTENSIONS.get((keys, file_fields))
+    if found is None:
+        prefixes = {key.partition(":")[0] for key in keys if ":" in key}
+        if file_fields:
+            prefixes.add("file")
+        found = [uri for prefix, uri in EXTENSION_SCHEMAS.items() if prefix in prefixes]
+        if len(_EXTENSIONS) >= 256:
+            _EXTENSIONS.clear()
+        _EXTENSIONS[(keys, file_fields)] = found
+    return list(found)
+
+
+#: Property keys (and whether the archive has file fields) -> extension schemas.
+_EXTENSIONS: dict[tuple[tuple[str, ...], bool], list[str]] = {}
 
 
 def _assets(product: Product, props: Mapping[str, Any]) -> dict[str, pystac.Asset]:
