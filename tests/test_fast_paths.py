@@ -14,6 +14,7 @@ import json
 import math
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -343,6 +344,22 @@ def _general_peps(raw: bytes) -> Any:
     return reply.matched, reply.next_url, [_whole_product(p) for p in products]
 
 
+def _tamed(raw: bytes) -> bytes:
+    """``raw`` with every number beyond a double's range made 0: the one known difference
+    (``orjson`` refuses such a number anywhere, the compiled reading skips unread members
+    unconverted), which the tests below allow only where it is that and nothing else."""
+
+    def big(text: str) -> Any:
+        value = float(text)
+        return 0 if math.isinf(value) else (int(text) if text.lstrip("-").isdigit() else value)
+
+    try:
+        data = json.loads(raw, parse_int=big, parse_float=big)
+    except ValueError:
+        return raw
+    return json.dumps(data).encode("utf-8", "surrogatepass")
+
+
 def _whole_product(product: Any) -> Any:
     """Everything of a product, the order of its properties and its box included."""
     return product, list(product.properties.items()), product.bbox
@@ -357,7 +374,7 @@ def test_the_compiled_peps_reading_accepts_only_what_the_general_one_does(raw: b
     if typed is None:
         return  # the general reading decides (and names the fault)
     assert typed.mapped
-    assert _general_peps(raw) == (
+    assert _general_peps(_tamed(raw)) == (
         typed.matched,
         typed.next_url,
         [_whole_product(p) for p in typed.features],
@@ -386,3 +403,169 @@ def test_a_number_beyond_a_double_unread_is_the_one_known_difference() -> None:
     raw = recorded("peps_search_S2ST_page1.json").read_bytes().replace(b'"Summer"', b"1e400")
     assert _general_peps(raw) == "refused"
     assert typed_reply(raw, "peps") is not None
+
+
+GEODES_PROPERTIES = [
+    "identifier", "platform", "sat:absolute_orbit", "product:type", "start_datetime",
+    "end_datetime", "instrument", "processing:level", "sat:relative_orbit", "sat:orbit_state",
+    "endpoint_url", "datetime", "eo:cloud_cover", "grid:code", "processing:version",
+    "sar:instrument_mode", "swath", "sar:polarizations", "mission_take_id", "sat:orbit_cycle",
+    "political",
+]  # fmt: skip
+DESCRIPTIONS = [
+    "File size: 7 bytes\n\nIs online: true\n\nChecksum MD5: " + "a" * 32,
+    "File size: x\n\nIs online: maybe\n\nChecksum MD5: nope",
+    "Checksum MD5: " + "F" * 32, "", "no colon",
+]  # fmt: skip
+
+
+@st.composite
+def geodes_pages(draw: Any) -> bytes:
+    """A page of the recorded item, some fields of some items (or of the page) replaced."""
+    recorded_item = json.loads(recorded("geodes_search_S2_L1C.json").read_text())["features"][0]
+    items = [json.loads(json.dumps(recorded_item)) for _ in range(draw(st.integers(0, 2)))]
+    for item in items:
+        props = item["properties"]
+        if draw(st.booleans()):
+            props.update(platform="S1A", identifier=S1_NAME)
+        for _ in range(draw(st.integers(0, 3))):
+            where = draw(
+                st.sampled_from(
+                    ["id", "geometry", "properties", "collection", "assets", "asset"]
+                    + GEODES_PROPERTIES * 3
+                )  # fmt: skip
+            )
+            value = draw(odd_values | st.sampled_from(DESCRIPTIONS) | st.just("MAJA_L2A"))
+            if where in ("id", "geometry", "properties", "collection", "assets"):
+                item[where] = value
+            elif where == "asset":
+                assets = item.get("assets")
+                if isinstance(assets, dict) and assets:
+                    key = draw(st.sampled_from(sorted(assets)))
+                    field = draw(st.sampled_from(["href", "type", "roles", "description", None]))
+                    if field is None:
+                        assets[key] = value
+                    elif isinstance(assets[key], dict):
+                        assets[key][field] = value
+            elif draw(st.integers(0, 5)):
+                props[where] = value
+            else:
+                props.pop(where, None)
+    links: list[Any] = [{"rel": "self", "href": "http://x/self"}]
+    if draw(st.booleans()):
+        links.append(draw(st.sampled_from([{"rel": "next", "href": "http://x/2"}, 5, None,
+                                           {"rel": "next", "href": "http://x/2", "body": {"a": 2**70}}])))  # fmt: skip
+    page: dict[str, Any] = {"type": "FeatureCollection", "features": items, "links": links,
+                            "context": {"matched": len(items)}}  # fmt: skip
+    if draw(st.integers(0, 5)) == 0:
+        page[draw(st.sampled_from(["context", "numberMatched"]))] = draw(
+            odd_values | st.just({"matched": 2**63})
+        )
+    if draw(st.integers(0, 9)) == 0:
+        page[draw(st.sampled_from(["ErrorCode", "type", "features", "links"]))] = draw(odd_values)
+    raw = json.dumps(page).encode("utf-8", "surrogatepass")
+    if draw(st.integers(0, 9)) == 0:
+        raw = raw.replace(
+            b'"North America"', draw(st.sampled_from([b'"\xff"', b'"\\ud800"', b"1e300"]))
+        )
+    return raw
+
+
+def _general_geodes(raw: bytes) -> Any:
+    """The general reading (``orjson``, ``_post``'s checks, ``item_to_product``)."""
+    import orjson
+
+    from eodag_peps_plus.backends.geodes import item_to_product
+    from eodag_peps_plus.backends.replies import map_features, reply_list, reply_object
+    from eodag_peps_plus.backends.stac_api import _matched
+    from eodag_peps_plus.exceptions import MalformedReplyError
+
+    try:
+        data = orjson.loads(raw)
+    except ValueError:
+        return "refused"
+    if isinstance(data, dict) and "ErrorCode" in data:
+        return "refused"
+    try:
+        data = reply_object(data, "S")
+        if data.get("type") != "FeatureCollection":
+            return "refused"
+        products = map_features(reply_list(data, "features", "S"), item_to_product, "geodes", "S")
+        matched = _matched(data, "S")
+    except MalformedReplyError:
+        return "refused"
+    return matched, data.get("links"), [_whole_product(p) for p in products]
+
+
+@settings(max_examples=3000, deadline=None)
+@given(geodes_pages())
+def test_the_compiled_geodes_reading_accepts_only_what_the_general_one_does(raw: bytes) -> None:
+    from eodag_peps_plus.backends.geodes import GEODES_PROFILE
+    from eodag_peps_plus.backends.stac_api import typed_reply
+
+    assert GEODES_PROFILE.typed_item is not None
+    typed = typed_reply(raw, GEODES_PROFILE.typed_item, "geodes")
+    if typed is None:
+        return  # the general reading decides (and names the fault)
+    general = _general_geodes(_tamed(raw))
+    assert general != "refused"
+    matched, links, products = general
+    assert (matched, [_whole_product(p) for p in typed.products]) == (typed.matched, products)
+    assert typed.data["links"] == (links or [])  # what ``_follow`` reads, as it reads it
+
+
+def test_recorded_geodes_pages_take_the_compiled_reading() -> None:
+    from eodag_peps_plus.backends.geodes import GEODES_PROFILE
+    from eodag_peps_plus.backends.stac_api import typed_reply
+
+    assert GEODES_PROFILE.typed_item is not None
+    raw = recorded("geodes_search_S2_L1C.json").read_bytes()
+    typed = typed_reply(raw, GEODES_PROFILE.typed_item, "geodes")
+    assert typed is not None and len(typed.products) == 1
+    assert _general_geodes(raw) == (
+        typed.matched,
+        typed.data["links"],
+        [_whole_product(p) for p in typed.products],
+    )
+
+
+EDGES = [2**53, 2**53 + 1, 2**63 - 1, 2**63, 2**64 - 1, 2**64, -(2**63), -(2**63) - 1, 10**400,
+         1e300, 3.0, -1, True, "7", "", None, [], "VV", ["VV"]]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", EDGES, ids=repr)
+@pytest.mark.parametrize("kind", ["peps", "geodes"])
+def test_each_read_field_on_its_edges(kind: str, value: Any) -> None:
+    """Every field either reading reads, on the values where JSON decoders and integer
+    ranges part ways, on an S1 product (whose extra fields are read) and an S2 one."""
+    from eodag_peps_plus.backends.geodes import GEODES_PROFILE
+    from eodag_peps_plus.backends.peps import typed_reply as peps_reply
+    from eodag_peps_plus.backends.stac_api import typed_reply as stac_reply
+
+    name = "peps_search_S2ST_page1.json" if kind == "peps" else "geodes_search_S2_L1C.json"
+    keys = PEPS_PROPERTIES if kind == "peps" else GEODES_PROPERTIES
+    for s1 in (False, True):
+        for key in keys:
+            page = json.loads(recorded(name).read_text())
+            props = page["features"][0]["properties"]
+            if s1:
+                props.update(platform="S1A", title=S1_NAME, identifier=S1_NAME)
+                props["productIdentifier"] = S1_NAME
+            props[key] = value
+            raw = json.dumps(page).encode()
+            if kind == "peps":
+                typed = peps_reply(raw, "peps")
+                if typed is not None:
+                    assert _general_peps(_tamed(raw)) == (
+                        typed.matched,
+                        typed.next_url,
+                        [_whole_product(p) for p in typed.features],
+                    ), (key, s1)
+            else:
+                assert GEODES_PROFILE.typed_item is not None
+                got = stac_reply(raw, GEODES_PROFILE.typed_item, "geodes")
+                if got is not None:
+                    general = _general_geodes(_tamed(raw))
+                    assert general != "refused", (key, s1)
+                    assert general[0] == got.matched, (key, s1)
+                    assert general[2] == [_whole_product(p) for p in got.products], (key, s1)

@@ -12,6 +12,7 @@ import re
 from collections.abc import Sequence
 from typing import Any, ClassVar
 
+import msgspec
 import requests
 
 from ..collection_names import MAJA_INPUT, MAJA_OUTPUT, ROWS, TITLES, family
@@ -33,7 +34,17 @@ from ..vocabulary import (
     relative_orbit,
     s1_properties,
 )
-from .replies import FieldError, footprint, md5_hex, open_feature
+from .replies import (
+    Count,
+    FieldError,
+    Ident,
+    Percent,
+    Whole,
+    footprint,
+    md5_hex,
+    open_feature,
+    typed_footprint,
+)
 from .spec import BackendSpec, Probe
 from .stac_api import (
     StacApiBackend,
@@ -177,7 +188,8 @@ def parse_description(text: str | None) -> dict[str, str]:
 
 
 def item_to_product(item: Any, backend: str = "geodes") -> Product:
-    """One GEODES item -> :class:`Product` with PEPS's property names and values.
+    """One GEODES item -> :class:`Product` with PEPS's property names and values (the
+    general rule, which names any fault).
 
     Raises:
         FieldError: a field is missing or malformed (see :mod:`.replies`).
@@ -187,56 +199,221 @@ def item_to_product(item: Any, backend: str = "geodes") -> Product:
     absolute = p.integer("sat:absolute_orbit")
     native_type = p.text("product:type")
     collection = fields.text("collection")
-    is_l2a = collection == MAJA_L2A
     _, asset = data_asset(fields)
-    info = parse_description(asset.text("description"))
-    start = p.time("start_datetime", required=True)
+    description = asset.text("description")
+    props = _properties(
+        name,
+        platform,
+        absolute,
+        native_type,
+        collection,
+        start=p.time("start_datetime", required=True),
+        end=p.time("end_datetime"),
+        instrument=p.text("instrument"),
+        level=p.text("processing:level"),
+        relative=p.integer("sat:relative_orbit"),
+        direction=p.text("sat:orbit_state"),
+        endpoint=p.text("endpoint_url"),
+        created=p.time("datetime"),
+        cloud=p.percent("eo:cloud_cover"),
+        grid=p.text("grid:code"),
+        quicklook=overview_href(fields),
+    )
+    if platform.startswith("S1"):
+        props.update(s1_properties(name, p.data, S1_FIELDS))
+    elif platform.startswith("S2") and (
+        version := processing_version(name) or p.text("processing:version")
+    ):
+        props["processing:version"] = version
+    shape, box = footprint(fields)
+    return _product(name, native_id, backend, (shape, box), props, asset.text("href"), description)
+
+
+def _properties(
+    name: str,
+    platform: str,
+    absolute: int | None,
+    native_type: str | None,
+    collection: str | None,
+    **read: Any,
+) -> dict[str, Any]:
+    """A GEODES item's properties in our vocabulary, from its values already read and
+    checked (by :class:`~.replies.Fields` or the compiled decoder), ``None`` left out."""
+    is_l2a = collection == MAJA_L2A
+    start = read["start"]
     props: dict[str, Any] = {
         "title": name,
         "start_datetime": start,
-        "end_datetime": p.time("end_datetime") or start,
+        "end_datetime": read["end"] or start,
         "constellation": constellation(platform),
         "platform": platform,
-        "instruments": instruments(p.text("instrument")),
+        "instruments": instruments(read["instrument"]),
         "product:type": MAJA_L2A_TYPE if is_l2a else native_type,
-        "processing:level": processing_level(p.text("processing:level")),
+        "processing:level": processing_level(read["level"]),
         "sat:absolute_orbit": absolute,
-        "sat:relative_orbit": relative_orbit(
-            name, platform, absolute, p.integer("sat:relative_orbit")
-        ),
-        "sat:orbit_state": orbit_state(p.text("sat:orbit_state")),
+        "sat:relative_orbit": relative_orbit(name, platform, absolute, read["relative"]),
+        "sat:orbit_state": orbit_state(read["direction"]),
         "geodes:collection": collection,
-        "geodes:endpoint_url": p.text("endpoint_url"),
+        "geodes:endpoint_url": read["endpoint"],
         "geodes:product_type": native_type if is_l2a else None,
-        "created": p.time("datetime"),
-        "eo:cloud_cover": cloud_cover(platform, p.percent("eo:cloud_cover")),
-        "grid:code": grid_code(p.text("grid:code")),
-        "eodag:quicklook": overview_href(fields),
+        "created": read["created"],
+        "eo:cloud_cover": cloud_cover(platform, read["cloud"]),
+        "grid:code": grid_code(read["grid"]),
+        "eodag:quicklook": read["quicklook"],
     }
-    if platform.startswith("S1"):
-        props.update(s1_properties(name, p.data, S1_FIELDS))
-    elif platform.startswith("S2"):
-        props["processing:version"] = processing_version(name) or p.text("processing:version")
+    return {k: v for k, v in props.items() if v is not None}
+
+
+def _product(
+    name: str,
+    native_id: str,
+    backend: str,
+    checked: tuple[Any, list[float] | None],
+    props: dict[str, Any],
+    href: str | None,
+    description: str | None,
+) -> Product:
+    """The product, with what the data asset's description says (size, MD5, online).
+
+    Raises:
+        FieldError: the description's MD5 is not one.
+    """
+    info = parse_description(description)
     size = re.match(r"\d{1,19}", info.get("file size", ""))
     md5 = info.get("checksum md5")
     online = info.get("is online", "").lower()
-    availability = {"true": Availability.ONLINE, "false": Availability.OFFLINE}.get(
-        online, Availability.UNKNOWN
-    )
-    description = "the data asset's description: Checksum MD5"
-    shape, box = footprint(fields)
+    where = "the data asset's description: Checksum MD5"
     return Product(
         id=name,
         native_id=native_id,
         backend=backend,
-        geometry=shape,
-        bbox=box,
-        properties={k: v for k, v in props.items() if v is not None},
-        download_url=asset.text("href") or "",
+        geometry=checked[0],
+        bbox=checked[1],
+        properties=props,
+        download_url=href or "",
         size=int(size.group(0)) if size else None,
-        md5=md5_hex(md5, lambda problem: FieldError(description, problem, name)) if md5 else None,
-        availability=availability,
+        md5=md5_hex(md5, lambda problem: FieldError(where, problem, name)) if md5 else None,
+        availability=_ONLINE.get(online, Availability.UNKNOWN),
     )
+
+
+_ONLINE = {"true": Availability.ONLINE, "false": Availability.OFFLINE}
+
+
+# -- the compiled reading of a common page ------------------------------------------------------
+def _named(name: str) -> Any:
+    return msgspec.field(default=None, name=name)
+
+
+class _Asset(msgspec.Struct, gc=False):
+    href: str | None = None
+    type: str | None = None
+    roles: list[str] | None = None
+    description: str | None = None
+
+
+class _Props(msgspec.Struct, gc=False):
+    """The properties :func:`item_to_product` reads, each typed within its rule."""
+
+    identifier: str | None = None
+    platform: str | None = None
+    absolute: Count | None = _named("sat:absolute_orbit")
+    product_type: str | None = _named("product:type")
+    start: str | None = _named("start_datetime")
+    end: str | None = _named("end_datetime")
+    instrument: str | None = None
+    level: str | None = _named("processing:level")
+    relative: Count | None = _named("sat:relative_orbit")
+    direction: str | None = _named("sat:orbit_state")
+    endpoint: str | None = _named("endpoint_url")
+    created: str | None = _named("datetime")
+    cloud: Percent | None = _named("eo:cloud_cover")
+    grid: str | None = _named("grid:code")
+    version: str | None = _named("processing:version")
+    mode: str | None = _named("sar:instrument_mode")
+    swath: str | None = None
+    polarizations: str | list[str] | None = _named("sar:polarizations")
+    take: Whole | None = _named("mission_take_id")
+    cycle: Whole | None = _named("sat:orbit_cycle")
+
+
+class _Item(msgspec.Struct, gc=False):
+    id: Ident | None = None
+    collection: str | None = None
+    properties: _Props | None = None
+    assets: dict[str, _Asset] | None = None
+    geometry: msgspec.Raw = msgspec.Raw(b"null")
+
+
+def _typed_assets(assets: dict[str, _Asset] | None) -> tuple[_Asset, str | None]:
+    """:func:`~.stac_api.data_asset` and :func:`~.stac_api.overview_href` of typed assets."""
+    entries = list((assets or {}).values())
+    data = next(
+        (a for a in entries if a.roles and "data" in a.roles and a.type != "application/xml"),
+        entries[0] if entries else _NO_ASSET,
+    )
+    overview = next(
+        (a for a in entries if a.roles and ("overview" in a.roles or "thumbnail" in a.roles)),
+        _NO_ASSET,
+    )
+    return data, overview.href or None
+
+
+_NO_ASSET = _Asset()
+
+
+def typed_product(item: _Item, backend: str) -> Product | None:
+    """:func:`item_to_product` of a decoded item; ``None`` when only the general rule can
+    decide (a required field missing, a date or checksum it would refuse...)."""
+    p, native_id = item.properties, item.id
+    if p is None or native_id is None or native_id == "" or not p.start:
+        return None
+    checked = typed_footprint(item.geometry)
+    if checked is None:
+        return None
+    native = str(native_id)
+    name = p.identifier or native
+    platform = p.platform or name[:3]
+    data, quicklook = _typed_assets(item.assets)
+    try:
+        start, end, created = (iso_utc(t) if t else None for t in (p.start, p.end, p.created))
+        props = _properties(
+            name,
+            platform,
+            p.absolute,
+            p.product_type or None,
+            item.collection or None,
+            start=start,
+            end=end,
+            instrument=p.instrument or None,
+            level=p.level or None,
+            relative=p.relative,
+            direction=p.direction or None,
+            endpoint=p.endpoint or None,
+            created=created,
+            cloud=p.cloud,
+            grid=p.grid or None,
+            quicklook=quicklook,
+        )
+        if platform.startswith("S1"):
+            values = (p.mode, p.swath, p.polarizations, p.take, p.cycle)
+            raw = dict(zip(_S1_KEYS, values, strict=True))
+            props.update(s1_properties(name, raw, S1_FIELDS))
+        elif platform.startswith("S2") and (version := processing_version(name) or p.version):
+            props["processing:version"] = version
+        return _product(name, native, backend, checked, props, data.href, data.description)
+    except (ValueError, OverflowError, FieldError):
+        return None
+
+
+#: The properties :func:`~eodag_peps_plus.vocabulary.s1_properties` reads (``S1_FIELDS``).
+_S1_KEYS = (
+    "sar:instrument_mode",
+    "swath",
+    "sar:polarizations",
+    "mission_take_id",
+    "sat:orbit_cycle",
+)
 
 
 #: GEODES as a STAC profile; pgstac tests reuse it with other paths.
@@ -253,6 +430,7 @@ GEODES_PROFILE = StacProfile(
     route=route,
     filters=filters,
     to_product=item_to_product,
+    typed_item=(_Item, typed_product),
 )
 
 
@@ -379,4 +557,5 @@ __all__ = [
     "item_to_product",
     "parse_description",
     "route",
+    "typed_product",
 ]

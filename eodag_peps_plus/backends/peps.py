@@ -321,8 +321,8 @@ class _Props(msgspec.Struct, gc=False):
     sensorMode: str | None = None  # noqa: N815
     swath: str | None = None
     polarisation: str | list[str] | None = None
-    missionTakeId: Whole | float | None = None  # noqa: N815
-    cycleNumber: Whole | float | None = None  # noqa: N815
+    missionTakeId: Whole | None = None  # noqa: N815
+    cycleNumber: Whole | None = None  # noqa: N815
 
 
 class _Feature(msgspec.Struct, gc=False):

@@ -16,8 +16,8 @@ and skips the rest without building it. Anything it refuses, whatever the reason
 page to the general reading (``orjson`` + :class:`Fields`), which decides and names the fault:
 so the fast path only ever *accepts*, and only what the general reading accepts (a property
 test holds it to that). One difference is known and kept: a number beyond a double's range
-(``1e400``) in a member no mapper reads passes the compiled decoder, which does not convert
-what it skips, where ``orjson`` refuses the whole reply.
+(``1e400``, a 310-digit integer) in a member no mapper reads passes the compiled decoder,
+which does not convert what it skips, where ``orjson`` refuses the whole reply.
 """
 
 from __future__ import annotations

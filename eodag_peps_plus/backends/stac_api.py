@@ -16,10 +16,13 @@ from __future__ import annotations
 
 import copy as copy_module
 import dataclasses
+import functools
 from collections.abc import Callable, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, TypeVar, Union
 from urllib.parse import parse_qs, urlsplit
 
+import msgspec
+import orjson
 import requests
 
 from ..exceptions import (
@@ -46,6 +49,7 @@ from ..vocabulary import (
 from .base import Backend, SearchPage
 from .paging import PageToken, Walk, past_count, read_token
 from .replies import (
+    Count,
     Fields,
     ItemMapper,
     footprint,
@@ -57,6 +61,7 @@ from .replies import (
     reply_list,
     reply_member,
     reply_object,
+    typed_page,
 )
 
 __all__ = [
@@ -64,6 +69,8 @@ __all__ = [
     "Router",
     "StacApiBackend",
     "StacProfile",
+    "TypedItems",
+    "TypedReply",
     "data_asset",
     "generic_item_to_product",
     "overview_href",
@@ -79,6 +86,9 @@ _S = TypeVar("_S", bound="StacApiBackend")
 
 Router = Callable[[Query], "list[str] | None"]
 FilterBuilder = Callable[[Query], "dict[str, Any]"]
+#: A compiled reading of a server's items: the msgspec Struct of one item, and its mapper
+#: (``None`` when only the general rule can decide).
+TypedItems = tuple[type, Callable[[Any, str], "Product | None"]]
 
 
 def spatial_filter(query: Query) -> dict[str, Any]:
@@ -251,6 +261,62 @@ class StacProfile:
     route: Router = route_by_collection
     filters: FilterBuilder = standard_filters
     to_product: ItemMapper = generic_item_to_product
+    #: A compiled reading of common pages (:data:`TypedItems`), tried before ``to_product``.
+    typed_item: TypedItems | None = None
+
+
+@dataclasses.dataclass
+class TypedReply:
+    """A page the compiled reading took: its products, the server's count, and what
+    ``_follow`` reads of the reply (its ``links``, decoded as the general reading does)."""
+
+    products: list[Product]
+    matched: int | None
+    data: dict[str, Any]
+
+
+class _Context(msgspec.Struct, gc=False):
+    matched: Count | None = None
+
+
+@functools.cache
+def _page_decoder(item: type) -> msgspec.json.Decoder[Any]:
+    """A decoder of item collections of ``item``: what ``_post`` and ``_server_page`` read."""
+    page = msgspec.defstruct(
+        "TypedPage",
+        [
+            ("type", str | None, None),
+            ("features", list[item] | None, None),  # type: ignore[valid-type]
+            ("numberMatched", Count | None, None),
+            ("context", _Context | None, None),
+            ("links", list[msgspec.Raw] | None, None),
+            ("ErrorCode", Union[Any, msgspec.UnsetType], msgspec.UNSET),  # noqa: UP007
+        ],
+        gc=False,
+    )
+    return msgspec.json.Decoder(page)
+
+
+def typed_reply(raw: bytes, typed: TypedItems, backend: str) -> TypedReply | None:
+    """A common item collection read by the compiled decoder, its items already mapped;
+    ``None`` sends it to the general reading (``_post``, ``_server_page``)."""
+    page = typed_page(_page_decoder(typed[0]), raw)
+    if page is None or page.ErrorCode is not msgspec.UNSET or page.type != "FeatureCollection":
+        return None
+    products = []
+    for feature in page.features or ():
+        product = typed[1](feature, backend)
+        if product is None:
+            return None
+        products.append(product)
+    try:
+        links = [orjson.loads(memoryview(link)) for link in page.links or ()]
+    except ValueError:
+        return None
+    matched = page.numberMatched
+    if matched is None and page.context is not None:
+        matched = page.context.matched
+    return TypedReply(products, matched, {"links": links})
 
 
 def _matched(data: dict[str, Any], what: str = "STAC search") -> int | None:
@@ -315,7 +381,11 @@ class StacApiBackend(Backend):
     def _what(self) -> str:
         return f"{self.server_name} search"
 
-    def _post(self, url: str, body: dict[str, Any] | None, method: str = "POST") -> dict[str, Any]:
+    def _post(
+        self, url: str, body: dict[str, Any] | None, method: str = "POST"
+    ) -> dict[str, Any] | TypedReply:
+        """The reply: read by the profile's compiled reading when it takes it, else the
+        checked JSON object (features not yet mapped)."""
         what = self._what
         response = send(self.session, method, url, what, json=body, timeout=self.timeout)
         if response.status_code in (400, 404, 422):
@@ -325,6 +395,10 @@ class StacApiBackend(Backend):
                 "remove or change the filter it names",
                 response.status_code,
             )
+        if self.profile.typed_item is not None and response.status_code < 400:
+            typed = typed_reply(response.content, self.profile.typed_item, self.profile.name)
+            if typed is not None:
+                return typed
         data = reply_object(json_or_error(response, what), what)
         if data.get("type") != "FeatureCollection":
             raise MalformedReplyError(
@@ -333,7 +407,7 @@ class StacApiBackend(Backend):
             )
         return data
 
-    def _fetch(self, walk: Walk, request: PageToken, *, link: bool) -> dict[str, Any]:
+    def _fetch(self, walk: Walk, request: PageToken, *, link: bool) -> dict[str, Any] | TypedReply:
         assert request.url is not None  # request tokens always have one
         walk.visit(request.method, request.url, body=request.body, link=link)
         return self._post(request.url, request.body, request.method)
@@ -393,9 +467,14 @@ class StacApiBackend(Backend):
                         return [], None, None
                     request = skipped
             data = self._fetch(walk, request, link=page > 1 and not self.profile.page_param)
-        features = reply_list(data, "features", self._what)
-        products = map_features(features, self.profile.to_product, self.profile.name, self._what)
-        matched = _matched(data, self._what)
+        if isinstance(data, TypedReply):
+            products, matched, data = data.products, data.matched, data.data
+        else:
+            features = reply_list(data, "features", self._what)
+            products = map_features(
+                features, self.profile.to_product, self.profile.name, self._what
+            )
+            matched = _matched(data, self._what)
         if matched is None:
             matched = request.matched
         if not products and state is None and page == 1:
@@ -409,8 +488,11 @@ class StacApiBackend(Backend):
         when the results end before)."""
         for index in range(pages):
             data = self._fetch(walk, request, link=index > 0)
-            count = len(reply_list(data, "features", self._what))
-            matched = _matched(data, self._what)
+            if isinstance(data, TypedReply):
+                count, matched, data = len(data.products), data.matched, data.data
+            else:
+                count = len(reply_list(data, "features", self._what))
+                matched = _matched(data, self._what)
             if matched is None:
                 matched = request.matched
             following = (
