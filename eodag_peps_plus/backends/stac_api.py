@@ -332,6 +332,21 @@ def _matched(data: dict[str, Any], what: str = "STAC search") -> int | None:
     return matched
 
 
+def _read_page(
+    data: dict[str, Any] | TypedReply, profile: StacProfile | None, what: str
+) -> tuple[Any, int | None, dict[str, Any]]:
+    """A reply's products (only their number when ``profile`` is ``None``: pages skipped
+    are not mapped), the server's count, and the object ``_follow`` reads."""
+    if isinstance(data, TypedReply):
+        products = data.products if profile else len(data.products)
+        return products, data.matched, data.data
+    features = reply_list(data, "features", what)
+    if profile is None:
+        return len(features), _matched(data, what), data
+    products = map_features(features, profile.to_product, profile.name, what)
+    return products, _matched(data, what), data
+
+
 class StacApiBackend(Backend):
     """Search any STAC API; archive access is server-specific (see ``GeodesBackend``)."""
 
@@ -467,14 +482,7 @@ class StacApiBackend(Backend):
                         return [], None, None
                     request = skipped
             data = self._fetch(walk, request, link=page > 1 and not self.profile.page_param)
-        if isinstance(data, TypedReply):
-            products, matched, data = data.products, data.matched, data.data
-        else:
-            features = reply_list(data, "features", self._what)
-            products = map_features(
-                features, self.profile.to_product, self.profile.name, self._what
-            )
-            matched = _matched(data, self._what)
+        products, matched, data = _read_page(data, self.profile, self._what)
         if matched is None:
             matched = request.matched
         if not products and state is None and page == 1:
@@ -488,11 +496,7 @@ class StacApiBackend(Backend):
         when the results end before)."""
         for index in range(pages):
             data = self._fetch(walk, request, link=index > 0)
-            if isinstance(data, TypedReply):
-                count, matched, data = len(data.products), data.matched, data.data
-            else:
-                count = len(reply_list(data, "features", self._what))
-                matched = _matched(data, self._what)
+            count, matched, data = _read_page(data, None, self._what)
             if matched is None:
                 matched = request.matched
             following = (
