@@ -17,6 +17,7 @@ from shapely.geometry import Polygon
 
 from .archive import ArchiveFile, BytesArchive, minimum_size
 from .s1_orbit import SLICE, Pass, passes_over
+from .safe_layout import s2_absolute_orbit, smallest_archive, tree
 
 __all__ = [
     "Catalogue",
@@ -197,12 +198,14 @@ class Entry:
 
 @functools.lru_cache(maxsize=4096)
 def _archive(name: str, size: int, seed: int) -> ArchiveFile:
-    return ArchiveFile(name, size, seed)
+    return ArchiveFile(name, size, seed, tree(name))
 
 
 def _scaled_size(name: str, typical: float, draw: float, size_scale: float) -> int:
-    """A size drawn around ``typical``, scaled down, never below what the archive needs."""
-    return max(minimum_size(name), int(typical * draw * size_scale))
+    """A size drawn around ``typical``, scaled down, on top of the smallest archive holding
+    the product's whole SAFE tree (its headers weigh the same at any scale: without them,
+    files would lose their real shares in small archives)."""
+    return smallest_archive(name) + int(typical * draw * size_scale)
 
 
 def iso(moment: datetime) -> str:
@@ -296,8 +299,7 @@ def _s2_entries(
         sensing += timedelta(days=2, hours=0)
     processed = sensing + timedelta(hours=5, minutes=int(stable_unit("p", key) * 60))
     baseline = "N0209" if sensing.year < 2022 else "N0400"
-    cycle = int((sensing - datetime(2015, 6, 23, tzinfo=timezone.utc)).days * 14.3)
-    absolute = cycle - cycle % 143 + rel + (0 if platform == "S2A" else 7)
+    absolute = s2_absolute_orbit(platform, sensing, rel)
     if sensing < S2ST_START:
         name = (
             f"{platform}_OPER_PRD_MSIL1C_PDMC_{processed:%Y%m%dT%H%M%S}_R{rel:03d}_"
