@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import functools
 import hashlib
+import itertools
 import random
 import struct
 import zlib
@@ -101,7 +102,7 @@ def _filler() -> tuple[bytes, tuple[int, ...]]:
         f'<v n="{i}">{rng.randrange(10**6)} {rng.randrange(10**9)} {rng.random():.9f}</v>\n'
         for i in range(1600)
     ]
-    starts = tuple(sum(map(len, lines[:i])) for i in range(len(lines)))
+    starts = (0, *itertools.accumulate(map(len, lines[:-1])))
     return "".join(lines).encode(), starts
 
 

@@ -17,7 +17,7 @@ from shapely.geometry import Polygon
 
 from .archive import ArchiveFile, BytesArchive, minimum_size
 from .s1_orbit import SLICE, Pass, passes_over
-from .safe_layout import s2_absolute_orbit, smallest_archive, tree
+from .safe_layout import fitting_tree, s2_absolute_orbit, smallest_archive
 
 __all__ = [
     "Catalogue",
@@ -198,7 +198,7 @@ class Entry:
 
 @functools.lru_cache(maxsize=4096)
 def _archive(name: str, size: int, seed: int) -> ArchiveFile:
-    return ArchiveFile(name, size, seed, tree(name))
+    return ArchiveFile(name, size, seed, fitting_tree(name, size))
 
 
 def _scaled_size(name: str, typical: float, draw: float, size_scale: float) -> int:

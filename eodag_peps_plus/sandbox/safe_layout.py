@@ -15,7 +15,8 @@ in MB (``docs/sandbox-products.md`` gives the listings they come from):
   ``S2A_OPER_...`` names and no TCI;
 * Sentinel-1 GRD IW dual polarisation (~1.7 GB): per polarisation a measurement GeoTIFF ~830,
   its annotation, calibration and noise XML; preview, support schemas, manifest. SLC (~4.5 GB):
-  the same per sub-swath IW1-IW3. OCN (~7 MB): one NetCDF per polarisation.
+  the same per sub-swath IW1-IW3. OCN (~7 MB): one NetCDF (co-polarisation), no annotation
+  or quicklook.
 
 Band data is incompressible (stored, as JPEG 2000, GeoTIFF and NetCDF are); XML is text
 (deflated). Names the sandbox cannot parse get no tree.
@@ -35,6 +36,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "apply_safe_layouts",
+    "fitting_tree",
     "s2_absolute_orbit",
     "safe_zip",
     "smallest_archive",
@@ -166,9 +168,22 @@ def _s1(m: re.Match[str]) -> Iterator[File]:
             yield f"annotation/{base}.xml", 1.5, True
             yield f"annotation/calibration/calibration-{base}.xml", 1.0, True
             yield f"annotation/calibration/noise-{base}.xml", 0.5, True
-    if kind == "ocn":
-        yield "preview/quick-look.png", 0.1, False
+    if kind == "ocn":  # Level-2: no annotation, no quicklook (ESA Sentinel-1 user guide)
         yield "support/s1-level-2-ocn.xsd", 0.02, True
+
+
+#: Fewest files of a tree per mission (S2 L1C 35, S1 OCN 3): a bound that spares parsing
+#: names of archives too small for any tree (100,000-product benchmarks of 2-4 kB archives).
+_FEWEST_FILES = {"S1": 3, "S2": 35}
+
+
+def fitting_tree(name: str, size: int) -> tuple[File, ...] | None:
+    """:func:`tree` of ``name`` if an archive of ``size`` bytes could hold it, else ``None``
+    (checked cheaply first: every file costs its two headers and its path twice)."""
+    fewest = _FEWEST_FILES.get(name[:2], 0)
+    if fewest and size < fewest * (76 + 2 * len(f"{name}.SAFE/")):
+        return None
+    return tree(name)
 
 
 def tree(name: str, kind: str | None = None) -> tuple[File, ...] | None:
