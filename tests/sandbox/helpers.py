@@ -10,8 +10,10 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
+import requests
 
 
 @contextlib.contextmanager
@@ -48,3 +50,14 @@ def _lines(stream: queue.Queue[str], until: str, timeout: float) -> list[str]:
         except queue.Empty:
             pytest.fail(f"no {until!r} within {timeout} s; got {lines}")
     return lines
+
+
+def peps_feature(url: str, collection: str, name: str) -> dict[str, Any]:
+    """The PEPS resto feature of product ``name`` (a search by ``productIdentifier``)."""
+    search = requests.get(
+        f"{url}/resto/api/collections/{collection}/search.json",
+        params={"productIdentifier": name},
+        timeout=60,
+    ).json()
+    (feature,) = search["features"]
+    return dict(feature)

@@ -25,6 +25,8 @@ from eodag_peps_plus.sandbox import (
 from eodag_peps_plus.sandbox.archive import ArchiveFile, minimum_size
 from eodag_peps_plus.sandbox.geodes_items import geodes_collection
 
+from .helpers import peps_feature
+
 TIMEOUT = 60
 
 
@@ -106,13 +108,7 @@ def test_a_sample_downloads_over_http_as_advertised(catalogue: Catalogue, sandbo
     assert {e.product_type for e in sample} >= {"GRD", "SLC", "OCN", "S2MSI1C", "REFLECTANCE"}
     for entry in sample:
         if entry.collection != "THEIA_L2A":
-            search = requests.get(
-                f"{sandbox.url}/resto/api/collections/{entry.collection}/search.json",
-                params={"productIdentifier": entry.name},
-                timeout=TIMEOUT,
-            ).json()
-            (feature,) = search["features"]
-            p = feature["properties"]
+            p = peps_feature(sandbox.url, entry.collection, entry.name)["properties"]
             got = _download(p["services"]["download"]["url"], auth=(DEFAULT_USER, DEFAULT_PASSWORD))
             assert got == (p["resourceSize"], p["resourceChecksum"].lower(), str(p["resourceSize"]))
         body = {

@@ -21,6 +21,8 @@ from eodag_peps_plus.sandbox.archive import ArchiveFile, tree_minimum
 from eodag_peps_plus.sandbox.safe_layout import tree
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 
+from .helpers import peps_feature
+
 TIMEOUT = 60
 AUTH = (DEFAULT_USER, DEFAULT_PASSWORD)
 BANDS = ("B01", "B02", "B03", "B04", "B05", "B06", "B07", "B08", "B8A", "B09", "B10", "B11", "B12")  # fmt: skip
@@ -31,12 +33,7 @@ def _online(catalogue: Catalogue, test: Any) -> Entry:
 
 
 def _download(sandbox: Sandbox, entry: Entry, **headers: str) -> requests.Response:
-    search = requests.get(
-        f"{sandbox.url}/resto/api/collections/{entry.collection}/search.json",
-        params={"productIdentifier": entry.name},
-        timeout=TIMEOUT,
-    ).json()
-    (feature,) = search["features"]
+    feature = peps_feature(sandbox.url, entry.collection, entry.name)
     reply = requests.get(
         feature["properties"]["services"]["download"]["url"],
         auth=AUTH,
