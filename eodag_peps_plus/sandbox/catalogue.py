@@ -154,9 +154,16 @@ class Entry:
 
     @property
     def archive(self) -> ArchiveFile | BytesArchive:
+        """The archive served: generated ones from a bounded cache (a 100,000-product
+        catalogue holds a few thousand at most), a hand-made one built once per entry (it
+        hashes all its bytes when built)."""
         if self.content is not None:
-            return BytesArchive(self.content)
+            return self._given_archive
         return _archive(self.name, self.size, self.seed)
+
+    @functools.cached_property
+    def _given_archive(self) -> BytesArchive:
+        return BytesArchive(self.content or b"")
 
     @functools.cached_property
     def shape(self) -> Polygon:

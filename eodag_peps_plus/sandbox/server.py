@@ -128,7 +128,6 @@ class Sandbox:
         #: The archive bytes asked for, ``(name, start, end)`` per reply that serves them, the
         #: latest :data:`SERVED_LOG` (tests and benches count range requests with it).
         self.served: collections.deque[tuple[str, int, int]] = collections.deque(maxlen=SERVED_LOG)
-        self._archives: dict[str, tuple[Entry, Any]] = {}
         for fault in self.config.faults:
             self.faults.add(dataclasses.replace(fault))
         initial = {e.uuid: e.storage for e in self.catalogue}
@@ -260,14 +259,11 @@ class Sandbox:
         return self.faults.apply(entry.name, response)
 
     def archive_of(self, entry: Entry) -> Any:
-        """The entry's archive, built once per entry, not per request: a hand-made one hashes
-        all its bytes when built, which made every range request of a member selection cost
-        the whole archive's MD5 (time no longer followed the bytes asked)."""
-        cached = self._archives.get(entry.name)
-        if cached is None or cached[0] is not entry:
-            cached = (entry, entry.archive)
-            self._archives[entry.name] = cached
-        return cached[1]
+        """The entry's archive, built once, not per request (:attr:`Entry.archive`: a
+        hand-made one hashes all its bytes when built, which made every range request of a
+        member selection cost the whole archive's MD5), and never one per product for the
+        server's lifetime (generated ones come from a bounded cache)."""
+        return entry.archive
 
     def entry(self, name: str) -> Entry:
         """The catalogue entry of a product name (tests arm faults and read state by name)."""
