@@ -23,7 +23,7 @@ from ..exceptions import (
 from ..logs import get_logger
 from ..product import Availability
 from .file_names import file_key, name_problem, safe_dir
-from .ledger import LedgerRow
+from .ledger import LedgerRow, MemberBook, MemberRecord
 from .report import DownloadStatus
 from .state import RunState, Track
 from .transfer import (
@@ -413,6 +413,7 @@ class TransferLane(RunState):
                 part_key=self.part_key,
                 members=self.opts.members,
                 ledger=self.batch.ledger_path if self.in_process else None,
+                recorded=self.member_records(t),
             )
             t.attempts += 1
             if t.first_transfer is None:
@@ -442,6 +443,13 @@ class TransferLane(RunState):
                 self.set(t, DownloadStatus.ONLINE, "queued behind a larger product")
                 back += 1
         return back
+
+    def member_records(self, t: Track) -> tuple[tuple[str, int, int, int], ...]:
+        """The members the ledger recorded for ``t``, for workers that cannot read it."""
+        if self.opts.members is None or self.in_process:
+            return ()
+        done = MemberBook(self.ledger, t.id).done().items()
+        return tuple((name, r.crc, r.size, r.mtime_ns) for name, r in done)
 
     def held_elsewhere(self, t: Track) -> None:
         """Another process is fetching it: check back later whether it finished."""
@@ -492,6 +500,10 @@ class TransferLane(RunState):
             mtime_ns=result.file_mtime_ns,
             extracted=result.extracted is not None,
         )
+        if result.members:  # a cluster's member selection: recorded here, not by its worker
+            book = MemberBook(self.ledger, t.id)
+            for name, crc, size, mtime_ns in result.members:
+                book.record(name, MemberRecord(crc, size, mtime_ns))
         return result
 
     # -- one handler per outcome (OUTCOME_HANDLERS) ---------------------------------------------

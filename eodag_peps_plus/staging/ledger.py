@@ -484,7 +484,8 @@ class MemberBook:
     attempt's result only at its end, and a ``kill -9`` between two members must not forget
     the first); so it is opened only where the ledger file is reachable and SQLite's locks
     work: transfers on this host (threads, :class:`~.workers.ProcessTransfers`). It never
-    creates a ledger.
+    creates a ledger. A cluster's workers never open it: the scheduler records what their
+    results list, and hands each job its product's records.
     """
 
     def __init__(self, ledger: Ledger, product_id: str) -> None:

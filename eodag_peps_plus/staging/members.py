@@ -11,7 +11,9 @@ bad member fails its product alone.
 Every member is checked against its directory entry (local header name, sizes, CRC-32) and
 reaches its final name only by an atomic rename, then is recorded in the ledger
 (:class:`~.ledger.MemberBook`): a run killed in the middle of a selection continues member by
-member. On the next run a member is not fetched again when
+member (on a cluster, whose workers never open the ledger, the scheduler records them from
+the attempt's result: a kill in the middle of an attempt leaves them to the CRC rule below).
+On the next run a member is not fetched again when
 
 * the ledger recorded it with the directory's CRC-32 and size, and the file still has that
   size and the modification time recorded: trusted without reading it;
@@ -63,7 +65,15 @@ from .transfer import (
 
 logger = get_logger(__name__)
 
-__all__ = ["GROUPS", "Member", "MemberFetch", "member_pattern", "on_disk", "parse_directory"]
+__all__ = [
+    "GROUPS",
+    "Member",
+    "MemberFetch",
+    "member_pattern",
+    "on_disk",
+    "parse_directory",
+    "select",
+]
 
 #: The end of the archive read first when nothing is known of its kind of product: the end
 #: record, and small directories with it; a longer directory (a Sentinel-2 L1C's ~150
@@ -376,6 +386,8 @@ class MemberFetch:
         self.validator: str | None = None
         self.received = 0
         self.book = _open_book(job.ledger, self.name)
+        #: Without a ledger: what this attempt wrote or verified, for the scheduler.
+        self.landed: list[tuple[str, int, int, int]] = []
 
     def result(self, outcome: Outcome, reason: str = "", **kwargs: Any) -> TransferResult:
         return TransferResult(self.name, outcome, reason, **kwargs)
@@ -401,7 +413,12 @@ class MemberFetch:
 
     # -- the attempt ------------------------------------------------------------------------
     def run(self) -> TransferResult:
+        result = self._attempt()
+        if self.landed:
+            return dataclasses.replace(result, members=tuple(self.landed))
+        return result
 
+    def _attempt(self) -> TransferResult:
         try:
             return self._run()
         except _Stop as stop:
@@ -418,33 +435,9 @@ class MemberFetch:
                 self.book.ledger.close()
 
     def _selection(self, directory: Directory) -> list[Member]:
-        """The members the pattern selects, each one this code can write safely."""
-        chosen = [
-            m for m in directory.members if not m.name.endswith("/") and self.pattern.search(m.name)
-        ]
-        if not chosen:
-            raise _Stop(
-                self.result_failed(
-                    f"no member of the archive matches {self.pattern.pattern!r} "
-                    f"({len(directory.members)} members)"
-                )
-            )
-        for member in chosen:
-            problem = member_path_problem(member.name)
-            if problem is not None:
-                raise _Stop(
-                    self.result_failed(
-                        f"refusing archive member {member.name[:100]!r}: {problem} "
-                        "(it would escape the output folder)"
-                    )
-                )
-            if member.method not in _METHODS:
-                raise _Stop(
-                    self.result_failed(
-                        f"member {member.name[:100]!r}: compression method {member.method} "
-                        "is not supported (stored and deflate are)"
-                    )
-                )
+        chosen = select(self.pattern, directory)
+        if isinstance(chosen, str):
+            raise _Stop(self.result_failed(chosen))
         return chosen
 
     def _run(self) -> TransferResult:
@@ -460,8 +453,9 @@ class MemberFetch:
             self.root,
             advice="select fewer members",
         )
-        on_disk_now = any(os.path.lexists(self.root / m.name) for m in chosen)
-        recorded = self.book.done() if self.book is not None and on_disk_now else {}
+        recorded = {n: MemberRecord(*r) for n, *r in self.job.recorded}
+        if self.book is not None and any(os.path.lexists(self.root / m.name) for m in chosen):
+            recorded = self.book.done()
         there = {m.name: self._already_there(m, recorded.get(m.name)) for m in chosen}
         todo = [m for m in chosen if there[m.name] is None]
         for run in _spans(todo, directory):
@@ -489,6 +483,8 @@ class MemberFetch:
     def _record(self, member: Member, mtime_ns: int) -> None:
         if self.book is not None:
             self.book.record(member.name, MemberRecord(member.crc, member.size, mtime_ns))
+        else:
+            self.landed.append((member.name, member.crc, member.size, mtime_ns))
 
     # -- requests -----------------------------------------------------------------------------
     def _open(self, start: int, end: int) -> requests.Response:
@@ -699,3 +695,27 @@ def on_disk(target: Path, member: Member, record: MemberRecord | None) -> tuple[
         while block := handle.read(1 << 20):
             crc = zlib.crc32(block, crc)
     return ("crc" if crc == member.crc else None), info.st_mtime_ns
+
+
+def select(pattern: re.Pattern[str], directory: Directory) -> list[Member] | str:
+    """The members ``pattern`` selects, each one this code can write safely; or why the
+    product fails (nothing matches, a path escaping the folder, a compression method)."""
+    chosen = [m for m in directory.members if not m.name.endswith("/") and pattern.search(m.name)]
+    if not chosen:
+        return (
+            f"no member of the archive matches {pattern.pattern!r} "
+            f"({len(directory.members)} members)"
+        )
+    for member in chosen:
+        problem = member_path_problem(member.name)
+        if problem is not None:
+            return (
+                f"refusing archive member {member.name[:100]!r}: {problem} "
+                "(it would escape the output folder)"
+            )
+        if member.method not in _METHODS:
+            return (
+                f"member {member.name[:100]!r}: compression method {member.method} "
+                "is not supported (stored and deflate are)"
+            )
+    return chosen

@@ -158,6 +158,9 @@ class TransferResult:
     validator: str | None = None
     file_size: int | None = None
     file_mtime_ns: int | None = None
+    #: Members a selection wrote or verified, ``(path, CRC-32, size, mtime_ns)``, for the
+    #: scheduler to record when the attempt could not (a cluster's workers: ``job.ledger``).
+    members: tuple[tuple[str, int, int, int], ...] = ()
 
 
 class CancelFlag(Protocol):
@@ -197,9 +200,11 @@ class TransferJob:
     #: range requests (:mod:`.members`), instead of the whole archive.
     members: str | None = None
     #: The ledger a member selection records each member in as it lands (:class:`~.ledger.
-    #: MemberBook`); ``None`` on a cluster, whose workers may not reach it safely (members
-    #: on disk are then checked again by their CRC-32).
+    #: MemberBook`); ``None`` on a cluster, whose workers may not reach it safely: the
+    #: scheduler then records them from the result, and passes the records in ``recorded``
+    #: (``(path, CRC-32, size, mtime_ns)``).
     ledger: Path | None = None
+    recorded: tuple[tuple[str, int, int, int], ...] = ()
 
     def __repr__(self) -> str:  # short, for the logs of a cluster
         return f"TransferJob({self.product.id!r}, {self.archive!r}, {self.output!r})"

@@ -136,6 +136,43 @@ def test_process_cluster_into_a_folder(
     assert len(opens) == 2 and all(seen == [] for seen in opens.values()), opens
 
 
+def test_member_selection_on_the_cluster(
+    watched: DaskTransfers, staging_sandbox, tmp_path: Path
+) -> None:
+    """Workers fetch members without opening the ledger; the scheduler records what they
+    wrote from their results, so the next run takes those members from the ledger."""
+    import io
+    import zipfile
+
+    from eodag_peps_plus.staging.ledger import Ledger, MemberBook
+
+    sb = staging_sandbox(staging_catalogue(3, size_range=(100_000, 150_000), offline=0.0, seed=31))
+    for entry in list(sb.catalogue.entries):
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            for band in ("B02", "B04", "B08"):
+                archive.writestr(f"{entry.name}.SAFE/IMG/{band}.jp2", os.urandom(20_000))
+        sb.replace_entry(entry.name, content=buffer.getvalue(), size=len(buffer.getvalue()))
+    backend = peps_backend(sb)
+    products = all_products(backend)
+    out, state = tmp_path / "out", tmp_path / "state"
+    options = {"max_transfers": 4, "state_dir": state, "members": "B0[48]"}
+    report = dl(backend, out, **options).download(products, executor=watched)
+    assert report.ok, report.format()
+    ledger = Ledger(state / LEDGER_NAME)
+    try:
+        for product in products:
+            assert set(MemberBook(ledger, product.id).done()) == {
+                f"{product.id}.SAFE/IMG/{b}.jp2" for b in ("B04", "B08")
+            }
+    finally:
+        ledger.close()
+    again = dl(backend, out, **options).download(products, executor=watched)
+    assert all("(2 recorded by the ledger)" in p.reason for p in again.products), again.format()
+    opens = watched.client.run(_ledger_opens)
+    assert all(seen == [] for seen in opens.values()), opens
+
+
 def test_process_cluster_into_s3(
     watched: DaskTransfers, s3: dict[str, Any], staging_sandbox, small_catalogue, tmp_path: Path
 ) -> None:
