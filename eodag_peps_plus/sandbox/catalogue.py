@@ -73,7 +73,8 @@ _S1_SERVICE = {
 #: (product type, level, name's type field) of the products of one IW pass.
 _S1_PRODUCTS = (("GRD", "LEVEL1", "GRDH_1SDV"), ("SLC", "LEVEL1", "SLC__1SDV"), ("OCN", "LEVEL2", "OCN__2SDV"))  # fmt: skip
 #: Typical archive sizes in bytes; the sandbox scales them down (``size_scale``, 3e-5 by
-#: default: 21 kB S2, 51 kB GRD, 135 kB SLC; a whole-catalogue MD5 check stays quick).
+#: default: 21 kB of S2 data, 51 kB GRD, 135 kB SLC, on top of the ~2-15 kB of zip headers and
+#: smallest files of each product's SAFE tree; a whole-catalogue MD5 check stays quick).
 TYPICAL_SIZES = {"S2MSI1C": 700e6, "GRD": 1.7e9, "SLC": 4.5e9, "OCN": 7e6, "L2A": 900e6}
 #: Storage of older products; anything recent is on disk. ``tier2`` is online like ``disk``.
 STORAGE_WEIGHTS = (
