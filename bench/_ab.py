@@ -4,7 +4,8 @@ The previous release's package is exported from git (``git archive REV``) into a
 folder and imported by a child process through ``PYTHONPATH`` (which comes before the
 editable install); this tree's package runs in a child process the same way, so both pay the
 same start-up and neither shares a heap with the other. Rounds alternate which one goes
-first, and the figures are medians over rounds: the machine may be shared.
+first, and the figures are medians over rounds, with their spread (min-max): the machine may be
+shared.
 """
 
 from __future__ import annotations
@@ -112,8 +113,17 @@ def table(
     this tree beside the baseline."""
     sides = [THIS] + ([baseline] if baseline else [])
     print(title)
-    header = "".join(f"{side[:16]:>18}" for side in sides)
-    print(f"  {'figure (median of ' + str(len(results[THIS])) + ' rounds)':<56}{header}")
+    header = "".join(f"{side[:16]:>26}" for side in sides)
+    rounds = len(results[THIS])
+    print(f"  {f'figure (median [min-max] of {rounds} rounds)':<56}{header}")
     for label, figure, fmt in figures:
-        cells = "".join(f"{median(results[side], figure):>18{fmt}}" for side in sides)
+        cells = "".join(f"{_cell(results[side], figure, fmt):>26}" for side in sides)
         print(f"  {label:<56}{cells}")
+
+
+def _cell(
+    results: list[dict[str, Any]], figure: Callable[[dict[str, Any]], float], fmt: str
+) -> str:
+    """``median [min-max]``: the spread says how far one round's figure can be trusted."""
+    values = [figure(result) for result in results]
+    return f"{statistics.median(values):{fmt}} [{min(values):{fmt}}-{max(values):{fmt}}]"

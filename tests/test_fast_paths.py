@@ -322,20 +322,27 @@ def peps_pages(draw: Any) -> bytes:
     return raw
 
 
-def _general_peps(raw: bytes) -> Any:
-    """The general reading (``orjson``, ``read_reply``, ``feature_to_product``)."""
+def _json_or_refused(raw: bytes) -> Any:
+    """What ``json_or_error`` makes of a reply: its JSON, or ``"refused"`` (not JSON, or a
+    resto error reply)."""
     import orjson
-
-    from eodag_peps_plus.backends import peps
-    from eodag_peps_plus.backends.replies import map_features
-    from eodag_peps_plus.exceptions import MalformedReplyError
 
     try:
         data = orjson.loads(raw)
     except ValueError:
         return "refused"
-    if isinstance(data, dict) and "ErrorCode" in data:
-        return "refused"
+    return "refused" if isinstance(data, dict) and "ErrorCode" in data else data
+
+
+def _general_peps(raw: bytes) -> Any:
+    """The general reading (``orjson``, ``read_reply``, ``feature_to_product``)."""
+    from eodag_peps_plus.backends import peps
+    from eodag_peps_plus.backends.replies import map_features
+    from eodag_peps_plus.exceptions import MalformedReplyError
+
+    data = _json_or_refused(raw)
+    if data == "refused":
+        return data
     try:
         reply = peps.read_reply(data, "S")
         products = map_features(reply.features, peps.feature_to_product, "peps", "S")
@@ -473,19 +480,14 @@ def geodes_pages(draw: Any) -> bytes:
 
 def _general_geodes(raw: bytes) -> Any:
     """The general reading (``orjson``, ``_post``'s checks, ``item_to_product``)."""
-    import orjson
-
     from eodag_peps_plus.backends.geodes import item_to_product
     from eodag_peps_plus.backends.replies import map_features, reply_list, reply_object
     from eodag_peps_plus.backends.stac_api import _matched
     from eodag_peps_plus.exceptions import MalformedReplyError
 
-    try:
-        data = orjson.loads(raw)
-    except ValueError:
-        return "refused"
-    if isinstance(data, dict) and "ErrorCode" in data:
-        return "refused"
+    data = _json_or_refused(raw)
+    if data == "refused":
+        return data
     try:
         data = reply_object(data, "S")
         if data.get("type") != "FeatureCollection":
