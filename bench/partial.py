@@ -1,8 +1,8 @@
 """Members against whole archives: bytes on the wire and time for one batch, in one run, with
 an A/B against the previous release.
 
-A batch of Sentinel-2 L1C products with the real SAFE layout (every band file at its real
-share) is downloaded four ways from one sandbox, rounds interleaved: (a) whole archives,
+A batch of Sentinel-2 L1C products with the sandbox's SAFE trees (every band file at its
+share; generated on the fly, so ``--size-mb 800`` gives real-sized products) is downloaded four ways from one sandbox, rounds interleaved: (a) whole archives,
 (b) B04+B08, (c) the 20 m SWIR bands B11+B12, (d) metadata only. Each download runs in a
 child process (this one only serves HTTP), once with this tree's code and once with the
 previous release's (``git archive`` of :data:`PREVIOUS`), the same way.
@@ -43,9 +43,9 @@ import tempfile
 import time
 import zipfile
 from pathlib import Path
+from typing import Any
 
 from eodag_peps_plus.sandbox import DEFAULT_PASSWORD, DEFAULT_USER, Sandbox, SandboxConfig
-from eodag_peps_plus.sandbox.safe_layout import apply_safe_layouts
 from eodag_peps_plus.sandbox.scenarios import staging_catalogue
 from eodag_peps_plus.staging.members import member_pattern
 
@@ -111,21 +111,50 @@ class Layout:
     members: list[tuple[str, int, int, int]]
 
 
+class ArchiveReader(io.RawIOBase):
+    """A sandbox archive as a seekable file, read on demand (products of real size)."""
+
+    def __init__(self, archive: Any, size: int) -> None:
+        self.archive, self.size, self.position = archive, size, 0
+
+    def seekable(self) -> bool:
+        return True
+
+    def readable(self) -> bool:
+        return True
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = (0, self.position, self.size)[whence]
+        self.position = max(0, base + offset)
+        return self.position
+
+    def tell(self) -> int:
+        return self.position
+
+    def readinto(self, buffer: Any) -> int:
+        end = min(self.size, self.position + len(buffer))
+        data = b"".join(self.archive.iter_bytes(self.position, end))
+        buffer[: len(data)] = data
+        self.position += len(data)
+        return len(data)
+
+
 def archive_layout(sb: Sandbox) -> dict[str, Layout]:
-    """Each product's archive layout."""
+    """Each product's archive layout (its archive built before any timing)."""
     found = {}
     for entry in sb.catalogue.entries:
-        data = b"".join(sb.archive_of(entry).iter_bytes(0, entry.size))  # built before timing
-        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        reader = ArchiveReader(sb.archive_of(entry), entry.size)
+        with zipfile.ZipFile(reader) as archive:
             infos = sorted(archive.infolist(), key=lambda i: i.header_offset)
             start_dir = archive.start_dir
         ends = [i.header_offset for i in infos[1:]] + [start_dir]
         members = []
         for info, end in zip(infos, ends, strict=True):
-            name_len, extra_len = struct.unpack_from("<HH", data, info.header_offset + 26)
+            reader.seek(info.header_offset + 26)
+            name_len, extra_len = struct.unpack("<HH", reader.read(4))
             stored = end - info.header_offset
             members.append((info.filename, info.compress_size, stored, 30 + name_len + extra_len))
-        found[entry.name] = Layout(len(data), start_dir, members)
+        found[entry.name] = Layout(entry.size, start_dir, members)
     return found
 
 
@@ -205,7 +234,6 @@ def main() -> None:
     catalogue = staging_catalogue(args.products, size_range=(size, size + 1), offline=0.0, seed=5)
     config = SandboxConfig(time_scale=0.001, total_bps=args.bps)
     with Sandbox(catalogue, config, services=("peps",)) as sb, tempfile.TemporaryDirectory() as tmp:
-        apply_safe_layouts(sb)
         archives = archive_layout(sb)
         sources = {"new": HERE, "prev": previous_release(Path(tmp))}
         runs: dict[tuple[str, str], list[Run]] = {}
