@@ -2,7 +2,8 @@
 an A/B against the previous release.
 
 A batch of Sentinel-2 L1C products with the sandbox's SAFE trees (every band file at its
-share; generated on the fly, so ``--size-mb 800`` gives real-sized products) is downloaded four ways from one sandbox, rounds interleaved: (a) whole archives,
+share, generated on the fly; up to ~100 MB a product: the sandbox's search replies hash each
+archive) is downloaded four ways from one sandbox, rounds interleaved: (a) whole archives,
 (b) B04+B08, (c) the 20 m SWIR bands B11+B12, (d) metadata only. Each download runs in a
 child process (this one only serves HTTP), once with this tree's code and once with the
 previous release's (``git archive`` of :data:`PREVIOUS`), the same way.
