@@ -107,7 +107,12 @@ def _filler() -> tuple[bytes, tuple[int, ...]]:
 
 
 def _text_parts(name: str, path: str) -> tuple[bytes, bytes]:
-    tag = "xfdu:XFDU" if path == "manifest.safe" else "sandbox"
+    return _frame_of(name, path == "manifest.safe")
+
+
+@functools.lru_cache(maxsize=64)
+def _frame_of(name: str, manifest: bool) -> tuple[bytes, bytes]:
+    tag = "xfdu:XFDU" if manifest else "sandbox"
     head = f'<?xml version="1.0" encoding="UTF-8"?>\n<{tag} product="{name}">\n'
     return head.encode(), f"</{tag}>\n".encode()
 
@@ -201,8 +206,9 @@ class ArchiveFile:
         self.name = name
         self.seed = seed
         self.size = size
-        if files and size >= tree_minimum(name, files):
-            self.members = _tree_members(name, size, seed, files)
+        smallest = tree_minimum(name, files) if files else size + 1
+        if files and size >= smallest:
+            self.members = _tree_members(name, size, seed, files, smallest)
         else:
             manifest_name, payload_name = (n.decode() for n in _member_names(name))
             manifest = _manifest(name)
@@ -247,6 +253,10 @@ class ArchiveFile:
             return crc, len(data), _DEFLATED
         if member.held is not None:
             return zlib.crc32(member.held), member.size, _STORED
+        block = self._block
+        if member.phase % len(block) + member.size <= len(block):
+            start = member.phase % len(block)
+            return zlib.crc32(block[start : start + member.size]), member.size, _STORED
         crc = 0
         for chunk in self._data(member, 0, member.size):
             crc = zlib.crc32(chunk, crc)
@@ -310,11 +320,12 @@ class ArchiveFile:
             index += 1
 
 
-def _tree_members(name: str, size: int, seed: int, files: Sequence[File]) -> tuple[_Member, ...]:
+def _tree_members(
+    name: str, size: int, seed: int, files: Sequence[File], smallest: int
+) -> tuple[_Member, ...]:
     """Every file at its share of what the smallest tree leaves (texts deflated beyond their
     shortest document); the largest data file takes the rest, or everything beyond the
     smallest tree when the deflated texts do not leave it a byte (small sizes)."""
-    smallest = tree_minimum(name, files)
     extra = size - smallest
     total = sum(share for _, share, _ in files)
     largest = max(
