@@ -21,8 +21,18 @@ file matches the catalogue MD5, and peak memory (RSS high-water mark above the l
 run; the sandbox shares the process). A last table measures peak Python allocations
 (tracemalloc) of (a) for one small and one large product: flat in product size.
 
-    python bench/staging.py            # full run (about 13 minutes)
-    python bench/staging.py --quick    # smoke run (about 2 minutes)
+(a) is measured A/B against the previous release (:data:`PREVIOUS`, or ``--ab REV...``): each
+side's package runs in a child process (``PYTHONPATH``) against a fresh sandbox of this process
+(the same server code for both), in ``--rounds`` interleaved rounds; the row gives the median
+makespan and ratio, every round's ratio, the median requests per product and the fewest MD5
+matches. ``--ab`` with no revision measures (a) once in this process, as (b) and (c) are;
+``--timeline`` does that too and prints, per product, when the server put it online, when our
+poll saw it, when its transfer began and ended on the wire and when it got its final name, with
+the link's use per half second (where the time goes against the lower bound).
+
+    python bench/staging.py            # full run (about 30 minutes with 3 A/B rounds)
+    python bench/staging.py --quick    # smoke run (about 5 minutes)
+    python bench/staging.py --only "(a) peps-plus" --regimes 0 --variants 202-json --timeline
 """
 
 from __future__ import annotations
@@ -107,6 +117,8 @@ class Result:
     requests: int
     md5_ok: int
     peak_mb: float
+    #: CPU seconds the downloader's process used (A/B children only: the sandbox is elsewhere).
+    cpu: float = 0.0
 
 
 # -- helpers ------------------------------------------------------------------------------------
@@ -483,10 +495,12 @@ def client(url: str, out: str, timeout: float) -> None:
     logging.getLogger("eodag").setLevel(logging.CRITICAL)
     products = search(url)
     call = prepare_ours(url, products, Path(out), timeout)
+    cpu = time.process_time()
     started = time.monotonic()
     call()
     makespan = time.monotonic() - started
-    print(json.dumps({"makespan": makespan, "package": eodag_peps_plus.__file__}))
+    cpu = time.process_time() - cpu
+    print(json.dumps({"makespan": makespan, "cpu": cpu, "package": eodag_peps_plus.__file__}))
 
 
 def measure_child(
@@ -502,7 +516,9 @@ def measure_child(
             sb.httpd.stats.clear()
             result = child(__file__, ["--client", sb.url, str(out), str(timeout)], tree)
             requests_made = sb.stats["requests"] - 1  # the child's own search is setup
-        return Result("(a)", result["makespan"], requests_made, md5_ok(out, catalogue), 0.0)
+        return Result(
+            "(a)", result["makespan"], requests_made, md5_ok(out, catalogue), 0.0, result["cpu"]
+        )
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -535,7 +551,8 @@ def print_ab(regime: Regime, catalogue: Catalogue, results: dict[str, list[Resul
             f"  (a) {side[:12]:<12} {statistics.median(r.makespan for r in runs):8.2f}s "
             f"{bound:6.1f}s {statistics.median(ratios):6.2f} [{spread}] "
             f"{statistics.median(r.requests for r in runs) / regime.count:9.2f} "
-            f"{min(r.md5_ok for r in runs):>4}/{regime.count:<3}"
+            f"{min(r.md5_ok for r in runs):>4}/{regime.count:<3} "
+            f"CPU {statistics.median(r.cpu for r in runs):.2f} s"
         )
         sys.stdout.flush()
 
@@ -584,7 +601,7 @@ def main() -> None:
     )
     if ab:
         print(f"(a): this tree and {', '.join(args.ab)}, each in a child process against a sandbox of this one, "
-              f"{args.rounds} interleaved rounds: median makespan, median ratio [every round], median requests, fewest MD5 ok")  # fmt: skip
+              f"{args.rounds} interleaved rounds: median makespan, median ratio [every round], median requests, fewest MD5 ok, median CPU of the downloader's process")  # fmt: skip
     header = f"{'downloader':<24} {'makespan':>9} {'LB':>7} {'ratio':>6} {'req/prod':>9} {'MD5 ok':>8} {'peak MB':>8}"
     for regime in [regimes[i] for i in args.regimes]:
         catalogue = staging_catalogue(

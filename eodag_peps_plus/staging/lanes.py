@@ -55,9 +55,9 @@ logger = get_logger("eodag_peps_plus.staging.run")
 #: Products named in one "still waiting" line.
 NOTE_MAX = 10
 #: While products may come online any moment (their restores have run about as long as those
-#: seen ending), the poll comes every ``1/DUE_POLLS`` of the longest restore seen (at least
-#: ``poll_initial``, at most the usual backoff): a product is noticed within about 5 % of its
-#: restore time, for a few more polls of the whole batch.
+#: seen ending) and a transfer slot is free, the poll comes every ``1/DUE_POLLS`` of the longest
+#: restore seen (at least ``poll_initial``, at most the usual backoff): a product is noticed
+#: within about 5 % of its restore time, for a few more polls of the whole batch.
 DUE_POLLS = 20
 #: Products whose ledger rows are created or read in one transaction when a run starts.
 PREPARE_CHUNK = 2000
@@ -270,9 +270,19 @@ class PollLane(RunState):
                 self.polled(t, availability, wall)
                 self.touch(t)
                 due = due or self.due(t, wall)
+        self.fast_poll_at = None
         if due and self.restore_span is not None:
             step = max(self.opts.poll_initial, self.restore_span[1] / DUE_POLLS)
-            self.next_poll = min(self.next_poll, now + step)
+            self.fast_poll_at = now + step
+
+    def poll_at(self) -> float:
+        """When the next poll is due: after the backoff, or sooner while restores are due and
+        a transfer slot is free (a product found online then starts at once; with every slot
+        busy it would only wait in the queue, so the backoff is kept)."""
+        fast = self.fast_poll_at
+        if fast is not None and len(self.transferring) < self.opts.max_transfers:
+            return min(self.next_poll, fast)
+        return self.next_poll
 
     def due(self, t: Track, wall: float) -> bool:
         """Whether ``t`` may come online any moment: its restore has run about as long as

@@ -79,7 +79,7 @@ class Run(StartLane, RestoreLane, PollLane, TransferLane):
                     self.dispatch_restores()
                     if expired:
                         self.expire()
-                    if not expired and now >= self.next_poll and self.poll_wanted():
+                    if not expired and now >= self.poll_at() and self.poll_wanted():
                         self.poll()
                         now = time.monotonic()
                     if self.polls and not expired:
@@ -108,7 +108,7 @@ class Run(StartLane, RestoreLane, PollLane, TransferLane):
         """Sleep until something finishes, a poll is due, a retry is due or the deadline."""
         wake = [now + 5.0]
         if not expired and self.poll_wanted():
-            wake.append(self.next_poll)
+            wake.append(self.poll_at())
         # Retries that become due (ready ones already have a slot, or wait for one: a finishing
         # transfer wakes us, so never spin while all slots are busy).
         due = self.next_due()

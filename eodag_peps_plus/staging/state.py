@@ -131,6 +131,9 @@ class RunState:
         #: The shortest and longest restores seen ending in this run (seconds from the
         #: request to the poll that found the product online), ``None`` before the first.
         self.restore_span: tuple[float, float] | None = None
+        #: When to poll sooner than ``next_poll`` if a transfer slot is free (``None``: no
+        #: restore is due).
+        self.fast_poll_at: float | None = None
         #: The first "still waiting" line comes after the first poll, then every
         #: ``report_every`` seconds.
         self.next_note = started

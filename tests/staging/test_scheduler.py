@@ -277,8 +277,8 @@ def test_a_larger_product_online_later_goes_before_smaller_ones_queued(
 
 def test_polls_come_sooner_while_restores_are_due(staging_sandbox, tmp_path: Path) -> None:
     """Once restores are seen ending, a product whose restore has run about as long is due:
-    the next poll comes after a 20th of the longest restore seen, not after the backoff; a
-    product long overdue (a stuck robot) is not due."""
+    while a transfer slot is free, the next poll comes after a 20th of the longest restore
+    seen, not after the backoff; a product long overdue (a stuck robot) is not due."""
     catalogue = staging_catalogue(2, size_range=(50_000, 60_000), offline=1.0, seed=4)
     sb = staging_sandbox(catalogue)
     backend = peps_backend(sb)
@@ -299,5 +299,10 @@ def test_polls_come_sooner_while_restores_are_due(staging_sandbox, tmp_path: Pat
         assert not run.due(second, wall + 25.0)  # overdue: back to the backoff
         second.restore_sent_at = wall - 1.0
         assert not run.due(second, wall)  # asked too recently to be online yet
+        run.next_poll, run.fast_poll_at = 100.0, 50.0
+        assert run.poll_at() == 50.0  # a transfer slot is free: poll sooner
+        run.transferring.update({cf.Future(): first for _ in range(options.max_transfers)})
+        assert run.poll_at() == 100.0  # every slot busy: what it finds would only queue
+        run.transferring.clear()
     finally:
         run.close()
