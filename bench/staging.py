@@ -21,7 +21,7 @@ file matches the catalogue MD5, and peak memory (RSS high-water mark above the l
 run; the sandbox shares the process). A last table measures peak Python allocations
 (tracemalloc) of (a) for one small and one large product: flat in product size.
 
-(a) is measured A/B against the previous release (:data:`PREVIOUS`, or ``--ab REV...``): each
+(a) is measured A/B against the previous release (``_ab.previous_release``, or ``--ab REV...``): each
 side's package runs in a child process (``PYTHONPATH``) against a fresh sandbox of this process
 (the same server code for both), in ``--rounds`` interleaved rounds; the row gives the median
 makespan and ratio, every round's ratio, the median requests per product and the fewest MD5
@@ -479,11 +479,6 @@ def memory_probe() -> list[tuple[int, float]]:
 
 
 # -- A/B against the previous release (--ab) ------------------------------------------------------
-#: The release this bench compares against: main at the end of the session that closed
-#: issues 19-23, 25 (stop 26).
-PREVIOUS = "54b6aa2"
-
-
 def client(url: str, out: str, timeout: float) -> None:
     """``--client``: (a) alone, in a child process whose ``PYTHONPATH`` picks the package of one
     release, against a sandbox the parent runs; one JSON line: the makespan and the package."""
@@ -558,6 +553,9 @@ def print_ab(regime: Regime, catalogue: Catalogue, results: dict[str, list[Resul
 
 
 def arguments() -> argparse.Namespace:
+    from _ab import previous_release
+
+    previous = previous_release()
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small regimes: a smoke run")
     parser.add_argument("--variants", nargs="*", default=list(VARIANTS), choices=VARIANTS)
@@ -576,9 +574,9 @@ def arguments() -> argparse.Namespace:
     parser.add_argument(
         "--ab",
         nargs="*",
-        default=[PREVIOUS],
+        default=[previous],
         metavar="REV",
-        help=f"releases (git revs) (a) is compared with, A/B (default {PREVIOUS}; none: no A/B)",
+        help=f"releases (git revs) (a) is compared with, A/B (default {previous}; none: no A/B)",
     )
     parser.add_argument("--rounds", type=int, default=3, help="A/B rounds (medians)")
     parser.add_argument("--measure", action="store_true", help=argparse.SUPPRESS)
