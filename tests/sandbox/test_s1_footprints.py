@@ -3,16 +3,17 @@ along the track, as searched over real HTTP on both services (PEPS resto, GEODES
 
 from __future__ import annotations
 
+import json
 import math
 from collections import defaultdict
 from datetime import datetime
 from typing import Any
 
 import requests
-from shapely.geometry import box, shape
+from shapely.geometry import LinearRing, box, shape
 
 from eodag_peps_plus.sandbox import Sandbox
-from eodag_peps_plus.sandbox.s1_orbit import relative_orbit
+from eodag_peps_plus.sandbox.s1_orbit import passes_over, relative_orbit
 
 TIMEOUT = 60
 TOULOUSE = (1.444, 43.604)
@@ -127,3 +128,22 @@ def test_a_box_beside_a_swath_does_not_match_it(sandbox: Sandbox) -> None:
         for f in _peps(sandbox, box=corner, startDate="2019-01-01", completionDate="2019-01-31")
     }
     assert feature["properties"]["title"] not in names
+
+
+def test_the_orbit_model_against_the_recorded_item(fixture_path: Any) -> None:
+    """The recorded GEODES S1 GRD item (S1C, relative orbit 76, ascending): the model puts an
+    ascending slice of the neighbouring track over it, drawn the same way (counter-clockwise,
+    the same corner first, the same size and tilt)."""
+    item = json.loads(fixture_path("geodes_item_S1_GRD.json").read_text())
+    real = shape(item["geometry"])
+    lon, lat = real.centroid.x, real.centroid.y
+    near = passes_over(((lon - 0.2, lat - 0.2, lon + 0.2, lat + 0.2),), 0.5)
+    (model,) = [p for p in near if p.direction == "ascending"]
+    assert abs(model.relative - item["properties"]["sat:relative_orbit"]) <= 1
+    ring = list(model.polygon)
+    assert LinearRing(ring).is_ccw and LinearRing(real.exterior.coords).is_ccw
+    assert (
+        shape({"type": "Polygon", "coordinates": [ring]}).intersection(real).area > 0.5 * real.area
+    )
+    real_ring = item["geometry"]["coordinates"][0]
+    assert abs(_heading(real_ring[1], real_ring[0]) - _heading(ring[1], ring[0])) < 2
