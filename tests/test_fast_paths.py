@@ -10,6 +10,7 @@ positions, open and short rings, nesting one level off.
 
 from __future__ import annotations
 
+import copy
 import json
 import math
 from typing import Any
@@ -277,7 +278,7 @@ odd_values = (
     | st.sampled_from([{"mode": "tape"}, {"mode": 3}, {"download": {"size": "7"}}, [1], "disk"])
     | st.sampled_from([{"download": {"url": "https://x/y", "size": 9, "checksum": "A" * 32}}])
     | st.sampled_from([2**63 - 1, 2**63, 2**64, -(2**63) - 1, 2**53, 2**53 + 1, 1e300, "\ud800"])
-)
+).map(copy.deepcopy)  # a sampled dict is one object: pages must not share (or nest) it
 
 
 @st.composite
