@@ -25,6 +25,7 @@ __all__ = [
     "PLACES",
     "RIVERS",
     "S1_AREA",
+    "S1_OTHER_AREAS",
     "S2ST_START",
     "STORAGE_WEIGHTS",
     "TILES",
@@ -65,6 +66,9 @@ TOWNS: dict[str, tuple[float, float]] = {
 #: covering at least 15 % of it gives a slice (:mod:`.s1_orbit`): relative orbits 59 and 132
 #: ascending, 8 and 110 descending, each ~250 x 170 km, tilted along its track.
 S1_AREA = (0.7, 43.15, 1.8, 44.15)
+#: Other places with Sentinel-1 products (Paris, Marseille), seen only by the passes covering
+#: most of them: a search there finds products, and the catalogue stays small.
+S1_OTHER_AREAS = ((2.1, 48.15, 3.1, 49.15), (4.9, 42.8, 5.9, 43.8))
 #: Operations of each Sentinel-1 satellite (S1B failed on 2021-12-23).
 _S1_SERVICE = {
     "S1A": (datetime(2014, 10, 3, tzinfo=timezone.utc), None),
@@ -353,8 +357,12 @@ def _s2_entries(
 
 
 def s1_tracks() -> tuple[Pass, ...]:
-    """The Sentinel-1 slices of the catalogue: every pass over :data:`S1_AREA`."""
-    return passes_over((S1_AREA,))
+    """The Sentinel-1 slices of the catalogue: every pass over :data:`S1_AREA`, the passes
+    covering most of :data:`S1_OTHER_AREAS`."""
+    found = {(p.relative, p.direction, p.offset): p for p in passes_over((S1_AREA,))}
+    for extra in passes_over(S1_OTHER_AREAS, share=0.8):
+        found.setdefault((extra.relative, extra.direction, extra.offset), extra)
+    return tuple(found.values())
 
 
 def _s1_entries(

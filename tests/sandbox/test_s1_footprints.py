@@ -147,3 +147,16 @@ def test_the_orbit_model_against_the_recorded_item(fixture_path: Any) -> None:
     )
     real_ring = item["geometry"]["coordinates"][0]
     assert abs(_heading(real_ring[1], real_ring[0]) - _heading(ring[1], ring[0])) < 2
+
+
+def test_paris_and_marseille_have_sentinel1_too(sandbox: Sandbox) -> None:
+    """Away from Toulouse the catalogue keeps the passes covering most of a town: a search
+    there finds Sentinel-1 products (Marseille, in both directions)."""
+    seen = {}
+    for town, (lon, lat) in {"paris": (2.352, 48.857), "marseille": (5.370, 43.296)}.items():
+        features = _peps(
+            sandbox, lon=lon, lat=lat, startDate="2018-01-01", completionDate="2018-01-31"
+        )
+        assert features, town
+        seen[town] = {f["properties"]["orbitDirection"] for f in features}
+    assert seen["marseille"] == {"ascending", "descending"}
