@@ -454,12 +454,11 @@ class TransferLane(RunState):
                 back += 1
         return back
 
-    def member_records(self, t: Track) -> tuple[tuple[str, int, int, int], ...]:
+    def member_records(self, t: Track) -> tuple[tuple[str, MemberRecord], ...]:
         """The members the ledger recorded for ``t``, for workers that cannot read it."""
         if self.opts.members is None or self.in_process:
             return ()
-        done = MemberBook(self.ledger, t.id).done().items()
-        return tuple((name, r.crc, r.size, r.mtime_ns) for name, r in done)
+        return tuple(MemberBook(self.ledger, t.id).done().items())
 
     def held_elsewhere(self, t: Track) -> None:
         """Another process is fetching it: check back later whether it finished."""
@@ -512,8 +511,8 @@ class TransferLane(RunState):
         )
         if result.members:  # a cluster's member selection: recorded here, not by its worker
             book = MemberBook(self.ledger, t.id)
-            for name, crc, size, mtime_ns in result.members:
-                book.record(name, MemberRecord(crc, size, mtime_ns))
+            for name, record in result.members:
+                book.record(name, record)
         return result
 
     # -- one handler per outcome (OUTCOME_HANDLERS) ---------------------------------------------

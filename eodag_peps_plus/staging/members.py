@@ -387,7 +387,7 @@ class MemberFetch:
         self.received = 0
         self.book = _open_book(job.ledger, self.name)
         #: Without a ledger: what this attempt wrote or verified, for the scheduler.
-        self.landed: list[tuple[str, int, int, int]] = []
+        self.landed: list[tuple[str, MemberRecord]] = []
 
     def result(self, outcome: Outcome, reason: str = "", **kwargs: Any) -> TransferResult:
         return TransferResult(self.name, outcome, reason, **kwargs)
@@ -453,7 +453,7 @@ class MemberFetch:
             self.root,
             advice="select fewer members",
         )
-        recorded = {n: MemberRecord(*r) for n, *r in self.job.recorded}
+        recorded = dict(self.job.recorded)
         if self.book is not None and any(os.path.lexists(self.root / m.name) for m in chosen):
             recorded = self.book.done()
         there = {m.name: self._already_there(m, recorded.get(m.name)) for m in chosen}
@@ -481,10 +481,11 @@ class MemberFetch:
         return how
 
     def _record(self, member: Member, mtime_ns: int) -> None:
+        record = MemberRecord(member.crc, member.size, mtime_ns)
         if self.book is not None:
-            self.book.record(member.name, MemberRecord(member.crc, member.size, mtime_ns))
+            self.book.record(member.name, record)
         else:
-            self.landed.append((member.name, member.crc, member.size, mtime_ns))
+            self.landed.append((member.name, record))
 
     # -- requests -----------------------------------------------------------------------------
     def _open(self, start: int, end: int) -> requests.Response:

@@ -60,6 +60,7 @@ from ..http_io import HeadersTimeout, MalformedHeaders, head_deadline, iter_body
 from ..logs import get_logger
 from ..product import Product
 from .extract import clean_leftovers, extract_archive
+from .ledger import MemberRecord
 from .options import MIN_RATE, RATE_WINDOW, STALL_TIMEOUT
 
 if TYPE_CHECKING:
@@ -158,9 +159,9 @@ class TransferResult:
     validator: str | None = None
     file_size: int | None = None
     file_mtime_ns: int | None = None
-    #: Members a selection wrote or verified, ``(path, CRC-32, size, mtime_ns)``, for the
-    #: scheduler to record when the attempt could not (a cluster's workers: ``job.ledger``).
-    members: tuple[tuple[str, int, int, int], ...] = ()
+    #: Members a selection wrote or verified, by path, for the scheduler to record when the
+    #: attempt could not (a cluster's workers: ``job.ledger``).
+    members: tuple[tuple[str, MemberRecord], ...] = ()
 
 
 class CancelFlag(Protocol):
@@ -201,10 +202,9 @@ class TransferJob:
     members: str | None = None
     #: The ledger a member selection records each member in as it lands (:class:`~.ledger.
     #: MemberBook`); ``None`` on a cluster, whose workers may not reach it safely: the
-    #: scheduler then records them from the result, and passes the records in ``recorded``
-    #: (``(path, CRC-32, size, mtime_ns)``).
+    #: scheduler then records them from the result, and passes the records in ``recorded``.
     ledger: Path | None = None
-    recorded: tuple[tuple[str, int, int, int], ...] = ()
+    recorded: tuple[tuple[str, MemberRecord], ...] = ()
 
     def __repr__(self) -> str:  # short, for the logs of a cluster
         return f"TransferJob({self.product.id!r}, {self.archive!r}, {self.output!r})"
